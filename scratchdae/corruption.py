@@ -1,0 +1,123 @@
+r"""Corruption processes q(x~ | x): fresh noise on every call.
+
+Each corruption is called as ``corrupt(x, rng) -> x~`` with a generator of
+the array's backend (:meth:`scratchdae.backend.Backend.rng`); noise is drawn
+directly in x's dtype. Equations (C1)-(C3) are in docs/derivations.md.
+
+Specs on the command line: ``gaussian:0.5``, ``gaussian:0.5:clip``,
+``masking:0.3``, ``salt-pepper:0.2``, ``none``.
+"""
+from .backend import backend_of
+from .validation import check_fraction, check_positive
+
+
+class Corruption:
+    name = "corruption"
+
+    def __call__(self, x, rng):
+        raise NotImplementedError
+
+    def spec(self):
+        """The command-line spec that rebuilds this corruption."""
+        return self.name
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.spec()!r})"
+
+
+class NoCorruption(Corruption):
+    """x~ = x: a plain autoencoder."""
+
+    name = "none"
+
+    def __call__(self, x, rng):
+        return x
+
+
+class GaussianNoise(Corruption):
+    r"""x~ = x + sigma eps, eps ~ N(0, I); optionally clipped to [0, 1]  (C1)."""
+
+    name = "gaussian"
+
+    def __init__(self, sigma=0.5, clip=False):
+        self.sigma = check_positive(sigma, "noise sigma")
+        self.clip = bool(clip)
+
+    def __call__(self, x, rng):
+        xp = backend_of(x).xp
+        eps = rng.standard_normal(x.shape, dtype=x.dtype)  # N,D drawn in x's dtype
+        eps *= self.sigma
+        eps += x  # (C1) x~ = x + sigma eps, built in eps's buffer
+        if self.clip:
+            xp.clip(eps, 0, 1, out=eps)
+        return eps
+
+    def spec(self):
+        return f"gaussian:{self.sigma:g}" + (":clip" if self.clip else "")
+
+
+class Masking(Corruption):
+    r"""Set a fraction nu of the inputs, chosen at random, to 0  (C2)."""
+
+    name = "masking"
+
+    def __init__(self, nu=0.3):
+        self.nu = check_fraction(nu, "masking fraction nu")
+
+    def __call__(self, x, rng):
+        keep = rng.random(x.shape, dtype=x.dtype) >= self.nu  # N,D  P(keep) = 1 - nu
+        return x * keep  # (C2)
+
+    def spec(self):
+        return f"masking:{self.nu:g}"
+
+
+class SaltPepper(Corruption):
+    r"""Set a fraction nu of the inputs to ``low`` or ``high``, half each  (C3)."""
+
+    name = "salt-pepper"
+
+    def __init__(self, nu=0.2, low=0.0, high=1.0):
+        self.nu = check_fraction(nu, "salt-and-pepper fraction nu")
+        if not low < high:
+            raise ValueError(f"salt-and-pepper needs low < high, got low={low!r}, high={high!r}.")
+        self.low, self.high = float(low), float(high)
+
+    def __call__(self, x, rng):
+        xp = backend_of(x).xp
+        u = rng.random(x.shape, dtype=x.dtype)  # N,D one uniform per pixel decides its fate
+        out = xp.where(u < self.nu / 2, self.high, x)  # (C3) salt with probability nu/2
+        return xp.where((u >= self.nu / 2) & (u < self.nu), self.low, out)  # (C3) pepper with nu/2
+
+    def spec(self):
+        return f"salt-pepper:{self.nu:g}"
+
+
+CORRUPTIONS = {"none": NoCorruption, "gaussian": GaussianNoise, "masking": Masking, "salt-pepper": SaltPepper}
+
+
+def get_corruption(spec):
+    """A corruption from a spec string such as ``gaussian:0.5`` (see the module docstring)."""
+    if isinstance(spec, Corruption):
+        return spec
+    parts = str(spec).split(":")
+    name, args = parts[0], parts[1:]
+    if name not in CORRUPTIONS:
+        raise ValueError(f"unknown noise {name!r} in {spec!r}; expected one of: {', '.join(CORRUPTIONS)} "
+                         "(e.g. gaussian:0.5, masking:0.3, salt-pepper:0.2).")
+    clip = name == "gaussian" and args[-1:] == ["clip"]
+    if clip:
+        args = args[:-1]
+    if name == "none":
+        if args:
+            raise ValueError(f"noise 'none' takes no argument, got {spec!r}.")
+        return NoCorruption()
+    if len(args) > 1:
+        raise ValueError(f"noise spec {spec!r} has too many parts; expected NAME:LEVEL, e.g. {name}:0.3.")
+    try:
+        level = [float(a) for a in args]
+    except ValueError:
+        raise ValueError(f"noise spec {spec!r}: the level must be a number, e.g. {name}:0.3.") from None
+    if name == "gaussian":
+        return GaussianNoise(*level, clip=clip)
+    return CORRUPTIONS[name](*level)

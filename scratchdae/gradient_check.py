@@ -1,0 +1,186 @@
+r"""Gradient checks: hand-written backward passes against central differences.
+
+The derivative of a scalar f with respect to one entry theta_i is estimated by
+
+    (f(theta + eps e_i) - f(theta - eps e_i)) / (2 eps)                (GC1)
+
+in float64 (error O(eps^2) from truncation plus O(1e-16 |f| / eps) from
+rounding), and compared with the analytic gradient by
+
+    max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|)                  (GC2)
+
+the largest disagreement relative to the largest entry. Below 1e-6 means the
+backward pass is right; a wrong formula gives errors near 1.
+
+:func:`gradcheck` is the utility the tests and tutorials use;
+:func:`run_all` is ``scratchdae gradcheck``: every layer, activation, loss and
+a whole autoencoder, end to end.
+"""
+from .activations import ACTIVATIONS
+from .backend import backend_of, get_backend
+from .layers import Dense
+from .losses import (BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma, HeteroscedasticGaussianNLL, MSE)
+from .model import Autoencoder
+
+TOLERANCE = 1e-6
+
+
+def numerical_gradient(f, theta, eps=1e-6):
+    """Central differences (GC1) of ``f()`` with respect to every entry of ``theta``.
+
+    ``theta`` is nudged in place and restored; ``f`` reads it. Each entry costs
+    two calls of ``f`` (and, on CuPy, two device syncs).
+    """
+    grad = backend_of(theta).xp.zeros_like(theta)
+    flat, gflat = theta.reshape(-1), grad.reshape(-1)  # views, so nudges reach theta
+    for i in range(flat.size):
+        old = float(flat[i])
+        flat[i] = old + eps
+        f_plus = float(f())
+        flat[i] = old - eps
+        f_minus = float(f())
+        flat[i] = old
+        gflat[i] = (f_plus - f_minus) / (2 * eps)  # (GC1)
+    return grad
+
+
+def relative_error(analytic, numeric):
+    """(GC2): max |a - n| / max(max |a|, max |n|); 0 when both are exactly 0."""
+    xp = backend_of(numeric).xp
+    scale = max(float(xp.abs(analytic).max()), float(xp.abs(numeric).max()))
+    diff = float(xp.abs(analytic - numeric).max())
+    return diff / scale if scale > 0 else diff
+
+
+def gradcheck(f, arrays, analytic, eps=1e-6):
+    """Compare analytic gradients with (GC1) for every array in ``arrays``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f() -> scalar`` reading the arrays (they are nudged in place).
+    arrays, analytic : dict of float64 arrays
+        The inputs and their analytic gradients, under the same names.
+
+    Returns
+    -------
+    dict name -> relative error (GC2).
+    """
+    errors = {}
+    for name, theta in arrays.items():
+        if theta.dtype.name != "float64":
+            raise TypeError(f"gradcheck needs float64 arrays (float32 differences are all rounding), "
+                            f"got {theta.dtype} for {name!r}. Fix: build the pieces with dtype='float64'.")
+        numeric = numerical_gradient(f, theta, eps)
+        errors[name] = relative_error(analytic[name], numeric)
+    return errors
+
+
+def explain(errors, tol=TOLERANCE):
+    """A message in the manner of minitorch's: which array disagrees, by how much."""
+    bad = {k: e for k, e in errors.items() if not e <= tol}
+    return "; ".join(f"gradient of {k} differs from central differences by relative error {e:.2e} (> {tol:g})"
+                     for k, e in bad.items())
+
+
+# -- the pieces checked by ``scratchdae gradcheck`` ------------------------------
+
+def check_dense(activation, backend=None, seed=0, n=5, n_in=4, n_out=3):
+    """Dense + activation: dL/dx, dL/dW, dL/db for L = sum(out * R), R random."""
+    be = get_backend(backend)
+    rng = be.rng(seed)
+    layer = Dense(n_in, n_out, activation, rng=rng, backend=be, dtype="float64")
+    layer.params["b"][...] = rng.standard_normal(n_out) * 0.5
+    x = rng.standard_normal((n, n_in))
+    R = rng.standard_normal((n, n_out))
+
+    def f():
+        return (layer.forward(x)[0] * R).sum()
+
+    out, cache = layer.forward(x)
+    dx, grads = layer.backward(R, cache)
+    return gradcheck(f, {"x": x, **layer.params}, {"x": dx, **grads})
+
+
+def check_loss(loss, backend=None, seed=0, n=4, d=5):
+    """A loss: dL/d(outputs) and dL/d(its own parameters)."""
+    be = get_backend(backend)
+    rng = be.rng(seed)
+    x = rng.random((n, d))  # targets in [0, 1), like pixels
+    out = {"mean": rng.random((n, d)) * 1.2 - 0.1}
+    if loss.needs_variance_head:
+        out["log_var"] = rng.standard_normal((n, d)) * 0.5 - 1.0
+    if isinstance(loss, BernoulliNLL):
+        out["mean"] = rng.standard_normal((n, d)) * 3  # logits
+    if isinstance(loss, HeteroscedasticGaussianNLL) and loss.beta:
+        weights_from = out["log_var"].copy()  # sg[.]: the weights do not move with the nudges
+
+        def f():
+            return loss.surrogate(out, x, weights_from)
+    else:
+        def f():
+            return loss.forward(out, x)[0]
+
+    value, cache = loss.forward(out, x)
+    d_out, grads = loss.backward(cache)
+    arrays = {**{f"out.{k}": v for k, v in out.items()}, **loss.params}
+    analytic = {**{f"out.{k}": v for k, v in d_out.items()}, **grads}
+    return gradcheck(f, arrays, analytic)
+
+
+def check_autoencoder(backend=None, seed=0, loss=None, n=3, **model_kw):
+    """A whole autoencoder and loss, end to end: every parameter and the input."""
+    be = get_backend(backend)
+    loss = loss if loss is not None else GaussianNLL(0.5)
+    model = Autoencoder(model_kw.pop("n_in", 6), model_kw.pop("hidden", (4,)), seed=seed, backend=be,
+                        dtype="float64", **model_kw)
+    rng = be.rng(seed + 1)
+    for p in model.parameters().values():  # nonzero biases, so their gradients are tested too
+        if p.ndim == 1:
+            p[...] = rng.standard_normal(p.shape) * 0.1
+    x_tilde = rng.random((n, model.config["n_in"]))
+    x = rng.random((n, model.config["n_in"]))
+
+    out, cache = model.forward(x_tilde)
+    if isinstance(loss, HeteroscedasticGaussianNLL) and loss.beta:
+        weights_from = out["log_var"].copy()  # sg[.]: beta-NLL weights stay fixed
+
+        def f():
+            return loss.surrogate(model.forward(x_tilde)[0], x, weights_from)
+    else:
+        def f():
+            return loss.forward(model.forward(x_tilde)[0], x)[0]
+
+    d_out, loss_grads = loss.backward(loss.forward(out, x)[1])
+    dx, grads = model.backward(d_out, cache)
+    return gradcheck(f, {"x~": x_tilde, **model.parameters(), **loss.params}, {"x~": dx, **grads, **loss_grads})
+
+
+def all_checks(backend=None):
+    """(name, thunk) pairs: everything ``scratchdae gradcheck`` runs."""
+    checks = [(f"dense + {a}", lambda a=a: check_dense(a, backend)) for a in ACTIVATIONS]
+    losses = [GaussianNLL(0.7), GaussianNLLLearnedSigma(0.8, backend=backend, dtype="float64"),
+              *(HeteroscedasticGaussianNLL(b) for b in (0.0, 0.5, 1.0)), BernoulliNLL(), MSE()]
+    checks += [(f"loss {loss!r}", lambda loss=loss: check_loss(loss, backend)) for loss in losses]
+    models = [
+        ("autoencoder 6-4-6 relu, gaussian", {}),
+        ("autoencoder 6-5-3-5-6 tanh, tied", dict(hidden=(5, 3), activation="tanh", tied=True)),
+        ("autoencoder 6-8-6 overcomplete, mse", dict(hidden=(8,), loss=MSE())),
+        ("autoencoder 6-4-6 bernoulli logits", dict(output_activation="identity", loss=BernoulliNLL())),
+        ("autoencoder 6-4-6 learned sigma", dict(loss=GaussianNLLLearnedSigma(0.5, backend=backend, dtype="float64"))),
+        ("autoencoder 6-4-6 variance head, NLL",
+         dict(variance_head=True, activation="softplus", loss=HeteroscedasticGaussianNLL(0.0))),
+        ("autoencoder 6-4-6 variance head, beta-NLL 0.5",
+         dict(variance_head=True, activation="sigmoid", loss=HeteroscedasticGaussianNLL(0.5))),
+    ]
+    checks += [(name, lambda kw=kw: check_autoencoder(backend, **kw)) for name, kw in models]
+    return checks
+
+
+def run_all(backend=None, tol=TOLERANCE):
+    """Run every check; return rows (name, max relative error, passed)."""
+    rows = []
+    for name, thunk in all_checks(backend):
+        err = max(thunk().values())
+        rows.append((name, err, err <= tol))
+    return rows

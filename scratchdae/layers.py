@@ -1,0 +1,140 @@
+r"""Dense layers with hand-written backprop.
+
+A layer holds its parameters in ``params`` (a dict of arrays) and has
+
+* ``forward(x) -> (out, cache)``: ``cache`` is an explicit tuple of what
+  ``backward`` needs; nothing is kept on the layer between calls;
+* ``backward(dout, cache) -> (dx, grads)``: ``grads`` has the same keys as
+  ``params`` (``dW`` is dL/dW, and so on).
+
+Shapes: N examples, I inputs, O outputs. Equations (D1)-(D6) are in
+docs/derivations.md.
+"""
+import math
+
+from .activations import get_activation
+from .backend import check_dtype, get_backend
+
+INITS = ("glorot", "he")
+
+
+def init_weight(rng, n_in, n_out, init, dtype):
+    """Draw an (n_in, n_out) weight matrix directly in ``dtype``.
+
+    glorot: U(-a, a) with a = sqrt(6 / (n_in + n_out))  (D5), for sigmoid/tanh/identity.
+    he:     N(0, 2 / n_in)                               (D6), for ReLU-like units.
+    """
+    if init == "glorot":
+        a = math.sqrt(6.0 / (n_in + n_out))
+        u = rng.random((n_in, n_out), dtype=dtype)  # U(0, 1), I,O
+        return u * (2 * a) - a  # (D5)
+    if init == "he":
+        std = math.sqrt(2.0 / n_in)
+        return rng.standard_normal((n_in, n_out), dtype=dtype) * std  # (D6)
+    raise ValueError(f"unknown init {init!r}; expected one of: {', '.join(INITS)}.")
+
+
+def default_init(activation):
+    """He for ReLU-like units, Glorot for the rest."""
+    return "he" if activation.name in ("relu", "leaky_relu", "softplus") else "glorot"
+
+
+class Dense:
+    r"""A fully connected layer followed by an activation: a = f(x W + b).
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output sizes.
+    activation : str or Activation
+        One of identity, sigmoid, tanh, relu, leaky_relu, softplus.
+    init : {"glorot", "he"}, optional
+        Weight initialisation; by default He for ReLU-like units, else Glorot.
+    rng : generator of the backend, optional
+    backend, dtype : see :mod:`scratchdae.backend`.
+    """
+
+    def __init__(self, n_in, n_out, activation="identity", *, init=None, rng=None, backend=None, dtype="float32"):
+        for n, label in ((n_in, "n_in"), (n_out, "n_out")):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"Dense {label} must be a positive int, got {n!r}.")
+        self.backend = get_backend(backend)
+        self.dtype = check_dtype(dtype)
+        self.activation = get_activation(activation)
+        self.init = init or default_init(self.activation)
+        rng = rng if rng is not None else self.backend.rng()
+        xp = self.backend.xp
+        self.params = {
+            "W": init_weight(rng, n_in, n_out, self.init, self.dtype),  # I,O
+            "b": xp.zeros(n_out, dtype=self.dtype),  # O
+        }
+
+    @property
+    def n_in(self):
+        return self.params["W"].shape[0]
+
+    @property
+    def n_out(self):
+        return self.params["W"].shape[1]
+
+    def weight(self):
+        """The (I, O) matrix used in (D1); a tied layer overrides this."""
+        return self.params["W"]
+
+    def forward(self, x):
+        W, b = self.weight(), self.params["b"]
+        z = x @ W + b  # (D1) N,O
+        a = self.activation.forward(z)  # N,O
+        return a, (x, z, a)
+
+    def backward(self, da, cache):
+        x, z, a = cache
+        dz = self.activation.backward(da, z, a)  # N,O  chain rule through f
+        dW = x.T @ dz  # (D2) I,O
+        db = dz.sum(axis=0)  # (D3) O
+        dx = dz @ self.weight().T  # (D4) N,I
+        return dx, {"W": dW, "b": db}
+
+    def __repr__(self):
+        return f"Dense({self.n_in} -> {self.n_out}, {self.activation!r})"
+
+
+class TiedDense(Dense):
+    r"""A decoder layer whose weight is an encoder layer's weight transposed.
+
+    ``params["W"]`` is the *same array object* as the encoder's ``W``
+    (shape O,I here), so an optimizer that updates it in place updates both,
+    and the model adds this layer's dW to the encoder's (the classic dA of
+    Vincent et al. 2008). Only the bias is this layer's own.
+    """
+
+    def __init__(self, source, activation="identity", *, backend=None, dtype="float32"):
+        if not isinstance(source, Dense):
+            raise TypeError(f"TiedDense needs the Dense layer to tie to, got {type(source).__name__}.")
+        self.backend = get_backend(backend)
+        self.dtype = check_dtype(dtype)
+        self.activation = get_activation(activation)
+        self.init = "tied"
+        self.params = {
+            "W": source.params["W"],  # O,I: shared with the encoder, not a copy
+            "b": self.backend.xp.zeros(source.n_in, dtype=self.dtype),  # I
+        }
+
+    @property
+    def n_in(self):
+        return self.params["W"].shape[1]
+
+    @property
+    def n_out(self):
+        return self.params["W"].shape[0]
+
+    def weight(self):
+        return self.params["W"].T  # a view, no copy
+
+    def backward(self, da, cache):
+        dx, grads = super().backward(da, cache)
+        grads["W"] = grads["W"].T  # dL/dW of the shared (O,I) matrix is (D2) transposed
+        return dx, grads
+
+    def __repr__(self):
+        return f"TiedDense({self.n_in} -> {self.n_out}, {self.activation!r}, W tied)"

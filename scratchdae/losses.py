@@ -1,0 +1,271 @@
+r"""Reconstruction losses: negative log-likelihoods -log p(x | h = E(x~)).
+
+Every loss has
+
+* ``forward(out, x) -> (value, cache)``: ``out`` is the model's output dict
+  (``"mean"``, and ``"log_var"`` for a variance head), ``x`` the clean batch;
+  ``value`` is a 0-d array, the mean over the batch of the per-example loss
+  (L1). For the likelihoods it is the full NLL in nats per example, with the
+  constant included, so numbers compare across losses and papers.
+* ``backward(cache) -> (d_out, grads)``: dL/d(out) with the same keys as
+  ``out``, and the gradients of the loss's own parameters (``params``).
+* ``reconstruction(out)``: the predicted mean in data space.
+
+Shapes: N examples, D pixels. Equations (L1), (G1)-(G8), (B1)-(B2),
+(M1)-(M2) are in docs/derivations.md.
+"""
+import math
+
+from .activations import sigmoid, softplus
+from .backend import backend_of, check_dtype, get_backend
+from .validation import check_positive
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _check_pair(out, x, keys):
+    for k in keys:
+        if k not in out:
+            raise ValueError(
+                f"this loss needs the model output {k!r}, got {sorted(out)}. "
+                "Fix: build the model with variance_head=True for a per-pixel variance."
+            )
+        if out[k].shape != x.shape:
+            raise ValueError(f"model output {k!r} has shape {tuple(out[k].shape)} but the target x has "
+                             f"shape {tuple(x.shape)}; they must match.")
+        if out[k].dtype != x.dtype:
+            raise TypeError(f"model output {k!r} is {out[k].dtype} but x is {x.dtype}; "
+                            "no silent upcasts: convert x to the model's dtype.")
+
+
+class Loss:
+    """Base class. ``params`` holds trainable loss parameters (often none)."""
+
+    name = "loss"
+    needs_variance_head = False
+    output_activation = None  # the model's mean-head activation this loss expects, if any
+
+    def __init__(self):
+        self.params = {}
+
+    def reconstruction(self, out):
+        return out["mean"]
+
+    def config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class GaussianNLL(Loss):
+    r"""Gaussian NLL with a fixed sigma: squared error, scaled, plus a constant.
+
+    L = ||x - mu||^2 / (2 sigma^2) + D log sigma + D/2 log 2 pi       (G2)
+    """
+
+    name = "gaussian"
+
+    def __init__(self, sigma=1.0):
+        super().__init__()
+        self.sigma = check_positive(sigma, "sigma")
+
+    def forward(self, out, x):
+        _check_pair(out, x, ["mean"])
+        N, D = x.shape
+        r = out["mean"] - x  # N,D  residual mu - x
+        sse = (r * r).sum(axis=1)  # N
+        nll = sse / (2 * self.sigma**2) + D * (math.log(self.sigma) + HALF_LOG_2PI)  # (G2) N
+        return nll.mean(), (r, N)  # (L1)
+
+    def backward(self, cache):
+        r, N = cache
+        return {"mean": r * (1 / (self.sigma**2 * N))}, {}  # (G3) with the 1/N of (L1)
+
+    def config(self):
+        return {"name": self.name, "sigma": self.sigma}
+
+
+class GaussianNLLLearnedSigma(Loss):
+    r"""Gaussian NLL with one learned variance, parameterised by s = log sigma^2.
+
+    L = D/2 (log 2 pi + s) + ||x - mu||^2 exp(-s) / 2                  (G4)
+    """
+
+    name = "gaussian-learned"
+
+    def __init__(self, init_sigma=1.0, *, backend=None, dtype="float32"):
+        super().__init__()
+        init_sigma = check_positive(init_sigma, "init_sigma")
+        xp = get_backend(backend).xp
+        self.params = {"log_var": xp.full((), 2 * math.log(init_sigma), dtype=check_dtype(dtype))}
+
+    @property
+    def sigma(self):
+        """The current sigma (a host float: syncs the device)."""
+        return math.exp(0.5 * float(self.params["log_var"]))
+
+    def forward(self, out, x):
+        _check_pair(out, x, ["mean"])
+        N, D = x.shape
+        xp = backend_of(x).xp
+        s = self.params["log_var"]  # ()
+        r = out["mean"] - x  # N,D
+        sse = (r * r).sum(axis=1)  # N
+        inv_var = xp.exp(-s)  # ()
+        nll = 0.5 * D * s + 0.5 * sse * inv_var + D * HALF_LOG_2PI  # (G4) N
+        return nll.mean(), (r, sse, inv_var, N, D)  # (L1)
+
+    def backward(self, cache):
+        r, sse, inv_var, N, D = cache
+        dmean = r * (inv_var / N)  # (G5) dL/dmu = (mu - x) / sigma^2, with the 1/N of (L1)
+        dlog_var = 0.5 * D - 0.5 * sse.mean() * inv_var  # (G5) dL/ds, averaged over the batch
+        return {"mean": dmean}, {"log_var": dlog_var}
+
+    def config(self):
+        return {"name": self.name}
+
+
+class HeteroscedasticGaussianNLL(Loss):
+    r"""Gaussian NLL with a per-pixel variance from a second decoder head.
+
+    L = sum_d 1/2 [log 2 pi + s_d + (x_d - mu_d)^2 exp(-s_d)]          (G6)
+
+    With ``beta > 0`` the gradients are those of beta-NLL (Seitzer et al.
+    2022): each pixel's term is weighted by sg[sigma_d^(2 beta)], a weight
+    treated as a constant (G8). beta = 0 is the plain NLL; beta = 1 gives the
+    mean the gradient of squared error. The reported value is always the
+    plain NLL (G6), so runs with different betas compare.
+    """
+
+    name = "gaussian-hetero"
+    needs_variance_head = True
+
+    def __init__(self, beta=0.0):
+        super().__init__()
+        if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must be a number in [0, 1], got {beta!r}. Fix: beta=0.5 is a common choice.")
+        self.beta = float(beta)
+
+    def forward(self, out, x):
+        _check_pair(out, x, ["mean", "log_var"])
+        xp = backend_of(x).xp
+        N = x.shape[0]
+        s = out["log_var"]  # N,D
+        r = out["mean"] - x  # N,D
+        inv_var = xp.exp(-s)  # N,D
+        r2_iv = r * r * inv_var  # N,D  squared error in units of sigma^2
+        nll = 0.5 * (s + r2_iv).sum(axis=1) + x.shape[1] * HALF_LOG_2PI  # (G6) N
+        return nll.mean(), (r, s, inv_var, r2_iv, N)  # (L1)
+
+    def backward(self, cache):
+        r, s, inv_var, r2_iv, N = cache
+        xp = backend_of(r).xp
+        dmean = r * inv_var  # (G7) N,D
+        dlog_var = 0.5 * (1 - r2_iv)  # (G7) N,D
+        if self.beta:
+            w = xp.exp(self.beta * s)  # (G8) sigma^(2 beta), held constant
+            dmean *= w
+            dlog_var *= w
+        dmean *= 1 / N  # (L1)
+        dlog_var *= 1 / N
+        return {"mean": dmean, "log_var": dlog_var}, {}
+
+    def surrogate(self, out, x, weight_log_var):
+        """The beta-weighted objective (G8) with weights from ``weight_log_var``.
+
+        Its gradient, with ``weight_log_var`` held fixed at ``out["log_var"]``,
+        is what :meth:`backward` returns; gradient checks differentiate this.
+        """
+        xp = backend_of(x).xp
+        s = out["log_var"]
+        r = out["mean"] - x
+        terms = 0.5 * (s + r * r * xp.exp(-s)) + HALF_LOG_2PI  # N,D
+        return (xp.exp(self.beta * weight_log_var) * terms).sum(axis=1).mean()  # (G8)
+
+    def sigma_map(self, out):
+        """The predicted per-pixel sigma = exp(s / 2)."""
+        return backend_of(out["log_var"]).xp.exp(0.5 * out["log_var"])
+
+    def config(self):
+        return {"name": self.name, "beta": self.beta}
+
+
+class BernoulliNLL(Loss):
+    r"""Binary cross-entropy from logits z (the model's mean head with identity output).
+
+    L = sum_d softplus(z_d) - x_d z_d                                  (B1)
+    """
+
+    name = "bernoulli"
+    output_activation = "identity"
+
+    def forward(self, out, x):
+        _check_pair(out, x, ["mean"])
+        z = out["mean"]  # N,D logits
+        nll = (softplus(z) - x * z).sum(axis=1)  # (B1) N
+        return nll.mean(), (z, x, x.shape[0])  # (L1)
+
+    def backward(self, cache):
+        z, x, N = cache
+        return {"mean": (sigmoid(z) - x) * (1 / N)}, {}  # (B2)
+
+    def reconstruction(self, out):
+        return sigmoid(out["mean"])  # p = sigmoid(z), the Bernoulli mean
+
+
+class MSE(Loss):
+    r"""Mean squared error over all N x D entries, for comparison (not an NLL).
+
+    L = 1/(N D) sum (mu - x)^2                                         (M1)
+    """
+
+    name = "mse"
+
+    def forward(self, out, x):
+        _check_pair(out, x, ["mean"])
+        r = out["mean"] - x  # N,D
+        return (r * r).mean(), (r, r.size)  # (M1)
+
+    def backward(self, cache):
+        r, size = cache
+        return {"mean": r * (2 / size)}, {}  # (M2)
+
+
+LOSSES = {c.name: c for c in (GaussianNLL, GaussianNLLLearnedSigma, HeteroscedasticGaussianNLL, BernoulliNLL, MSE)}
+
+
+def get_loss(spec="gaussian", *, backend=None, dtype="float32"):
+    """A loss from a spec string.
+
+    ``gaussian[:SIGMA]`` (fixed sigma, default 1), ``gaussian-learned``,
+    ``gaussian-hetero[:BETA]`` (beta-NLL, default beta 0), ``bernoulli``, ``mse``.
+    A dict from :meth:`Loss.config` works too.
+    """
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, dict):
+        cfg = dict(spec)
+        name = cfg.pop("name", None)
+        arg = cfg.get("sigma", cfg.get("beta"))
+    else:
+        name, _, arg = str(spec).partition(":")
+        if arg:
+            try:
+                arg = float(arg)
+            except ValueError:
+                raise ValueError(f"loss spec {spec!r}: {arg!r} is not a number. Fix: e.g. gaussian:0.1.") from None
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected one of: {', '.join(LOSSES)} "
+                         "(e.g. gaussian:0.1, gaussian-hetero:0.5).")
+    cls = LOSSES[name]
+    if cls is GaussianNLL:
+        return cls(arg if arg not in ("", None) else 1.0)
+    if cls is HeteroscedasticGaussianNLL:
+        return cls(arg if arg not in ("", None) else 0.0)
+    if arg not in ("", None):
+        raise ValueError(f"loss {name!r} takes no argument, got {spec!r}.")
+    if cls is GaussianNLLLearnedSigma:
+        return cls(backend=backend, dtype=dtype)
+    return cls()

@@ -1,0 +1,205 @@
+r"""Stacks of layers, and the autoencoder built from layer sizes.
+
+:class:`Sequential` chains layers: forward keeps one cache per layer, backward
+walks them in reverse (the chain rule, (D4) feeding the layer below).
+
+:class:`Autoencoder` is an encoder E and a decoder D,
+
+    h = E(x~)                    the code
+    mu = D(h)                    the reconstruction (mean head)
+    log_var = D_var(h')          optional second head (per-pixel variance),
+
+where h' is the input of the mean head (h itself for one hidden layer).
+With ``tied=True`` each decoder weight is the transposed encoder weight.
+"""
+from .backend import check_dtype, get_backend
+from .layers import Dense, TiedDense
+from .validation import check_array
+
+
+class Sequential:
+    """Layers applied in order."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        caches = []
+        for layer in self.layers:
+            x, cache = layer.forward(x)
+            caches.append(cache)
+        return x, caches
+
+    def backward(self, dout, caches):
+        """Return dL/dx and one grads dict per layer (same order as ``layers``)."""
+        grads = [None] * len(self.layers)
+        for i in reversed(range(len(self.layers))):
+            dout, grads[i] = self.layers[i].backward(dout, caches[i])
+        return dout, grads
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
+
+
+def _parse_sizes(hidden):
+    if isinstance(hidden, int):
+        hidden = (hidden,)
+    hidden = tuple(hidden)
+    if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
+        raise ValueError(
+            f"hidden must be one or more positive layer sizes, got {hidden!r}. Fix: e.g. hidden=(1000,) or (512, 128)."
+        )
+    return hidden
+
+
+class Autoencoder:
+    r"""A dense (denoising) autoencoder from layer sizes.
+
+    Parameters
+    ----------
+    n_in : int
+        Input size D (784 for 28x28 digits).
+    hidden : int or sequence of int
+        Encoder sizes, e.g. ``1000`` (784-1000-784) or ``(512, 128)``
+        (784-512-128-512-784). Larger than ``n_in`` is overcomplete.
+    activation : str
+        Hidden-unit activation.
+    output_activation : str
+        Activation of the mean head: ``sigmoid`` for pixels in [0, 1],
+        ``identity`` for logits (Bernoulli) or unbounded data.
+    tied : bool
+        Decoder weights are the encoder weights transposed.
+    variance_head : bool
+        Add a second decoder head that predicts a per-pixel log-variance.
+    seed : int, optional
+        Seed of the initialisation (reproducible on NumPy).
+    backend, dtype : see :mod:`scratchdae.backend`.
+    """
+
+    def __init__(self, n_in, hidden=(1000,), *, activation="relu", output_activation="sigmoid", tied=False,
+                 variance_head=False, seed=None, backend=None, dtype="float32"):
+        if not isinstance(n_in, int) or isinstance(n_in, bool) or n_in < 1:
+            raise ValueError(f"n_in must be a positive int, got {n_in!r}.")
+        self.config = dict(n_in=n_in, hidden=list(_parse_sizes(hidden)), activation=str(activation),
+                           output_activation=str(output_activation), tied=bool(tied),
+                           variance_head=bool(variance_head))
+        self.backend = get_backend(backend)
+        self.dtype = check_dtype(dtype)
+        rng = self.backend.rng(seed)
+        kw = dict(backend=self.backend, dtype=self.dtype)
+        sizes = [n_in, *self.config["hidden"]]
+        enc = [Dense(a, b, activation, rng=rng, **kw) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.encoder = Sequential(enc)
+        # the decoder mirrors the encoder; its last layer is the mean head
+        dec = []
+        for i in reversed(range(1, len(enc))):
+            if tied:
+                dec.append(TiedDense(enc[i], activation, **kw))
+            else:
+                dec.append(Dense(sizes[i + 1], sizes[i], activation, rng=rng, **kw))
+        self.decoder = Sequential(dec)
+        if tied:
+            self.mean_head = TiedDense(enc[0], output_activation, **kw)
+        else:
+            self.mean_head = Dense(sizes[1], n_in, output_activation, rng=rng, **kw)
+        self.var_head = Dense(sizes[1], n_in, "identity", init="glorot", rng=rng, **kw) if variance_head else None
+        self._index_parameters()
+
+    # -- parameters -----------------------------------------------------
+    def _named_layers(self):
+        for i, layer in enumerate(self.encoder.layers):
+            yield f"encoder.{i}", layer
+        for i, layer in enumerate(self.decoder.layers):
+            yield f"decoder.{i}", layer
+        yield "mean_head", self.mean_head
+        if self.var_head is not None:
+            yield "var_head", self.var_head
+
+    def _index_parameters(self):
+        """Name every parameter once; a tied (shared) array keeps its first name."""
+        self._params, self._key = {}, {}  # name -> array; (layer name, key) -> name
+        seen = {}
+        for lname, layer in self._named_layers():
+            for k, p in layer.params.items():
+                name = seen.setdefault(id(p), f"{lname}.{k}")
+                self._key[(lname, k)] = name
+                self._params.setdefault(name, p)
+
+    def parameters(self):
+        """Dict name -> array, each array once. Optimizers update these in place."""
+        return dict(self._params)
+
+    def n_parameters(self):
+        return int(sum(p.size for p in self._params.values()))
+
+    def load_parameters(self, arrays):
+        """Copy arrays (NumPy or CuPy) into the parameters, in place, checking names and shapes."""
+        missing = sorted(set(self._params) - set(arrays))
+        extra = sorted(set(arrays) - set(self._params))
+        if missing or extra:
+            raise ValueError(f"parameter names do not match this model: missing {missing}, unexpected {extra}.")
+        for name, p in self._params.items():
+            a = arrays[name]
+            if tuple(a.shape) != tuple(p.shape):
+                raise ValueError(f"parameter {name} has shape {tuple(a.shape)}, this model expects {tuple(p.shape)}.")
+            p[...] = self.backend.asarray(a, dtype=self.dtype)
+
+    # -- forward / backward ---------------------------------------------
+    def forward(self, x):
+        r"""x~ (N, D) -> outputs ``{"mean": (N, D)[, "log_var": (N, D)]}`` and the cache."""
+        check_array(x, "x", ndim=2, n_features=self.config["n_in"], dtype=self.dtype, finite=False)
+        h, enc_cache = self.encoder.forward(x)  # N,H  the code
+        g, dec_cache = self.decoder.forward(h)  # N,H1 input of the heads
+        mean, mean_cache = self.mean_head.forward(g)  # N,D
+        out, var_cache = {"mean": mean}, None
+        if self.var_head is not None:
+            out["log_var"], var_cache = self.var_head.forward(g)  # N,D
+        return out, (enc_cache, dec_cache, mean_cache, var_cache)
+
+    def backward(self, d_out, cache):
+        """dL/d(outputs) -> dL/dx~ and a grads dict with the names of :meth:`parameters`."""
+        enc_cache, dec_cache, mean_cache, var_cache = cache
+        layer_grads = {}
+        dg, layer_grads["mean_head"] = self.mean_head.backward(d_out["mean"], mean_cache)
+        if self.var_head is not None:
+            dg_var, layer_grads["var_head"] = self.var_head.backward(d_out["log_var"], var_cache)
+            dg = dg + dg_var  # both heads read g: their gradients add
+        dh, dec_grads = self.decoder.backward(dg, dec_cache)
+        dx, enc_grads = self.encoder.backward(dh, enc_cache)
+        layer_grads.update({f"decoder.{i}": g for i, g in enumerate(dec_grads)})
+        layer_grads.update({f"encoder.{i}": g for i, g in enumerate(enc_grads)})
+        grads = {}
+        for lname, g in layer_grads.items():
+            for k, d in g.items():
+                name = self._key[(lname, k)]
+                grads[name] = grads[name] + d if name in grads else d  # tied weights: add both uses
+        return dx, grads
+
+    # -- the user-facing maps ---------------------------------------------
+    def encode(self, x):
+        """h = E(x): the learned representation, (N, D) -> (N, H)."""
+        check_array(x, "x", ndim=2, n_features=self.config["n_in"], dtype=self.dtype)
+        return self.encoder.forward(x)[0]
+
+    def decode(self, h):
+        """The mean head's output for codes h, (N, H) -> (N, D)."""
+        check_array(h, "h", ndim=2, n_features=self.config["hidden"][-1], dtype=self.dtype)
+        g = self.decoder.forward(h)[0]
+        return self.mean_head.forward(g)[0]
+
+    def reconstruct(self, x):
+        """D(E(x)): the mean head's output for inputs x."""
+        return self.decode(self.encode(x))
+
+    def __repr__(self):
+        c = self.config
+        kind = "overcomplete" if c["hidden"][-1] > c["n_in"] else "undercomplete"
+        lines = [f"Autoencoder({'-'.join(map(str, [c['n_in'], *c['hidden']]))}, {kind}"
+                 f"{', tied' if c['tied'] else ''}, {self.n_parameters():,} parameters, "
+                 f"{self.backend.name}/{self.dtype.name})"]
+        lines += [f"  {name}: {layer!r}" for name, layer in self._named_layers()]
+        return "\n".join(lines)

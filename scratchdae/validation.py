@@ -1,0 +1,75 @@
+r"""Input checks shared by the public entry points.
+
+Each check raises ``ValueError`` or ``TypeError`` with a message that says what
+was expected, what came, and how to fix it. The hot training loop checks the
+data once, up front, and not on every batch.
+"""
+from .backend import backend_of
+
+
+def check_array(x, name="x", *, ndim=None, dtype=None, n_features=None, finite=True):
+    """Check an input array and return it unchanged.
+
+    Parameters
+    ----------
+    x : array
+        NumPy or CuPy array.
+    ndim : int, optional
+        Required number of dimensions.
+    dtype : dtype, optional
+        Required dtype (no silent casts: float32 stays float32).
+    n_features : int, optional
+        Required size of the last axis.
+    finite : bool
+        Refuse NaN and inf (a reduction: on CuPy this syncs the device).
+    """
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(
+            f"{name} must be a NumPy or CuPy array, got {type(x).__name__}. "
+            f"Fix: wrap it with numpy.asarray({name}, dtype='float32')."
+        )
+    if ndim is not None and x.ndim != ndim:
+        hint = f" Fix: reshape it, e.g. {name}.reshape(len({name}), -1)." if ndim == 2 else ""
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}.{hint}")
+    if n_features is not None and x.shape[-1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} features on its last axis, got shape {tuple(x.shape)}. "
+            "Fix: flatten images to rows of pixels (28x28 digits give 784) or build the model for this size."
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{name} must have dtype {dtype}, got {x.dtype}. "
+            f"Fix: convert once with {name}.astype('{dtype}') before passing it in."
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must hold floating-point values, got dtype {x.dtype}. "
+            f"Fix: scale images to [0, 1] floats, e.g. {name}.astype('float32') / 255."
+        )
+    if finite and x.size and not bool(backend_of(x).xp.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf values. Fix: clean or drop those entries first.")
+    return x
+
+
+def check_positive(value, name):
+    """A finite number > 0 (a sigma, a learning rate)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}. Fix: pass e.g. {name}=0.5.")
+    return float(value)
+
+
+def check_fraction(value, name, *, closed_right=True):
+    """A number in [0, 1] (a masking fraction, a momentum)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and 0.0 <= value and (value <= 1.0 if closed_right else value < 1.0)
+    if not ok:
+        upper = "1]" if closed_right else "1)"
+        raise ValueError(f"{name} must be a number in [0, {upper}, got {value!r}. Fix: pass e.g. {name}=0.3.")
+    return float(value)
+
+
+def check_choice(value, name, choices):
+    """One of a fixed set of names."""
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of: {', '.join(map(str, choices))}.")
+    return value
