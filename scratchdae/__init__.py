@@ -11,6 +11,8 @@ corruption   q(x~|x): Gaussian noise, masking, salt-and-pepper            (C1)-(
 optim        SGD (momentum, Nesterov) and Adam, in place                  (O1)-(O6)
 gradient_check  central differences against every backward pass              (GC1)-(GC2)
 """
+__version__ = "0.1.0"
+
 from .activations import ACTIVATIONS, get_activation
 from .backend import Backend, BackendUnavailable, available_backends, get_backend, to_host
 from .corruption import GaussianNoise, Masking, NoCorruption, SaltPepper, get_corruption
@@ -20,8 +22,6 @@ from .losses import (MSE, BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma, He
                      get_loss)
 from .model import Autoencoder, Sequential
 from .optim import SGD, Adam, get_optimizer, learning_rate
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Adam", "Autoencoder", "Backend", "BackendUnavailable", "BernoulliNLL", "Dense",

@@ -7,10 +7,13 @@ The derivative of a scalar f with respect to one entry theta_i is estimated by
 in float64 (error O(eps^2) from truncation plus O(1e-16 |f| / eps) from
 rounding), and compared with the analytic gradient by
 
-    max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|)                  (GC2)
+    max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|, floor)          (GC2)
 
 the largest disagreement relative to the largest entry. Below 1e-6 means the
-backward pass is right; a wrong formula gives errors near 1.
+backward pass is right; a wrong formula gives errors near 1. The floor
+(1e-3) keeps vanishing gradients (a deep sigmoid stack) from dividing the
+rounding error of (GC1), about 1e-10 absolute, by a number near zero: below
+the floor, entries are compared in absolute terms.
 
 :func:`gradcheck` is the utility the tests and tutorials use;
 :func:`run_all` is ``scratchdae gradcheck``: every layer, activation, loss and
@@ -23,6 +26,7 @@ from .losses import (BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma, Heteros
 from .model import Autoencoder
 
 TOLERANCE = 1e-6
+FLOOR = 1e-3
 
 
 def numerical_gradient(f, theta, eps=1e-6):
@@ -45,11 +49,10 @@ def numerical_gradient(f, theta, eps=1e-6):
 
 
 def relative_error(analytic, numeric):
-    """(GC2): max |a - n| / max(max |a|, max |n|); 0 when both are exactly 0."""
+    """(GC2): max |a - n| / max(max |a|, max |n|, FLOOR)."""
     xp = backend_of(numeric).xp
-    scale = max(float(xp.abs(analytic).max()), float(xp.abs(numeric).max()))
-    diff = float(xp.abs(analytic - numeric).max())
-    return diff / scale if scale > 0 else diff
+    scale = max(float(xp.abs(analytic).max()), float(xp.abs(numeric).max()), FLOOR)
+    return float(xp.abs(analytic - numeric).max()) / scale  # (GC2)
 
 
 def gradcheck(f, arrays, analytic, eps=1e-6):

@@ -76,7 +76,7 @@ class GaussianNLL(Loss):
         N, D = x.shape
         r = out["mean"] - x  # N,D  residual mu - x
         sse = (r * r).sum(axis=1)  # N
-        nll = sse / (2 * self.sigma**2) + D * (math.log(self.sigma) + HALF_LOG_2PI)  # (G2) N
+        nll = sse / (2 * self.sigma**2) + D * (math.log(self.sigma) + HALF_LOG_2PI)  # (G1) summed: (G2) N
         return nll.mean(), (r, N)  # (L1)
 
     def backward(self, cache):

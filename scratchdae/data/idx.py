@@ -1,0 +1,79 @@
+r"""The IDX format of MNIST and Fashion-MNIST: reading and writing, raw or gzip.
+
+Layout: two zero bytes, a type code, the number of dimensions n, then n
+big-endian int32 sizes, then the values, big-endian, in C order. MNIST images
+are type 0x08 (uint8) with dimensions (N, 28, 28); labels are (N,).
+"""
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic_write
+
+TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+CODES = {np.dtype(v).newbyteorder("=").str.lstrip("<>|="): k for k, v in TYPES.items()}
+
+
+class IDXError(ValueError):
+    """An IDX file is truncated, corrupt, or not IDX at all."""
+
+
+def _open(path):
+    path = Path(path)
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def read_idx(path):
+    """Read an IDX file (raw or .gz) into a NumPy array, checking every part of it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file {str(path)!r} does not exist.")
+    try:
+        with _open(path) as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
+                       "Fix: download it again.") from None
+    if len(data) < 4:
+        raise IDXError(f"{path}: {len(data)} bytes is too short for an IDX header (at least 4). Fix: download it again.")
+    zero, code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or code not in TYPES or ndim == 0:
+        raise IDXError(f"{path}: bad magic number 0x{data[:4].hex()}; expected 0x0000TTNN with a known type TT "
+                       f"(08 for uint8) and NN >= 1 dimensions (0x00000803 for MNIST images). Is this an IDX file?")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends after {len(data)} bytes.")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(TYPES[code])
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(data) - header != expected:
+        what = "truncated" if len(data) - header < expected else "longer than its header says"
+        raise IDXError(f"{path}: dimensions {dims} need {expected} bytes of data, found {len(data) - header}: "
+                       f"the file is {what}. Fix: download it again.")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path, array):
+    """Write an array as IDX (gzip when the name ends in .gz), atomically."""
+    array = np.ascontiguousarray(array)
+    key = array.dtype.newbyteorder("=").str.lstrip("<>|=")
+    if key not in CODES:
+        raise TypeError(f"IDX stores uint8, int8, int16, int32, float32 or float64, got {array.dtype}.")
+    if array.ndim == 0 or array.ndim > 255:
+        raise ValueError(f"IDX needs 1 to 255 dimensions, got {array.ndim}.")
+    code = CODES[key]
+    payload = struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload += array.astype(TYPES[code], copy=False).tobytes()
+    path = Path(path)
+    with atomic_write(path) as f:
+        if path.suffix == ".gz":
+            with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as gz:
+                gz.write(payload)
+        else:
+            f.write(payload)
+    return path

@@ -1,0 +1,365 @@
+r"""Training a denoising autoencoder: the loop, checkpoints, resume.
+
+The loop reads top to bottom, as in nanoGPT's train.py:
+
+    for each epoch:
+        learning rate from the schedule
+        reshuffle the training images
+        for each mini-batch x:
+            x~ = q(x~ | x)                 fresh corruption          (C1)-(C3)
+            forward, loss                  L = -log p(x | E(x~))     (L1)
+            backward                                                 (D2)-(D4)
+            optimizer step                                           (O1)-(O6)
+        validate on held-out images (a fixed corruption, so epochs compare)
+        write history, model.npz (when validation improved), checkpoint.npz
+        stop early when validation stopped improving
+
+Ctrl-C finishes the current step, writes checkpoint.npz and returns; the same
+command with ``resume=True`` continues to exactly the weights an uninterrupted
+run reaches (on NumPy: the generators' states are saved).
+"""
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .backend import get_backend
+from .checkpoint import load_model, load_npz, model_arrays, model_header, restore_model, save_model, save_npz
+from .corruption import get_corruption
+from .data import load_dataset
+from .files import atomic_write
+from .losses import get_loss
+from .metrics import psnr
+from .model import Autoencoder
+from .optim import get_optimizer, learning_rate
+from .progress import Progress
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; ``scratchdae train`` has one flag for each."""
+
+    # data
+    dataset: str = "mnist-sample"  # mnist-sample | mnist | fashion-mnist | None for a folder (data_dir)
+    data_dir: str = None
+    val_fraction: float = 0.1  # held out of the training split for validation
+    max_train: int = None  # use only the first N training images (quick demos)
+    # the DAE
+    noise: str = "gaussian:0.5"
+    loss: str = "gaussian:0.1"  # Gaussian NLL, sigma 0.1 fixed: about the residual spread of a trained model
+    hidden: tuple = (1000,)
+    activation: str = "relu"
+    output_activation: str = None  # default: identity for bernoulli (logits), else sigmoid
+    tied: bool = False
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 30
+    lr_schedule: str = "constant"  # constant | cosine | step:K:F
+    patience: int = 5  # epochs without validation improvement before stopping; 0 turns it off
+    max_seconds: float = None  # stop after the epoch that crosses this wall-clock budget
+    # running
+    seed: int = 0
+    backend: str = None
+    out: str = None  # default: a new folder under ./runs
+    quiet: bool = False
+    figures: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.hidden, int):
+            self.hidden = (self.hidden,)
+        self.hidden = tuple(self.hidden)
+        for name in ("batch_size", "epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}. Fix: e.g. 0.1.")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
+        if self.max_train is not None and self.max_train < 2:
+            raise ValueError(f"max_train must be at least 2, got {self.max_train!r}.")
+
+
+@dataclass
+class TrainResult:
+    model: Autoencoder
+    loss: object
+    history: list
+    out: Path
+    stopped: str  # "finished", "early stopping", "time budget", "interrupted"
+    files: dict = field(default_factory=dict)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf."""
+
+
+def prepare_images(images, dtype="float32"):
+    """uint8 images (N, H, W) -> float rows (N, H*W) in [0, 1]. The normalisation is saved with the model."""
+    images = np.asarray(images)
+    return (images.reshape(len(images), -1) / 255.0).astype(dtype)
+
+
+def split_train_val(n, val_fraction, seed):
+    """A fixed, seeded split of n training indices into (train, validation)."""
+    order = np.random.default_rng([seed, 1]).permutation(n)
+    n_val = max(1, int(round(n * val_fraction)))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def new_run_dir(root="runs"):
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, i = Path(root) / stamp, 1
+    while path.exists():
+        i += 1
+        path = Path(root) / f"{stamp}-{i}"
+    return path
+
+
+def reconstruct(model, loss, x_tilde, batch_size=1000):
+    """The model's predicted mean for every row, in batches (no caches kept)."""
+    xp = model.backend.xp
+    parts = [loss.reconstruction(model.forward(x_tilde[i:i + batch_size])[0]) for i in range(0, len(x_tilde), batch_size)]
+    return xp.concatenate(parts) if parts else x_tilde[:0]
+
+
+def evaluate_arrays(model, loss, x, x_tilde, batch_size=1000):
+    """Mean loss and PSNR of the reconstruction of x~ against x (host floats; syncs)."""
+    total, sse = 0.0, 0.0
+    for i in range(0, len(x), batch_size):
+        out = model.forward(x_tilde[i:i + batch_size])[0]
+        xb = x[i:i + batch_size]
+        total += float(loss.forward(out, xb)[0]) * len(xb)
+        d = loss.reconstruction(out) - xb
+        sse += float((d * d).sum())
+    mse = sse / x.size
+    return {"loss": total / len(x), "mse": mse, "psnr": psnr(mse)}
+
+
+class _StopFlag:
+    """Turns Ctrl-C (SIGINT) into a flag the loop checks between steps, so a
+    step is never cut in half (an optimizer stopped mid-update would leave
+    some parameters stepped and others not)."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def request(self):
+        """Stop after the current step, as Ctrl-C does."""
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _rng_state(rng):
+    """A generator's state as JSON-able data (NumPy); None where it cannot be saved (CuPy)."""
+    bitgen = getattr(rng, "bit_generator", None)
+    return bitgen.state if bitgen is not None and hasattr(bitgen, "state") else None
+
+
+def train(config=None, *, on_step=None, **overrides):
+    """Train a DAE; the Python face of ``scratchdae train``.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        Settings; keyword arguments override single fields
+        (``train(epochs=5, hidden=(512,))``).
+    on_step : callable, optional
+        Called as ``on_step(epoch, step, stop)`` after every step; calling
+        ``stop()`` ends training as Ctrl-C would (used by the tests).
+    resume : bool
+        Continue the run in ``out`` from its checkpoint.npz.
+
+    Returns
+    -------
+    TrainResult
+    """
+    resume = overrides.pop("resume", False)
+    cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
+    out = Path(cfg.out) if cfg.out else new_run_dir()
+    state_path, model_path = out / "checkpoint.npz", out / "model.npz"
+    log = (lambda *a: None) if cfg.quiet else print
+
+    state = None
+    if resume:
+        arrays, state = load_npz(state_path, kind="training-state")
+        saved = dict(state["config"])
+        saved.update(epochs=cfg.epochs, quiet=cfg.quiet, out=str(out), backend=cfg.backend or saved["backend"],
+                     max_seconds=cfg.max_seconds)
+        cfg = TrainConfig(**saved)
+        log(f"resuming {out} at epoch {state['epoch'] + 1}, step {state['step']}")
+    elif state_path.exists():
+        raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
+                         "or choose another --out folder.")
+
+    be = get_backend(cfg.backend)
+    dtype = np.dtype("float32")
+
+    # -- data --------------------------------------------------------------------
+    data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
+    images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
+    tr_idx, va_idx = split_train_val(len(images), cfg.val_fraction, cfg.seed)
+    X = be.asarray(prepare_images(images[tr_idx], dtype))  # N,D on the device, copied once
+    X_val = be.asarray(prepare_images(images[va_idx], dtype))
+    n, D = X.shape
+    normalisation = {"scale": 255.0, "image_shape": list(data.image_shape)}
+
+    # -- model, loss, corruption, optimizer ------------------------------------
+    loss = get_loss(cfg.loss, backend=be, dtype=dtype)
+    out_act = cfg.output_activation or loss.output_activation or "sigmoid"
+    model = Autoencoder(D, cfg.hidden, activation=cfg.activation, output_activation=out_act, tied=cfg.tied,
+                        variance_head=loss.needs_variance_head, seed=cfg.seed, backend=be, dtype=dtype)
+    corrupt = get_corruption(cfg.noise)
+    opt_kw = dict(lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        opt_kw.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
+    opt = get_optimizer(cfg.optimizer, **opt_kw)
+    params = {**model.parameters(), **{f"loss.{k}": v for k, v in loss.params.items()}}
+
+    shuffle_rng = np.random.default_rng([cfg.seed, 2])  # host: the order of the examples
+    noise_rng = be.rng(cfg.seed + 3)  # device: the corruption of training batches
+    x_val_tilde = corrupt(X_val, be.rng(cfg.seed + 4))  # one fixed corruption of the validation set
+
+    history, epoch, step, perm = [], 0, 0, None
+    best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}
+    run_sum, run_count = 0.0, 0
+    if state is not None:
+        model, loss = restore_model(arrays, state, be)
+        params = {**model.parameters(), **{f"loss.{k}": v for k, v in loss.params.items()}}
+        opt.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, params,
+                              state["optimizer_t"])
+        shuffle_rng.bit_generator.state = state["rng"]["shuffle"]
+        if state["rng"]["noise"] is not None and be.name == "numpy":
+            noise_rng.bit_generator.state = state["rng"]["noise"]
+        else:  # CuPy's generator state cannot be saved: a fresh stream, seeded by where we resume
+            noise_rng = be.rng(cfg.seed + 3 + 1_000_003 * (state["epoch"] + 1) + state["step"])
+        history, epoch, step, best = state["history"], state["epoch"], state["step"], state["best"]
+        run_sum, run_count = state["running"]
+        perm = arrays["perm"] if step else None
+
+    def write_state(epoch, step, perm):
+        """checkpoint.npz: everything needed to continue exactly from here."""
+        arrays = {**model_arrays(model, loss), **{f"opt/{k}": v for k, v in opt.state_arrays().items()}}
+        if perm is not None:
+            arrays["perm"] = perm
+        header = model_header(model, loss, corrupt, normalisation, dataset=data.name)
+        header.update(kind="training-state", config={**asdict(cfg), "hidden": list(cfg.hidden)}, epoch=epoch,
+                      step=step, optimizer_t=opt.t, history=history, best=best, running=[run_sum, run_count],
+                      rng={"shuffle": _rng_state(shuffle_rng), "noise": _rng_state(noise_rng)})
+        save_npz(state_path, arrays, header)
+
+    def write_model():
+        summary = {"epochs": len(history), "best_epoch": best["epoch"] + 1, "best_val_loss": best["val_loss"],
+                   "last": history[-1] if history else None}
+        save_model(model_path, model, loss, corrupt, normalisation, dataset=data.name, history=summary,
+                   train_config={**asdict(cfg), "hidden": list(cfg.hidden)})
+
+    log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation images from {data.source}; "
+        f"noise {corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
+        f"backend {be.name}; writing to {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    stopped, t_start = "finished", time.perf_counter()
+
+    with _StopFlag() as flag:
+        while epoch < cfg.epochs and stopped == "finished":
+            lr = opt.lr = learning_rate(cfg.lr, epoch, cfg.epochs, cfg.lr_schedule)
+            if step == 0:
+                perm = shuffle_rng.permutation(n)
+                run_sum, run_count = 0.0, 0
+            perm_dev = be.asarray(perm)
+            bar = Progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.quiet)
+            t_epoch = time.perf_counter()
+            while step < steps_per_epoch:
+                x = X[perm_dev[step * cfg.batch_size:(step + 1) * cfg.batch_size]]  # B,D clean batch
+                x_tilde = corrupt(x, noise_rng)  # B,D fresh noise  (C1)-(C3)
+                out_, cache = model.forward(x_tilde)  # forward through E and D
+                value, loss_cache = loss.forward(out_, x)  # (L1)
+                d_out, loss_grads = loss.backward(loss_cache)
+                _, grads = model.backward(d_out, cache)  # backprop (D2)-(D4)
+                grads.update({f"loss.{k}": g for k, g in loss_grads.items()})
+                v = float(value)  # note: a CPU-GPU sync point on CuPy
+                if not math.isfinite(v):
+                    raise TrainingDiverged(
+                        f"the loss became {v} at epoch {epoch + 1}, step {step + 1}; stopped before the update. "
+                        f"The last good state is in {state_path if state_path.exists() else model_path} "
+                        f"(if one was written). Fix: lower the learning rate (now {lr:g}) or use a loss with a "
+                        "fixed sigma.")
+                opt.step(params, grads)  # (O1)-(O6), in place
+                run_sum, run_count, step = run_sum + v * len(x), run_count + len(x), step + 1
+                bar.update(step, loss=run_sum / run_count)
+                if on_step is not None:
+                    on_step(epoch, step, flag.request)
+                if flag.requested:
+                    break
+            if flag.requested:
+                write_state(epoch, step, perm if step < steps_per_epoch else None)
+                bar.close(f"interrupted at epoch {epoch + 1}, step {step}: state saved to {state_path}; "
+                          "continue with --resume")
+                stopped = "interrupted"
+                break
+            # -- end of epoch: validate, record, checkpoint, maybe stop --------------
+            val = evaluate_arrays(model, loss, X_val, x_val_tilde)
+            record = {"epoch": epoch + 1, "lr": lr, "train_loss": run_sum / run_count, "val_loss": val["loss"],
+                      "val_mse": val["mse"], "val_psnr": val["psnr"], "seconds": time.perf_counter() - t_epoch}
+            history.append(record)
+            improved = val["loss"] < best["val_loss"]
+            if improved:
+                best = {"val_loss": val["loss"], "epoch": epoch, "bad_epochs": 0}
+                write_model()
+            else:
+                best["bad_epochs"] += 1
+            epoch, step = epoch + 1, 0
+            if cfg.patience and best["bad_epochs"] >= cfg.patience:
+                stopped = "early stopping"
+            elif cfg.max_seconds and time.perf_counter() - t_start > cfg.max_seconds and epoch < cfg.epochs:
+                stopped = "time budget"
+            write_history(out / "history.jsonl", history)
+            write_state(epoch, 0, None)
+            bar.close(f"epoch {epoch:>3}/{cfg.epochs}  train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
+                      f"val PSNR {val['psnr']:.2f} dB  {record['seconds']:.1f}s{'  *' if improved else ''}")
+
+    if stopped != "interrupted":
+        log(f"{stopped} after {len(history)} epochs; best validation loss {best['val_loss']:.4f} at epoch "
+            f"{best['epoch'] + 1}; model: {model_path}")
+    files = {"model": model_path, "checkpoint": state_path, "history": out / "history.jsonl"}
+    if stopped != "interrupted" and history:
+        best_model, best_loss, _ = load_model(model_path, be)
+        if cfg.figures:
+            from .figures import training_figures
+            files.update(training_figures(out, best_model, best_loss, corrupt, data, history, cfg.seed))
+        return TrainResult(best_model, best_loss, history, out, stopped, files)
+    return TrainResult(model, loss, history, out, stopped, files)
+
+
+def write_history(path, history):
+    """The history as JSON lines, one epoch a line, rewritten atomically."""
+    with atomic_write(path, "w") as f:
+        for record in history:
+            f.write(json.dumps(record) + "\n")
+
