@@ -1,10 +1,20 @@
 r"""The ``scratchdae`` command line. Each subcommand calls the Python API of the
 same name, so everything here can also be done from a notebook.
 
-    scratchdae gradcheck [--backend B]
+    scratchdae train [options]                      scratchdae.train.train
+    scratchdae evaluate --model FILE (--images IDX | --dataset NAME | --data-dir DIR)
+                                                    scratchdae.evaluate.evaluate
+    scratchdae denoise --model FILE INPUT... --out DIR
+                                                    scratchdae.evaluate.denoise
+    scratchdae gradcheck [--backend B]              scratchdae.gradient_check.run_all
     scratchdae info
+
+Errors in the input (a bad flag value, a missing file, a wrong image size)
+print one line saying what is wrong and how to fix it, and exit with status 2;
+set SCRATCHDAE_DEBUG=1 to see the traceback instead.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -15,6 +25,55 @@ from .backend import BACKEND_NAMES, ENV_VAR, BackendUnavailable, available_backe
 def _add_backend(p):
     p.add_argument("--backend", choices=BACKEND_NAMES, default=None,
                    help=f"array backend (default: ${ENV_VAR}, else numpy)")
+
+
+def _sizes(text):
+    try:
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer sizes like 1000 or 512,128, got {text!r}") from None
+
+
+def cmd_train(args):
+    from .train import TrainConfig, train
+
+    fields = TrainConfig.__dataclass_fields__
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.data_dir and not args.dataset:
+        overrides["dataset"] = None  # a plain folder of IDX files
+    result = train(resume=args.resume, **overrides)
+    if result.stopped == "interrupted":
+        return 130
+    for name, path in result.files.items():
+        print(f"{name:<12} {path}")
+    return 0
+
+
+def cmd_evaluate(args):
+    from .evaluate import evaluate
+
+    dataset = args.dataset
+    if dataset is None and args.data_dir is None and args.images is None:
+        raise ValueError("say what to evaluate on: --images IDX_FILE, --dataset NAME or --data-dir DIR.")
+    r = evaluate(args.model, images=args.images, dataset=dataset, data_dir=args.data_dir, noise=args.noise,
+                 seed=args.seed, backend=args.backend, log=lambda *a: print(*a, file=sys.stderr))
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['n_images']} images from {r['images']}, noise {r['noise']} (seed {r['seed']}), loss {r['loss']}")
+    print(f"{'':<10} {'MSE':>9} {'PSNR (dB)':>10} {'NLL (nats/image)':>17}")
+    for k in ("noisy", "denoised"):
+        nll = r[f"nll_{k}"]
+        print(f"{k:<10} {r[f'mse_{k}']:>9.5f} {r[f'psnr_{k}']:>10.2f} {'-' if nll is None else f'{nll:.2f}':>17}")
+    return 0
+
+
+def cmd_denoise(args):
+    from .evaluate import denoise
+
+    for path in denoise(args.model, args.inputs, args.out, backend=args.backend):
+        print(path)
+    return 0
 
 
 def cmd_gradcheck(args):
@@ -64,6 +123,66 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="scratchdae", description="Denoising autoencoders from scratch.")
     parser.add_argument("--version", action="version", version=f"scratchdae {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a denoising autoencoder (default: the bundled MNIST sample)",
+                       description="Train a DAE. Defaults in parentheses.")
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
+                   help=f"data set (default {d.dataset}; with only --data-dir: the IDX files in that folder)")
+    g.add_argument("--data-dir", default=None, help="folder of IDX files, or where --dataset's files go")
+    g.add_argument("--val-fraction", type=float, default=None, help=f"held out for validation ({d.val_fraction})")
+    g.add_argument("--max-train", type=int, default=None, help="use only the first N training images")
+    g = p.add_argument_group("model")
+    g.add_argument("--noise", default=None, help=f"corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none "
+                                                 f"({d.noise})")
+    g.add_argument("--loss", default=None, help="gaussian[:SIGMA], gaussian-learned, gaussian-hetero[:BETA], "
+                                                f"bernoulli, mse ({d.loss})")
+    g.add_argument("--hidden", type=_sizes, default=None, help="encoder sizes, e.g. 1000 or 512,128 "
+                                                              f"({','.join(map(str, d.hidden))})")
+    g.add_argument("--activation", default=None, help=f"hidden activation ({d.activation})")
+    g.add_argument("--tied", action="store_true", default=None, help="decoder weights = encoder weights transposed")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help=f"({d.optimizer})")
+    g.add_argument("--lr", type=float, default=None, help=f"learning rate ({d.lr:g})")
+    g.add_argument("--momentum", type=float, default=None, help=f"SGD momentum ({d.momentum})")
+    g.add_argument("--nesterov", action="store_true", default=None, help="SGD with Nesterov momentum")
+    g.add_argument("--weight-decay", type=float, default=None, help=f"L2 weight decay ({d.weight_decay})")
+    g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size})")
+    g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs})")
+    g.add_argument("--lr-schedule", default=None, help=f"constant, cosine or step:K:F ({d.lr_schedule})")
+    g.add_argument("--patience", type=int, default=None, help=f"early-stopping patience, 0 = off ({d.patience})")
+    g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
+    g = p.add_argument_group("running")
+    g.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")
+    g.add_argument("--seed", type=int, default=None, help=f"({d.seed})")
+    _add_backend(g)
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--quiet", action="store_true", default=None, help="no progress output")
+    g.add_argument("--no-figures", dest="figures", action="store_false", default=None, help="skip the PNG figures")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="corrupt, denoise and score images with a trained model")
+    p.add_argument("--model", required=True, help="a model.npz written by scratchdae train")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--images", help="an IDX file of images (raw or .gz)")
+    src.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], help="its test split")
+    p.add_argument("--data-dir", help="a folder of IDX files (its test split), or where --dataset's files are")
+    p.add_argument("--noise", help="noise spec (default: the one the model was trained with)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the corruption (0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_backend(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("denoise", help="denoise PNG images with a trained model")
+    p.add_argument("--model", required=True, help="a model.npz written by scratchdae train")
+    p.add_argument("inputs", nargs="+", help="PNG images of the size the model was trained on")
+    p.add_argument("--out", required=True, help="folder for the denoised PNGs (same file names)")
+    _add_backend(p)
+    p.set_defaults(func=cmd_denoise)
+
     p = sub.add_parser("gradcheck", help="check every backward pass against central differences")
     _add_backend(p)
     p.set_defaults(func=cmd_gradcheck)
@@ -73,12 +192,16 @@ def build_parser():
 
 
 def main(argv=None):
+    from .train import TrainingDiverged
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, BackendUnavailable, OSError) as err:
+    except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged) as err:
+        if os.environ.get("SCRATCHDAE_DEBUG"):
+            raise
         print(f"scratchdae {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return 3 if isinstance(err, TrainingDiverged) else 2
     except KeyboardInterrupt:
         print(f"scratchdae {args.command}: interrupted", file=sys.stderr)
         return 130

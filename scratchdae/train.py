@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -99,6 +100,9 @@ class TrainResult:
     out: Path
     stopped: str  # "finished", "early stopping", "time budget", "interrupted"
     files: dict = field(default_factory=dict)
+
+
+RESUME_MAY_CHANGE = {"out", "epochs", "max_seconds", "quiet", "backend", "figures"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -190,8 +194,9 @@ def train(config=None, *, on_step=None, **overrides):
         Settings; keyword arguments override single fields
         (``train(epochs=5, hidden=(512,))``).
     on_step : callable, optional
-        Called as ``on_step(epoch, step, stop)`` after every step; calling
-        ``stop()`` ends training as Ctrl-C would (used by the tests).
+        Called as ``on_step(epoch, step, run)`` after every step (``step``
+        counts from 1); ``run.model`` and ``run.optimizer`` are the live
+        objects, and ``run.stop()`` ends training as Ctrl-C would.
     resume : bool
         Continue the run in ``out`` from its checkpoint.npz.
 
@@ -200,18 +205,22 @@ def train(config=None, *, on_step=None, **overrides):
     TrainResult
     """
     resume = overrides.pop("resume", False)
+    if resume and (config is not None or set(overrides) - RESUME_MAY_CHANGE):
+        changed = sorted(set(overrides) - RESUME_MAY_CHANGE) or ["config"]
+        raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} was "
+                         f"given too. Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop "
+                         "those options, or start a new run in another --out folder.")
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     out = Path(cfg.out) if cfg.out else new_run_dir()
+    cfg.out = str(out)
     state_path, model_path = out / "checkpoint.npz", out / "model.npz"
     log = (lambda *a: None) if cfg.quiet else print
 
     state = None
     if resume:
         arrays, state = load_npz(state_path, kind="training-state")
-        saved = dict(state["config"])
-        saved.update(epochs=cfg.epochs, quiet=cfg.quiet, out=str(out), backend=cfg.backend or saved["backend"],
-                     max_seconds=cfg.max_seconds)
-        cfg = TrainConfig(**saved)
+        cfg = TrainConfig(**{**state["config"], **overrides, "out": str(out)})
+        cfg.hidden = tuple(cfg.hidden)
         log(f"resuming {out} at epoch {state['epoch'] + 1}, step {state['step']}")
     elif state_path.exists():
         raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
@@ -286,7 +295,8 @@ def train(config=None, *, on_step=None, **overrides):
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     stopped, t_start = "finished", time.perf_counter()
 
-    with _StopFlag() as flag:
+    # NumPy would warn about overflow on the way to a NaN; the loop checks the loss itself and stops clearly
+    with _StopFlag() as flag, np.errstate(over="ignore", invalid="ignore"):
         while epoch < cfg.epochs and stopped == "finished":
             lr = opt.lr = learning_rate(cfg.lr, epoch, cfg.epochs, cfg.lr_schedule)
             if step == 0:
@@ -300,25 +310,24 @@ def train(config=None, *, on_step=None, **overrides):
                 x_tilde = corrupt(x, noise_rng)  # B,D fresh noise  (C1)-(C3)
                 out_, cache = model.forward(x_tilde)  # forward through E and D
                 value, loss_cache = loss.forward(out_, x)  # (L1)
-                d_out, loss_grads = loss.backward(loss_cache)
-                _, grads = model.backward(d_out, cache)  # backprop (D2)-(D4)
-                grads.update({f"loss.{k}": g for k, g in loss_grads.items()})
                 v = float(value)  # note: a CPU-GPU sync point on CuPy
                 if not math.isfinite(v):
                     raise TrainingDiverged(
                         f"the loss became {v} at epoch {epoch + 1}, step {step + 1}; stopped before the update. "
-                        f"The last good state is in {state_path if state_path.exists() else model_path} "
-                        f"(if one was written). Fix: lower the learning rate (now {lr:g}) or use a loss with a "
-                        "fixed sigma.")
+                        f"The last good state is in {state_path} (written after epoch {epoch}). Fix: lower the "
+                        f"learning rate (now {lr:g}), or use a loss with a fixed sigma.")
+                d_out, loss_grads = loss.backward(loss_cache)
+                _, grads = model.backward(d_out, cache)  # backprop (D2)-(D4)
+                grads.update({f"loss.{k}": g for k, g in loss_grads.items()})
                 opt.step(params, grads)  # (O1)-(O6), in place
                 run_sum, run_count, step = run_sum + v * len(x), run_count + len(x), step + 1
                 bar.update(step, loss=run_sum / run_count)
                 if on_step is not None:
-                    on_step(epoch, step, flag.request)
+                    on_step(epoch, step, SimpleNamespace(stop=flag.request, model=model, optimizer=opt))
                 if flag.requested:
                     break
             if flag.requested:
-                write_state(epoch, step, perm if step < steps_per_epoch else None)
+                write_state(epoch, step, perm)
                 bar.close(f"interrupted at epoch {epoch + 1}, step {step}: state saved to {state_path}; "
                           "continue with --resume")
                 stopped = "interrupted"

@@ -1,0 +1,128 @@
+r"""Using a trained model: evaluate it on corrupted images, denoise PNG files.
+
+``evaluate`` corrupts clean images with a noise spec and a seed, denoises them
+and reports MSE, PSNR (P1) and NLL for the noisy input and for the
+reconstruction. ``denoise`` reads PNG images, writes the model's
+reconstructions as PNG images of the same names.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from .backend import to_host
+from .checkpoint import load_model
+from .corruption import get_corruption
+from .data import load_dataset, read_idx
+from .files import atomic_write
+from .metrics import psnr
+from .train import evaluate_arrays, prepare_images, reconstruct
+
+# the noisy input as a prediction has an NLL only where the loss needs nothing but a mean
+NOISY_NLL_LOSSES = ("gaussian", "gaussian-learned", "mse")
+
+
+def _model(model, backend):
+    if isinstance(model, (str, Path)):
+        return load_model(model, backend)
+    return model
+
+
+def _check_shape(images, header, source):
+    expected = tuple(header["normalisation"]["image_shape"])
+    if images.ndim != 3 or tuple(images.shape[1:]) != expected:
+        raise ValueError(f"{source}: the model takes images of {expected[0]}x{expected[1]} pixels, got an array of "
+                         f"shape {tuple(images.shape)}. Fix: use images of the size the model was trained on.")
+    if images.dtype != np.uint8:
+        raise TypeError(f"{source}: expected uint8 pixel values 0-255, got {images.dtype}.")
+
+
+def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, seed=0, backend=None,
+             batch_size=1000, log=None):
+    """Corrupt, denoise and score; the Python face of ``scratchdae evaluate``.
+
+    Parameters
+    ----------
+    model : path to model.npz, or (model, loss, header) from load_model
+    images : path to an IDX file of images, or a uint8 array (N, H, W)
+    dataset, data_dir : a data set (name and/or folder); its test split is used
+    noise : noise spec; default: the noise the model was trained with
+    seed : seed of the corruption
+    """
+    model, loss, header = _model(model, backend)
+    be = model.backend
+    if images is not None:
+        source = str(images) if isinstance(images, (str, Path)) else "images"
+        images = read_idx(images) if isinstance(images, (str, Path)) else np.asarray(images)
+    elif dataset is not None or data_dir is not None:
+        data = load_dataset(dataset, data_dir, log=log or (lambda *a: None))
+        images, source = data.test_images, f"{data.name} test split"
+    else:
+        raise ValueError("give the images to evaluate on: images=IDX_FILE, dataset=NAME or data_dir=FOLDER.")
+    _check_shape(images, header, source)
+    corrupt = get_corruption(noise or header["corruption"])
+    x = be.asarray(prepare_images(images, model.dtype))
+    x_tilde = corrupt(x, be.rng(seed))
+    d_noisy = x_tilde - x
+    mse_noisy = float((d_noisy * d_noisy).mean())
+    scores = evaluate_arrays(model, loss, x, x_tilde, batch_size)
+    nll_noisy = None
+    if loss.name in NOISY_NLL_LOSSES:
+        nll_noisy = sum(float(loss.forward({"mean": x_tilde[i:i + batch_size]}, x[i:i + batch_size])[0]) *
+                        len(x[i:i + batch_size]) for i in range(0, len(x), batch_size)) / len(x)
+    return {
+        "images": source, "n_images": int(len(x)), "noise": corrupt.spec(), "seed": seed, "loss": loss.name,
+        "mse_noisy": mse_noisy, "psnr_noisy": psnr(mse_noisy), "nll_noisy": nll_noisy,
+        "mse_denoised": scores["mse"], "psnr_denoised": scores["psnr"], "nll_denoised": scores["loss"],
+    }
+
+
+def read_png(path, shape):
+    """A PNG as a uint8 (H, W) grayscale array; colour is converted by luminance."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            gray = np.asarray(im.convert("L"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"input image {str(path)!r} does not exist.") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path} is not a readable image ({err}). Fix: pass PNG files.") from None
+    if gray.shape != tuple(shape):
+        raise ValueError(f"{path} is {gray.shape[1]}x{gray.shape[0]} pixels; the model takes {shape[1]}x{shape[0]}. "
+                         f"Fix: resize the image to {shape[1]}x{shape[0]} first.")
+    return gray
+
+
+def write_png(path, gray):
+    from PIL import Image
+
+    with atomic_write(path) as f:
+        Image.fromarray(gray, mode="L").save(f, format="PNG")
+    return Path(path)
+
+
+def denoise(model, inputs, out, *, backend=None):
+    """Denoise PNG images; the Python face of ``scratchdae denoise``.
+
+    Every input is read and checked before anything is written, so a bad file
+    never leaves half the outputs behind. Outputs keep the input file names.
+    """
+    model, loss, header = _model(model, backend)
+    shape = tuple(header["normalisation"]["image_shape"])
+    inputs = [Path(p) for p in inputs]
+    if not inputs:
+        raise ValueError("no input images given. Fix: scratchdae denoise --model FILE a.png b.png --out DIR.")
+    names = [p.name for p in inputs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"several inputs share the file name {dupes}; outputs keep the names, so they would "
+                         "overwrite each other. Fix: rename them or denoise them in separate runs.")
+    images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first
+    x = model.backend.asarray(prepare_images(images, model.dtype))
+    clean = np.clip(to_host(reconstruct(model, loss, x)), 0, 1)
+    out = Path(out)
+    written = [write_png(out / p.name, np.round(c.reshape(shape) * 255).astype(np.uint8))
+               for p, c in zip(inputs, clean)]
+    return written
+
