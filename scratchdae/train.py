@@ -181,8 +181,7 @@ class _StopFlag:
 
 def _rng_state(rng):
     """A generator's state as JSON-able data (NumPy); None where it cannot be saved (CuPy)."""
-    bitgen = getattr(rng, "bit_generator", None)
-    return bitgen.state if bitgen is not None and hasattr(bitgen, "state") else None
+    return rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
 
 
 def train(config=None, *, on_step=None, **overrides):
