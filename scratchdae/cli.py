@@ -81,11 +81,11 @@ def cmd_gradcheck(args):
 
     be = get_backend(args.backend)
     print(f"gradient checks on {be.name}, float64, central differences; pass when max relative error <= {TOLERANCE:g}")
-    print(f"{'check':<52} {'max rel. error':>14}  result")
+    print(f"{'check':<62} {'max rel. error':>14}  result")
     failed = 0
     for name, err, ok in run_all(be):
         failed += not ok
-        print(f"{name:<52} {err:>14.2e}  {'pass' if ok else 'FAIL'}")
+        print(f"{name:<62} {err:>14.2e}  {'pass' if ok else 'FAIL'}")
     print(f"{'all checks passed' if not failed else f'{failed} check(s) FAILED'}")
     return 1 if failed else 0
 
@@ -138,7 +138,7 @@ def build_parser():
     g = p.add_argument_group("model")
     g.add_argument("--noise", default=None, help=f"corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none "
                                                  f"({d.noise})")
-    g.add_argument("--loss", default=None, help="gaussian[:SIGMA], gaussian-learned, gaussian-hetero[:BETA], "
+    g.add_argument("--loss", default=None, help="gaussian[:SIGMA], gaussian-learned[:INIT_SIGMA], gaussian-hetero[:BETA], "
                                                 f"bernoulli, mse ({d.loss})")
     g.add_argument("--hidden", type=_sizes, default=None, help="encoder sizes, e.g. 1000 or 512,128 "
                                                               f"({','.join(map(str, d.hidden))})")

@@ -163,7 +163,8 @@ def all_checks(backend=None):
     """(name, thunk) pairs: everything ``scratchdae gradcheck`` runs."""
     checks = [(f"dense + {a}", lambda a=a: check_dense(a, backend)) for a in ACTIVATIONS]
     losses = [GaussianNLL(0.7), GaussianNLLLearnedSigma(0.8, backend=backend, dtype="float64"),
-              *(HeteroscedasticGaussianNLL(b) for b in (0.0, 0.5, 1.0)), BernoulliNLL(), MSE()]
+              *(HeteroscedasticGaussianNLL(b) for b in (0.0, 0.5, 1.0)), HeteroscedasticGaussianNLL(0.5, min_sigma=0.4),
+              BernoulliNLL(), MSE()]
     checks += [(f"loss {loss!r}", lambda loss=loss: check_loss(loss, backend)) for loss in losses]
     models = [
         ("autoencoder 6-4-6 relu, gaussian", {}),

@@ -11,7 +11,7 @@ Every loss has
   ``out``, and the gradients of the loss's own parameters (``params``).
 * ``reconstruction(out)``: the predicted mean in data space.
 
-Shapes: N examples, D pixels. Equations (L1), (G1)-(G8), (B1)-(B2),
+Shapes: N examples, D pixels. Equations (L1), (G1)-(G10), (B1)-(B2),
 (M1)-(M2) are in docs/derivations.md.
 """
 import math
@@ -97,9 +97,9 @@ class GaussianNLLLearnedSigma(Loss):
 
     def __init__(self, init_sigma=1.0, *, backend=None, dtype="float32"):
         super().__init__()
-        init_sigma = check_positive(init_sigma, "init_sigma")
+        self.init_sigma = check_positive(init_sigma, "init_sigma")
         xp = get_backend(backend).xp
-        self.params = {"log_var": xp.full((), 2 * math.log(init_sigma), dtype=check_dtype(dtype))}
+        self.params = {"log_var": xp.full((), 2 * math.log(self.init_sigma), dtype=check_dtype(dtype))}
 
     @property
     def sigma(self):
@@ -124,7 +124,7 @@ class GaussianNLLLearnedSigma(Loss):
         return {"mean": dmean}, {"log_var": dlog_var}
 
     def config(self):
-        return {"name": self.name}
+        return {"name": self.name, "init_sigma": self.init_sigma}
 
 
 class HeteroscedasticGaussianNLL(Loss):
@@ -137,30 +137,46 @@ class HeteroscedasticGaussianNLL(Loss):
     treated as a constant (G8). beta = 0 is the plain NLL; beta = 1 gives the
     mean the gradient of squared error. The reported value is always the
     plain NLL (G6), so runs with different betas compare.
+
+    The head's raw output u becomes s = s_min + softplus(u - s_min) (G9),
+    a smooth floor at sigma >= ``min_sigma``: a pixel that is always 0 (the
+    border of a digit) would otherwise drive sigma to 0 and the NLL to minus
+    infinity, and exp(-s) past float32's range. ``min_sigma=0`` turns it off.
     """
 
     name = "gaussian-hetero"
     needs_variance_head = True
 
-    def __init__(self, beta=0.0):
+    def __init__(self, beta=0.0, min_sigma=1e-3):
         super().__init__()
         if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not 0.0 <= beta <= 1.0:
             raise ValueError(f"beta must be a number in [0, 1], got {beta!r}. Fix: beta=0.5 is a common choice.")
+        if not isinstance(min_sigma, (int, float)) or not 0.0 <= min_sigma < 1.0:
+            raise ValueError(f"min_sigma must be a number in [0, 1), got {min_sigma!r}. Fix: e.g. min_sigma=1e-3.")
         self.beta = float(beta)
+        self.min_sigma = float(min_sigma)
+        self.s_min = 2 * math.log(min_sigma) if min_sigma > 0 else None
+
+    def log_var(self, u):
+        """s and ds/du from the head's raw output u (G9)-(G10); s = u without a floor."""
+        if self.s_min is None:
+            return u, None
+        s = self.s_min + softplus(u - self.s_min)  # (G9)
+        return s, sigmoid(u - self.s_min)  # (G10) ds/du
 
     def forward(self, out, x):
         _check_pair(out, x, ["mean", "log_var"])
         xp = backend_of(x).xp
         N = x.shape[0]
-        s = out["log_var"]  # N,D
+        s, ds_du = self.log_var(out["log_var"])  # N,D
         r = out["mean"] - x  # N,D
         inv_var = xp.exp(-s)  # N,D
         r2_iv = r * r * inv_var  # N,D  squared error in units of sigma^2
         nll = 0.5 * (s + r2_iv).sum(axis=1) + x.shape[1] * HALF_LOG_2PI  # (G6) N
-        return nll.mean(), (r, s, inv_var, r2_iv, N)  # (L1)
+        return nll.mean(), (r, s, ds_du, inv_var, r2_iv, N)  # (L1)
 
     def backward(self, cache):
-        r, s, inv_var, r2_iv, N = cache
+        r, s, ds_du, inv_var, r2_iv, N = cache
         xp = backend_of(r).xp
         dmean = r * inv_var  # (G7) N,D
         dlog_var = 0.5 * (1 - r2_iv)  # (G7) N,D
@@ -168,6 +184,8 @@ class HeteroscedasticGaussianNLL(Loss):
             w = xp.exp(self.beta * s)  # (G8) sigma^(2 beta), held constant
             dmean *= w
             dlog_var *= w
+        if ds_du is not None:
+            dlog_var *= ds_du  # (G10) back through the floor
         dmean *= 1 / N  # (L1)
         dlog_var *= 1 / N
         return {"mean": dmean, "log_var": dlog_var}, {}
@@ -179,17 +197,18 @@ class HeteroscedasticGaussianNLL(Loss):
         is what :meth:`backward` returns; gradient checks differentiate this.
         """
         xp = backend_of(x).xp
-        s = out["log_var"]
+        s = self.log_var(out["log_var"])[0]
         r = out["mean"] - x
         terms = 0.5 * (s + r * r * xp.exp(-s)) + HALF_LOG_2PI  # N,D
-        return (xp.exp(self.beta * weight_log_var) * terms).sum(axis=1).mean()  # (G8)
+        weights = xp.exp(self.beta * self.log_var(weight_log_var)[0])
+        return (weights * terms).sum(axis=1).mean()  # (G8)
 
     def sigma_map(self, out):
         """The predicted per-pixel sigma = exp(s / 2)."""
-        return backend_of(out["log_var"]).xp.exp(0.5 * out["log_var"])
+        return backend_of(out["log_var"]).xp.exp(0.5 * self.log_var(out["log_var"])[0])
 
     def config(self):
-        return {"name": self.name, "beta": self.beta}
+        return {"name": self.name, "beta": self.beta, "min_sigma": self.min_sigma}
 
 
 class BernoulliNLL(Loss):
@@ -239,7 +258,7 @@ LOSSES = {c.name: c for c in (GaussianNLL, GaussianNLLLearnedSigma, Heteroscedas
 def get_loss(spec="gaussian", *, backend=None, dtype="float32"):
     """A loss from a spec string.
 
-    ``gaussian[:SIGMA]`` (fixed sigma, default 1), ``gaussian-learned``,
+    ``gaussian[:SIGMA]`` (fixed sigma, default 1), ``gaussian-learned[:INIT_SIGMA]`` (default 1),
     ``gaussian-hetero[:BETA]`` (beta-NLL, default beta 0), ``bernoulli``, ``mse``.
     A dict from :meth:`Loss.config` works too.
     """
@@ -248,7 +267,7 @@ def get_loss(spec="gaussian", *, backend=None, dtype="float32"):
     if isinstance(spec, dict):
         cfg = dict(spec)
         name = cfg.pop("name", None)
-        arg = cfg.get("sigma", cfg.get("beta"))
+        arg = cfg.get("sigma", cfg.get("beta", cfg.get("init_sigma")))
     else:
         name, _, arg = str(spec).partition(":")
         if arg:
@@ -263,9 +282,10 @@ def get_loss(spec="gaussian", *, backend=None, dtype="float32"):
     if cls is GaussianNLL:
         return cls(arg if arg not in ("", None) else 1.0)
     if cls is HeteroscedasticGaussianNLL:
-        return cls(arg if arg not in ("", None) else 0.0)
+        min_sigma = cfg.get("min_sigma", 1e-3) if isinstance(spec, dict) else 1e-3
+        return cls(arg if arg not in ("", None) else 0.0, min_sigma=min_sigma)
+    if cls is GaussianNLLLearnedSigma:
+        return cls(arg if arg not in ("", None) else 1.0, backend=backend, dtype=dtype)
     if arg not in ("", None):
         raise ValueError(f"loss {name!r} takes no argument, got {spec!r}.")
-    if cls is GaussianNLLLearnedSigma:
-        return cls(backend=backend, dtype=dtype)
     return cls()

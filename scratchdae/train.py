@@ -194,8 +194,10 @@ def train(config=None, *, on_step=None, **overrides):
         (``train(epochs=5, hidden=(512,))``).
     on_step : callable, optional
         Called as ``on_step(epoch, step, run)`` after every step (``step``
-        counts from 1); ``run.model`` and ``run.optimizer`` are the live
-        objects, and ``run.stop()`` ends training as Ctrl-C would.
+        counts from 1); ``run.model``, ``run.loss`` and ``run.optimizer`` are
+        the live objects, ``run.value``, ``run.x`` and ``run.output`` the
+        step's loss, clean batch and model output, and ``run.stop()`` ends
+        training as Ctrl-C would.
     resume : bool
         Continue the run in ``out`` from its checkpoint.npz.
 
@@ -322,7 +324,8 @@ def train(config=None, *, on_step=None, **overrides):
                 run_sum, run_count, step = run_sum + v * len(x), run_count + len(x), step + 1
                 bar.update(step, loss=run_sum / run_count)
                 if on_step is not None:
-                    on_step(epoch, step, SimpleNamespace(stop=flag.request, model=model, optimizer=opt))
+                    on_step(epoch, step, SimpleNamespace(stop=flag.request, model=model, loss=loss, optimizer=opt,
+                                                          value=v, x=x, output=out_))
                 if flag.requested:
                     break
             if flag.requested:

@@ -40,7 +40,7 @@ def test_dense_layer_matches_autograd(activation):
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-13)
 
 
-def torch_loss(name, mu, x, log_var=None, sigma=None, beta=0.0):
+def torch_loss(name, mu, x, log_var=None, sigma=None, beta=0.0, min_sigma=0.0):
     D = x.shape[1]
     if name == "gaussian":
         nll = torch.nn.functional.gaussian_nll_loss(mu, x, torch.full_like(mu, sigma**2), full=True, reduction="sum")
@@ -50,6 +50,9 @@ def torch_loss(name, mu, x, log_var=None, sigma=None, beta=0.0):
         return torch.nn.functional.gaussian_nll_loss(mu, x, var, full=True, reduction="sum") / x.shape[0]
     if name == "gaussian-hetero":
         # beta-NLL as written by Seitzer et al.: the per-pixel NLL times var.detach() ** beta
+        if min_sigma:  # the smooth floor (G9), written independently
+            s_min = 2 * math.log(min_sigma)
+            log_var = s_min + torch.nn.functional.softplus(log_var - s_min)
         var = torch.exp(log_var)
         nll = 0.5 * (torch.log(var) + (x - mu) ** 2 / var) + 0.5 * math.log(2 * math.pi)
         return (nll * var.detach() ** beta).sum() / x.shape[0]
@@ -63,9 +66,11 @@ def torch_loss(name, mu, x, log_var=None, sigma=None, beta=0.0):
 @pytest.mark.parametrize("loss, name, kw", [
     (GaussianNLL(0.3), "gaussian", dict(sigma=0.3)),
     (GaussianNLLLearnedSigma(0.6, dtype="float64"), "gaussian-learned", {}),
-    (HeteroscedasticGaussianNLL(0.0), "gaussian-hetero", dict(beta=0.0)),
-    (HeteroscedasticGaussianNLL(0.5), "gaussian-hetero", dict(beta=0.5)),
-    (HeteroscedasticGaussianNLL(1.0), "gaussian-hetero", dict(beta=1.0)),
+    (HeteroscedasticGaussianNLL(0.0, min_sigma=0), "gaussian-hetero", dict(beta=0.0)),
+    (HeteroscedasticGaussianNLL(0.5, min_sigma=0), "gaussian-hetero", dict(beta=0.5)),
+    (HeteroscedasticGaussianNLL(1.0, min_sigma=0), "gaussian-hetero", dict(beta=1.0)),
+    (HeteroscedasticGaussianNLL(0.0, min_sigma=0.3), "gaussian-hetero", dict(beta=0.0, min_sigma=0.3)),
+    (HeteroscedasticGaussianNLL(0.5, min_sigma=0.3), "gaussian-hetero", dict(beta=0.5, min_sigma=0.3)),
     (BernoulliNLL(), "bernoulli", {}),
     (MSE(), "mse", {}),
 ])
@@ -102,7 +107,7 @@ def test_whole_autoencoder_matches_autograd():
     g = torch.tanh(h @ P["encoder.1.W"].T + P["decoder.0.b"])
     mu = torch.sigmoid(g @ P["encoder.0.W"].T + P["mean_head.b"])
     log_var = g @ P["var_head.W"] + P["var_head.b"]
-    torch_loss("gaussian-hetero", mu, t(x), log_var=log_var, beta=0.5).backward()
+    torch_loss("gaussian-hetero", mu, t(x), log_var=log_var, beta=0.5, min_sigma=1e-3).backward()
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-13)
     for k, p in P.items():
         np.testing.assert_allclose(grads[k], p.grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=k)

@@ -79,12 +79,26 @@ def test_learned_sigma_minimum_is_the_mean_squared_residual():
 def test_heteroscedastic_worked_example(beta, dmu, ds):
     # s = (0, log 4): sigma^2 = (1, 4).
     # L = 1/2 (0 + 0.25) + 1/2 (1.386294 + 0.0625) + 2 * 0.918939 = 2.687274 for every beta  (G6)
-    loss = HeteroscedasticGaussianNLL(beta)
+    loss = HeteroscedasticGaussianNLL(beta, min_sigma=0)  # no floor (G9): s is the head's output
     value, cache = loss.forward({"mean": MU, "log_var": np.array([[0.0, math.log(4)]])}, X)
     assert float(value) == pytest.approx(2.687274, abs=1e-6)
     d_out, _ = loss.backward(cache)
     np.testing.assert_allclose(d_out["mean"], [dmu])
     np.testing.assert_allclose(d_out["log_var"], [ds])
+
+
+def test_variance_floor_keeps_sigma_above_min_sigma_and_the_nll_finite(backend):
+    # (G9): s = s_min + softplus(u - s_min) >= s_min, about u far above the floor
+    loss = HeteroscedasticGaussianNLL(0.0, min_sigma=1e-3)
+    xp = backend.xp
+    u = xp.asarray([[-500.0, -13.8155, 0.0, 3.0]], dtype="float32")
+    x = xp.zeros((1, 4), dtype="float32")
+    sigma = to_numpy(loss.sigma_map({"mean": x, "log_var": u}))
+    assert sigma.min() >= 1e-3 * (1 - 1e-6)
+    np.testing.assert_allclose(sigma[0, [0, 2, 3]], [1e-3, 1.0, math.exp(1.5)], rtol=1e-5)
+    value, cache = loss.forward({"mean": x, "log_var": u}, x)  # zero residual: the case that ran to -inf
+    d_out, _ = loss.backward(cache)
+    assert np.isfinite(float(value)) and np.isfinite(to_numpy(d_out["log_var"])).all()
 
 
 def test_bernoulli_worked_example():
@@ -125,6 +139,7 @@ def test_losses_keep_float32(backend):
 
 
 @pytest.mark.parametrize("spec, expected", [
+    ("gaussian-learned:0.5", GaussianNLLLearnedSigma(0.5)),
     ("gaussian", GaussianNLL(1.0)), ("gaussian:0.1", GaussianNLL(0.1)), ("gaussian-hetero:0.5",
      HeteroscedasticGaussianNLL(0.5)), ("bernoulli", BernoulliNLL()), ("mse", MSE()),
 ])

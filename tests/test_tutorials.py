@@ -1,0 +1,63 @@
+"""Every tutorial runs top to bottom (fast mode) and its .ipynb twin matches its .py.
+
+The tutorials are jupytext percent-format scripts paired with notebooks: the
+.py is what a diff shows, the .ipynb what a student opens. Each runs here as
+a script in a fresh interpreter and a fresh folder, with
+SCRATCHDAE_TUTORIAL_FAST=1 (fewer epochs); an exception or a failed assert
+inside a tutorial fails the test.
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("[0-9][0-9]_*.py"))
+
+
+def test_the_four_core_tutorials_are_there():
+    assert [t.name[:2] for t in TUTORIALS][:4] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_runs_top_to_bottom(path, tmp_path):
+    env = {**os.environ, "SCRATCHDAE_TUTORIAL_FAST": "1", "MPLBACKEND": "Agg", "SCRATCHDAE_BACKEND": ""}
+    r = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, f"{path.name} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_notebook_is_in_sync_with_its_script(path):
+    jupytext = pytest.importorskip("jupytext")
+    ipynb = path.with_suffix(".ipynb")
+    assert ipynb.is_file(), f"{ipynb.name} is missing: run jupytext --sync {path}"
+    a, b = jupytext.read(path), jupytext.read(ipynb)
+    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    assert cells(a) == cells(b), f"{ipynb.name} differs from {path.name}: run jupytext --sync {path}"
+    assert all(not c.get("outputs") for c in b.cells if c.cell_type == "code"), f"{ipynb.name} has outputs"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_cites_equations_that_exist(path):
+    derivations = (path.parents[1] / "docs" / "derivations.md").read_text(encoding="utf-8")
+    defined = set(re.findall(r"\\tag\{([A-Z]{1,2}\d{1,2})\}", derivations))
+    cited = set(re.findall(r"\(([A-Z]{1,2}\d{1,2})\)", path.read_text(encoding="utf-8")))
+    assert cited, f"{path.name} cites no equation of docs/derivations.md"
+    assert cited <= defined, f"{path.name} cites equations that do not exist: {sorted(cited - defined)}"
+
+
+def test_tutorials_do_not_copy_library_code():
+    # a notebook uses the package; it does not define its own layers, losses or optimizers
+    for path in TUTORIALS:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^class ", text, re.M), f"{path.name} defines a class: use the package's"
+
+
+def test_tutorials_readme_lists_every_tutorial():
+    readme = (TUTORIALS[0].parent / "README.md").read_text(encoding="utf-8")
+    for path in TUTORIALS:
+        assert path.stem in readme, f"tutorials/README.md does not list {path.stem}"
