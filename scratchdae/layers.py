@@ -87,12 +87,13 @@ class Dense:
         a = self.activation.forward(z)  # N,O
         return a, (x, z, a)
 
-    def backward(self, da, cache):
+    def backward(self, da, cache, need_dx=True):
+        """``need_dx=False`` skips (D4) for the first layer, whose input is data, not a parameter."""
         x, z, a = cache
         dz = self.activation.backward(da, z, a)  # N,O  chain rule through f
         dW = x.T @ dz  # (D2) I,O
         db = dz.sum(axis=0)  # (D3) O
-        dx = dz @ self.weight().T  # (D4) N,I
+        dx = dz @ self.weight().T if need_dx else None  # (D4) N,I
         return dx, {"W": dW, "b": db}
 
     def __repr__(self):
@@ -131,8 +132,8 @@ class TiedDense(Dense):
     def weight(self):
         return self.params["W"].T  # a view, no copy
 
-    def backward(self, da, cache):
-        dx, grads = super().backward(da, cache)
+    def backward(self, da, cache, need_dx=True):
+        dx, grads = super().backward(da, cache, need_dx)
         grads["W"] = grads["W"].T  # dL/dW of the shared (O,I) matrix is (D2) transposed
         return dx, grads
 

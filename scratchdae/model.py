@@ -30,11 +30,11 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
-    def backward(self, dout, caches):
-        """Return dL/dx and one grads dict per layer (same order as ``layers``)."""
+    def backward(self, dout, caches, need_dx=True):
+        """Return dL/dx (None when ``need_dx`` is False) and one grads dict per layer."""
         grads = [None] * len(self.layers)
         for i in reversed(range(len(self.layers))):
-            dout, grads[i] = self.layers[i].backward(dout, caches[i])
+            dout, grads[i] = self.layers[i].backward(dout, caches[i], need_dx=need_dx or i > 0)
         return dout, grads
 
     def __len__(self):
@@ -160,8 +160,12 @@ class Autoencoder:
             out["log_var"], var_cache = self.var_head.forward(g)  # N,D
         return out, (enc_cache, dec_cache, mean_cache, var_cache)
 
-    def backward(self, d_out, cache):
-        """dL/d(outputs) -> dL/dx~ and a grads dict with the names of :meth:`parameters`."""
+    def backward(self, d_out, cache, need_input_grad=True):
+        """dL/d(outputs) -> dL/dx~ and a grads dict with the names of :meth:`parameters`.
+
+        Training needs no dL/dx~ (the input is data): ``need_input_grad=False``
+        skips that last product (D4), a sixth of the backward pass's work.
+        """
         enc_cache, dec_cache, mean_cache, var_cache = cache
         layer_grads = {}
         dg, layer_grads["mean_head"] = self.mean_head.backward(d_out["mean"], mean_cache)
@@ -169,7 +173,7 @@ class Autoencoder:
             dg_var, layer_grads["var_head"] = self.var_head.backward(d_out["log_var"], var_cache)
             dg = dg + dg_var  # both heads read g: their gradients add
         dh, dec_grads = self.decoder.backward(dg, dec_cache)
-        dx, enc_grads = self.encoder.backward(dh, enc_cache)
+        dx, enc_grads = self.encoder.backward(dh, enc_cache, need_dx=need_input_grad)
         layer_grads.update({f"decoder.{i}": g for i, g in enumerate(dec_grads)})
         layer_grads.update({f"encoder.{i}": g for i, g in enumerate(enc_grads)})
         grads = {}

@@ -144,13 +144,13 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=tmp)
         tmp *= 1 - self.b2
         v += tmp  # (O5)
-        bc1 = 1 - self.b1**self.t  # bias corrections, host floats
-        bc2 = 1 - self.b2**self.t
+        # (O6) with the bias corrections folded into two host scalars, one pass fewer:
+        # lr m_hat / (sqrt(v_hat) + eps) = [lr sqrt(bc2) / bc1] m / (sqrt(v) + eps sqrt(bc2))
+        bc1, sqrt_bc2 = 1 - self.b1**self.t, math.sqrt(1 - self.b2**self.t)
         xp.sqrt(v, out=tmp)
-        tmp *= 1 / math.sqrt(bc2)  # sqrt(v_hat)
-        tmp += self.eps
-        xp.divide(m, tmp, out=tmp)  # m / (sqrt(v_hat) + eps)
-        tmp *= self.lr / bc1  # lr m_hat / (...)
+        tmp += self.eps * sqrt_bc2
+        xp.divide(m, tmp, out=tmp)
+        tmp *= self.lr * sqrt_bc2 / bc1
         p -= tmp  # (O6)
 
     def config(self):

@@ -318,7 +318,7 @@ def train(config=None, *, on_step=None, **overrides):
                         f"The last good state is in {state_path} (written after epoch {epoch}). Fix: lower the "
                         f"learning rate (now {lr:g}), or use a loss with a fixed sigma.")
                 d_out, loss_grads = loss.backward(loss_cache)
-                _, grads = model.backward(d_out, cache)  # backprop (D2)-(D4)
+                _, grads = model.backward(d_out, cache, need_input_grad=False)  # backprop (D2)-(D4)
                 grads.update({f"loss.{k}": g for k, g in loss_grads.items()})
                 opt.step(params, grads)  # (O1)-(O6), in place
                 run_sum, run_count, step = run_sum + v * len(x), run_count + len(x), step + 1
