@@ -27,7 +27,7 @@ def t(a, grad=False):
 @pytest.mark.parametrize("activation", list(TORCH_ACT))
 def test_dense_layer_matches_autograd(activation):
     rng = np.random.default_rng(1)
-    layer = Dense(7, 5, activation, rng=rng, dtype="float64")
+    layer = Dense(7, 5, activation, rng=rng, backend="numpy", dtype="float64")
     layer.params["b"][...] = rng.standard_normal(5)
     x, R = rng.standard_normal((6, 7)), rng.standard_normal((6, 5))
     a, cache = layer.forward(x)
@@ -65,7 +65,7 @@ def torch_loss(name, mu, x, log_var=None, sigma=None, beta=0.0, min_sigma=0.0):
 
 @pytest.mark.parametrize("loss, name, kw", [
     (GaussianNLL(0.3), "gaussian", dict(sigma=0.3)),
-    (GaussianNLLLearnedSigma(0.6, dtype="float64"), "gaussian-learned", {}),
+    (GaussianNLLLearnedSigma(0.6, backend="numpy", dtype="float64"), "gaussian-learned", {}),
     (HeteroscedasticGaussianNLL(0.0, min_sigma=0), "gaussian-hetero", dict(beta=0.0)),
     (HeteroscedasticGaussianNLL(0.5, min_sigma=0), "gaussian-hetero", dict(beta=0.5)),
     (HeteroscedasticGaussianNLL(1.0, min_sigma=0), "gaussian-hetero", dict(beta=1.0)),
@@ -94,7 +94,8 @@ def test_losses_match_autograd(loss, name, kw):
 
 
 def test_whole_autoencoder_matches_autograd():
-    model = Autoencoder(8, (6, 3), activation="tanh", tied=True, variance_head=True, seed=0, dtype="float64")
+    model = Autoencoder(8, (6, 3), activation="tanh", tied=True, variance_head=True, seed=0, backend="numpy",
+                        dtype="float64")
     loss = HeteroscedasticGaussianNLL(0.5)
     rng = np.random.default_rng(3)
     x_tilde, x = rng.random((4, 8)), rng.random((4, 8))

@@ -37,7 +37,7 @@ def test_dense_hand_worked_example():
     # One example, two inputs, one output unit with ReLU (docs/derivations.md, worked example D):
     # z = 1*0.5 + 2*(-1) + 0.25 = -1.25 -> a = relu(z) = 0;
     # second row x = (3, 1): z = 1.5 - 1 + 0.25 = 0.75 -> a = 0.75.
-    layer = Dense(2, 1, "relu", dtype="float64")
+    layer = Dense(2, 1, "relu", backend="numpy", dtype="float64")
     layer.params["W"][...] = [[0.5], [-1.0]]
     layer.params["b"][...] = [0.25]
     x = np.array([[1.0, 2.0], [3.0, 1.0]])
@@ -69,11 +69,11 @@ def test_float32_stays_float32(backend, activation):
 
 
 def test_initialisations_have_the_right_scale():
-    glorot = to_numpy(Dense(400, 600, "tanh", init="glorot", rng=np.random.default_rng(0)).params["W"])
+    glorot = to_numpy(Dense(400, 600, "tanh", init="glorot", rng=np.random.default_rng(0), backend="numpy").params["W"])
     a = np.sqrt(6 / 1000)
     assert glorot.min() >= -a and glorot.max() <= a
     np.testing.assert_allclose(glorot.var(), a**2 / 3, rtol=0.02)  # var of U(-a, a)
-    he = to_numpy(Dense(400, 600, "relu", rng=np.random.default_rng(0)).params["W"])  # He is the ReLU default
+    he = to_numpy(Dense(400, 600, "relu", rng=np.random.default_rng(0), backend="numpy").params["W"])  # He is the ReLU default
     np.testing.assert_allclose(he.var(), 2 / 400, rtol=0.02)
 
 

@@ -56,7 +56,7 @@ def test_gaussian_is_mse_up_to_scale_and_constant():
 def test_learned_sigma_worked_example():
     # s = log sigma^2 = 0: L = 0 + 0.5 * 0.5 + 2 * 0.918939 = 2.087877   (G4)
     # dL/ds = D/2 - ||r||^2 / 2 = 1 - 0.25 = 0.75;  dL/dmu = r = (-0.5, 0.5)  (G5)
-    loss = GaussianNLLLearnedSigma(1.0, dtype="float64")
+    loss = GaussianNLLLearnedSigma(1.0, backend="numpy", dtype="float64")
     value, cache = loss.forward({"mean": MU}, X)
     assert float(value) == pytest.approx(2.087877, abs=1e-6)
     d_out, grads = loss.backward(cache)
@@ -66,7 +66,7 @@ def test_learned_sigma_worked_example():
 
 def test_learned_sigma_minimum_is_the_mean_squared_residual():
     # Setting (G5) to zero: sigma^2 = ||r||^2 / D, here 0.5 / 2 = 0.25.
-    loss = GaussianNLLLearnedSigma(0.5, dtype="float64")
+    loss = GaussianNLLLearnedSigma(0.5, backend="numpy", dtype="float64")
     _, cache = loss.forward({"mean": MU}, X)
     assert float(loss.backward(cache)[1]["log_var"]) == pytest.approx(0.0, abs=1e-12)
 

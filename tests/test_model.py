@@ -40,7 +40,7 @@ def test_learned_sigma_end_to_end(backend):
 
 
 def test_tied_weights_share_one_array_and_stay_tied_after_training():
-    model = Autoencoder(6, (4, 3), tied=True, seed=0)
+    model = Autoencoder(6, (4, 3), tied=True, seed=0, backend="numpy")
     names = list(model.parameters())
     assert names == ["encoder.0.W", "encoder.0.b", "encoder.1.W", "encoder.1.b", "decoder.0.b", "mean_head.b"]
     assert model.mean_head.params["W"] is model.encoder.layers[0].params["W"]
@@ -55,21 +55,21 @@ def test_tied_weights_share_one_array_and_stay_tied_after_training():
 
 
 def test_shapes_encode_decode_and_repr():
-    model = Autoencoder(784, (512, 128), seed=0)
+    model = Autoencoder(784, (512, 128), seed=0, backend="numpy")
     x = np.zeros((5, 784), dtype=np.float32)
     assert model.encode(x).shape == (5, 128)
     assert model.reconstruct(x).shape == (5, 784)
     text = repr(model)
     assert text.startswith("Autoencoder(784-512-128, undercomplete, 935,824 parameters")
     assert "encoder.0: Dense(784 -> 512, relu)" in text and "mean_head: Dense(512 -> 784, sigmoid)" in text
-    over = Autoencoder(20, 50, tied=True, variance_head=True)
+    over = Autoencoder(20, 50, tied=True, variance_head=True, backend="numpy")
     assert "overcomplete, tied" in repr(over) and "var_head: Dense(50 -> 20, identity)" in repr(over)
     assert over.forward(np.zeros((2, 20), dtype=np.float32))[0]["log_var"].shape == (2, 20)
 
 
 def test_same_seed_same_numbers_on_numpy():
     def run(seed):
-        model = Autoencoder(10, 7, seed=seed)
+        model = Autoencoder(10, 7, seed=seed, backend="numpy")
         rng = np.random.default_rng(seed)
         x = rng.random((4, 10), dtype=np.float32)
         x_tilde = get_corruption("gaussian:0.5")(x, rng)
@@ -91,8 +91,8 @@ def test_float32_end_to_end(backend):
 
 
 def test_load_parameters_checks_names_and_shapes():
-    model = Autoencoder(6, 4, seed=0)
-    other = Autoencoder(6, 4, seed=1)
+    model = Autoencoder(6, 4, seed=0, backend="numpy")
+    other = Autoencoder(6, 4, seed=1, backend="numpy")
     other.load_parameters({k: to_numpy(v) for k, v in model.parameters().items()})
     np.testing.assert_array_equal(other.parameters()["encoder.0.W"], model.parameters()["encoder.0.W"])
     with pytest.raises(ValueError, match=r"encoder.0.W has shape \(6, 5\), this model expects \(6, 4\)"):
@@ -110,7 +110,7 @@ def test_load_parameters_checks_names_and_shapes():
 ])
 def test_bad_input_is_explained(x, err, match):
     with pytest.raises(err, match=match):
-        Autoencoder(6, 4).reconstruct(x)
+        Autoencoder(6, 4, backend="numpy").reconstruct(x)
 
 
 @pytest.mark.parametrize("kw, match", [
