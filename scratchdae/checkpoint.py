@@ -100,15 +100,16 @@ def restore_model(arrays, header, backend=None, prefix=""):
     return model, loss
 
 
-def model_header(model, loss, corruption, normalisation, **extra):
+def model_header(model, loss, corruption, **extra):
+    """The JSON header of a model: architecture, loss, corruption, and the task's entries
+    (``task``; ``normalisation`` of images, or the ``window`` of a document model)."""
     return {"kind": "model", "architecture": model.config, "dtype": model.dtype.name, "loss": loss.config(),
-            "corruption": corruption.spec(), "normalisation": normalisation, "trained_on": model.backend.name,
-            **extra}
+            "corruption": corruption.spec(), "trained_on": model.backend.name, **extra}
 
 
-def save_model(path, model, loss, corruption, normalisation, **extra):
+def save_model(path, model, loss, corruption, **extra):
     """Write ``model.npz``: what evaluate and denoise need."""
-    return save_npz(path, model_arrays(model, loss), model_header(model, loss, corruption, normalisation, **extra))
+    return save_npz(path, model_arrays(model, loss), model_header(model, loss, corruption, **extra))
 
 
 def load_model(path, backend=None):

@@ -63,6 +63,9 @@ class Autoencoder:
     ----------
     n_in : int
         Input size D (784 for 28x28 digits).
+    n_out : int, optional
+        Output size; by default ``n_in`` (an autoencoder proper). A document
+        model maps a noisy window plus context features to a smaller clean patch.
     hidden : int or sequence of int
         Encoder sizes, e.g. ``1000`` (784-1000-784) or ``(512, 128)``
         (784-512-128-512-784). Larger than ``n_in`` is overcomplete.
@@ -80,11 +83,15 @@ class Autoencoder:
     backend, dtype : see :mod:`scratchdae.backend`.
     """
 
-    def __init__(self, n_in, hidden=(1000,), *, activation="relu", output_activation="sigmoid", tied=False,
-                 variance_head=False, seed=None, backend=None, dtype="float32"):
-        if not isinstance(n_in, int) or isinstance(n_in, bool) or n_in < 1:
-            raise ValueError(f"n_in must be a positive int, got {n_in!r}.")
-        self.config = dict(n_in=n_in, hidden=list(_parse_sizes(hidden)), activation=str(activation),
+    def __init__(self, n_in, hidden=(1000,), *, n_out=None, activation="relu", output_activation="sigmoid",
+                 tied=False, variance_head=False, seed=None, backend=None, dtype="float32"):
+        n_out = n_in if n_out is None else n_out
+        for n, label in ((n_in, "n_in"), (n_out, "n_out")):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"{label} must be a positive int, got {n!r}.")
+        if tied and n_out != n_in:
+            raise ValueError(f"tied weights need as many outputs as inputs, got n_in={n_in}, n_out={n_out}.")
+        self.config = dict(n_in=n_in, hidden=list(_parse_sizes(hidden)), n_out=n_out, activation=str(activation),
                            output_activation=str(output_activation), tied=bool(tied),
                            variance_head=bool(variance_head))
         self.backend = get_backend(backend)
@@ -105,8 +112,8 @@ class Autoencoder:
         if tied:
             self.mean_head = TiedDense(enc[0], output_activation, **kw)
         else:
-            self.mean_head = Dense(sizes[1], n_in, output_activation, rng=rng, **kw)
-        self.var_head = Dense(sizes[1], n_in, "identity", init="glorot", rng=rng, **kw) if variance_head else None
+            self.mean_head = Dense(sizes[1], n_out, output_activation, rng=rng, **kw)
+        self.var_head = Dense(sizes[1], n_out, "identity", init="glorot", rng=rng, **kw) if variance_head else None
         self._index_parameters()
 
     # -- parameters -----------------------------------------------------
@@ -202,7 +209,8 @@ class Autoencoder:
     def __repr__(self):
         c = self.config
         kind = "overcomplete" if c["hidden"][-1] > c["n_in"] else "undercomplete"
-        lines = [f"Autoencoder({'-'.join(map(str, [c['n_in'], *c['hidden']]))}, {kind}"
+        sizes = [c["n_in"], *c["hidden"]] + ([c["n_out"]] if c["n_out"] != c["n_in"] else [])
+        lines = [f"Autoencoder({'-'.join(map(str, sizes))}, {kind}"
                  f"{', tied' if c['tied'] else ''}, {self.n_parameters():,} parameters, "
                  f"{self.backend.name}/{self.dtype.name})"]
         lines += [f"  {name}: {layer!r}" for name, layer in self._named_layers()]

@@ -44,17 +44,27 @@ from .progress import Progress
 
 @dataclass
 class TrainConfig:
-    """Every setting of a run; ``scratchdae train`` has one flag for each."""
+    """Every setting of a run; ``scratchdae train`` has one flag for each.
+
+    Settings left at None take the data set's default (``TASK_DEFAULTS``):
+    digits and documents want different noise, sizes and batches.
+    """
 
     # data
-    dataset: str = "mnist-sample"  # mnist-sample | mnist | fashion-mnist | None for a folder (data_dir)
+    dataset: str = "mnist-sample"  # mnist-sample | mnist | fashion-mnist | documents | None for a folder (data_dir)
     data_dir: str = None
     val_fraction: float = 0.1  # held out of the training split for validation
     max_train: int = None  # use only the first N training images (quick demos)
+    # documents only
+    pages: int = None  # generated training pages
+    windows_per_page: int = None  # training windows sampled from each page
+    window: int = None  # input window size k (odd); the model predicts the clean 3x3 patch
+    fonts: str = None  # font families of generated pages, comma-separated (default: all)
+    backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     # the DAE
-    noise: str = "gaussian:0.5"
+    noise: str = None
     loss: str = "gaussian:0.1"  # Gaussian NLL, sigma 0.1 fixed: about the residual spread of a trained model
-    hidden: tuple = (1000,)
+    hidden: tuple = None
     activation: str = "relu"
     output_activation: str = None  # default: identity for bernoulli (logits), else sigmoid
     tied: bool = False
@@ -64,8 +74,8 @@ class TrainConfig:
     momentum: float = 0.9  # sgd only
     nesterov: bool = False  # sgd only
     weight_decay: float = 0.0
-    batch_size: int = 64
-    epochs: int = 30
+    batch_size: int = None
+    epochs: int = None
     lr_schedule: str = "constant"  # constant | cosine | step:K:F
     patience: int = 5  # epochs without validation improvement before stopping; 0 turns it off
     max_seconds: float = None  # stop after the epoch that crosses this wall-clock budget
@@ -76,7 +86,14 @@ class TrainConfig:
     quiet: bool = False
     figures: bool = True
 
+    @property
+    def task(self):
+        return "documents" if self.dataset == "documents" else "images"
+
     def __post_init__(self):
+        for k, v in TASK_DEFAULTS[self.task].items():
+            if getattr(self, k) is None:
+                setattr(self, k, v)
         if isinstance(self.hidden, int):
             self.hidden = (self.hidden,)
         self.hidden = tuple(self.hidden)
@@ -90,6 +107,47 @@ class TrainConfig:
             raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
         if self.max_train is not None and self.max_train < 2:
             raise ValueError(f"max_train must be at least 2, got {self.max_train!r}.")
+
+
+TASK_DEFAULTS = {
+    "images": dict(noise="gaussian:0.5", hidden=(1000,), batch_size=64, epochs=30),
+    # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
+    "documents": dict(noise="none", hidden=(256, 128), batch_size=256, epochs=25, pages=48, windows_per_page=5000,
+                      window=9),
+}
+
+
+@dataclass
+class TaskData:
+    """What a data set gives the training loop: inputs and targets (host float32 rows)
+    for training and validation, the model-header entries that describe the
+    task, and the figures drawn at the end. For digits inputs and targets are
+    the same images (the corruption makes the inputs noisy on the fly); for
+    documents the inputs are noisy windows and the targets clean patches."""
+
+    name: str
+    source: str
+    inputs: np.ndarray
+    targets: np.ndarray
+    val_inputs: np.ndarray
+    val_targets: np.ndarray
+    header: dict
+    figures: object  # figures(out, model, loss, corrupt, history, seed) -> {name: path}
+
+
+def image_data(cfg, log):
+    """The digits (or any IDX images), split into training and validation rows."""
+    data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
+    images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
+    tr_idx, va_idx = split_train_val(len(images), cfg.val_fraction, cfg.seed)
+    X, X_val = prepare_images(images[tr_idx]), prepare_images(images[va_idx])
+
+    def figures(out, model, loss, corrupt, history, seed):
+        from .figures import training_figures
+        return training_figures(out, model, loss, corrupt, data, history, seed)
+
+    header = {"task": "images", "normalisation": {"scale": 255.0, "image_shape": list(data.image_shape)}}
+    return TaskData(data.name, data.source, X, X, X_val, X_val, header, figures)
 
 
 @dataclass
@@ -231,19 +289,23 @@ def train(config=None, *, on_step=None, **overrides):
     dtype = np.dtype("float32")
 
     # -- data --------------------------------------------------------------------
-    data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
-    images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
-    tr_idx, va_idx = split_train_val(len(images), cfg.val_fraction, cfg.seed)
-    X = be.asarray(prepare_images(images[tr_idx], dtype))  # N,D on the device, copied once
-    X_val = be.asarray(prepare_images(images[va_idx], dtype))
-    n, D = X.shape
-    normalisation = {"scale": 255.0, "image_shape": list(data.image_shape)}
+    if cfg.task == "documents":
+        from .documents.training import document_data
+        data = document_data(cfg, log)
+    else:
+        data = image_data(cfg, log)
+    X_in, X_val_in = be.asarray(data.inputs), be.asarray(data.val_inputs)  # on the device, copied once
+    same = data.targets is data.inputs  # digits: the targets are the inputs, before corruption
+    X = X_in if same else be.asarray(data.targets)
+    X_val = X_val_in if same else be.asarray(data.val_targets)
+    n = len(X)
 
     # -- model, loss, corruption, optimizer ------------------------------------
     loss = get_loss(cfg.loss, backend=be, dtype=dtype)
     out_act = cfg.output_activation or loss.output_activation or "sigmoid"
-    model = Autoencoder(D, cfg.hidden, activation=cfg.activation, output_activation=out_act, tied=cfg.tied,
-                        variance_head=loss.needs_variance_head, seed=cfg.seed, backend=be, dtype=dtype)
+    model = Autoencoder(X_in.shape[1], cfg.hidden, n_out=X.shape[1], activation=cfg.activation,
+                        output_activation=out_act, tied=cfg.tied, variance_head=loss.needs_variance_head,
+                        seed=cfg.seed, backend=be, dtype=dtype)
     corrupt = get_corruption(cfg.noise)
     opt_kw = dict(lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
@@ -253,7 +315,7 @@ def train(config=None, *, on_step=None, **overrides):
 
     shuffle_rng = np.random.default_rng([cfg.seed, 2])  # host: the order of the examples
     noise_rng = be.rng(cfg.seed + 3)  # device: the corruption of training batches
-    x_val_tilde = corrupt(X_val, be.rng(cfg.seed + 4))  # one fixed corruption of the validation set
+    x_val_tilde = corrupt(X_val_in, be.rng(cfg.seed + 4))  # one fixed corruption of the validation set
 
     history, epoch, step, perm = [], 0, 0, None
     best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}
@@ -277,7 +339,7 @@ def train(config=None, *, on_step=None, **overrides):
         arrays = {**model_arrays(model, loss), **{f"opt/{k}": v for k, v in opt.state_arrays().items()}}
         if perm is not None:
             arrays["perm"] = perm
-        header = model_header(model, loss, corrupt, normalisation, dataset=data.name)
+        header = model_header(model, loss, corrupt, dataset=data.name, **data.header)
         header.update(kind="training-state", config={**asdict(cfg), "hidden": list(cfg.hidden)}, epoch=epoch,
                       step=step, optimizer_t=opt.t, history=history, best=best, running=[run_sum, run_count],
                       rng={"shuffle": _rng_state(shuffle_rng), "noise": _rng_state(noise_rng)})
@@ -286,10 +348,10 @@ def train(config=None, *, on_step=None, **overrides):
     def write_model():
         summary = {"epochs": len(history), "best_epoch": best["epoch"] + 1, "best_val_loss": best["val_loss"],
                    "last": history[-1] if history else None}
-        save_model(model_path, model, loss, corrupt, normalisation, dataset=data.name, history=summary,
+        save_model(model_path, model, loss, corrupt, dataset=data.name, history=summary, **data.header,
                    train_config={**asdict(cfg), "hidden": list(cfg.hidden)})
 
-    log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation images from {data.source}; "
+    log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; "
         f"noise {corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
         f"backend {be.name}; writing to {out}")
     out.mkdir(parents=True, exist_ok=True)
@@ -307,8 +369,9 @@ def train(config=None, *, on_step=None, **overrides):
             bar = Progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.quiet)
             t_epoch = time.perf_counter()
             while step < steps_per_epoch:
-                x = X[perm_dev[step * cfg.batch_size:(step + 1) * cfg.batch_size]]  # B,D clean batch
-                x_tilde = corrupt(x, noise_rng)  # B,D fresh noise  (C1)-(C3)
+                idx = perm_dev[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                x = X[idx]  # B,D the clean targets
+                x_tilde = corrupt(X_in[idx], noise_rng)  # B,D fresh noise  (C1)-(C3); for digits X_in is X
                 out_, cache = model.forward(x_tilde)  # forward through E and D
                 value, loss_cache = loss.forward(out_, x)  # (L1)
                 v = float(value)  # note: a CPU-GPU sync point on CuPy
@@ -362,8 +425,7 @@ def train(config=None, *, on_step=None, **overrides):
     if stopped != "interrupted" and history:
         best_model, best_loss, _ = load_model(model_path, be)
         if cfg.figures:
-            from .figures import training_figures
-            files.update(training_figures(out, best_model, best_loss, corrupt, data, history, cfg.seed))
+            files.update(data.figures(out, best_model, best_loss, corrupt, history, cfg.seed))
         return TrainResult(best_model, best_loss, history, out, stopped, files)
     return TrainResult(model, loss, history, out, stopped, files)
 

@@ -1,0 +1,63 @@
+r"""Small image filters on float pages (H, W), in NumPy on the host.
+
+Pages are prepared on the host like any other data; only the windows go to
+the device. Each filter pads by repeating the edge, so the output has the
+page's size, and works on any page, even one smaller than the window.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def _pad(page, r):
+    return np.pad(page, r, mode="edge")
+
+
+def _windows(page, k):
+    """(H, W, k, k) view of the k x k neighbourhood of every pixel (k odd)."""
+    return sliding_window_view(_pad(page, k // 2), (k, k))
+
+
+def max_filter(page, k):
+    """Largest value in each k x k window; separable, so O(k) per pixel."""
+    r = k // 2
+    rows = sliding_window_view(np.pad(page, ((0, 0), (r, r)), mode="edge"), k, axis=1).max(axis=-1)
+    return sliding_window_view(np.pad(rows, ((r, r), (0, 0)), mode="edge"), k, axis=0).max(axis=-1)
+
+
+def box_filter(page, k):
+    """Mean of each k x k window, by cumulative sums (O(1) per pixel)."""
+    r = k // 2
+    p = np.pad(page.astype(np.float64), ((r + 1, r), (r + 1, r)), mode="edge")
+    c = p.cumsum(0).cumsum(1)
+    s = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    return (s / (k * k)).astype(page.dtype)
+
+
+def median_filter(page, k, rows_per_chunk=64):
+    """Median of each k x k window (in row chunks, to bound memory)."""
+    w = _windows(page, k)
+    out = np.empty_like(page)
+    for i in range(0, page.shape[0], rows_per_chunk):
+        out[i:i + rows_per_chunk] = np.median(w[i:i + rows_per_chunk].reshape(-1, k * k), axis=1).reshape(
+            out[i:i + rows_per_chunk].shape)
+    return out
+
+
+def gaussian_blur(page, sigma):
+    """Separable Gaussian blur with a kernel of radius 3 sigma."""
+    if sigma <= 0:
+        return page.copy()
+    r = max(1, int(np.ceil(3 * sigma)))
+    t = np.arange(-r, r + 1)
+    g = np.exp(-0.5 * (t / sigma) ** 2)
+    g = (g / g.sum()).astype(page.dtype)
+    rows = sliding_window_view(np.pad(page, ((0, 0), (r, r)), mode="edge"), 2 * r + 1, axis=1) @ g
+    return sliding_window_view(np.pad(rows, ((r, r), (0, 0)), mode="edge"), 2 * r + 1, axis=0) @ g
+
+
+def resize(field, height, width):
+    """Bicubic resize of a small float field to (height, width), e.g. for smooth noise."""
+    from PIL import Image
+
+    im = Image.fromarray(np.ascontiguousarray(field, dtype=np.float32), mode="F")
+    return np.asarray(im.resize((width, height), Image.BICUBIC), dtype=np.float32)

@@ -1,0 +1,300 @@
+r"""Synthetic dirty documents in the layout of Kaggle's Denoising Dirty Documents.
+
+A page is 540 px wide and 258 or 420 px high. The clean page is dark text on
+white paper; the noisy page puts the same text on damaged paper:
+
+    noisy = paper * (1 - faded_ink) + sensor noise,      clean = 1 - ink,
+
+where ``ink`` is the glyph coverage times the ink's darkness, ``faded_ink``
+the same ink faded and blurred, and ``paper`` one of eight backgrounds, two of
+each family (coffee stains, folded pages, watermarks, crumpled or wrinkled
+paper), sometimes with faded sun spots. Text comes in three font families
+(serif, sans, monospace/typewriter), regular, bold or italic, in footnote,
+normal and large sizes, from the fonts that ship with matplotlib plus any
+system fonts found. Everything is drawn from one seed per page.
+"""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic_write
+from .filters import gaussian_blur, resize
+
+WIDTH, HEIGHTS = 540, (258, 420)
+FONT_FAMILIES = ("serif", "sans", "mono")
+BACKGROUNDS = ("coffee", "folded", "watermark", "wrinkled")
+SIZES = {"footnote": (13, 15), "normal": (16, 20), "large": (23, 28)}  # pixel heights of the font
+
+WORDS = (
+    "the of and to in is was that for on are with as by this be from at or an have not which were but had "
+    "all their has its been one more also other some into them these than only new time about may first "
+    "any each such two most after between over under state system report office paper page record value "
+    "number study method result data model noise clean image figure table section chapter letter account "
+    "department committee evidence analysis measure sample material process change period general public "
+    "water river market country history science student teacher machine learning document archive copy "
+    "printed typewriter shipment invoice receipt balance payment total amount received signed dated"
+).split()
+
+
+@dataclass(frozen=True)
+class Font:
+    family: str
+    style: str
+    path: str
+
+    @property
+    def name(self):
+        return Path(self.path).stem
+
+
+def _matplotlib_fonts():
+    import matplotlib
+
+    d = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    table = {
+        "sans": {"regular": ["DejaVuSans", "cmss10"], "bold": ["DejaVuSans-Bold"], "italic": ["DejaVuSans-Oblique"]},
+        "serif": {"regular": ["DejaVuSerif", "STIXGeneral", "cmr10"], "bold": ["DejaVuSerif-Bold", "STIXGeneralBol",
+                                                                             "cmb10"],
+                  "italic": ["DejaVuSerif-Italic", "STIXGeneralItalic", "cmti10"]},
+        "mono": {"regular": ["DejaVuSansMono", "cmtt10"], "bold": ["DejaVuSansMono-Bold"],
+                 "italic": ["DejaVuSansMono-Oblique"]},
+    }
+    return [Font(fam, style, str(d / f"{n}.ttf")) for fam, styles in table.items() for style, names in styles.items()
+            for n in names if (d / f"{n}.ttf").is_file()]
+
+
+def _system_fonts():
+    """TrueType fonts under the usual system folders, sorted into families by name."""
+    found = []
+    for root in ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"), "/Library/Fonts",
+                 "C:/Windows/Fonts"):
+        for path in sorted(Path(root).rglob("*.ttf")) if Path(root).is_dir() else []:
+            n = path.stem.lower()
+            if any(s in n for s in ("light", "condensed", "symbol", "emoji", "math", "display", "extralight")):
+                continue
+            family = ("mono" if any(s in n for s in ("mono", "courier", "typewriter", "cmtt"))
+                      else "serif" if any(s in n for s in ("serif", "roman", "times", "georgia"))
+                      and "sans" not in n else "sans")
+            style = ("bold" if "bold" in n and not ("italic" in n or "oblique" in n) else
+                     "italic" if ("italic" in n or "oblique" in n) and "bold" not in n else
+                     "regular" if not any(s in n for s in ("bold", "italic", "oblique")) else None)
+            if style:
+                found.append(Font(family, style, str(path)))
+    return found
+
+
+_FONTS = None
+
+
+def available_fonts():
+    """Every usable font, as Font(family, style, path); matplotlib's always, system fonts when present."""
+    global _FONTS
+    if _FONTS is None:
+        seen, fonts = set(), []
+        for f in _matplotlib_fonts() + _system_fonts():
+            if f.name not in seen:
+                seen.add(f.name)
+                fonts.append(f)
+        _FONTS = fonts
+    return _FONTS
+
+
+# -- text -------------------------------------------------------------------------------
+
+def _sentence(rng):
+    words = [WORDS[i] for i in rng.integers(0, len(WORDS), rng.integers(5, 14))]
+    words[0] = words[0].capitalize()
+    if rng.random() < 0.2:
+        words.insert(int(rng.integers(1, len(words))), str(int(rng.integers(2, 2000))))
+    return " ".join(words) + rng.choice([".", ".", ".", ",", ";", ":"])
+
+
+def render_ink(rng, height, width, font, size):
+    """Glyph coverage in [0, 1] (H, W): paragraphs of text in one font and size."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    pil_font = ImageFont.truetype(font.path, size)
+    img = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(img)
+    margin = int(rng.integers(15, 40))
+    line_h = int(size * rng.uniform(1.15, 1.5))
+    y = int(rng.integers(8, 30))
+    while y + line_h < height - 5:
+        words = " ".join(_sentence(rng) for _ in range(int(rng.integers(2, 6)))).split()
+        x = margin + (int(size * 1.5) if rng.random() < 0.5 else 0)  # indented first line, or not
+        for w in words:
+            wlen = draw.textlength(w + " ", font=pil_font)
+            if x + draw.textlength(w, font=pil_font) > width - margin:
+                y += line_h
+                x = margin
+                if y + line_h >= height - 5:
+                    break
+            draw.text((x, y), w, fill=255, font=pil_font)
+            x += wlen
+        y += int(line_h * rng.uniform(1.6, 2.2))  # paragraph break
+    return np.asarray(img, dtype=np.float32) / 255
+
+
+# -- paper: eight backgrounds, two of each family -------------------------------------------
+
+def _smooth_field(rng, height, width, cells):
+    """Smooth noise in about [-1, 1]: a random grid of cells x cells, upsampled."""
+    ch = max(2, int(cells * height / width))
+    return resize(rng.standard_normal((ch, cells)).astype(np.float32), height, width) / 1.5
+
+
+def _coffee(rng, H, W, variant):
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    paper = np.ones((H, W), np.float32)
+    n = int(rng.integers(1, 4)) if variant == 0 else int(rng.integers(8, 25))
+    for _ in range(n):
+        cy, cx = rng.uniform(0, H), rng.uniform(0, W)
+        r = rng.uniform(40, 130) if variant == 0 else rng.uniform(4, 25)
+        angle = np.arctan2(yy - cy, xx - cx)
+        wobble = 1 + 0.15 * np.sin(3 * angle + rng.uniform(0, 6)) + 0.08 * np.sin(7 * angle + rng.uniform(0, 6))
+        d = np.hypot(yy - cy, xx - cx) / (r * wobble)  # < 1 inside the stain
+        depth = rng.uniform(0.15, 0.45)
+        body = depth * 0.6 * np.clip(1 - d, 0, 1) ** 0.3
+        ring = depth * np.exp(-((d - 1) / 0.06) ** 2) if variant == 0 else 0.0  # a dried ring at the edge
+        paper -= body + ring
+    return paper
+
+
+def _folded(rng, H, W, variant):
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    paper = np.ones((H, W), np.float32)
+    for _ in range(int(rng.integers(1, 3))):
+        if variant == 0:  # a crease across the page: a dark line with shading falling away from it
+            theta = rng.uniform(0, np.pi)
+            c = rng.uniform(0.25, 0.75)
+            dist = (xx - c * W) * np.cos(theta) + (yy - c * H) * np.sin(theta)
+            paper -= rng.uniform(0.2, 0.45) * np.exp(-(dist / rng.uniform(1.0, 2.5)) ** 2)
+            paper -= rng.uniform(0.05, 0.2) * np.exp(-np.abs(dist) / rng.uniform(15, 60)) * (dist > 0)
+        else:  # a dog-eared corner: a darker triangle with a bright edge
+            cy, cx = rng.choice([0, H]), rng.choice([0, W])
+            size = rng.uniform(60, 160)
+            dist = np.abs(yy - cy) + np.abs(xx - cx) - size
+            paper -= rng.uniform(0.2, 0.4) * (dist < 0) + rng.uniform(0.1, 0.3) * np.exp(-(dist / 2) ** 2)
+            paper -= 0.1 * rng.uniform(0.3, 1) * (np.abs(yy - rng.uniform(0, H)) < 1.5)  # and a faint fold line
+    return paper
+
+
+def _watermark(rng, H, W, variant):
+    from PIL import Image, ImageDraw, ImageFont
+
+    big = Image.new("L", (2 * W, 2 * H), 0)
+    draw = ImageDraw.Draw(big)
+    if variant == 0:  # repeated faint words, rotated
+        font = ImageFont.truetype(available_fonts()[0].path, int(rng.integers(30, 60)))
+        word = str(rng.choice(["CONFIDENTIAL", "DRAFT", "COPY", "ARCHIVE", "SAMPLE"]))
+        step = int(rng.integers(90, 160))
+        for y in range(0, 2 * H, step):
+            draw.text((int(rng.integers(0, 80)), y), ("  " + word) * 6, fill=255, font=font)
+        mark = big.rotate(rng.uniform(20, 50), resample=Image.BILINEAR).crop((W // 2, H // 2, W // 2 + W, H // 2 + H))
+    else:  # a large seal of rings and rays
+        cx, cy, r = W + rng.uniform(-W / 3, W / 3), H + rng.uniform(-H / 3, H / 3), rng.uniform(70, 150)
+        for k in range(int(rng.integers(2, 5))):
+            rr = r * (1 - 0.2 * k)
+            draw.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), outline=255, width=int(rng.integers(3, 9)))
+        for a in np.linspace(0, 2 * np.pi, int(rng.integers(8, 20)), endpoint=False):
+            draw.line((cx, cy, cx + r * np.cos(a), cy + r * np.sin(a)), fill=255, width=3)
+        mark = big.crop((W // 2, H // 2, W // 2 + W, H // 2 + H))
+    m = gaussian_blur(np.asarray(mark, dtype=np.float32) / 255, 1.5)
+    return 1 - rng.uniform(0.12, 0.3) * m
+
+
+def _wrinkled(rng, H, W, variant):
+    if variant == 0:  # crumpled: creases where a smooth field crosses zero, shading between them
+        f = _smooth_field(rng, H, W, int(rng.integers(6, 12)))
+        ridges = np.exp(-(f / 0.06) ** 2)
+        return 1 - rng.uniform(0.1, 0.25) * ridges - rng.uniform(0.05, 0.15) * (f + 1) / 2
+    f = sum(_smooth_field(rng, H, W, c) for c in (20, 40))  # fine wrinkles
+    return 1 - rng.uniform(0.1, 0.2) * np.abs(f) - 0.05 * rng.random()
+
+
+BACKGROUND_MAKERS = {"coffee": _coffee, "folded": _folded, "watermark": _watermark, "wrinkled": _wrinkled}
+
+
+def paper(rng, height, width, background, variant, sun_spots):
+    """A background (H, W) in about [0.3, 1]; 1 is clean white paper."""
+    p = BACKGROUND_MAKERS[background](rng, height, width, variant)
+    p *= rng.uniform(0.8, 1.0)  # the paper's own tone
+    p += 0.04 * _smooth_field(rng, height, width, 4)  # uneven lighting
+    if sun_spots:  # faded sun spots: broad bright and dark patches
+        p += rng.uniform(0.05, 0.15) * _smooth_field(rng, height, width, 3)
+    return np.clip(p, 0.25, 1.0)
+
+
+# -- pages --------------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    noisy: np.ndarray  # uint8 (H, W)
+    clean: np.ndarray  # uint8 (H, W)
+    meta: dict
+
+
+def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None):
+    """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn."""
+    rng = np.random.default_rng(seed)
+    choices = [f for f in available_fonts() if f.family in fonts]
+    if not choices:
+        raise ValueError(f"no font of the families {list(fonts)} is available; families: {FONT_FAMILIES}.")
+    bad = set(backgrounds) - set(BACKGROUNDS)
+    if bad or not backgrounds:
+        raise ValueError(f"unknown backgrounds {sorted(bad) or backgrounds}; expected some of {BACKGROUNDS}.")
+    font = choices[int(rng.integers(len(choices)))]
+    size_name = str(rng.choice(list(SIZES)))
+    size = int(rng.integers(SIZES[size_name][0], SIZES[size_name][1] + 1))
+    H = height or int(rng.choice(HEIGHTS))
+    background, variant = str(rng.choice(list(backgrounds))), int(rng.integers(2))
+    sun = bool(rng.random() < 0.3)
+
+    coverage = render_ink(rng, H, WIDTH, font, size)
+    darkness = rng.uniform(0.75, 0.95)  # clean ink is dark grey, not pure black
+    clean = 1 - darkness * coverage
+    fade = rng.uniform(0.45, 1.0)  # faded ink ...
+    blur = rng.uniform(0.0, 1.0)  # ... and blurred
+    ink = gaussian_blur(coverage, blur) * darkness * fade
+    noisy = paper(rng, H, WIDTH, background, variant, sun) * (1 - ink)
+    noisy += rng.normal(0, rng.uniform(0.005, 0.03), noisy.shape).astype(np.float32)  # sensor noise
+    to_u8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
+    meta = {"seed": seed if isinstance(seed, int) else [int(s) for s in seed], "font": font.name, "font_family": font.family, "font_style": font.style,
+            "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
+            "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H}
+    return Page(to_u8(noisy), to_u8(clean), meta)
+
+
+def write_png(path, u8):
+    from PIL import Image
+
+    with atomic_write(path) as f:
+        Image.fromarray(u8, mode="L").save(f, format="PNG")
+
+
+def generate_folder(out, n, seed=0, *, n_test=0, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, log=print):
+    """Write a Kaggle-style folder: train/, train_cleaned/ (n pages) and test/ (n_test pages), 1.png ...
+
+    A manifest.json records each page's font, size, background and seed. Page i uses seed (seed, i).
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty; generate into a new folder so no page is overwritten.")
+    manifest = {}
+    for i in range(1, n + n_test + 1):
+        page = make_page([seed, i], fonts=fonts, backgrounds=backgrounds)
+        split = "train" if i <= n else "test"
+        write_png(out / split / f"{i}.png", page.noisy)
+        if split == "train":
+            write_png(out / "train_cleaned" / f"{i}.png", page.clean)
+        manifest[f"{split}/{i}.png"] = page.meta
+        if i % 20 == 0:
+            log(f"{i}/{n + n_test} pages")
+    with atomic_write(out / "manifest.json", "w") as f:
+        json.dump({"generator": "scratchdae.documents", "seed": seed, "pages": manifest}, f, indent=1)
+    return out
+
+
+

@@ -1,0 +1,135 @@
+r"""Pages on disk: a Kaggle-style folder, PNG reading, the submission file, baselines.
+
+A Kaggle "Denoising Dirty Documents" folder has ``train/`` (noisy pages),
+``train_cleaned/`` (the same pages clean, same file names) and ``test/``
+(noisy pages to clean). Pixel values are read as floats in [0, 1].
+
+The submission is a CSV ``id,value`` with one row per pixel of every test
+page; id is ``image_row_col``, 1-based, images in numeric order and, within
+an image, rows varying fastest (1_1_1, 1_2_1, 1_3_1, ...), as in Kaggle's
+sample submission.
+"""
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic_write
+from .filters import median_filter
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def read_page(path):
+    """A grayscale page as float32 (H, W) in [0, 1]. Colour, non-images and unreadable files are refused."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV"):
+                rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+                if np.abs(np.diff(rgb, axis=2)).max() > 2:
+                    raise ValueError(f"{path} is a colour image ({mode}); pages must be grayscale. Fix: convert it "
+                                     "to grayscale first (e.g. PIL: Image.open(p).convert('L')).")
+            gray = np.asarray(im.convert("L") if mode not in ("I;16", "I") else im, dtype=np.float32)
+            scale = 65535.0 if mode in ("I;16", "I") else 255.0
+    except FileNotFoundError:
+        raise FileNotFoundError(f"page {str(path)!r} does not exist.") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path} is not a readable image ({err}). Fix: pass PNG pages.") from None
+    return gray / scale
+
+
+def page_files(folder):
+    """Image files of a folder in numeric order of their names (1.png, 2.png, 10.png)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {str(folder)!r} does not exist.")
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    key = lambda p: (int(p.stem) if p.stem.isdigit() else float("inf"), p.name)  # noqa: E731
+    return sorted(files, key=key)
+
+
+def kaggle_pairs(folder):
+    """(noisy path, clean path) for every page of ``train/`` that has its twin in ``train_cleaned/``."""
+    folder = Path(folder)
+    train, cleaned = folder / "train", folder / "train_cleaned"
+    if not train.is_dir() or not cleaned.is_dir():
+        raise FileNotFoundError(f"{folder} is not a Kaggle 'Denoising Dirty Documents' folder: expected train/ and "
+                                "train_cleaned/ inside it (and test/ for a submission). Fix: unzip the competition's "
+                                "train.zip, train_cleaned.zip and test.zip there, or generate pages with "
+                                "scratchdae documents generate.")
+    noisy = page_files(train)
+    missing = [p.name for p in noisy if not (cleaned / p.name).is_file()]
+    if missing:
+        raise ValueError(f"{cleaned} lacks the clean twins of {missing[:5]}{' ...' if len(missing) > 5 else ''}; "
+                         "every page in train/ needs the same file name in train_cleaned/.")
+    if not noisy:
+        raise ValueError(f"{train} holds no images.")
+    return [(p, cleaned / p.name) for p in noisy]
+
+
+def is_kaggle_folder(folder):
+    return folder is not None and (Path(folder) / "train").is_dir() and (Path(folder) / "train_cleaned").is_dir()
+
+
+def write_submission(path, pages, clean_fn, log=print):
+    """Stream the Kaggle CSV for ``pages`` (paths) cleaned by ``clean_fn(page) -> (H, W)``; returns rows written.
+
+    Every page is read and checked before the first row is written, and the
+    file appears only when complete (a temporary file is renamed at the end).
+    """
+    pages = [Path(p) for p in pages]
+    ids = []
+    for p in pages:
+        if not re.fullmatch(r"\d+", p.stem):
+            raise ValueError(f"{p.name}: Kaggle ids need numeric file names (1.png, 4.png, ...).")
+        ids.append(int(p.stem))
+    if len(set(ids)) != len(ids):
+        raise ValueError("two test pages share an image number.")
+    shapes = {p: read_page(p).shape for p in pages}  # every page readable before anything is written
+    rows = 0
+    with atomic_write(path, "w") as f:
+        f.write("id,value\n")
+        for n, p in zip(ids, pages):
+            cleaned = np.clip(clean_fn(read_page(p)), 0, 1)
+            if cleaned.shape != shapes[p]:
+                raise RuntimeError(f"cleaning {p.name} changed its size from {shapes[p]} to {cleaned.shape}.")
+            H, W = cleaned.shape
+            r = np.arange(1, H + 1)
+            lines = []
+            for c in range(W):  # rows vary fastest, as in Kaggle's sample submission
+                col = np.char.mod("%.4f", cleaned[:, c])
+                lines.append("\n".join(f"{n}_{i}_{c + 1},{v}" for i, v in zip(r, col)))
+            f.write("\n".join(lines) + "\n")
+            rows += H * W
+            log(f"{p.name}: {H}x{W}")
+    return rows
+
+
+# -- baselines, measured beside the model --------------------------------------------------
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)))
+
+
+def global_threshold(page, t=None):
+    """Every pixel to white or black around one threshold (Otsu's when none is given)."""
+    if t is None:
+        hist = np.histogram(page, bins=256, range=(0, 1))[0].astype(np.float64)
+        p = hist / hist.sum()
+        omega, mu = np.cumsum(p), np.cumsum(p * np.arange(256))
+        between = (mu[-1] * omega - mu) ** 2 / np.maximum(omega * (1 - omega), 1e-12)
+        t = (np.argmax(between) + 0.5) / 256
+    return np.where(page > t, 1.0, 0.0).astype(np.float32)
+
+
+def median_background_subtraction(page, k=11):
+    """The classic baseline: estimate the paper with a k x k median filter, subtract it,
+    keep only what is darker than the paper, and stretch that to [0, 1] (darkest ink to 0)."""
+    foreground = np.minimum(page - median_filter(page, k), 0)  # <= 0: ink only
+    darkest = float(foreground.min())
+    return (1 - foreground / darkest).astype(np.float32) if darkest < 0 else np.ones_like(page)

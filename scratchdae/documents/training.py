@@ -1,0 +1,92 @@
+r"""Training data for the document DAE: windows sampled from pages.
+
+Pages come from the generator (``--dataset documents``: fresh pages, seeded)
+or from a Kaggle folder (``--data-dir`` with train/ and train_cleaned/).
+Whole pages are split into training and validation, so no validation window
+comes from a page seen in training. From each page we sample windows: half at
+uniformly random pixels (the metric counts every pixel, most of them paper),
+half at pixels near ink, where the cleaning is hard.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from .generate import BACKGROUNDS, FONT_FAMILIES, make_page
+from .pages import is_kaggle_folder, kaggle_pairs, read_page
+from .windows import WindowSpec, page_features, patch_targets
+
+
+def _families(text, allowed, what):
+    if text is None:
+        return tuple(allowed)
+    names = tuple(t.strip() for t in str(text).split(",") if t.strip())
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise ValueError(f"unknown {what} {bad or text!r}; expected a comma-separated list of {', '.join(allowed)}.")
+    return names
+
+
+def generated_pages(n, seed, split, fonts=None, backgrounds=None):
+    """n (noisy, clean) float pairs; the split name keeps training, validation and test pages apart."""
+    base = {"train": 100, "val": 200, "test": 300}[split]
+    fonts = _families(fonts, FONT_FAMILIES, "font families")
+    backgrounds = _families(backgrounds, BACKGROUNDS, "backgrounds")
+    pages = [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds) for i in range(n)]
+    return [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages], [p.meta for p in pages]
+
+
+def sample_windows(pairs, spec, per_page, rng):
+    """(features, targets) for ``per_page`` windows of each page: half uniform, half near ink."""
+    X, Y = [], []
+    for noisy, clean in pairs:
+        H, W = noisy.shape
+        flat_ink = np.flatnonzero(clean.reshape(-1) < 0.9)
+        n_ink = per_page // 2 if len(flat_ink) else 0
+        idx = np.concatenate([rng.integers(0, H * W, per_page - n_ink),
+                              rng.choice(flat_ink, n_ink) if n_ink else np.empty(0, np.int64)])
+        X.append(page_features(noisy, spec)[idx])
+        Y.append(patch_targets(clean, spec)[idx])
+    return np.concatenate(X), np.concatenate(Y)
+
+
+def document_data(cfg, log):
+    """TaskData for ``scratchdae train --dataset documents``."""
+    from ..train import TaskData
+
+    spec = WindowSpec(window=cfg.window)
+    if cfg.data_dir is not None:
+        if not is_kaggle_folder(cfg.data_dir):
+            kaggle_pairs(cfg.data_dir)  # raises the explanation of what is missing
+        files = kaggle_pairs(cfg.data_dir)
+        order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
+        n_val = max(1, int(round(len(files) * cfg.val_fraction)))
+        if len(files) < 2:
+            raise ValueError(f"{cfg.data_dir} has {len(files)} page pair; at least 2 are needed (train and validation).")
+        load = lambda ids: [(read_page(files[i][0]), read_page(files[i][1])) for i in sorted(ids)]  # noqa: E731
+        train_pairs, val_pairs = load(order[n_val:]), load(order[:n_val])
+        for (noisy, clean), i in zip(train_pairs + val_pairs, list(order[n_val:]) + list(order[:n_val])):
+            if noisy.shape != clean.shape:
+                raise ValueError(f"{files[i][0].name}: noisy {noisy.shape} and clean {clean.shape} pages differ in size.")
+        source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
+    else:
+        n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
+        log(f"generating {cfg.pages} training and {n_val} validation pages ...")
+        train_pairs, _ = generated_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds)
+        val_pairs, _ = generated_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds)
+        source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; backgrounds: {cfg.backgrounds or 'all'}), "
+                  f"{n_val} for validation")
+    rng = np.random.default_rng([cfg.seed, 5])
+    X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng)
+    Xv, Yv = sample_windows(val_pairs, spec, max(500, cfg.windows_per_page // 4), rng)
+
+    def figures(out, model, loss, corrupt, history, seed):
+        from ..figures import loss_curves
+        from .figures import page_figure
+        from .windows import clean_page
+
+        noisy, clean = val_pairs[0]
+        return {"loss_curves": loss_curves(Path(out) / "loss_curves.png", history),
+                "pages": page_figure(Path(out) / "pages.png", noisy, clean_page(model, loss, noisy, spec), clean)}
+
+    header = {"task": "documents", "window": spec.config()}
+    return TaskData("documents", source, X, Y, Xv, Yv, header, figures)
