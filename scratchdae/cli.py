@@ -6,6 +6,7 @@ same name, so everything here can also be done from a notebook.
                                                     scratchdae.evaluate.evaluate
     scratchdae denoise --model FILE INPUT... --out DIR
                                                     scratchdae.evaluate.denoise
+    scratchdae documents generate|evaluate|submit   scratchdae.documents
     scratchdae gradcheck [--backend B]              scratchdae.gradient_check.run_all
     scratchdae info
 
@@ -76,6 +77,53 @@ def cmd_denoise(args):
     return 0
 
 
+def cmd_documents_generate(args):
+    from .documents.generate import generate_folder
+
+    out = generate_folder(args.out, args.n, args.seed, n_test=args.test, fonts=_names(args.fonts, "fonts"),
+                          backgrounds=_names(args.backgrounds, "backgrounds"),
+                          log=lambda *a: print(*a, file=sys.stderr))
+    print(f"{args.n} training pages (train/, train_cleaned/) and {args.test} test pages (test/) in {out}")
+    return 0
+
+
+def _names(text, what):
+    from .documents.generate import BACKGROUNDS, FONT_FAMILIES
+    from .documents.training import _families
+
+    return _families(text, FONT_FAMILIES if what == "fonts" else BACKGROUNDS, what)
+
+
+def cmd_documents_evaluate(args):
+    from .documents.evaluate import evaluate_documents
+
+    r = evaluate_documents(args.model, data_dir=args.data_dir, pages=args.pages, seed=args.seed, fonts=args.fonts,
+                           backgrounds=args.backgrounds, backend=args.backend,
+                           log=None if args.json else lambda *a: print(*a, file=sys.stderr))
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['pages']} pages: {r['source']}")
+    print(f"{'method':<32} {'RMSE':>8}")
+    for name, v in r["rmse"].items():
+        print(f"{name:<32} {v:>8.4f}")
+    print(f"model: {r['seconds_per_page']:.2f} s per page on average, {r['max_seconds_per_page']:.2f} s at most")
+    return 0
+
+
+def cmd_documents_submit(args):
+    from .documents.evaluate import document_cleaner
+    from .documents.pages import page_files, write_submission
+
+    pages = page_files(args.test_dir)
+    if not pages:
+        raise ValueError(f"{args.test_dir} holds no images.")
+    rows = write_submission(args.out, pages, document_cleaner(args.model, args.backend),
+                            log=lambda *a: print(*a, file=sys.stderr))
+    print(f"{args.out}: {rows:,} rows for {len(pages)} pages")
+    return 0
+
+
 def cmd_gradcheck(args):
     from .gradient_check import TOLERANCE, run_all
 
@@ -130,18 +178,29 @@ def build_parser():
 
     d = TrainConfig()
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
-                   help=f"data set (default {d.dataset}; with only --data-dir: the IDX files in that folder)")
-    g.add_argument("--data-dir", default=None, help="folder of IDX files, or where --dataset's files go")
+    g.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist", "documents"], default=None,
+                   help=f"data set (default {d.dataset}; with only --data-dir: the IDX files in that folder; "
+                        "documents: generated pages, or a Kaggle folder with --data-dir)")
+    g.add_argument("--data-dir", default=None, help="folder of IDX files, or where --dataset's files go, or a "
+                                                    "Kaggle dirty-documents folder (train/, train_cleaned/)")
     g.add_argument("--val-fraction", type=float, default=None, help=f"held out for validation ({d.val_fraction})")
     g.add_argument("--max-train", type=int, default=None, help="use only the first N training images")
+    dd = TrainConfig(dataset="documents")
+    g = p.add_argument_group("documents")
+    g.add_argument("--pages", type=int, default=None, help=f"generated training pages ({dd.pages})")
+    g.add_argument("--windows-per-page", type=int, default=None, help=f"({dd.windows_per_page})")
+    g.add_argument("--window", type=int, default=None, help=f"input window size, odd ({dd.window})")
+    g.add_argument("--fonts", default=None, help="font families of generated pages: serif,sans,mono (all)")
+    g.add_argument("--backgrounds", default=None,
+                   help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")
     g = p.add_argument_group("model")
     g.add_argument("--noise", default=None, help=f"corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none "
-                                                 f"({d.noise})")
+                                                 f"({d.noise}; documents: {dd.noise})")
     g.add_argument("--loss", default=None, help="gaussian[:SIGMA], gaussian-learned[:INIT_SIGMA], gaussian-hetero[:BETA], "
                                                 f"bernoulli, mse ({d.loss})")
     g.add_argument("--hidden", type=_sizes, default=None, help="encoder sizes, e.g. 1000 or 512,128 "
-                                                              f"({','.join(map(str, d.hidden))})")
+                                                              f"({','.join(map(str, d.hidden))}; documents: "
+                                                              f"{','.join(map(str, dd.hidden))})")
     g.add_argument("--activation", default=None, help=f"hidden activation ({d.activation})")
     g.add_argument("--tied", action="store_true", default=None, help="decoder weights = encoder weights transposed")
     g = p.add_argument_group("optimisation")
@@ -150,8 +209,8 @@ def build_parser():
     g.add_argument("--momentum", type=float, default=None, help=f"SGD momentum ({d.momentum})")
     g.add_argument("--nesterov", action="store_true", default=None, help="SGD with Nesterov momentum")
     g.add_argument("--weight-decay", type=float, default=None, help=f"L2 weight decay ({d.weight_decay})")
-    g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size})")
-    g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs})")
+    g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size}; documents: {dd.batch_size})")
+    g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs}; documents: {dd.epochs})")
     g.add_argument("--lr-schedule", default=None, help=f"constant, cosine or step:K:F ({d.lr_schedule})")
     g.add_argument("--patience", type=int, default=None, help=f"early-stopping patience, 0 = off ({d.patience})")
     g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
@@ -182,6 +241,34 @@ def build_parser():
     p.add_argument("--out", required=True, help="folder for the denoised PNGs (same file names)")
     _add_backend(p)
     p.set_defaults(func=cmd_denoise)
+
+    p = sub.add_parser("documents", help="dirty documents: generate pages, evaluate a model, write a submission")
+    dsub = p.add_subparsers(dest="documents_command", required=True)
+    q = dsub.add_parser("generate", help="write generated (noisy, clean) pages in Kaggle's layout")
+    q.add_argument("--out", required=True, help="a new folder: train/, train_cleaned/, test/, manifest.json")
+    q.add_argument("--n", type=int, default=144, help="training pages (144, as Kaggle)")
+    q.add_argument("--test", type=int, default=0, help="test pages, noisy only (0)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--fonts", default=None, help="font families: serif,sans,mono (all)")
+    q.add_argument("--backgrounds", default=None, help="coffee,folded,watermark,wrinkled (all)")
+    q.set_defaults(func=cmd_documents_generate)
+    q = dsub.add_parser("evaluate", help="RMSE of a document model beside the baselines")
+    q.add_argument("--model", required=True)
+    q.add_argument("--data-dir", help="a Kaggle-style folder (scores train/ against train_cleaned/); "
+                                      "default: freshly generated pages")
+    q.add_argument("--pages", type=int, default=20, help="generated pages to score (20)")
+    q.add_argument("--seed", type=int, default=12345, help="seed of the generated pages (12345)")
+    q.add_argument("--fonts", default=None, help="font families of the generated pages (all)")
+    q.add_argument("--backgrounds", default=None, help="backgrounds of the generated pages (all)")
+    q.add_argument("--json", action="store_true")
+    _add_backend(q)
+    q.set_defaults(func=cmd_documents_evaluate)
+    q = dsub.add_parser("submit", help="clean test/ pages into Kaggle's submission CSV (streamed)")
+    q.add_argument("--model", required=True)
+    q.add_argument("--test-dir", required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
+    q.add_argument("--out", required=True, help="the CSV to write (id,value)")
+    _add_backend(q)
+    q.set_defaults(func=cmd_documents_submit)
 
     p = sub.add_parser("gradcheck", help="check every backward pass against central differences")
     _add_backend(p)

@@ -94,6 +94,17 @@ def read_png(path, shape):
     return gray
 
 
+def _denoise_pages(model, loss, header, inputs, out):
+    """Pages of any size: every page read and checked first, then cleaned and written one by one."""
+    from .documents.pages import read_page
+    from .documents.windows import WindowSpec, clean_page
+
+    spec = WindowSpec(**header["window"])
+    pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
+    return [write_png(out / p.with_suffix(".png").name, np.round(clean_page(model, loss, page, spec) * 255)
+                      .astype(np.uint8)) for p, page in zip(inputs, pages)]
+
+
 def write_png(path, gray):
     from PIL import Image
 
@@ -109,7 +120,6 @@ def denoise(model, inputs, out, *, backend=None):
     never leaves half the outputs behind. Outputs keep the input file names.
     """
     model, loss, header = _model(model, backend)
-    shape = tuple(header["normalisation"]["image_shape"])
     inputs = [Path(p) for p in inputs]
     if not inputs:
         raise ValueError("no input images given. Fix: scratchdae denoise --model FILE a.png b.png --out DIR.")
@@ -118,6 +128,9 @@ def denoise(model, inputs, out, *, backend=None):
     if dupes:
         raise ValueError(f"several inputs share the file name {dupes}; outputs keep the names, so they would "
                          "overwrite each other. Fix: rename them or denoise them in separate runs.")
+    if header.get("task") == "documents":
+        return _denoise_pages(model, loss, header, inputs, Path(out))
+    shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first
     x = model.backend.asarray(prepare_images(images, model.dtype))
     clean = np.clip(to_host(reconstruct(model, loss, x)), 0, 1)

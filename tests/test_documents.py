@@ -1,0 +1,204 @@
+"""Dirty documents: the generator, filters, windows, cleaning, the Kaggle folder,
+the submission file, the baselines, and the command line."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scratchdae.documents.filters import box_filter, gaussian_blur, max_filter, median_filter
+from scratchdae.documents.generate import BACKGROUNDS, FONT_FAMILIES, available_fonts, generate_folder, make_page
+from scratchdae.documents.pages import (global_threshold, kaggle_pairs, median_background_subtraction, read_page,
+                                        rmse, write_submission)
+from scratchdae.documents.windows import WindowSpec, assemble, clean_page, page_features, patch_targets
+from scratchdae.train import train
+
+
+def brute(page, k, f):
+    r = k // 2
+    p = np.pad(page, r, mode="edge")
+    return np.array([[f(p[i:i + k, j:j + k]) for j in range(page.shape[1])] for i in range(page.shape[0])])
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_filters_match_brute_force(k):
+    page = np.random.default_rng(0).random((7, 9)).astype(np.float32)
+    np.testing.assert_allclose(max_filter(page, k), brute(page, k, np.max))
+    np.testing.assert_allclose(box_filter(page, k), brute(page, k, np.mean), rtol=1e-5)
+    np.testing.assert_allclose(median_filter(page, k), brute(page, k, np.median))
+    blurred = gaussian_blur(page, 1.0)
+    assert blurred.shape == page.shape and abs(blurred.mean() - page.mean()) < 0.05 and blurred.std() < page.std()
+
+
+def test_fonts_cover_every_family():
+    families = {f.family for f in available_fonts()}
+    assert families == set(FONT_FAMILIES)
+    assert {f.style for f in available_fonts()} >= {"regular", "bold", "italic"}
+
+
+def test_pages_are_deterministic_and_in_kaggles_layout():
+    a, b = make_page([7, 1]), make_page([7, 1])
+    np.testing.assert_array_equal(a.noisy, b.noisy)
+    np.testing.assert_array_equal(a.clean, b.clean)
+    assert a.noisy.dtype == np.uint8 and a.noisy.shape[1] == 540 and a.noisy.shape[0] in (258, 420)
+    assert not np.array_equal(make_page([7, 2]).clean[:100], a.clean[:100])
+    assert a.clean.max() == 255 and a.clean.min() < 80  # white paper, dark ink
+    noisy, clean = a.noisy / 255, a.clean / 255
+    assert 0.05 < rmse(noisy, clean) < 0.35  # dirty, as Kaggle's raw pages (about 0.156)
+
+
+@pytest.mark.parametrize("background", BACKGROUNDS)
+def test_every_background_family_dirties_the_paper(background):
+    page = make_page([3, 4], backgrounds=(background,))
+    assert page.meta["background"] == background
+    paper = page.noisy[page.clean == 255] / 255
+    assert paper.std() > 0.01 and paper.mean() < 0.99
+
+
+def test_restricting_families():
+    for i in range(5):
+        meta = make_page([1, i], fonts=("mono",), backgrounds=("watermark",)).meta
+        assert meta["font_family"] == "mono" and meta["background"] == "watermark"
+    with pytest.raises(ValueError, match="unknown backgrounds"):
+        make_page(0, backgrounds=("tea",))
+
+
+def test_windows_round_trip():
+    spec = WindowSpec(window=5, out=3)
+    page = np.random.default_rng(1).random((6, 8)).astype(np.float32)
+    assert page_features(page, spec).shape == (48, 50)
+    np.testing.assert_allclose(assemble(patch_targets(page, spec), 6, 8, spec), page, rtol=1e-6)
+    with pytest.raises(ValueError, match="odd positive integer"):
+        WindowSpec(window=4)
+
+
+@pytest.fixture(scope="module")
+def doc_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("doc") / "run"
+    r = train(out=out, dataset="documents", pages=4, windows_per_page=1500, epochs=3, quiet=True, hidden=(32,),
+              backend="numpy")
+    return out, r
+
+
+def test_training_on_documents_writes_model_and_figure(doc_model):
+    out, r = doc_model
+    assert (out / "model.npz").is_file() and (out / "pages.png").is_file()
+    assert r.history[-1]["val_loss"] < r.history[0]["val_loss"]
+    assert r.model.config["n_in"] == 2 * 81 and r.model.config["n_out"] == 9
+
+
+@pytest.mark.parametrize("shape", [(420, 540), (258, 540), (5, 3), (1, 1), (30, 700)])
+def test_cleaning_keeps_any_page_size(doc_model, shape):
+    _, r = doc_model
+    page = np.random.default_rng(0).random(shape).astype(np.float32)
+    out = clean_page(r.model, r.loss, page, WindowSpec())
+    assert out.shape == shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
+
+
+def test_baselines_help_on_dirty_pages():
+    page = make_page([5, 5], backgrounds=("coffee",))
+    noisy, clean = page.noisy / np.float32(255), page.clean / np.float32(255)
+    assert rmse(median_background_subtraction(noisy), clean) < rmse(noisy, clean)
+    assert set(np.unique(global_threshold(noisy))) <= {0.0, 1.0}
+
+
+def make_folder(tmp_path, n=3, n_test=2):
+    return generate_folder(tmp_path / "kaggle", n, seed=3, n_test=n_test, log=lambda *a: None)
+
+
+def test_generated_folder_is_a_kaggle_folder(tmp_path):
+    folder = make_folder(tmp_path)
+    pairs = kaggle_pairs(folder)
+    assert [p.name for p, _ in pairs] == ["1.png", "2.png", "3.png"]
+    assert sorted(p.name for p in (folder / "test").iterdir()) == ["4.png", "5.png"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["pages"]) == {"train/1.png", "train/2.png", "train/3.png", "test/4.png", "test/5.png"}
+    with pytest.raises(ValueError, match="not empty"):
+        make_folder(tmp_path)
+
+
+def test_kaggle_folder_errors(tmp_path):
+    (tmp_path / "k" / "train").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="expected train/ and train_cleaned/"):
+        kaggle_pairs(tmp_path / "k")
+    (tmp_path / "k" / "train_cleaned").mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "k" / "train" / "1.png")
+    with pytest.raises(ValueError, match="lacks the clean twins of \\['1.png'\\]"):
+        kaggle_pairs(tmp_path / "k")
+
+
+def test_read_page_refuses_colour_and_non_images(tmp_path):
+    rgb = np.zeros((5, 5, 3), np.uint8)
+    rgb[..., 0] = 200
+    Image.fromarray(rgb).save(tmp_path / "colour.png")
+    with pytest.raises(ValueError, match="colour image.*grayscale"):
+        read_page(tmp_path / "colour.png")
+    Image.fromarray(np.full((5, 5, 3), 90, np.uint8)).save(tmp_path / "grey_rgb.png")
+    assert read_page(tmp_path / "grey_rgb.png").max() == pytest.approx(90 / 255)  # grey stored as RGB is fine
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match="not a readable image"):
+        read_page(tmp_path / "notes.png")
+
+
+def test_submission_format_and_order(doc_model, tmp_path):
+    folder = make_folder(tmp_path)
+    _, r = doc_model
+    pages = sorted((folder / "test").iterdir())
+    rows = write_submission(tmp_path / "sub.csv", pages, lambda p: clean_page(r.model, r.loss, p, WindowSpec()),
+                            log=lambda *a: None)
+    with open(tmp_path / "sub.csv") as f:
+        reader = csv.reader(f)
+        assert next(reader) == ["id", "value"]
+        body = list(reader)
+    heights = [read_page(p).shape[0] for p in pages]
+    assert rows == len(body) == sum(h * 540 for h in heights)
+    assert [b[0] for b in body[:3]] == ["4_1_1", "4_2_1", "4_3_1"]  # rows vary fastest
+    assert body[heights[0]][0] == "4_1_2" and body[heights[0] * 540][0] == "5_1_1"
+    assert all(0 <= float(v) <= 1 for _, v in body[::997])
+
+
+def test_submission_leaves_nothing_on_a_bad_page(doc_model, tmp_path):
+    folder = make_folder(tmp_path)
+    (folder / "test" / "9.png").write_text("broken")
+    with pytest.raises(ValueError, match="9.png is not a readable image"):
+        write_submission(tmp_path / "sub.csv", sorted((folder / "test").iterdir()), lambda p: p, log=lambda *a: None)
+    assert not (tmp_path / "sub.csv").exists() and not list(tmp_path.glob(".sub.csv*"))
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "scratchdae.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_cli_generate_evaluate_denoise_submit(doc_model, tmp_path):
+    out, _ = doc_model
+    r = run("documents", "generate", "--out", tmp_path / "k", "--n", "2", "--test", "1", "--seed", "4")
+    assert r.returncode == 0, r.stderr
+    r = run("documents", "evaluate", "--model", out / "model.npz", "--data-dir", tmp_path / "k", "--json")
+    assert r.returncode == 0, r.stderr
+    scores = json.loads(r.stdout)
+    assert set(scores["rmse"]) == {"noisy page", "global threshold", "median background subtraction", "model"}
+    r = run("denoise", "--model", out / "model.npz", tmp_path / "k" / "test" / "3.png", "--out", tmp_path / "clean")
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "clean" / "3.png") as im, Image.open(tmp_path / "k" / "test" / "3.png") as src:
+        assert im.size == src.size and im.mode == "L"
+    r = run("documents", "submit", "--model", out / "model.npz", "--test-dir", tmp_path / "k" / "test",
+            "--out", tmp_path / "s.csv")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "s.csv").read_text().startswith("id,value\n3_1_1,")
+
+
+def test_cli_document_errors(doc_model, tmp_path):
+    out, _ = doc_model
+    rgb = np.zeros((20, 20, 3), np.uint8)
+    rgb[..., 1] = 255
+    Image.fromarray(rgb).save(tmp_path / "green.png")
+    r = run("denoise", "--model", out / "model.npz", tmp_path / "green.png", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "colour image" in r.stderr and not (tmp_path / "o").exists()
+    r = run("train", "--dataset", "documents", "--data-dir", tmp_path, "--out", tmp_path / "t")
+    assert r.returncode == 2 and "expected train/ and train_cleaned/" in r.stderr
+    r = run("documents", "evaluate", "--model", tmp_path / "missing.npz")
+    assert r.returncode == 2 and "does not exist" in r.stderr
