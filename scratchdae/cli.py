@@ -176,7 +176,7 @@ def build_parser():
                        description="Train a DAE. Defaults in parentheses.")
     from .train import TrainConfig
 
-    d = TrainConfig()
+    d, dd = TrainConfig(), TrainConfig(dataset="documents")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist", "documents"], default=None,
                    help=f"data set (default {d.dataset}; with only --data-dir: the IDX files in that folder; "
@@ -185,11 +185,13 @@ def build_parser():
                                                     "Kaggle dirty-documents folder (train/, train_cleaned/)")
     g.add_argument("--val-fraction", type=float, default=None, help=f"held out for validation ({d.val_fraction})")
     g.add_argument("--max-train", type=int, default=None, help="use only the first N training images")
-    dd = TrainConfig(dataset="documents")
     g = p.add_argument_group("documents")
     g.add_argument("--pages", type=int, default=None, help=f"generated training pages ({dd.pages})")
     g.add_argument("--windows-per-page", type=int, default=None, help=f"({dd.windows_per_page})")
     g.add_argument("--window", type=int, default=None, help=f"input window size, odd ({dd.window})")
+    g.add_argument("--patch", type=int, default=None, help=f"clean patch predicted per window, odd ({dd.patch})")
+    g.add_argument("--stride", type=int, default=None,
+                   help=f"pixels between windows when cleaning, at most --patch ({dd.stride})")
     g.add_argument("--fonts", default=None, help="font families of generated pages: serif,sans,mono (all)")
     g.add_argument("--backgrounds", default=None,
                    help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")
@@ -205,14 +207,14 @@ def build_parser():
     g.add_argument("--tied", action="store_true", default=None, help="decoder weights = encoder weights transposed")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help=f"({d.optimizer})")
-    g.add_argument("--lr", type=float, default=None, help=f"learning rate ({d.lr:g})")
+    g.add_argument("--lr", type=float, default=None, help=f"learning rate ({d.lr:g}; documents: {dd.lr:g})")
     g.add_argument("--momentum", type=float, default=None, help=f"SGD momentum ({d.momentum})")
     g.add_argument("--nesterov", action="store_true", default=None, help="SGD with Nesterov momentum")
     g.add_argument("--weight-decay", type=float, default=None, help=f"L2 weight decay ({d.weight_decay})")
     g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size}; documents: {dd.batch_size})")
     g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs}; documents: {dd.epochs})")
-    g.add_argument("--lr-schedule", default=None, help=f"constant, cosine or step:K:F ({d.lr_schedule})")
-    g.add_argument("--patience", type=int, default=None, help=f"early-stopping patience, 0 = off ({d.patience})")
+    g.add_argument("--lr-schedule", default=None, help=f"constant, cosine or step:K:F ({d.lr_schedule}; documents: {dd.lr_schedule})")
+    g.add_argument("--patience", type=int, default=None, help=f"early-stopping patience, 0 = off ({d.patience}; documents: {dd.patience})")
     g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
     g = p.add_argument_group("running")
     g.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")

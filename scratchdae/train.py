@@ -58,7 +58,9 @@ class TrainConfig:
     # documents only
     pages: int = None  # generated training pages
     windows_per_page: int = None  # training windows sampled from each page
-    window: int = None  # input window size k (odd); the model predicts the clean 3x3 patch
+    window: int = None  # input window size k (odd)
+    patch: int = None  # the clean patch predicted around each pixel, c x c (odd)
+    stride: int = None  # cleaning: windows this many pixels apart; each pixel averages the patches covering it
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     # the DAE
@@ -70,14 +72,14 @@ class TrainConfig:
     tied: bool = False
     # optimisation
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float = None
     momentum: float = 0.9  # sgd only
     nesterov: bool = False  # sgd only
     weight_decay: float = 0.0
     batch_size: int = None
     epochs: int = None
-    lr_schedule: str = "constant"  # constant | cosine | step:K:F
-    patience: int = 5  # epochs without validation improvement before stopping; 0 turns it off
+    lr_schedule: str = None  # constant | cosine | step:K:F
+    patience: int = None  # epochs without validation improvement before stopping; 0 turns it off
     max_seconds: float = None  # stop after the epoch that crosses this wall-clock budget
     # running
     seed: int = 0
@@ -110,10 +112,12 @@ class TrainConfig:
 
 
 TASK_DEFAULTS = {
-    "images": dict(noise="gaussian:0.5", hidden=(1000,), batch_size=64, epochs=30),
+    "images": dict(noise="gaussian:0.5", hidden=(1000,), batch_size=64, epochs=30, lr=1e-3, lr_schedule="constant",
+                   patience=5),
     # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
-    "documents": dict(noise="none", hidden=(256, 128), batch_size=256, epochs=25, pages=48, windows_per_page=5000,
-                      window=9),
+    # chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its full course
+    "documents": dict(noise="none", hidden=(512, 256), batch_size=256, epochs=30, lr=2e-3, lr_schedule="cosine",
+                      patience=0, pages=96, windows_per_page=5000, window=9, patch=5, stride=2),
 }
 
 

@@ -13,7 +13,8 @@ from scratchdae.documents.filters import box_filter, gaussian_blur, max_filter, 
 from scratchdae.documents.generate import BACKGROUNDS, FONT_FAMILIES, available_fonts, generate_folder, make_page
 from scratchdae.documents.pages import (global_threshold, kaggle_pairs, median_background_subtraction, read_page,
                                         rmse, write_submission)
-from scratchdae.documents.windows import WindowSpec, assemble, clean_page, page_features, patch_targets
+from scratchdae.documents.windows import (WindowSpec, assemble, clean_page, grid_positions, page_features,
+                                          patch_targets)
 from scratchdae.train import train
 
 
@@ -69,8 +70,14 @@ def test_restricting_families():
 def test_windows_round_trip():
     spec = WindowSpec(window=5, out=3)
     page = np.random.default_rng(1).random((6, 8)).astype(np.float32)
-    assert page_features(page, spec).shape == (48, 50)
-    np.testing.assert_allclose(assemble(patch_targets(page, spec), 6, 8, spec), page, rtol=1e-6)
+    assert page_features(page, spec).shape == (48, 75)  # window, ratio window, coarse context grid
+    assert page_features(page, WindowSpec(window=5, context=0)).shape == (48, 50)
+    np.testing.assert_allclose(assemble(patch_targets(page, spec), np.arange(6), np.arange(8), 6, 8, spec), page,
+                               rtol=1e-6)
+    for stride in (2, 3):  # patches on a coarser grid still cover every pixel exactly once or more
+        rows, cols = grid_positions(6, stride), grid_positions(8, stride)
+        full = patch_targets(page, spec).reshape(6, 8, -1)[np.ix_(rows, cols)]
+        np.testing.assert_allclose(assemble(full, rows, cols, 6, 8, spec), page, rtol=1e-6)
     with pytest.raises(ValueError, match="odd positive integer"):
         WindowSpec(window=4)
 
@@ -87,14 +94,15 @@ def test_training_on_documents_writes_model_and_figure(doc_model):
     out, r = doc_model
     assert (out / "model.npz").is_file() and (out / "pages.png").is_file()
     assert r.history[-1]["val_loss"] < r.history[0]["val_loss"]
-    assert r.model.config["n_in"] == 2 * 81 and r.model.config["n_out"] == 9
+    assert r.model.config["n_in"] == 3 * 81 and r.model.config["n_out"] == 9
 
 
 @pytest.mark.parametrize("shape", [(420, 540), (258, 540), (5, 3), (1, 1), (30, 700)])
-def test_cleaning_keeps_any_page_size(doc_model, shape):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_cleaning_keeps_any_page_size(doc_model, shape, stride):
     _, r = doc_model
     page = np.random.default_rng(0).random(shape).astype(np.float32)
-    out = clean_page(r.model, r.loss, page, WindowSpec())
+    out = clean_page(r.model, r.loss, page, WindowSpec(stride=stride))
     assert out.shape == shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
 
 

@@ -53,7 +53,7 @@ def document_data(cfg, log):
     """TaskData for ``scratchdae train --dataset documents``."""
     from ..train import TaskData
 
-    spec = WindowSpec(window=cfg.window)
+    spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride)
     if cfg.data_dir is not None:
         if not is_kaggle_folder(cfg.data_dir):
             kaggle_pairs(cfg.data_dir)  # raises the explanation of what is missing

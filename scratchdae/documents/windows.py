@@ -1,9 +1,11 @@
 r"""From pages to windows and back: what the document DAE sees and predicts.
 
-For every pixel the model gets a k x k window of the noisy page plus the same
+For every pixel the model gets a k x k window of the noisy page, the same
 window divided by a local estimate of the paper's brightness (a cheap context
 feature: stains and shadows multiply the paper, so dividing them out leaves
-mostly ink), and predicts the clean c x c patch around that pixel. A page of
+mostly ink), and a coarse k x k grid of that ratio over a window three times
+wider (is this a line of text, a large watermark, a crease?), and predicts the
+clean c x c patch around that pixel. A page of
 any size is cleaned by sliding the window over every pixel, in bands of rows
 (batched on the model's backend), and averaging the c*c overlapping
 predictions each pixel receives.
@@ -21,18 +23,25 @@ class WindowSpec:
     window: int = 9  # k: the input window, k x k
     out: int = 3  # c: the predicted clean patch, c x c
     background: int = 15  # size of the max filter that estimates the paper
+    context: int = 3  # s: a coarse k x k grid of 3x3 means, s pixels apart, covering (s k) x (s k); 0 = none
+    stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `out`)
 
     def __post_init__(self):
+        if not isinstance(self.context, int) or self.context < 0 or (self.context and self.context % 2 == 0):
+            raise ValueError(f"context must be 0 or an odd positive integer, got {self.context!r}.")
         for name in ("window", "out", "background"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1 or v % 2 == 0:
                 raise ValueError(f"{name} must be an odd positive integer, got {v!r}. Fix: e.g. window=9, out=3.")
+        if not isinstance(self.stride, int) or not 1 <= self.stride <= self.out:
+            raise ValueError(f"stride must be between 1 and out ({self.out}) so that patches cover every pixel, "
+                             f"got {self.stride!r}.")
         if self.out > self.window:
             raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}).")
 
     @property
     def n_features(self):
-        return 2 * self.window**2
+        return (3 if self.context else 2) * self.window**2
 
     @property
     def n_outputs(self):
@@ -49,24 +58,34 @@ def paper_estimate(page, spec):
 
 
 def _padded_inputs(page, spec):
-    """The noisy page and its ratio to the paper estimate, both padded by k // 2."""
+    """The noisy page, its ratio to the paper estimate, and (with context) the ratio's 3x3 means,
+    each padded so that every pixel has its full window."""
     page = np.asarray(page, dtype=np.float32)
     ratio = np.clip(page / np.maximum(paper_estimate(page, spec), 0.05), 0, 1.5)
     r = spec.window // 2
-    return [np.pad(a, r, mode="edge") for a in (page, ratio)]
+    padded = [np.pad(a, r, mode="edge") for a in (page, ratio)]
+    if spec.context:
+        padded.append(np.pad(box_filter(ratio, spec.context), r * spec.context, mode="edge"))
+    return padded
 
 
-def feature_rows(padded, spec, r0, r1):
-    """(n, 2 k^2) float32 features of the pixels in rows r0:r1 (a copy of just that band)."""
-    k = spec.window
-    parts = [sliding_window_view(a[r0:r1 + k - 1], (k, k)).reshape((r1 - r0) * (a.shape[1] - k + 1), -1)
-             for a in padded]
-    return np.concatenate(parts, axis=1)
+def features_at(padded, spec, rows, cols):
+    """(len(rows) * len(cols), n_features) float32: the features of the pixels on a grid
+    (rows x cols), copied from lazy window views, so only what is asked for is built."""
+    k, s = spec.window, spec.context
+    grid = np.ix_(rows, cols)
+    parts = [sliding_window_view(a, (k, k))[grid] for a in padded[:2]]
+    if s:  # the coarse grid: every s-th pixel of an (s (k - 1) + 1)-wide window
+        big = s * (k - 1) + 1
+        parts.append(sliding_window_view(padded[2], (big, big))[:, :, ::s, ::s][grid])
+    n = len(rows) * len(cols)
+    return np.concatenate([p.reshape(n, -1) for p in parts], axis=1)
 
 
 def page_features(page, spec):
-    """(H*W, 2 k^2) float32: the noisy window, and the window divided by the paper estimate."""
-    return feature_rows(_padded_inputs(page, spec), spec, 0, np.shape(page)[0])
+    """(H*W, n_features) float32: the features of every pixel, in row-major order."""
+    H, W = np.shape(page)
+    return features_at(_padded_inputs(page, spec), spec, np.arange(H), np.arange(W))
 
 
 def patch_targets(clean, spec):
@@ -77,26 +96,34 @@ def patch_targets(clean, spec):
     return win.reshape(H * W, -1)
 
 
-def assemble(pred, height, width, spec):
-    """Average the overlapping c x c patches (H*W, c^2) into an (H, W) page."""
+def grid_positions(n, stride):
+    """0, stride, 2 stride, ... and always the last index, so every pixel is covered."""
+    pos = np.arange(0, n, stride)
+    return pos if pos[-1] == n - 1 else np.append(pos, n - 1)
+
+
+def assemble(pred, rows, cols, height, width, spec):
+    """Average the overlapping c x c patches predicted at rows x cols into an (H, W) page."""
     c, r = spec.out, spec.out // 2
-    pred = pred.reshape(height, width, c, c)
+    pred = pred.reshape(len(rows), len(cols), c, c)
     acc = np.zeros((height + 2 * r, width + 2 * r), np.float64)
     cnt = np.zeros_like(acc)
     for di in range(c):
         for dj in range(c):
-            acc[di:di + height, dj:dj + width] += pred[:, :, di, dj]
-            cnt[di:di + height, dj:dj + width] += 1
+            grid = np.ix_(rows + di, cols + dj)
+            acc[grid] += pred[:, :, di, dj]
+            cnt[grid] += 1
     return (acc[r:r + height, r:r + width] / cnt[r:r + height, r:r + width]).astype(np.float32)
 
 
-def clean_page(model, loss, page, spec, rows_per_batch=32):
+def clean_page(model, loss, page, spec, windows_per_batch=16384):
     """Clean one page (H, W) in [0, 1] of any size; returns float32 (H, W) in [0, 1].
 
-    Features are built on the host a band of rows at a time (about 17,000
-    windows for a 540-pixel page: large enough for fast matrix products, small
-    enough to stay in cache), sent to the model's backend, and the predicted
-    patches are averaged back together.
+    Windows sit on a grid ``spec.stride`` pixels apart (every pixel still gets
+    at least one prediction, most get several). Features are built on the host
+    a band of rows at a time (batches of about 16,000 windows: large enough for
+    fast matrix products, small enough to stay in cache), sent to the model's
+    backend, and the predicted patches are averaged back together.
     """
     from ..backend import to_host
 
@@ -105,9 +132,11 @@ def clean_page(model, loss, page, spec, rows_per_batch=32):
         raise ValueError(f"a page must be a grayscale (H, W) array, got shape {page.shape}.")
     H, W = page.shape
     padded = _padded_inputs(page, spec)
+    rows, cols = grid_positions(H, spec.stride), grid_positions(W, spec.stride)
+    band = max(1, windows_per_batch // len(cols))
     be = model.backend
     preds = []
-    for r0 in range(0, H, rows_per_batch):
-        X = be.asarray(feature_rows(padded, spec, r0, min(H, r0 + rows_per_batch)), dtype=model.dtype)
+    for i in range(0, len(rows), band):
+        X = be.asarray(features_at(padded, spec, rows[i:i + band], cols), dtype=model.dtype)
         preds.append(to_host(loss.reconstruction(model.forward(X)[0])))
-    return np.clip(assemble(np.concatenate(preds), H, W, spec), 0, 1)
+    return np.clip(assemble(np.concatenate(preds), rows, cols, H, W, spec), 0, 1)
