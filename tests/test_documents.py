@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from scratchdae.documents.evaluate import load_document_model
 from scratchdae.documents.filters import box_filter, gaussian_blur, max_filter, median_filter
 from scratchdae.documents.generate import BACKGROUNDS, FONT_FAMILIES, available_fonts, generate_folder, make_page
 from scratchdae.documents.pages import (global_threshold, kaggle_pairs, median_background_subtraction, read_page,
@@ -87,22 +88,23 @@ def doc_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("doc") / "run"
     r = train(out=out, dataset="documents", pages=4, windows_per_page=1500, epochs=3, quiet=True, hidden=(32,),
               backend="numpy")
-    return out, r
+    return out, r, load_document_model(out / "model.npz")[2]
 
 
 def test_training_on_documents_writes_model_and_figure(doc_model):
-    out, r = doc_model
+    out, r, spec = doc_model
     assert (out / "model.npz").is_file() and (out / "pages.png").is_file()
     assert r.history[-1]["val_loss"] < r.history[0]["val_loss"]
-    assert r.model.config["n_in"] == 3 * 81 and r.model.config["n_out"] == 9
+    assert spec == WindowSpec(window=9, out=5, stride=2)  # the defaults, saved in the model's header
+    assert r.model.config["n_in"] == 3 * 81 and r.model.config["n_out"] == 25
 
 
 @pytest.mark.parametrize("shape", [(420, 540), (258, 540), (5, 3), (1, 1), (30, 700)])
 @pytest.mark.parametrize("stride", [1, 2])
 def test_cleaning_keeps_any_page_size(doc_model, shape, stride):
-    _, r = doc_model
+    _, r, spec = doc_model
     page = np.random.default_rng(0).random(shape).astype(np.float32)
-    out = clean_page(r.model, r.loss, page, WindowSpec(stride=stride))
+    out = clean_page(r.model, r.loss, page, WindowSpec(window=spec.window, out=spec.out, stride=stride))
     assert out.shape == shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
 
 
@@ -153,9 +155,9 @@ def test_read_page_refuses_colour_and_non_images(tmp_path):
 
 def test_submission_format_and_order(doc_model, tmp_path):
     folder = make_folder(tmp_path)
-    _, r = doc_model
+    _, r, spec = doc_model
     pages = sorted((folder / "test").iterdir())
-    rows = write_submission(tmp_path / "sub.csv", pages, lambda p: clean_page(r.model, r.loss, p, WindowSpec()),
+    rows = write_submission(tmp_path / "sub.csv", pages, lambda p: clean_page(r.model, r.loss, p, spec),
                             log=lambda *a: None)
     with open(tmp_path / "sub.csv") as f:
         reader = csv.reader(f)
@@ -182,7 +184,7 @@ def run(*args):
 
 
 def test_cli_generate_evaluate_denoise_submit(doc_model, tmp_path):
-    out, _ = doc_model
+    out, _, _ = doc_model
     r = run("documents", "generate", "--out", tmp_path / "k", "--n", "2", "--test", "1", "--seed", "4")
     assert r.returncode == 0, r.stderr
     r = run("documents", "evaluate", "--model", out / "model.npz", "--data-dir", tmp_path / "k", "--json")
@@ -200,7 +202,7 @@ def test_cli_generate_evaluate_denoise_submit(doc_model, tmp_path):
 
 
 def test_cli_document_errors(doc_model, tmp_path):
-    out, _ = doc_model
+    out, _, _ = doc_model
     rgb = np.zeros((20, 20, 3), np.uint8)
     rgb[..., 1] = 255
     Image.fromarray(rgb).save(tmp_path / "green.png")

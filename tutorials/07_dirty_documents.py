@@ -32,12 +32,12 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
+from scratchdae.documents.evaluate import load_document_model, score_pages
 from scratchdae.documents.figures import page_figure
-from scratchdae.documents.generate import BACKGROUNDS, make_page
+from scratchdae.documents.generate import BACKGROUNDS, make_page, write_png
 from scratchdae.documents.pages import global_threshold, median_background_subtraction, rmse, write_submission
 from scratchdae.documents.training import generated_pages
 from scratchdae.documents.windows import WindowSpec, clean_page, paper_estimate
-from scratchdae.documents.evaluate import score_pages
 from scratchdae.train import new_run_dir, train
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
@@ -79,14 +79,17 @@ for name, out in [("noisy page", noisy), ("global threshold", global_threshold(n
 # %% [markdown]
 # ## What the model sees
 #
-# For every pixel: the 9×9 window of the noisy page, and the same window
-# divided by an estimate of the paper (a max filter wider than a stroke, then
-# smoothed). Stains and shadows multiply the paper, so the ratio is mostly ink.
-# The model predicts the clean 3×3 patch around the pixel; sliding over every
-# pixel, each pixel gets 9 predictions, which are averaged.
+# For every window position: the 9×9 window of the noisy page; the same
+# window divided by an estimate of the paper (a max filter wider than a
+# stroke, then smoothed: stains and shadows multiply the paper, so the ratio
+# is mostly ink); and a coarse 9×9 grid of that ratio over a window three
+# times wider (a line of text, a big watermark letter or a crease look
+# different at that scale). The model predicts the clean 5×5 patch around the
+# window's centre. Windows sit 2 pixels apart, so each pixel is covered by
+# several patches, whose predictions are averaged.
 
 # %%
-spec = WindowSpec()
+spec = WindowSpec(window=9, out=5, stride=2)  # the defaults of scratchdae train --dataset documents
 fig, axes = plt.subplots(1, 3, figsize=(16, 3))
 for ax, (title, img) in zip(axes, [("noisy", noisy), ("paper estimate", paper_estimate(noisy, spec)),
                                    ("noisy / paper", np.clip(noisy / paper_estimate(noisy, spec), 0, 1))]):
@@ -103,15 +106,18 @@ print(f"{spec.n_features} inputs per window, {spec.n_outputs} outputs")
 # test on typewriter pages with watermarks: text and dirt the model never saw.
 
 # %%
-settings = dict(pages=6, windows_per_page=1500, epochs=4) if FAST else {}
+# in class: the defaults (96 pages, about 7 minutes on 2 cores); the test suite: a small, quick version
+settings = dict(pages=16, windows_per_page=4000, epochs=8, hidden=(128, 64)) if FAST else {}
 result = train(out=RUNS / "model", dataset="documents", fonts="serif,sans", backgrounds="coffee,folded,wrinkled",
                quiet=True, figures=False, **settings)
 for h in result.history[:: max(1, len(result.history) // 5)]:
-    print(f"epoch {h['epoch']:>2}: validation RMSE on sampled windows {np.sqrt(h['val_mse']):.4f}")
+    print(f"epoch {h['epoch']:>2}: validation RMSE {np.sqrt(h['val_mse']):.4f} on sampled windows (half near ink, "
+          "so higher than on whole pages)")
 
 # %%
 test_pairs, metas = generated_pages(3 if FAST else 12, 2024, "test", fonts="mono", backgrounds="watermark")
-scores = score_pages(test_pairs, lambda p: clean_page(result.model, result.loss, p, spec))
+model, loss, spec = load_document_model(RUNS / "model" / "model.npz")  # the best model, with its window spec
+scores = score_pages(test_pairs, lambda p: clean_page(model, loss, p, spec))
 for name, value in scores["rmse"].items():
     print(f"{name:<32} RMSE {value:.4f}")
 print(f"cleaning took {scores['seconds_per_page']:.2f} s per page")
@@ -119,7 +125,7 @@ assert scores["rmse"]["model"] < scores["rmse"]["median background subtraction"]
 
 # %%
 noisy, clean = test_pairs[0]
-path = page_figure(RUNS / "pages.png", noisy, clean_page(result.model, result.loss, noisy, spec), clean,
+path = page_figure(RUNS / "pages.png", noisy, clean_page(model, loss, noisy, spec), clean,
                    f"unseen font ({metas[0]['font']}) on unseen paper ({metas[0]['background']})")
 plt.figure(figsize=(16, 5))
 plt.imshow(plt.imread(path))
@@ -134,12 +140,10 @@ plt.show()
 # `scratchdae documents submit --model model.npz --test-dir test/ --out submission.csv`.
 
 # %%
-from scratchdae.documents.generate import write_png  # noqa: E402
-
 test_dir = RUNS / "test"
 for i, (noisy, _) in enumerate(test_pairs[:2], start=1):
     write_png(test_dir / f"{i}.png", np.round(noisy * 255).astype(np.uint8))
 rows = write_submission(RUNS / "submission.csv", sorted(test_dir.iterdir()),
-                        lambda p: clean_page(result.model, result.loss, p, spec), log=lambda *a: None)
+                        lambda p: clean_page(model, loss, p, spec), log=lambda *a: None)
 with open(RUNS / "submission.csv") as f:
     print("".join(next(f) for _ in range(4)), f"... {rows:,} rows")
