@@ -40,8 +40,9 @@ def cmd_train(args):
 
     fields = TrainConfig.__dataclass_fields__
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if args.data_dir and not args.dataset:
-        overrides["dataset"] = None  # a plain folder of IDX files
+    if args.data_dir and not args.dataset:  # a Kaggle dirty-documents folder, or a plain folder of IDX files
+        from .documents.pages import is_kaggle_folder
+        overrides["dataset"] = "documents" if is_kaggle_folder(args.data_dir) else None
     result = train(resume=args.resume, **overrides)
     if result.stopped == "interrupted":
         return 130

@@ -130,6 +130,15 @@ def test_generated_folder_is_a_kaggle_folder(tmp_path):
         make_folder(tmp_path)
 
 
+def test_training_from_a_kaggle_folder(tmp_path):
+    folder = make_folder(tmp_path, n=4, n_test=0)
+    r = run("train", "--data-dir", folder, "--out", tmp_path / "run", "--epochs", "1", "--windows-per-page", "500",
+            "--hidden", "16", "--quiet", "--no-figures")
+    assert r.returncode == 0, r.stderr
+    model, loss, spec = load_document_model(tmp_path / "run" / "model.npz")
+    assert spec.out == 5 and model.config["n_out"] == 25
+
+
 def test_kaggle_folder_errors(tmp_path):
     (tmp_path / "k" / "train").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="expected train/ and train_cleaned/"):
