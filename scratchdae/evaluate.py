@@ -13,7 +13,7 @@ from .backend import to_host
 from .checkpoint import load_model
 from .corruption import get_corruption
 from .data import load_dataset, read_idx
-from .files import atomic_write
+from .files import write_png
 from .metrics import psnr
 from .train import evaluate_arrays, prepare_images, reconstruct
 
@@ -103,14 +103,6 @@ def _denoise_pages(model, loss, header, inputs, out):
     pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
     return [write_png(out / p.with_suffix(".png").name, np.round(clean_page(model, loss, page, spec) * 255)
                       .astype(np.uint8)) for p, page in zip(inputs, pages)]
-
-
-def write_png(path, gray):
-    from PIL import Image
-
-    with atomic_write(path) as f:
-        Image.fromarray(gray, mode="L").save(f, format="PNG")
-    return Path(path)
 
 
 def denoise(model, inputs, out, *, backend=None):

@@ -29,6 +29,15 @@ def atomic_write(path, mode="wb"):
         raise
 
 
+def write_png(path, gray):
+    """A uint8 (H, W) array as a grayscale PNG, atomically."""
+    from PIL import Image
+
+    with atomic_write(path) as f:
+        Image.fromarray(gray, mode="L").save(f, format="PNG")
+    return Path(path)
+
+
 def default_cache_dir():
     """Where downloads go: $SCRATCHDAE_DATA, else $XDG_CACHE_HOME/scratchdae, else ~/.cache/scratchdae."""
     if os.environ.get("SCRATCHDAE_DATA"):

@@ -34,7 +34,8 @@ import numpy as np
 
 from scratchdae.documents.evaluate import load_document_model, score_pages
 from scratchdae.documents.figures import page_figure
-from scratchdae.documents.generate import BACKGROUNDS, make_page, write_png
+from scratchdae.documents.generate import BACKGROUNDS, make_page
+from scratchdae.files import write_png
 from scratchdae.documents.pages import global_threshold, median_background_subtraction, rmse, write_submission
 from scratchdae.documents.training import generated_pages
 from scratchdae.documents.windows import WindowSpec, clean_page, paper_estimate

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write
+from ..files import atomic_write, write_png
 from .filters import gaussian_blur, resize
 
 WIDTH, HEIGHTS = 540, (258, 420)
@@ -265,13 +265,6 @@ def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H}
     return Page(to_u8(noisy), to_u8(clean), meta)
-
-
-def write_png(path, u8):
-    from PIL import Image
-
-    with atomic_write(path) as f:
-        Image.fromarray(u8, mode="L").save(f, format="PNG")
 
 
 def generate_folder(out, n, seed=0, *, n_test=0, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, log=print):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .generate import BACKGROUNDS, FONT_FAMILIES, make_page
-from .pages import is_kaggle_folder, kaggle_pairs, read_page
+from .pages import kaggle_pairs, read_page
 from .windows import WindowSpec, page_features, patch_targets
 
 
@@ -55,13 +55,11 @@ def document_data(cfg, log):
 
     spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride)
     if cfg.data_dir is not None:
-        if not is_kaggle_folder(cfg.data_dir):
-            kaggle_pairs(cfg.data_dir)  # raises the explanation of what is missing
-        files = kaggle_pairs(cfg.data_dir)
-        order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
-        n_val = max(1, int(round(len(files) * cfg.val_fraction)))
+        files = kaggle_pairs(cfg.data_dir)  # explains what is missing from a folder that is not Kaggle's
         if len(files) < 2:
             raise ValueError(f"{cfg.data_dir} has {len(files)} page pair; at least 2 are needed (train and validation).")
+        order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
+        n_val = max(1, int(round(len(files) * cfg.val_fraction)))
         load = lambda ids: [(read_page(files[i][0]), read_page(files[i][1])) for i in sorted(ids)]  # noqa: E731
         train_pairs, val_pairs = load(order[n_val:]), load(order[:n_val])
         for (noisy, clean), i in zip(train_pairs + val_pairs, list(order[n_val:]) + list(order[:n_val])):
