@@ -214,8 +214,10 @@ def build_parser():
     g.add_argument("--weight-decay", type=float, default=None, help=f"L2 weight decay ({d.weight_decay})")
     g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size}; documents: {dd.batch_size})")
     g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs}; documents: {dd.epochs})")
-    g.add_argument("--lr-schedule", default=None, help=f"constant, cosine or step:K:F ({d.lr_schedule}; documents: {dd.lr_schedule})")
-    g.add_argument("--patience", type=int, default=None, help=f"early-stopping patience, 0 = off ({d.patience}; documents: {dd.patience})")
+    g.add_argument("--lr-schedule", default=None,
+                   help=f"constant, cosine or step:K:F ({d.lr_schedule}; documents: {dd.lr_schedule})")
+    g.add_argument("--patience", type=int, default=None,
+                   help=f"early-stopping patience, 0 = off ({d.patience}; documents: {dd.patience})")
     g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
     g = p.add_argument_group("running")
     g.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")

@@ -41,7 +41,6 @@ def test_dense_layer_matches_autograd(activation):
 
 
 def torch_loss(name, mu, x, log_var=None, sigma=None, beta=0.0, min_sigma=0.0):
-    D = x.shape[1]
     if name == "gaussian":
         nll = torch.nn.functional.gaussian_nll_loss(mu, x, torch.full_like(mu, sigma**2), full=True, reduction="sum")
         return nll / x.shape[0]

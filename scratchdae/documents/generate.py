@@ -261,7 +261,8 @@ def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None
     noisy = paper(rng, H, WIDTH, background, variant, sun) * (1 - ink)
     noisy += rng.normal(0, rng.uniform(0.005, 0.03), noisy.shape).astype(np.float32)  # sensor noise
     to_u8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
-    meta = {"seed": seed if isinstance(seed, int) else [int(s) for s in seed], "font": font.name, "font_family": font.family, "font_style": font.style,
+    meta = {"seed": seed if isinstance(seed, int) else [int(s) for s in seed], "font": font.name,
+            "font_family": font.family, "font_style": font.style,
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H}
     return Page(to_u8(noisy), to_u8(clean), meta)
