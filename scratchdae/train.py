@@ -283,7 +283,6 @@ def train(config=None, *, on_step=None, **overrides):
     if resume:
         arrays, state = load_npz(state_path, kind="training-state")
         cfg = TrainConfig(**{**state["config"], **overrides, "out": str(out)})
-        cfg.hidden = tuple(cfg.hidden)
         log(f"resuming {out} at epoch {state['epoch'] + 1}, step {state['step']}")
     elif state_path.exists():
         raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
