@@ -7,7 +7,8 @@ Two kinds, same format:
   data normalisation and a summary of the training history.
 * ``checkpoint.npz``: everything needed to resume training exactly: the
   model, the optimizer's moments, the random generators' states, the epoch and
-  step, the best weights so far, the whole history.
+  step, the early-stopping record and the whole history (the best weights so
+  far are model.npz itself).
 
 The header is JSON stored as a uint8 array, so files load with
 ``allow_pickle=False`` (no code runs on load). Arrays are saved from the host:
@@ -72,14 +73,14 @@ def load_npz(path, kind=None):
     return arrays, header
 
 
-def model_arrays(model, loss, prefix=""):
+def model_arrays(model, loss):
     """The arrays that define a trained model: its parameters and the loss's."""
-    arrays = {f"{prefix}param/{k}": v for k, v in model.parameters().items()}
-    arrays.update({f"{prefix}loss/{k}": v for k, v in loss.params.items()})
+    arrays = {f"param/{k}": v for k, v in model.parameters().items()}
+    arrays.update({f"loss/{k}": v for k, v in loss.params.items()})
     return arrays
 
 
-def restore_model(arrays, header, backend=None, prefix=""):
+def restore_model(arrays, header, backend=None):
     """Build the model and loss described by ``header`` and load their arrays."""
     arch = dict(header["architecture"])
     try:
@@ -87,13 +88,13 @@ def restore_model(arrays, header, backend=None, prefix=""):
     except (TypeError, KeyError) as err:
         raise CheckpointError(f"the checkpoint's architecture {header['architecture']} is not valid ({err}).") from None
     loss = get_loss(header["loss"], backend=model.backend, dtype=model.dtype)
-    params = {k[len(prefix) + 6:]: v for k, v in arrays.items() if k.startswith(prefix + "param/")}
+    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
     try:
         model.load_parameters(params)
     except ValueError as err:
         raise CheckpointError(f"the checkpoint does not fit its own architecture: {err}") from None
     for k, p in loss.params.items():
-        key = f"{prefix}loss/{k}"
+        key = f"loss/{k}"
         if key not in arrays or arrays[key].shape != p.shape:
             raise CheckpointError(f"the checkpoint lacks the loss parameter {k!r} of shape {p.shape}.")
         p[...] = model.backend.asarray(arrays[key], dtype=model.dtype)

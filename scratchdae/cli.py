@@ -90,9 +90,9 @@ def cmd_documents_generate(args):
 
 def _names(text, what):
     from .documents.generate import BACKGROUNDS, FONT_FAMILIES
-    from .documents.training import _families
+    from .documents.training import parse_families
 
-    return _families(text, FONT_FAMILIES if what == "fonts" else BACKGROUNDS, what)
+    return parse_families(text, FONT_FAMILIES if what == "fonts" else BACKGROUNDS, what)
 
 
 def cmd_documents_evaluate(args):

@@ -88,6 +88,16 @@ def explain(errors, tol=TOLERANCE):
 
 # -- the pieces checked by ``scratchdae gradcheck`` ------------------------------
 
+def differentiated_objective(loss, out, x):
+    """``objective(out) -> scalar`` whose gradient ``loss.backward`` returns: the loss itself, or
+    for beta-NLL the surrogate (G8) with its weights frozen at ``out`` (sg[.]: they do not move
+    with the nudges of (GC1))."""
+    if isinstance(loss, HeteroscedasticGaussianNLL) and loss.beta:
+        frozen = out["log_var"].copy()
+        return lambda o: loss.surrogate(o, x, frozen)
+    return lambda o: loss.forward(o, x)[0]
+
+
 def check_dense(activation, backend=None, seed=0, n=5, n_in=4, n_out=3):
     """Dense + activation: dL/dx, dL/dW, dL/db for L = sum(out * R), R random."""
     be = get_backend(backend)
@@ -115,14 +125,10 @@ def check_loss(loss, backend=None, seed=0, n=4, d=5):
         out["log_var"] = rng.standard_normal((n, d)) * 0.5 - 1.0
     if isinstance(loss, BernoulliNLL):
         out["mean"] = rng.standard_normal((n, d)) * 3  # logits
-    if isinstance(loss, HeteroscedasticGaussianNLL) and loss.beta:
-        weights_from = out["log_var"].copy()  # sg[.]: the weights do not move with the nudges
+    objective = differentiated_objective(loss, out, x)
 
-        def f():
-            return loss.surrogate(out, x, weights_from)
-    else:
-        def f():
-            return loss.forward(out, x)[0]
+    def f():
+        return objective(out)
 
     value, cache = loss.forward(out, x)
     d_out, grads = loss.backward(cache)
@@ -145,14 +151,10 @@ def check_autoencoder(backend=None, seed=0, loss=None, n=3, **model_kw):
     x = rng.random((n, model.config["n_in"]))
 
     out, cache = model.forward(x_tilde)
-    if isinstance(loss, HeteroscedasticGaussianNLL) and loss.beta:
-        weights_from = out["log_var"].copy()  # sg[.]: beta-NLL weights stay fixed
+    objective = differentiated_objective(loss, out, x)
 
-        def f():
-            return loss.surrogate(model.forward(x_tilde)[0], x, weights_from)
-    else:
-        def f():
-            return loss.forward(model.forward(x_tilde)[0], x)[0]
+    def f():
+        return objective(model.forward(x_tilde)[0])
 
     d_out, loss_grads = loss.backward(loss.forward(out, x)[1])
     dx, grads = model.backward(d_out, cache)

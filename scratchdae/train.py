@@ -314,6 +314,8 @@ def train(config=None, *, on_step=None, **overrides):
     if cfg.optimizer == "sgd":
         opt_kw.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
     opt = get_optimizer(cfg.optimizer, **opt_kw)
+    if state is not None:
+        model, loss = restore_model(arrays, state, be)  # the saved weights replace the fresh ones
     params = {**model.parameters(), **{f"loss.{k}": v for k, v in loss.params.items()}}
 
     shuffle_rng = np.random.default_rng([cfg.seed, 2])  # host: the order of the examples
@@ -324,8 +326,6 @@ def train(config=None, *, on_step=None, **overrides):
     best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}
     run_sum, run_count = 0.0, 0
     if state is not None:
-        model, loss = restore_model(arrays, state, be)
-        params = {**model.parameters(), **{f"loss.{k}": v for k, v in loss.params.items()}}
         opt.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, params,
                               state["optimizer_t"])
         shuffle_rng.bit_generator.state = state["rng"]["shuffle"]
@@ -343,7 +343,7 @@ def train(config=None, *, on_step=None, **overrides):
         if perm is not None:
             arrays["perm"] = perm
         header = model_header(model, loss, corrupt, dataset=data.name, **data.header)
-        header.update(kind="training-state", config={**asdict(cfg), "hidden": list(cfg.hidden)}, epoch=epoch,
+        header.update(kind="training-state", config=asdict(cfg), epoch=epoch,
                       step=step, optimizer_t=opt.t, history=history, best=best, running=[run_sum, run_count],
                       rng={"shuffle": _rng_state(shuffle_rng), "noise": _rng_state(noise_rng)})
         save_npz(state_path, arrays, header)
@@ -352,7 +352,7 @@ def train(config=None, *, on_step=None, **overrides):
         summary = {"epochs": len(history), "best_epoch": best["epoch"] + 1, "best_val_loss": best["val_loss"],
                    "last": history[-1] if history else None}
         save_model(model_path, model, loss, corrupt, dataset=data.name, history=summary, **data.header,
-                   train_config={**asdict(cfg), "hidden": list(cfg.hidden)})
+                   train_config=asdict(cfg))
 
     log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; "
         f"noise {corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "

@@ -90,14 +90,14 @@ def write_submission(path, pages, clean_fn, log=print):
         ids.append(int(p.stem))
     if len(set(ids)) != len(ids):
         raise ValueError("two test pages share an image number.")
-    shapes = {p: read_page(p).shape for p in pages}  # every page readable before anything is written
+    noisy = [read_page(p) for p in pages]  # every page readable before anything is written
     rows = 0
     with atomic_write(path, "w") as f:
         f.write("id,value\n")
-        for n, p in zip(ids, pages):
-            cleaned = np.clip(clean_fn(read_page(p)), 0, 1)
-            if cleaned.shape != shapes[p]:
-                raise RuntimeError(f"cleaning {p.name} changed its size from {shapes[p]} to {cleaned.shape}.")
+        for n, p, page in zip(ids, pages, noisy):
+            cleaned = np.clip(clean_fn(page), 0, 1)
+            if cleaned.shape != page.shape:
+                raise RuntimeError(f"cleaning {p.name} changed its size from {page.shape} to {cleaned.shape}.")
             H, W = cleaned.shape
             r = np.arange(1, H + 1)
             lines = []

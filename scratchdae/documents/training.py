@@ -16,7 +16,7 @@ from .pages import kaggle_pairs, read_page
 from .windows import WindowSpec, page_features, patch_targets
 
 
-def _families(text, allowed, what):
+def parse_families(text, allowed, what):
     if text is None:
         return tuple(allowed)
     names = tuple(t.strip() for t in str(text).split(",") if t.strip())
@@ -29,8 +29,8 @@ def _families(text, allowed, what):
 def generated_pages(n, seed, split, fonts=None, backgrounds=None):
     """n (noisy, clean) float pairs; the split name keeps training, validation and test pages apart."""
     base = {"train": 100, "val": 200, "test": 300}[split]
-    fonts = _families(fonts, FONT_FAMILIES, "font families")
-    backgrounds = _families(backgrounds, BACKGROUNDS, "backgrounds")
+    fonts = parse_families(fonts, FONT_FAMILIES, "font families")
+    backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")
     pages = [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds) for i in range(n)]
     return [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages], [p.meta for p in pages]
 

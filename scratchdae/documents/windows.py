@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..backend import to_host
 from .filters import box_filter, max_filter
 
 
@@ -125,8 +126,6 @@ def clean_page(model, loss, page, spec, windows_per_batch=16384):
     fast matrix products, small enough to stay in cache), sent to the model's
     backend, and the predicted patches are averaged back together.
     """
-    from ..backend import to_host
-
     page = np.asarray(page, dtype=np.float32)
     if page.ndim != 2:
         raise ValueError(f"a page must be a grayscale (H, W) array, got shape {page.shape}.")
