@@ -15,7 +15,7 @@ from .corruption import get_corruption
 from .data import load_dataset, read_idx
 from .files import write_png
 from .metrics import psnr
-from .train import evaluate_arrays, prepare_images, reconstruct
+from .inference import evaluate_arrays, prepare_images, reconstruct
 
 # the noisy input as a prediction has an NLL only where the loss needs nothing but a mean
 NOISY_NLL_LOSSES = ("gaussian", "gaussian-learned", "mse")

@@ -4,23 +4,31 @@ denoising_figure   rows of corrupted / denoised / clean test images (the DAE pic
 loss_curves        train and validation loss, and validation PSNR, per epoch
 filters_figure     the first layer's weights as image tiles (what each hidden unit looks for)
 sigma_map_figure   a per-pixel-variance model's predicted sigma, beside the digits
+field_figure       a 2-D model's vector field r(x) - x over the data, beside the exact one
+filters_by_noise_figure   first-layer filters of several models side by side
+
+Each figure is drawn on its own ``matplotlib.figure.Figure`` (no pyplot
+state), so the library never changes the backend of a notebook or script.
 """
 import math
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; no window, works headless and in CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .backend import to_host
+from .files import atomic_write
+from .inference import prepare_images, reconstruct
 
-from .backend import to_host  # noqa: E402
-from .files import atomic_write  # noqa: E402
+
+def _figure(rows, cols, figsize, **kw):
+    """A Figure and its axes grid, outside pyplot."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=False, **kw)
 
 
 def _save(fig, path):
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -34,7 +42,7 @@ def denoising_figure(path, corrupted, denoised, clean, image_shape, title=""):
     """Three rows: corrupted x~, denoised D(E(x~)), clean x; one column per image."""
     rows = [("corrupted", corrupted), ("denoised", denoised), ("clean", clean)]
     n = len(clean)
-    fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 3.6), squeeze=False)
+    fig, axes = _figure(3, n, (1.1 * n, 3.6))
     for r, (label, imgs) in enumerate(rows):
         imgs = np.clip(to_host(imgs), 0, 1)
         for c in range(n):
@@ -48,7 +56,8 @@ def denoising_figure(path, corrupted, denoised, clean, image_shape, title=""):
 def loss_curves(path, history):
     """Train and validation loss (left) and validation PSNR (right) per epoch."""
     epochs = [h["epoch"] for h in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, axes = _figure(1, 2, (9, 3.4))
+    ax1, ax2 = axes[0]
     ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
     ax1.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
     ax1.set_xlabel("epoch")
@@ -68,7 +77,7 @@ def filters_figure(path, W, image_shape, n=100, title="first-layer filters"):
     n = min(n, W.shape[1])
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.7, rows * 0.7), squeeze=False)
+    fig, axes = _figure(rows, cols, (cols * 0.7, rows * 0.7))
     for i, ax in enumerate(axes.flat):
         if i < n:
             w = W[:, i]
@@ -84,7 +93,7 @@ def sigma_map_figure(path, clean, denoised, sigma, image_shape):
     """Clean, denoised and predicted sigma per pixel, one column per image."""
     n = len(clean)
     sigma = to_host(sigma)
-    fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 3.8), squeeze=False)
+    fig, axes = _figure(3, n, (1.1 * n, 3.8))
     vmax = float(sigma.max())
     for c in range(n):
         _show(axes[0, c], np.clip(to_host(clean[c]), 0, 1).reshape(image_shape))
@@ -100,8 +109,6 @@ def sigma_map_figure(path, clean, denoised, sigma, image_shape):
 
 def training_figures(out, model, loss, corrupt, data, history, seed, n=10):
     """The figures of a finished run, on the first n test images; returns name -> path."""
-    from .train import prepare_images  # here to avoid an import cycle
-
     be = model.backend
     shape = data.image_shape
     x = be.asarray(prepare_images(data.test_images[:n], model.dtype))
@@ -117,3 +124,72 @@ def training_figures(out, model, loss, corrupt, data, history, seed, n=10):
     if "log_var" in out_:
         files["sigma_map"] = sigma_map_figure(out / "sigma_map.png", x, denoised, loss.sigma_map(out_), shape)
     return files
+
+
+def _tile(W, image_shape, n, cols):
+    """The first n columns of W (D, H) as one mosaic image, each tile scaled to [-1, 1] by its own range."""
+    h, w = image_shape
+    rows = math.ceil(n / cols)
+    mosaic = np.zeros((rows * (h + 1) + 1, cols * (w + 1) + 1))
+    for i in range(n):
+        tile = W[:, i].reshape(image_shape)
+        tile = tile / (float(np.abs(tile).max()) or 1.0)
+        r, c = divmod(i, cols)
+        mosaic[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = tile
+    return mosaic
+
+
+def filters_by_noise_figure(path, weights, image_shape, n=36, title="first-layer filters by corruption"):
+    """One panel of n first-layer filters per model, side by side (Vincent et al. 2010, figure 6).
+
+    weights : dict label -> first weight matrix (D, H), e.g. {"no noise": W0, "gaussian:0.3": W1}
+    """
+    fig, axes = _figure(1, len(weights), (2.6 * len(weights), 2.9))
+    for ax, (label, W) in zip(axes[0], weights.items()):
+        W = to_host(W)
+        k = min(n, W.shape[1])
+        _show(ax, _tile(W, image_shape, k, math.ceil(math.sqrt(k))), cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_title(label, fontsize=10)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def field_grid(points, n=21, margin=0.15):
+    """A regular n x n grid over the bounding box of 2-D points, widened by ``margin`` of its size."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = margin * (hi - lo)
+    xs, ys = (np.linspace(lo[i] - pad[i], hi[i] + pad[i], n) for i in range(2))
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def field_figure(path, model, loss, corrupt, points, mixture=None, n_grid=21, title=""):
+    r"""A 2-D DAE's displacement r(x) - x on a grid over the data (an estimate of s^2 grad log p_s, (S4)).
+
+    With ``mixture`` (a toy data set) a second panel shows the exact
+    s^2 grad log p_s(x) over the smoothed density p_s, with the same arrow scale.
+    """
+    points = to_host(points)
+    grid = field_grid(points, n_grid)
+    be = model.backend
+    learned = to_host(reconstruct(model, loss, be.asarray(grid, dtype=model.dtype))) - grid  # n*n,2  r(x) - x
+    panels = [("learned r(x) - x", learned)]
+    s = getattr(corrupt, "sigma", None)
+    if mixture is not None and s is not None:
+        panels.append((f"exact $s^2\\nabla\\log p_s(x)$, s = {s:g}", s**2 * mixture.score(grid, s)))
+    fig, axes = _figure(1, len(panels), (5.2 * len(panels), 5))
+    for ax, (label, field) in zip(axes[0], panels):
+        if mixture is not None and s is not None:
+            xs, ys = np.unique(grid[:, 0]), np.unique(grid[:, 1])
+            fine = np.stack(np.meshgrid(np.linspace(xs[0], xs[-1], 120), np.linspace(ys[0], ys[-1], 120)), -1)
+            dens = np.exp(mixture.log_density(fine.reshape(-1, 2), s)).reshape(120, 120)
+            ax.contourf(fine[..., 0], fine[..., 1], dens, levels=12, cmap="Greys", alpha=0.6)
+        else:
+            ax.scatter(points[:2000, 0], points[:2000, 1], s=2, c="0.6", lw=0)
+        # arrows in data units: each shows where the DAE moves the point at its tail (the same scale in every panel)
+        ax.quiver(grid[:, 0], grid[:, 1], field[:, 0], field[:, 1], angles="xy", scale_units="xy", scale=1,
+                  color="C3" if label.startswith("learned") else "C0", width=0.004)
+        ax.set_aspect("equal")
+        ax.set_title(label)
+    fig.suptitle(title or f"{corrupt.spec()} noise: where the DAE moves each point")
+    return _save(fig, path)

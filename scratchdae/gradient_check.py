@@ -24,6 +24,7 @@ from .backend import backend_of, get_backend
 from .layers import Dense
 from .losses import (BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma, HeteroscedasticGaussianNLL, MSE)
 from .model import Autoencoder
+from .probe import softmax_regression_backward, softmax_regression_loss
 
 TOLERANCE = 1e-6
 FLOOR = 1e-3
@@ -161,6 +162,21 @@ def check_autoencoder(backend=None, seed=0, loss=None, n=3, **model_kw):
     return gradcheck(f, {"x~": x_tilde, **model.parameters(), **loss.params}, {"x~": dx, **grads, **loss_grads})
 
 
+def check_softmax_regression(backend=None, seed=0, n=6, f=4, k=3, lam=0.1):
+    """The linear probe's softmax regression: dL/dX, dL/dW, dL/db of the penalised loss (LR2) by (LR3)."""
+    be = get_backend(backend)
+    rng = be.rng(seed)
+    X = rng.standard_normal((n, f))  # N,F
+    y = be.xp.arange(n) % k  # N  every class present while n >= k
+    params = {"W": rng.standard_normal((f, k)), "b": rng.standard_normal(k) * 0.5}  # F,K and K
+
+    def objective():
+        return softmax_regression_loss(params, X, y, lam)[0]
+
+    dX, grads = softmax_regression_backward(softmax_regression_loss(params, X, y, lam)[1])
+    return gradcheck(objective, {"X": X, **params}, {"X": dX, **grads})
+
+
 def all_checks(backend=None):
     """(name, thunk) pairs: everything ``scratchdae gradcheck`` runs."""
     checks = [(f"dense + {a}", lambda a=a: check_dense(a, backend)) for a in ACTIVATIONS]
@@ -180,6 +196,8 @@ def all_checks(backend=None):
          dict(variance_head=True, activation="sigmoid", loss=HeteroscedasticGaussianNLL(0.5))),
     ]
     checks += [(name, lambda kw=kw: check_autoencoder(backend, **kw)) for name, kw in models]
+    checks += [(f"softmax regression (linear probe), lam={lam:g}",
+                lambda lam=lam: check_softmax_regression(backend, lam=lam)) for lam in (0.0, 0.1)]
     return checks
 
 

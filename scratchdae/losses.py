@@ -6,10 +6,13 @@ Every loss has
   (``"mean"``, and ``"log_var"`` for a variance head), ``x`` the clean batch;
   ``value`` is a 0-d array, the mean over the batch of the per-example loss
   (L1). For the likelihoods it is the full NLL in nats per example, with the
-  constant included, so numbers compare across losses and papers.
+  constant included.
 * ``backward(cache) -> (d_out, grads)``: dL/d(out) with the same keys as
   ``out``, and the gradients of the loss's own parameters (``params``).
-* ``reconstruction(out)``: the predicted mean in data space.
+* ``reconstruction(out)``: the predicted mean in data space: for every
+  loss here the minimiser of the expected loss is E[x | x~] (S2).
+* ``sample(out, rng)``: a draw from p(x | h), the decoder's distribution,
+  for the DAE Markov chain (MC1).
 
 Shapes: N examples, D pixels. Equations (L1), (G1)-(G10), (B1)-(B2),
 (M1)-(M2) are in docs/derivations.md.
@@ -51,6 +54,10 @@ class Loss:
     def reconstruction(self, out):
         return out["mean"]
 
+    def sample(self, out, rng):
+        """A draw from p(x | h); a loss that is no likelihood (MSE) returns the mean."""
+        return self.reconstruction(out)
+
     def config(self):
         return {"name": self.name}
 
@@ -82,6 +89,10 @@ class GaussianNLL(Loss):
     def backward(self, cache):
         r, N = cache
         return {"mean": r * (1 / (self.sigma**2 * N))}, {}  # (G3) with the 1/N of (L1)
+
+    def sample(self, out, rng):
+        mu = out["mean"]
+        return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, sigma^2 I)  (G1)
 
     def config(self):
         return {"name": self.name, "sigma": self.sigma}
@@ -122,6 +133,10 @@ class GaussianNLLLearnedSigma(Loss):
         dmean = r * (inv_var / N)  # (G5) dL/dmu = (mu - x) / sigma^2, with the 1/N of (L1)
         dlog_var = 0.5 * D - 0.5 * sse.mean() * inv_var  # (G5) dL/ds, averaged over the batch
         return {"mean": dmean}, {"log_var": dlog_var}
+
+    def sample(self, out, rng):
+        mu = out["mean"]
+        return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, e^s I)  (G4)
 
     def config(self):
         return {"name": self.name, "init_sigma": self.init_sigma}
@@ -207,6 +222,10 @@ class HeteroscedasticGaussianNLL(Loss):
         """The predicted per-pixel sigma = exp(s / 2)."""
         return backend_of(out["log_var"]).xp.exp(0.5 * self.log_var(out["log_var"])[0])
 
+    def sample(self, out, rng):
+        mu = out["mean"]
+        return mu + self.sigma_map(out) * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x_d ~ N(mu_d, e^s_d)  (G6)
+
     def config(self):
         return {"name": self.name, "beta": self.beta, "min_sigma": self.min_sigma}
 
@@ -231,7 +250,11 @@ class BernoulliNLL(Loss):
         return {"mean": (sigmoid(z) - x) * (1 / N)}, {}  # (B2)
 
     def reconstruction(self, out):
-        return sigmoid(out["mean"])  # p = sigmoid(z), the Bernoulli mean
+        return sigmoid(out["mean"])  # p = sigmoid(z), the Bernoulli mean: E[x | x~] at the optimum (S2)
+
+    def sample(self, out, rng):
+        p = self.reconstruction(out)
+        return (rng.random(p.shape, dtype=p.dtype) < p).astype(p.dtype)  # x_d ~ Bernoulli(p_d)  (B1)
 
 
 class MSE(Loss):

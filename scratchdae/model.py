@@ -45,14 +45,15 @@ class Sequential:
         return f"Sequential(\n{inner}\n)"
 
 
-def _parse_sizes(hidden):
+def _parse_sizes(hidden, name="hidden"):
+    """Layer sizes as a tuple of positive ints; ``decoder_hidden`` may be empty (decode the code directly)."""
     if isinstance(hidden, int):
         hidden = (hidden,)
     hidden = tuple(hidden)
-    if not hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
-        raise ValueError(
-            f"hidden must be one or more positive layer sizes, got {hidden!r}. Fix: e.g. hidden=(1000,) or (512, 128)."
-        )
+    ok = all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden)
+    if not ok or (not hidden and name == "hidden"):
+        raise ValueError(f"{name} must be {'one or more' if name == 'hidden' else 'zero or more'} positive layer "
+                         f"sizes, got {hidden!r}. Fix: e.g. {name}=(1000,) or (512, 128).")
     return hidden
 
 
@@ -69,6 +70,11 @@ class Autoencoder:
     hidden : int or sequence of int
         Encoder sizes, e.g. ``1000`` (784-1000-784) or ``(512, 128)``
         (784-512-128-512-784). Larger than ``n_in`` is overcomplete.
+    decoder_hidden : sequence of int, optional
+        The decoder's hidden sizes, between the code and the output. By
+        default the decoder mirrors the encoder (``hidden`` reversed, less
+        the code itself); ``hidden=128, decoder_hidden=(128,)`` gives
+        2-128-128-2 for 2-D points. ``()`` decodes the code directly.
     activation : str
         Hidden-unit activation.
     output_activation : str
@@ -83,37 +89,43 @@ class Autoencoder:
     backend, dtype : see :mod:`scratchdae.backend`.
     """
 
-    def __init__(self, n_in, hidden=(1000,), *, n_out=None, activation="relu", output_activation="sigmoid",
-                 tied=False, variance_head=False, seed=None, backend=None, dtype="float32"):
+    def __init__(self, n_in, hidden=(1000,), *, decoder_hidden=None, n_out=None, activation="relu",
+                 output_activation="sigmoid", tied=False, variance_head=False, seed=None, backend=None,
+                 dtype="float32"):
         n_out = n_in if n_out is None else n_out
         for n, label in ((n_in, "n_in"), (n_out, "n_out")):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise ValueError(f"{label} must be a positive int, got {n!r}.")
-        if tied and n_out != n_in:
-            raise ValueError(f"tied weights need as many outputs as inputs, got n_in={n_in}, n_out={n_out}.")
-        self.config = dict(n_in=n_in, hidden=list(_parse_sizes(hidden)), n_out=n_out, activation=str(activation),
-                           output_activation=str(output_activation), tied=bool(tied),
+        hidden = list(_parse_sizes(hidden))
+        mirror = hidden[-2::-1]  # 784-512-128 decodes through 512
+        decoder_hidden = mirror if decoder_hidden is None else list(_parse_sizes(decoder_hidden, "decoder_hidden"))
+        if tied and (n_out != n_in or decoder_hidden != mirror):
+            raise ValueError(f"tied weights need a decoder that mirrors the encoder (decoder_hidden={mirror}, as "
+                             f"many outputs as inputs), got decoder_hidden={decoder_hidden}, n_in={n_in}, "
+                             f"n_out={n_out}. Fix: drop tied=True, or decoder_hidden.")
+        self.config = dict(n_in=n_in, hidden=hidden, decoder_hidden=decoder_hidden, n_out=n_out,
+                           activation=str(activation), output_activation=str(output_activation), tied=bool(tied),
                            variance_head=bool(variance_head))
         self.backend = get_backend(backend)
         self.dtype = check_dtype(dtype)
         rng = self.backend.rng(seed)
         kw = dict(backend=self.backend, dtype=self.dtype)
-        sizes = [n_in, *self.config["hidden"]]
+        sizes = [n_in, *hidden]
         enc = [Dense(a, b, activation, rng=rng, **kw) for a, b in zip(sizes[:-1], sizes[1:])]
         self.encoder = Sequential(enc)
-        # the decoder mirrors the encoder; its last layer is the mean head
-        dec = []
-        for i in reversed(range(1, len(enc))):
-            if tied:
-                dec.append(TiedDense(enc[i], activation, **kw))
-            else:
-                dec.append(Dense(sizes[i + 1], sizes[i], activation, rng=rng, **kw))
+        # the decoder runs from the code through decoder_hidden; its last layer is the mean head
+        dec_sizes = [hidden[-1], *decoder_hidden]
+        if tied:  # mirrored: each decoder layer is an encoder layer transposed
+            dec = [TiedDense(enc[i], activation, **kw) for i in reversed(range(1, len(enc)))]
+        else:
+            dec = [Dense(a, b, activation, rng=rng, **kw) for a, b in zip(dec_sizes[:-1], dec_sizes[1:])]
         self.decoder = Sequential(dec)
         if tied:
             self.mean_head = TiedDense(enc[0], output_activation, **kw)
         else:
-            self.mean_head = Dense(sizes[1], n_out, output_activation, rng=rng, **kw)
-        self.var_head = Dense(sizes[1], n_out, "identity", init="glorot", rng=rng, **kw) if variance_head else None
+            self.mean_head = Dense(dec_sizes[-1], n_out, output_activation, rng=rng, **kw)
+        self.var_head = (Dense(dec_sizes[-1], n_out, "identity", init="glorot", rng=rng, **kw)
+                         if variance_head else None)
         self._index_parameters()
 
     # -- parameters -----------------------------------------------------
@@ -209,7 +221,10 @@ class Autoencoder:
     def __repr__(self):
         c = self.config
         kind = "overcomplete" if c["hidden"][-1] > c["n_in"] else "undercomplete"
-        sizes = [c["n_in"], *c["hidden"]] + ([c["n_out"]] if c["n_out"] != c["n_in"] else [])
+        if c["decoder_hidden"] == c["hidden"][-2::-1] and c["n_out"] == c["n_in"]:
+            sizes = [c["n_in"], *c["hidden"]]  # mirrored: 784-1000 means 784-1000-784
+        else:
+            sizes = [c["n_in"], *c["hidden"], *c["decoder_hidden"], c["n_out"]]
         lines = [f"Autoencoder({'-'.join(map(str, sizes))}, {kind}"
                  f"{', tied' if c['tied'] else ''}, {self.n_parameters():,} parameters, "
                  f"{self.backend.name}/{self.dtype.name})"]

@@ -33,26 +33,29 @@ import numpy as np
 from .backend import get_backend
 from .checkpoint import load_model, load_npz, model_arrays, model_header, restore_model, save_model, save_npz
 from .corruption import get_corruption
-from .data import load_dataset
 from .files import atomic_write
+from .inference import evaluate_arrays, prepare_images, reconstruct  # noqa: F401 (prepare_images, reconstruct: re-exported)
 from .losses import get_loss
-from .metrics import psnr
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .progress import Progress
+from .tasks import TASK_DEFAULTS, array_data, image_data, task_of, toy_data
 
 
 @dataclass
 class TrainConfig:
     """Every setting of a run; ``scratchdae train`` has one flag for each.
 
-    Settings left at None take the data set's default (``TASK_DEFAULTS``):
-    digits and documents want different noise, sizes and batches.
+    Settings left at None take the task's default (``TASK_DEFAULTS`` in
+    :mod:`scratchdae.tasks`): digits, low-dimensional points and documents
+    want different noise, sizes and batches.
     """
 
     # data
-    dataset: str = "mnist-sample"  # mnist-sample | mnist | fashion-mnist | documents | None for a folder (data_dir)
+    dataset: str = "mnist-sample"  # mnist-sample | mnist | fashion-mnist | documents | toy:NAME | None for a folder
     data_dir: str = None
+    task: str = None  # images | points | documents; default: from the dataset (train(inputs=X): from X's width)
+    n_points: int = None  # toy data sets: points drawn for training
     val_fraction: float = 0.1  # held out of the training split for validation
     max_train: int = None  # use only the first N training images (quick demos)
     # documents only
@@ -67,8 +70,9 @@ class TrainConfig:
     noise: str = None
     loss: str = "gaussian:0.1"  # Gaussian NLL, sigma 0.1 fixed: about the residual spread of a trained model
     hidden: tuple = None
-    activation: str = "relu"
-    output_activation: str = None  # default: identity for bernoulli (logits), else sigmoid
+    decoder_hidden: tuple = None  # default: the encoder mirrored
+    activation: str = None  # default relu
+    output_activation: str = None  # default: identity for bernoulli (logits) and points, else sigmoid
     tied: bool = False
     # optimisation
     optimizer: str = "adam"
@@ -88,17 +92,19 @@ class TrainConfig:
     quiet: bool = False
     figures: bool = True
 
-    @property
-    def task(self):
-        return "documents" if self.dataset == "documents" else "images"
-
     def __post_init__(self):
-        for k, v in TASK_DEFAULTS[self.task].items():
+        self.task = self.task or task_of(self.dataset)
+        if self.task not in TASK_DEFAULTS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {', '.join(TASK_DEFAULTS)}.")
+        for k, v in {"activation": "relu", **TASK_DEFAULTS[self.task]}.items():
             if getattr(self, k) is None:
                 setattr(self, k, v)
-        if isinstance(self.hidden, int):
-            self.hidden = (self.hidden,)
-        self.hidden = tuple(self.hidden)
+        for name in ("hidden", "decoder_hidden"):
+            v = getattr(self, name)
+            if v is not None:
+                setattr(self, name, (v,) if isinstance(v, int) else tuple(v))
+        if self.task == "points" and (not isinstance(self.n_points, int) or self.n_points < 2):
+            raise ValueError(f"n_points must be an integer >= 2, got {self.n_points!r}.")
         for name in ("batch_size", "epochs"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -109,49 +115,6 @@ class TrainConfig:
             raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
         if self.max_train is not None and self.max_train < 2:
             raise ValueError(f"max_train must be at least 2, got {self.max_train!r}.")
-
-
-TASK_DEFAULTS = {
-    "images": dict(noise="gaussian:0.5", hidden=(1000,), batch_size=64, epochs=30, lr=1e-3, lr_schedule="constant",
-                   patience=5),
-    # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
-    # chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its full course
-    "documents": dict(noise="none", hidden=(512, 256), batch_size=256, epochs=30, lr=2e-3, lr_schedule="cosine",
-                      patience=0, pages=96, windows_per_page=5000, window=9, patch=5, stride=2),
-}
-
-
-@dataclass
-class TaskData:
-    """What a data set gives the training loop: inputs and targets (host float32 rows)
-    for training and validation, the model-header entries that describe the
-    task, and the figures drawn at the end. For digits inputs and targets are
-    the same images (the corruption makes the inputs noisy on the fly); for
-    documents the inputs are noisy windows and the targets clean patches."""
-
-    name: str
-    source: str
-    inputs: np.ndarray
-    targets: np.ndarray
-    val_inputs: np.ndarray
-    val_targets: np.ndarray
-    header: dict
-    figures: object  # figures(out, model, loss, corrupt, history, seed) -> {name: path}
-
-
-def image_data(cfg, log):
-    """The digits (or any IDX images), split into training and validation rows."""
-    data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
-    images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
-    tr_idx, va_idx = split_train_val(len(images), cfg.val_fraction, cfg.seed)
-    X, X_val = prepare_images(images[tr_idx]), prepare_images(images[va_idx])
-
-    def figures(out, model, loss, corrupt, history, seed):
-        from .figures import training_figures
-        return training_figures(out, model, loss, corrupt, data, history, seed)
-
-    header = {"task": "images", "normalisation": {"scale": 255.0, "image_shape": list(data.image_shape)}}
-    return TaskData(data.name, data.source, X, X, X_val, X_val, header, figures)
 
 
 @dataclass
@@ -171,19 +134,6 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf."""
 
 
-def prepare_images(images, dtype="float32"):
-    """uint8 images (N, H, W) -> float rows (N, H*W) in [0, 1]. The normalisation is saved with the model."""
-    images = np.asarray(images)
-    return (images.reshape(len(images), -1) / 255.0).astype(dtype)
-
-
-def split_train_val(n, val_fraction, seed):
-    """A fixed, seeded split of n training indices into (train, validation)."""
-    order = np.random.default_rng([seed, 1]).permutation(n)
-    n_val = max(1, int(round(n * val_fraction)))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
 def new_run_dir(root="runs"):
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path, i = Path(root) / stamp, 1
@@ -191,26 +141,6 @@ def new_run_dir(root="runs"):
         i += 1
         path = Path(root) / f"{stamp}-{i}"
     return path
-
-
-def reconstruct(model, loss, x_tilde, batch_size=1000):
-    """The model's predicted mean for every row, in batches (no caches kept)."""
-    xp = model.backend.xp
-    parts = [loss.reconstruction(model.forward(x_tilde[i:i + batch_size])[0]) for i in range(0, len(x_tilde), batch_size)]
-    return xp.concatenate(parts) if parts else x_tilde[:0]
-
-
-def evaluate_arrays(model, loss, x, x_tilde, batch_size=1000):
-    """Mean loss and PSNR of the reconstruction of x~ against x (host floats; syncs)."""
-    total, sse = 0.0, 0.0
-    for i in range(0, len(x), batch_size):
-        out = model.forward(x_tilde[i:i + batch_size])[0]
-        xb = x[i:i + batch_size]
-        total += float(loss.forward(out, xb)[0]) * len(xb)
-        d = loss.reconstruction(out) - xb
-        sse += float((d * d).sum())
-    mse = sse / x.size
-    return {"loss": total / len(x), "mse": mse, "psnr": psnr(mse)}
 
 
 class _StopFlag:
@@ -246,7 +176,24 @@ def _rng_state(rng):
     return rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
 
 
-def train(config=None, *, on_step=None, **overrides):
+def load_task_data(cfg, inputs, val_inputs, log):
+    """The rows to train on: a user's array, toy points, documents, or images."""
+    if inputs is not None:
+        return array_data(cfg, inputs, val_inputs)
+    if val_inputs is not None:
+        raise ValueError("val_inputs was given without inputs. Fix: train(inputs=X, val_inputs=X_val).")
+    if cfg.dataset == "array":
+        raise ValueError("this run trained on an array given to train(inputs=...), which is not saved with it. "
+                         "Fix: pass the same array again: train(out=..., resume=True, inputs=X).")
+    if cfg.task == "documents":
+        from .documents.training import document_data
+        return document_data(cfg, log)
+    if str(cfg.dataset).startswith("toy:"):
+        return toy_data(cfg)
+    return image_data(cfg, log)
+
+
+def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **overrides):
     """Train a DAE; the Python face of ``scratchdae train``.
 
     Parameters
@@ -254,6 +201,13 @@ def train(config=None, *, on_step=None, **overrides):
     config : TrainConfig, optional
         Settings; keyword arguments override single fields
         (``train(epochs=5, hidden=(512,))``).
+    inputs : float32 array (N, D), optional
+        Train on these rows instead of a named data set: the DAE corrupts
+        them and learns to give them back. A seeded ``val_fraction`` of them
+        is held out for validation, unless ``val_inputs`` is given. With
+        D <= 16 columns the low-dimensional defaults apply (task "points").
+        The model file records the array's shape and SHA-256; a resumed run
+        needs the same array again.
     on_step : callable, optional
         Called as ``on_step(epoch, step, run)`` after every step (``step``
         counts from 1); ``run.model``, ``run.loss`` and ``run.optimizer`` are
@@ -268,6 +222,9 @@ def train(config=None, *, on_step=None, **overrides):
     TrainResult
     """
     resume = overrides.pop("resume", False)
+    if inputs is not None and not resume:
+        overrides.setdefault("dataset", "array")
+        overrides.setdefault("task", task_of("array", inputs))
     if resume and (config is not None or set(overrides) - RESUME_MAY_CHANGE):
         changed = sorted(set(overrides) - RESUME_MAY_CHANGE) or ["config"]
         raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} was "
@@ -292,11 +249,13 @@ def train(config=None, *, on_step=None, **overrides):
     dtype = np.dtype("float32")
 
     # -- data --------------------------------------------------------------------
-    if cfg.task == "documents":
-        from .documents.training import document_data
-        data = document_data(cfg, log)
-    else:
-        data = image_data(cfg, log)
+    data = load_task_data(cfg, inputs, val_inputs, log)
+    data_record = {"name": data.name, "source": data.source, **data.fingerprint()}
+    if state is not None and state.get("data", {}).get("sha256", data_record["sha256"]) != data_record["sha256"]:
+        raise ValueError(f"the training data differ from those the run in {out} started on (it saw "
+                         f"{state['data']['n_train']:,} training rows with SHA-256 {state['data']['sha256'][:12]}..., "
+                         f"now {data_record['n_train']:,} rows with {data_record['sha256'][:12]}...). Resuming would "
+                         "train on other data. Fix: restore the original data, or start a new run in another --out.")
     X_in, X_val_in = be.asarray(data.inputs), be.asarray(data.val_inputs)  # on the device, copied once
     same = data.targets is data.inputs  # digits: the targets are the inputs, before corruption
     X = X_in if same else be.asarray(data.targets)
@@ -306,7 +265,8 @@ def train(config=None, *, on_step=None, **overrides):
     # -- model, loss, corruption, optimizer ------------------------------------
     loss = get_loss(cfg.loss, backend=be, dtype=dtype)
     out_act = cfg.output_activation or loss.output_activation or "sigmoid"
-    model = Autoencoder(X_in.shape[1], cfg.hidden, n_out=X.shape[1], activation=cfg.activation,
+    model = Autoencoder(X_in.shape[1], cfg.hidden, decoder_hidden=cfg.decoder_hidden, n_out=X.shape[1],
+                        activation=cfg.activation,
                         output_activation=out_act, tied=cfg.tied, variance_head=loss.needs_variance_head,
                         seed=cfg.seed, backend=be, dtype=dtype)
     corrupt = get_corruption(cfg.noise)
@@ -342,7 +302,7 @@ def train(config=None, *, on_step=None, **overrides):
         arrays = {**model_arrays(model, loss), **{f"opt/{k}": v for k, v in opt.state_arrays().items()}}
         if perm is not None:
             arrays["perm"] = perm
-        header = model_header(model, loss, corrupt, dataset=data.name, **data.header)
+        header = model_header(model, loss, corrupt, dataset=data.name, data=data_record, **data.header)
         header.update(kind="training-state", config=asdict(cfg), epoch=epoch,
                       step=step, optimizer_t=opt.t, history=history, best=best, running=[run_sum, run_count],
                       rng={"shuffle": _rng_state(shuffle_rng), "noise": _rng_state(noise_rng)})
@@ -351,8 +311,8 @@ def train(config=None, *, on_step=None, **overrides):
     def write_model():
         summary = {"epochs": len(history), "best_epoch": best["epoch"] + 1, "best_val_loss": best["val_loss"],
                    "last": history[-1] if history else None}
-        save_model(model_path, model, loss, corrupt, dataset=data.name, history=summary, **data.header,
-                   train_config=asdict(cfg))
+        save_model(model_path, model, loss, corrupt, dataset=data.name, data=data_record, history=summary,
+                   **data.header, train_config=asdict(cfg))
 
     log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; "
         f"noise {corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "

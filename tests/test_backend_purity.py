@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scratchdae"
 COMPUTE = ["activations.py", "layers.py", "model.py", "losses.py", "corruption.py", "optim.py",
-           "gradient_check.py", "validation.py"]
+           "gradient_check.py", "validation.py", "probe.py"]
 
 
 @pytest.mark.parametrize("name", COMPUTE)

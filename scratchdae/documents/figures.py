@@ -1,13 +1,13 @@
 r"""The document figure: noisy | cleaned | truth, side by side, with each panel's RMSE."""
 import numpy as np
 
-from ..figures import _save, plt
+from ..figures import _figure, _save
 
 
 def page_figure(path, noisy, cleaned, truth=None, title=""):
     panels = [("noisy", noisy), ("cleaned", cleaned)] + ([("truth", truth)] if truth is not None else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 5.4 * noisy.shape[0] / noisy.shape[1] + 0.6))
-    for ax, (label, img) in zip(np.atleast_1d(axes), panels):
+    fig, axes = _figure(1, len(panels), (5.4 * len(panels), 5.4 * noisy.shape[0] / noisy.shape[1] + 0.6))
+    for ax, (label, img) in zip(axes[0], panels):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         if truth is not None and label != "truth":
             label += f" (RMSE {np.sqrt(np.mean((img - truth) ** 2)):.4f})"

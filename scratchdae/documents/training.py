@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tasks import TaskData
 from .generate import BACKGROUNDS, FONT_FAMILIES, make_page
 from .pages import kaggle_pairs, read_page
 from .windows import WindowSpec, page_features, patch_targets
@@ -51,8 +52,6 @@ def sample_windows(pairs, spec, per_page, rng):
 
 def document_data(cfg, log):
     """TaskData for ``scratchdae train --dataset documents``."""
-    from ..train import TaskData
-
     spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride)
     if cfg.data_dir is not None:
         files = kaggle_pairs(cfg.data_dir)  # explains what is missing from a folder that is not Kaggle's

@@ -1,0 +1,100 @@
+r"""Sampling with a DAE: the Markov chain of Bengio et al. (2013), and measures of what it draws.
+
+A trained DAE defines a Markov chain: corrupt the current point, then draw
+from the decoder's distribution given the code,
+
+    x~_t ~ q(x~ | x_t),    x_{t+1} ~ p(x | h = E(x~_t))                  (MC1)
+
+and when the DAE's p(x | x~) is a consistent estimate of the true
+conditional, the chain's stationary distribution estimates the data
+distribution (MC2). Starting from noise, the chain walks to digits and from
+digit to digit.
+
+markov_chain     run (MC1) from a batch of starting points, keeping snapshots of the means
+nearest_distances   each row's L2 distance to its nearest neighbour in a reference set
+sample_quality   are the samples digits? copies of training digits? blurs?
+"""
+import numpy as np
+
+from .backend import to_host
+
+
+def markov_chain(model, loss, corrupt, x0, steps, rng, *, keep=None, sample_decoder=True):
+    """Run the DAE chain (MC1) for ``steps`` steps from rows ``x0`` (N, D).
+
+    Parameters
+    ----------
+    model, loss, corrupt : a trained model, its loss (the decoder's p(x | h)) and the corruption q
+    x0 : array (N, D) on the model's backend and dtype: the starting points
+    rng : generator of the model's backend
+    keep : steps whose decoder means are returned (default: 10 evenly spaced, and the last)
+    sample_decoder : draw x_{t+1} from p(x | h) (True, the chain of (MC1)); False keeps the mean
+
+    Returns
+    -------
+    (snapshots, x) : dict step -> host array (N, D) of the decoder mean r(x~_t) at that step
+    (what one shows: the mean, not the noisy draw); and the final state x.
+    """
+    keep = set(np.linspace(1, steps, min(10, steps)).round().astype(int).tolist()) if keep is None else set(keep)
+    snapshots, x = {}, x0
+    for t in range(1, steps + 1):
+        x_tilde = corrupt(x, rng)  # (MC1) x~_t ~ q(x~ | x_t)
+        out = model.forward(x_tilde)[0]  # the decoder's parameters given h = E(x~_t)
+        x = loss.sample(out, rng) if sample_decoder else loss.reconstruction(out)  # (MC1) x_{t+1} ~ p(x | h)
+        if t in keep:
+            snapshots[t] = to_host(loss.reconstruction(out))
+    return snapshots, x
+
+
+def nearest_distances(x, reference, *, exclude_self=False, batch_size=500):
+    """L2 distance from each row of x (N, D) to its nearest row of reference (M, D), host float64.
+
+    ``exclude_self``: x is reference itself; a row's distance to itself does not count.
+    """
+    x, reference = np.asarray(x, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    ref_sq = (reference * reference).sum(axis=1)  # M
+    out = np.empty(len(x))
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        d2 = (xb * xb).sum(axis=1)[:, None] - 2 * xb @ reference.T + ref_sq[None, :]  # B,M  ||a - b||^2
+        if exclude_self:
+            d2[np.arange(len(xb)), np.arange(i, i + len(xb))] = np.inf
+        out[i:i + batch_size] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    return out
+
+
+def grey_fraction(images, ink=0.1):
+    """Of the pixels with ink (> ``ink``), the share that are grey (below 1 - ``ink``): blur raises it."""
+    images = np.asarray(images)
+    inked = images > ink
+    return float((inked & (images < 1 - ink)).sum() / max(int(inked.sum()), 1))
+
+
+def sample_quality(samples, train, test, classifier=None, confident=0.9):
+    """Measures of chain samples (N, D) in [0, 1], each beside the same measure on real test digits.
+
+    recognised      share of images the classifier (``predict_proba``) calls a digit with
+                    probability >= ``confident``; ``classes``: how many of each digit it sees
+    nn_ratio        median distance to the nearest training digit, divided by the same for real
+                    test digits: near 0 for copies of training digits, about 1 for new digits
+    copies          share of samples closer to a training digit than 99% of test digits are
+    grey_ratio      grey_fraction of the samples over that of test digits: well above 1 for blurs
+    """
+    samples = np.clip(np.asarray(samples, dtype=np.float64), 0, 1)
+    d_sample = nearest_distances(samples, train)
+    d_test = nearest_distances(test, train)
+    result = {
+        "n": int(len(samples)),
+        "nn_distance_samples": float(np.median(d_sample)), "nn_distance_test": float(np.median(d_test)),
+        "nn_ratio": float(np.median(d_sample) / np.median(d_test)),
+        "copies": float(np.mean(d_sample < np.quantile(d_test, 0.01))),
+        "grey_samples": grey_fraction(samples), "grey_test": grey_fraction(test),
+    }
+    result["grey_ratio"] = result["grey_samples"] / result["grey_test"]
+    if classifier is not None:
+        p_s = to_host(classifier.predict_proba(samples.astype(np.float32)))
+        p_t = to_host(classifier.predict_proba(np.asarray(test, dtype=np.float32)))
+        result.update(recognised=float(np.mean(p_s.max(axis=1) >= confident)),
+                      recognised_test=float(np.mean(p_t.max(axis=1) >= confident)),
+                      classes=np.bincount(p_s.argmax(axis=1), minlength=p_s.shape[1]).tolist())
+    return result

@@ -1,0 +1,107 @@
+r"""Checking the score claim on toy data, where the exact answers are known.
+
+A DAE trained on unclipped Gaussian noise of level s learns
+
+    r(x~) ~ E[x | x~]                              the centre of mass    (S1)
+    (r(x) - x) / s^2 ~ grad log p_s(x)             the score             (S4)
+
+(docs/derivations.md, section 9). On a toy data set (:mod:`scratchdae.toy`)
+both right-hand sides are closed form, so we can measure how close a trained
+model is, on points x~ drawn from p_s itself (x~ = x + s eps, x from the
+data): an average over those points is an integral weighted by p_s, which
+is where the field matters.
+
+field_agreement    cosine, relative L2 error and norm ratio of a learned field against the exact one
+score_report       all of it for a trained toy model: the field and the denoising error against the Bayes error
+"""
+import math
+
+import numpy as np
+
+from .backend import to_host
+from .checkpoint import load_model
+from .corruption import GaussianNoise, get_corruption
+from .inference import reconstruct, score_field
+
+
+def field_agreement(learned, exact):
+    """How well vectors ``learned`` (N, d) match ``exact`` (N, d), each row a point drawn from p_s.
+
+    cosine       mean over points of cos(learned, exact): the p_s-weighted direction agreement
+    rel_l2       sqrt(sum ||learned - exact||^2 / sum ||exact||^2)
+    norm_ratio   sqrt(sum ||learned||^2 / sum ||exact||^2): 1 when the lengths agree on average
+    """
+    learned, exact = np.asarray(learned, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    if learned.shape != exact.shape or learned.ndim != 2:
+        raise ValueError(f"learned and exact fields must both be (N, d), got {learned.shape} and {exact.shape}.")
+    dot = (learned * exact).sum(axis=1)  # N
+    norms = np.linalg.norm(learned, axis=1) * np.linalg.norm(exact, axis=1)  # N
+    cos = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), 0.0)
+    e2 = float((exact * exact).sum())
+    return {"cosine": float(cos.mean()),
+            "rel_l2": math.sqrt(float(((learned - exact) ** 2).sum()) / e2),
+            "norm_ratio": math.sqrt(float((learned * learned).sum()) / e2)}
+
+
+def noise_level(corruption):
+    """The s of an unclipped Gaussian corruption; anything else has no score link (S7)."""
+    corruption = get_corruption(corruption)
+    if not isinstance(corruption, GaussianNoise) or corruption.clip:
+        raise ValueError(f"the score link (S3)-(S4) holds for unclipped Gaussian noise, and this model was trained "
+                         f"with {corruption.spec()!r}: its r(x~) still estimates E[x | x~] (S1), but (r(x) - x)/s^2 "
+                         "is not a score (S7). Fix: train with --noise gaussian:S.")
+    return corruption.sigma
+
+
+def score_report(model, loss=None, mixture=None, sigma=None, *, n=20_000, seed=0, backend=None):
+    r"""The learned field and denoiser of a toy model against the exact ones.
+
+    Parameters
+    ----------
+    model : path to a model.npz trained on ``toy:NAME``, or a model (then give ``loss``,
+        ``mixture`` and ``sigma`` too)
+    n : points drawn from p_s to average over
+    seed : seed of those points
+
+    Returns
+    -------
+    dict: the toy data set and s; ``field``: :func:`field_agreement` of (S4) against the exact
+    score (TM2); ``denoising``: MSE per coordinate of the noisy input (s^2), of the model's r(x~),
+    and of the exact posterior mean (the Bayes error, (TM3)), with the model's excess over the
+    Bayes error both measured directly and through the score (S5).
+    """
+    from .toy import get_toy
+
+    name = None
+    if not hasattr(model, "forward"):
+        model, loss, header = load_model(model, backend)
+        name = header.get("toy")
+        if header.get("task") != "points" or not name:
+            raise ValueError(f"score compares a model with the exact field of its toy data set, and this model "
+                             f"was trained on {header.get('dataset')!r}. Fix: train one with "
+                             "--dataset toy:mixture8 (or toy:spiral) --noise gaussian:0.3.")
+        mixture = get_toy(name)
+        sigma = noise_level(header["corruption"])
+    elif mixture is None or sigma is None or loss is None:
+        raise ValueError("with a model object, give its loss, the toy mixture and the noise sigma too.")
+    rng = np.random.default_rng([seed, 11])
+    x = mixture.sample(n, seed=rng, dtype="float64")  # N,d  clean points
+    x_tilde = x + sigma * rng.standard_normal(x.shape)  # N,d  (C1): x~ ~ p_s
+    xt = model.backend.asarray(x_tilde, dtype=model.dtype)
+    learned = to_host(score_field(model, loss, xt, sigma)).astype(np.float64)  # (S4)
+    exact = mixture.score(x_tilde, sigma)  # (TM2)
+    r = to_host(reconstruct(model, loss, xt)).astype(np.float64)  # N,d  r(x~)
+    bayes = mixture.posterior_mean(x_tilde, sigma)  # (TM3)
+    d = x.shape[1]
+    mse_model = float(((r - x) ** 2).sum()) / (n * d)
+    mse_bayes = float(((bayes - x) ** 2).sum()) / (n * d)
+    # (S5): E||r - x||^2 - E||E[x|x~] - x||^2 = E||r - E[x|x~]||^2 = s^4 E||score estimate - score||^2
+    excess_direct = float(((r - bayes) ** 2).sum()) / (n * d)
+    excess_score = sigma**4 * float(((learned - exact) ** 2).sum()) / (n * d)
+    return {
+        "toy": name or getattr(mixture, "name", None), "sigma": sigma, "n_points": n, "seed": seed,
+        "field": field_agreement(learned, exact),
+        "denoising": {"mse_noisy": float(((x_tilde - x) ** 2).sum()) / (n * d), "mse_model": mse_model,
+                      "mse_bayes": mse_bayes, "ratio_to_bayes": mse_model / mse_bayes,
+                      "excess": excess_direct, "excess_from_score": excess_score},
+    }

@@ -1,0 +1,166 @@
+r"""What the training loop trains on: a data set turned into rows.
+
+Three kinds of task, each with its own defaults (``TASK_DEFAULTS``):
+
+images     28x28 digits (or any IDX images): rows of pixels in [0, 1]
+points     low-dimensional points: the 2-D toy data sets of :mod:`scratchdae.toy`,
+           or any float32 array (N, D) with D <= POINTS_MAX_DIM given to ``train(inputs=X)``
+documents  windows of dirty pages (:mod:`scratchdae.documents.training`)
+
+An array with more columns than POINTS_MAX_DIM trains with the image
+defaults. Each task gives a :class:`TaskData`: inputs and targets for
+training and validation (host float32 rows), the model-header entries that
+say where the data came from, and the figures drawn at the end of a run.
+"""
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import load_dataset
+from .inference import prepare_images
+
+POINTS_MAX_DIM = 16  # arrays with at most this many columns get the low-dimensional defaults
+
+TASK_DEFAULTS = {
+    "images": dict(noise="gaussian:0.5", hidden=(1000,), batch_size=64, epochs=30, lr=1e-3, lr_schedule="constant",
+                   patience=5),
+    # points: a small deep net with a linear output (the data are not pixels), many short epochs, a cosine
+    # schedule run to the end; chosen on the toy data sets at noise 0.1-0.5 (docs/what_a_dae_learns.md)
+    "points": dict(noise="gaussian:0.3", hidden=(128, 128), decoder_hidden=(128,), output_activation="identity",
+                   activation="relu", batch_size=256, epochs=60, lr=2e-3, lr_schedule="cosine", patience=0,
+                   n_points=20_000),
+    # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
+    # chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its full course
+    "documents": dict(noise="none", hidden=(512, 256), batch_size=256, epochs=30, lr=2e-3, lr_schedule="cosine",
+                      patience=0, pages=96, windows_per_page=5000, window=9, patch=5, stride=2),
+}
+
+
+@dataclass
+class TaskData:
+    """What a data set gives the training loop: inputs and targets (host float32 rows)
+    for training and validation, the model-header entries that describe the
+    task and its data, and the figures drawn at the end. For digits and points
+    inputs and targets are the same rows (the corruption makes the inputs noisy
+    on the fly); for documents the inputs are noisy windows and the targets
+    clean patches."""
+
+    name: str
+    source: str
+    inputs: np.ndarray
+    targets: np.ndarray
+    val_inputs: np.ndarray
+    val_targets: np.ndarray
+    header: dict
+    figures: object  # figures(out, model, loss, corrupt, history, seed) -> {name: path}
+
+    def fingerprint(self):
+        """Count and SHA-256 of the training and validation rows: a resumed run must see the same data."""
+        h = hashlib.sha256()
+        arrays = [self.inputs, self.val_inputs]
+        if self.targets is not self.inputs:
+            arrays += [self.targets, self.val_targets]
+        for a in arrays:
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.data)
+        return {"n_train": int(len(self.inputs)), "n_val": int(len(self.val_inputs)), "sha256": h.hexdigest()}
+
+
+def split_train_val(n, val_fraction, seed):
+    """A fixed, seeded split of n training indices into (train, validation)."""
+    order = np.random.default_rng([seed, 1]).permutation(n)
+    n_val = max(1, int(round(n * val_fraction)))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def task_of(dataset, inputs=None):
+    """The task a data set trains as: documents, points (toy data, few columns) or images."""
+    if dataset == "documents":
+        return "documents"
+    if str(dataset or "").startswith("toy:"):
+        return "points"
+    if inputs is not None and np.shape(inputs)[-1] <= POINTS_MAX_DIM:
+        return "points"
+    return "images"
+
+
+def image_data(cfg, log):
+    """The digits (or any IDX images), split into training and validation rows."""
+    data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
+    images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
+    tr_idx, va_idx = split_train_val(len(images), cfg.val_fraction, cfg.seed)
+    X, X_val = prepare_images(images[tr_idx]), prepare_images(images[va_idx])
+
+    def figures(out, model, loss, corrupt, history, seed):
+        from .figures import training_figures
+        return training_figures(out, model, loss, corrupt, data, history, seed)
+
+    header = {"task": "images", "normalisation": {"scale": 255.0, "image_shape": list(data.image_shape)}}
+    return TaskData(data.name, data.source, X, X, X_val, X_val, header, figures)
+
+
+def check_inputs(X, name="inputs"):
+    """A user's array for ``train(inputs=X)``: float32 rows (N, D), finite, at least 2 of them."""
+    if not isinstance(X, np.ndarray):
+        if hasattr(X, "get") and hasattr(X, "shape"):  # a CuPy array: the loop copies data to the device itself
+            X = X.get()
+        else:
+            raise TypeError(f"{name} must be a NumPy array of shape (N, D), got {type(X).__name__}. "
+                            f"Fix: {name}=numpy.asarray(data, dtype='float32').")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, D): one row per example, got shape {X.shape}. "
+                         f"Fix: {name}.reshape(len({name}), -1).")
+    if X.dtype != np.float32:
+        raise TypeError(f"{name} must be float32 (training runs in float32, with no silent casts), got {X.dtype}. "
+                        f"Fix: {name}.astype('float32').")
+    if len(X) < 2 or X.shape[1] < 1:
+        raise ValueError(f"{name} needs at least 2 rows and 1 column, got shape {X.shape}.")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or inf. Fix: drop or fill those rows first.")
+    return X
+
+
+def array_data(cfg, inputs, val_inputs=None):
+    """A user's float32 array (N, D); a seeded share of it for validation unless val_inputs is given."""
+    X = check_inputs(inputs)
+    if val_inputs is None:
+        tr_idx, va_idx = split_train_val(len(X), cfg.val_fraction, cfg.seed)
+        X, X_val = X[tr_idx], X[va_idx]
+        source = f"an array of {len(inputs):,} rows of {X.shape[1]} values ({len(X_val):,} held out for validation)"
+    else:
+        X_val = check_inputs(val_inputs, "val_inputs")
+        if X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"val_inputs has {X_val.shape[1]} columns, inputs has {X.shape[1]}; they must match.")
+        source = f"an array of {len(X):,} rows of {X.shape[1]} values, and {len(X_val):,} validation rows"
+
+    def figures(out, model, loss, corrupt, history, seed):
+        from .figures import field_figure, loss_curves
+        files = {"loss_curves": loss_curves(out / "loss_curves.png", history)}
+        if X.shape[1] == 2:
+            files["field"] = field_figure(out / "field.png", model, loss, corrupt, X_val)
+        return files
+
+    header = {"task": cfg.task}
+    return TaskData("array", source, X, X, X_val, X_val, header, figures)
+
+
+def toy_data(cfg):
+    """Points drawn from a toy mixture (``--dataset toy:NAME``): n_points for training, a share more for validation."""
+    from .toy import get_toy
+
+    name = cfg.dataset.partition(":")[2]
+    mixture = get_toy(name)
+    n_val = max(1, int(round(cfg.n_points * cfg.val_fraction)))
+    X = mixture.sample(cfg.n_points, seed=np.random.default_rng([cfg.seed, 6]), dtype="float32")
+    X_val = mixture.sample(n_val, seed=np.random.default_rng([cfg.seed, 7]), dtype="float32")
+    source = f"{cfg.n_points:,} points drawn from {mixture!r} ({n_val:,} more for validation)"
+
+    def figures(out, model, loss, corrupt, history, seed):
+        from .figures import field_figure, loss_curves
+        return {"loss_curves": loss_curves(out / "loss_curves.png", history),
+                "field": field_figure(out / "field.png", model, loss, corrupt, X_val, mixture=mixture)}
+
+    header = {"task": "points", "toy": name}
+    return TaskData(cfg.dataset, source, X, X, X_val, X_val, header, figures)
