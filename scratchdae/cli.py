@@ -6,6 +6,9 @@ same name, so everything here can also be done from a notebook.
                                                     scratchdae.evaluate.evaluate
     scratchdae denoise --model FILE INPUT... --out DIR
                                                     scratchdae.evaluate.denoise
+    scratchdae score --model FILE [--json]          scratchdae.score.score_report
+    scratchdae probe --model FILE [--json]          scratchdae.representation.probe_report
+    scratchdae sample --model FILE --out DIR        scratchdae.sampling.sample_report
     scratchdae documents generate|evaluate|submit   scratchdae.documents
     scratchdae gradcheck [--backend B]              scratchdae.gradient_check.run_all
     scratchdae info
@@ -29,10 +32,26 @@ def _add_backend(p):
 
 
 def _sizes(text):
+    if text.strip().lower() in ("", "none"):
+        return ()
     try:
         return tuple(int(t) for t in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected layer sizes like 1000 or 512,128, got {text!r}") from None
+
+
+def _dataset(text):
+    from .data import DATASETS
+    from .toy import TOY_DATASETS
+
+    names = [*DATASETS, "documents"] + [f"toy:{t}" for t in TOY_DATASETS]
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"unknown data set {text!r}; expected one of: {', '.join(names)}")
+    return text
+
+
+def _print_json(r):
+    print(json.dumps(r, default=str))
 
 
 def cmd_train(args):
@@ -60,7 +79,7 @@ def cmd_evaluate(args):
     r = evaluate(args.model, images=args.images, dataset=dataset, data_dir=args.data_dir, noise=args.noise,
                  seed=args.seed, backend=args.backend, log=lambda *a: print(*a, file=sys.stderr))
     if args.json:
-        print(json.dumps(r))
+        _print_json(r)
         return 0
     print(f"{r['n_images']} images from {r['images']}, noise {r['noise']} (seed {r['seed']}), loss {r['loss']}")
     print(f"{'':<10} {'MSE':>9} {'PSNR (dB)':>10} {'NLL (nats/image)':>17}")
@@ -75,6 +94,88 @@ def cmd_denoise(args):
 
     for path in denoise(args.model, args.inputs, args.out, backend=args.backend):
         print(path)
+    return 0
+
+
+def cmd_score(args):
+    from .score import score_report
+
+    r = score_report(args.model, n=args.points, seed=args.seed, backend=args.backend)
+    if args.figure:
+        from .checkpoint import load_model
+        from .corruption import get_corruption
+        from .figures import field_figure
+        from .toy import get_toy
+
+        model, loss, header = load_model(args.model, args.backend)
+        mixture = get_toy(header["toy"])
+        points = mixture.sample(2000, seed=args.seed)
+        r["figure"] = str(field_figure(args.figure, model, loss, get_corruption(header["corruption"]), points,
+                                       mixture=mixture))
+    if args.json:
+        _print_json(r)
+        return 0
+    f, d = r["field"], r["denoising"]
+    print(f"toy:{r['toy']}, noise s = {r['sigma']:g}; {r['n_points']:,} points x~ drawn from p_s (seed {r['seed']})")
+    print("score field (r(x) - x)/s^2 against the exact grad log p_s:")
+    print(f"  cosine (p_s-weighted) {f['cosine']:.4f}   relative L2 error {f['rel_l2']:.4f}   "
+          f"norm ratio {f['norm_ratio']:.4f}")
+    print("denoising, MSE per coordinate:")
+    print(f"  noisy input {d['mse_noisy']:.5f}   model {d['mse_model']:.5f}   Bayes (exact E[x|x~]) "
+          f"{d['mse_bayes']:.5f}   model / Bayes {d['ratio_to_bayes']:.4f}")
+    if "figure" in r:
+        print(f"figure      {r['figure']}")
+    return 0
+
+
+def cmd_probe(args):
+    from .representation import probe_report
+
+    models = {}
+    for item in args.compare or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--compare takes NAME=MODEL_FILE, got {item!r}. Fix: --compare plain=runs/plain/model.npz.")
+        models[name] = path
+    log = None if args.json else lambda *a: print(*a, file=sys.stderr)
+    r = probe_report(args.model, models=models, dataset=args.dataset, data_dir=args.data_dir,
+                     max_train=args.max_train, seed=args.seed, backend=args.backend, log=log)
+    if args.json:
+        _print_json(r)
+        return 0
+    print(f"linear probe (softmax regression) on {r['n_train']:,} training digits of {r['dataset']}, "
+          f"tested on {r['n_test']:,}")
+    print(f"{'features':<12} {'size':>6} {'test accuracy':>14} {'L2 lam':>8}")
+    for name, acc in r["accuracy"].items():
+        print(f"{name:<12} {r['features'][name]:>6} {acc:>14.4f} {r['lam'][name]:>8g}")
+    print("McNemar's exact test, on the same test digits (b: first right, second wrong; c: the reverse):")
+    for pair, m in r["mcnemar"].items():
+        print(f"  {pair:<24} b={m['b']:<4} c={m['c']:<4} p={m['p']:.3g}")
+    return 0
+
+
+def cmd_sample(args):
+    from .sampling import sample_report
+
+    r = sample_report(args.model, args.out, steps=args.steps, chains=args.chains, quality_chains=args.quality_chains,
+                      seed=args.seed, backend=args.backend,
+                      log=None if args.json else lambda *a: print(*a, file=sys.stderr))
+    if args.json:
+        _print_json(r)
+        return 0
+    print(f"DAE Markov chain: {r['steps']} steps of corrupt ({r['model_noise']}) then sample p(x | h)")
+    q = r.get("quality")
+    if q:
+        print(f"{q['chains']} chains from noise, their last images against {'real test digits':}:")
+        print(f"{'':<28} {'samples':>8} {'test digits':>12}")
+        print(f"{'recognised by the probe':<28} {q['recognised']:>8.3f} {q['recognised_test']:>12.3f}")
+        print(f"{'distance to nearest train':<28} {q['nn_distance_samples']:>8.3f} {q['nn_distance_test']:>12.3f}"
+              f"   ratio {q['nn_ratio']:.3f} (copies: well below 1)")
+        print(f"{'grey share of ink pixels':<28} {q['grey_samples']:>8.3f} {q['grey_test']:>12.3f}"
+              f"   ratio {q['grey_ratio']:.3f} (blurs: well above 1)")
+        print(f"digits the probe sees: {dict(enumerate(q['classes']))}")
+    for name, path in r["files"].items():
+        print(f"{name:<12} {path}")
     return 0
 
 
@@ -177,15 +278,17 @@ def build_parser():
                        description="Train a DAE. Defaults in parentheses.")
     from .train import TrainConfig
 
-    d, dd = TrainConfig(), TrainConfig(dataset="documents")
+    d, dd, dp = TrainConfig(), TrainConfig(dataset="documents"), TrainConfig(dataset="toy:mixture8")
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist", "documents"], default=None,
-                   help=f"data set (default {d.dataset}; with only --data-dir: the IDX files in that folder; "
-                        "documents: generated pages, or a Kaggle folder with --data-dir)")
+    g.add_argument("--dataset", type=_dataset, default=None,
+                   help=f"mnist-sample, mnist, fashion-mnist, documents or toy:mixture8|spiral|rings (default "
+                        f"{d.dataset}; with only --data-dir: the IDX files in that folder; documents: generated "
+                        "pages, or a Kaggle folder with --data-dir; toy:NAME: 2-D points with an exact score)")
     g.add_argument("--data-dir", default=None, help="folder of IDX files, or where --dataset's files go, or a "
                                                     "Kaggle dirty-documents folder (train/, train_cleaned/)")
     g.add_argument("--val-fraction", type=float, default=None, help=f"held out for validation ({d.val_fraction})")
     g.add_argument("--max-train", type=int, default=None, help="use only the first N training images")
+    g.add_argument("--n-points", type=int, default=None, help=f"toy data: points drawn for training ({dp.n_points})")
     g = p.add_argument_group("documents")
     g.add_argument("--pages", type=int, default=None, help=f"generated training pages ({dd.pages})")
     g.add_argument("--windows-per-page", type=int, default=None, help=f"({dd.windows_per_page})")
@@ -198,13 +301,20 @@ def build_parser():
                    help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")
     g = p.add_argument_group("model")
     g.add_argument("--noise", default=None, help=f"corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none "
-                                                 f"({d.noise}; documents: {dd.noise})")
+                                                 f"({d.noise}; documents: {dd.noise}; toy: {dp.noise})")
     g.add_argument("--loss", default=None, help="gaussian[:SIGMA], gaussian-learned[:INIT_SIGMA], gaussian-hetero[:BETA], "
                                                 f"bernoulli, mse ({d.loss})")
     g.add_argument("--hidden", type=_sizes, default=None, help="encoder sizes, e.g. 1000 or 512,128 "
                                                               f"({','.join(map(str, d.hidden))}; documents: "
-                                                              f"{','.join(map(str, dd.hidden))})")
+                                                              f"{','.join(map(str, dd.hidden))}; toy: "
+                                                              f"{','.join(map(str, dp.hidden))})")
+    g.add_argument("--decoder-hidden", type=_sizes, default=None,
+                   help="decoder sizes between the code and the output, e.g. 128 or 512,1000, or none "
+                        f"(default: the encoder mirrored; toy: {','.join(map(str, dp.decoder_hidden))})")
     g.add_argument("--activation", default=None, help=f"hidden activation ({d.activation})")
+    g.add_argument("--output-activation", default=None,
+                   help="activation of the output: sigmoid, identity, ... (sigmoid; identity for bernoulli "
+                        "logits and toy points)")
     g.add_argument("--tied", action="store_true", default=None, help="decoder weights = encoder weights transposed")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help=f"({d.optimizer})")
@@ -246,6 +356,46 @@ def build_parser():
     p.add_argument("--out", required=True, help="folder for the denoised PNGs (same file names)")
     _add_backend(p)
     p.set_defaults(func=cmd_denoise)
+
+    p = sub.add_parser("score", help="a toy model's score field and denoiser against the exact ones",
+                       description="For a model trained with --dataset toy:NAME --noise gaussian:S: compare "
+                                   "(r(x) - x)/S^2 with the exact score of the smoothed data, and r(x~) with the "
+                                   "exact posterior mean E[x | x~], on points drawn from p_S.")
+    p.add_argument("--model", required=True, help="a model.npz trained on toy:NAME with Gaussian noise")
+    p.add_argument("--points", type=int, default=20_000, help="points drawn from p_s to average over (20000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of those points (0)")
+    p.add_argument("--figure", default=None, help="also write the learned and exact fields to this PNG")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_backend(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("probe", help="linear-probe accuracy of a model's code against raw pixels and a random net",
+                       description="Fit softmax regression on the code h = E(x) of the labelled training digits, "
+                                   "on the raw pixels, and on the code of a random network of the same shape; "
+                                   "test on the test digits; compare each pair with McNemar's exact test.")
+    p.add_argument("--model", required=True, help="a model.npz trained on digits")
+    p.add_argument("--compare", action="append", metavar="NAME=FILE",
+                   help="another model's code to probe beside it (repeatable), e.g. plain=runs/plain/model.npz")
+    p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default="mnist-sample",
+                   help="labelled images (mnist-sample)")
+    p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
+    p.add_argument("--max-train", type=int, default=None, help="probe on only the first N training images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the probe and the random network (0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_backend(p)
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("sample", help="draw digits with the DAE Markov chain (corrupt, then sample the decoder)")
+    p.add_argument("--model", required=True, help="a model.npz trained on digits")
+    p.add_argument("--out", required=True, help="folder for chain_noise.png and chain_digit.png")
+    p.add_argument("--steps", type=int, default=100, help="steps of the chain (100)")
+    p.add_argument("--chains", type=int, default=10, help="chains drawn in each figure (10)")
+    p.add_argument("--quality-chains", type=int, default=300,
+                   help="chains from noise whose last images are measured (300; 0 skips the measures)")
+    p.add_argument("--seed", type=int, default=0, help="(0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_backend(p)
+    p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("documents", help="dirty documents: generate pages, evaluate a model, write a submission")
     dsub = p.add_subparsers(dest="documents_command", required=True)

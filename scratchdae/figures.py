@@ -193,3 +193,20 @@ def field_figure(path, model, loss, corrupt, points, mixture=None, n_grid=21, ti
         ax.set_title(label)
     fig.suptitle(title or f"{corrupt.spec()} noise: where the DAE moves each point")
     return _save(fig, path)
+
+
+def chain_figure(path, start, snapshots, image_shape, title=""):
+    """One row per chain: its start, then the decoder mean at each kept step (:func:`scratchdae.sampling.markov_chain`)."""
+    steps = sorted(snapshots)
+    n = len(start)
+    fig, axes = _figure(n, len(steps) + 1, (0.9 * (len(steps) + 1), 0.95 * n + 0.5))
+    for r in range(n):
+        _show(axes[r, 0], np.clip(start[r], 0, 1).reshape(image_shape))
+        for c, t in enumerate(steps, start=1):
+            _show(axes[r, c], np.clip(snapshots[t][r], 0, 1).reshape(image_shape))
+    axes[0, 0].set_title("start", fontsize=8)
+    for c, t in enumerate(steps, start=1):
+        axes[0, c].set_title(f"t={t}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)

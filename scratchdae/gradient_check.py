@@ -186,6 +186,8 @@ def all_checks(backend=None):
     checks += [(f"loss {loss!r}", lambda loss=loss: check_loss(loss, backend)) for loss in losses]
     models = [
         ("autoencoder 6-4-6 relu, gaussian", {}),
+        ("autoencoder 6-5-3-7-4-6, decoder not mirrored", dict(hidden=(5, 3), decoder_hidden=(7, 4),
+                                                                activation="tanh", output_activation="identity")),
         ("autoencoder 6-5-3-5-6 tanh, tied", dict(hidden=(5, 3), activation="tanh", tied=True)),
         ("autoencoder 6-8-6 overcomplete, mse", dict(hidden=(8,), loss=MSE())),
         ("autoencoder 6-4-6 bernoulli logits", dict(output_activation="identity", loss=BernoulliNLL())),

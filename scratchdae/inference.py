@@ -50,6 +50,12 @@ def score_field(model, loss, x, sigma, batch_size=1000):
 
         grad log p_sigma(x)  ~  (r(x) - x) / sigma^2                     (S4)
 
+    p_sigma is the data density blurred by the noise; as sigma -> 0 it
+    tends to the score of the data itself, but r(x) - x shrinks as sigma^2
+    and becomes hard to learn (S6). Only unclipped Gaussian noise gives a
+    score: with masking or salt-and-pepper r(x) still estimates E[x | x~],
+    not a gradient (S7).
+
     Parameters
     ----------
     model, loss : a trained model and its loss (``loss.reconstruction`` gives r)

@@ -98,3 +98,61 @@ def sample_quality(samples, train, test, classifier=None, confident=0.9):
                       recognised_test=float(np.mean(p_t.max(axis=1) >= confident)),
                       classes=np.bincount(p_s.argmax(axis=1), minlength=p_s.shape[1]).tolist())
     return result
+
+
+def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start="noise", dataset="mnist-sample",
+                  data_dir=None, seed=0, backend=None, log=None):
+    """Run the DAE chain (MC1) of a digit model, draw it, and measure its samples.
+
+    Parameters
+    ----------
+    model : path to a model.npz trained on images (or ``(model, loss, header)`` from load_model)
+    out : folder for ``chain_noise.png`` and ``chain_digit.png``
+    steps : chain steps; chains : rows in each figure
+    quality_chains : chains run from noise whose last means :func:`sample_quality` measures (0: none)
+
+    Returns
+    -------
+    dict with the settings, ``files`` name -> path, and ``quality`` (see :func:`sample_quality`),
+    whose probe is a linear probe on the raw pixels of the training digits.
+    """
+    from pathlib import Path
+
+    from .checkpoint import load_model
+    from .corruption import get_corruption
+    from .figures import chain_figure
+    from .probe import LinearProbe
+    from .representation import labelled_digits
+
+    log = log or (lambda *a: None)
+    model, loss, header = load_model(model, backend) if not isinstance(model, tuple) else model
+    if header.get("task", "images") != "images" or "normalisation" not in header:
+        raise ValueError(f"sample draws digits with a model trained on images; this one was trained on "
+                         f"{header.get('dataset')!r} ({header.get('task')}). Fix: pass a model from "
+                         "scratchdae train --dataset mnist-sample.")
+    if not isinstance(steps, int) or steps < 1 or not isinstance(chains, int) or chains < 1:
+        raise ValueError(f"steps and chains must be positive integers, got steps={steps!r}, chains={chains!r}.")
+    shape = tuple(header["normalisation"]["image_shape"])
+    corrupt = get_corruption(header["corruption"])
+    be = model.backend
+    x_tr, y_tr, x_te, y_te, data = labelled_digits(dataset, data_dir, log=log)
+    if x_tr.shape[1] != model.config["n_in"]:
+        raise ValueError(f"the model takes {model.config['n_in']} pixels, {data.name} has {x_tr.shape[1]}.")
+    out = Path(out)
+    files = {}
+    rng = be.rng(seed)
+    starts = {"noise": be.asarray(np.random.default_rng([seed, 8]).random((chains, x_tr.shape[1]), dtype=np.float32)),
+              "digit": be.asarray(x_te[:chains])}
+    for name, x0 in starts.items():
+        snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng)
+        files[f"chain_{name}"] = chain_figure(out / f"chain_{name}.png", to_host(x0), snaps, shape,
+                                              f"DAE chain (MC1) from {'noise' if name == 'noise' else 'test digits'},"
+                                              f" {corrupt.spec()} corruption")
+    result = {"model_noise": corrupt.spec(), "steps": steps, "chains": chains, "seed": seed, "files": files}
+    if quality_chains:
+        x0 = be.asarray(np.random.default_rng([seed, 9]).random((quality_chains, x_tr.shape[1]), dtype=np.float32))
+        snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng, keep=[steps])
+        classifier = LinearProbe(seed=seed).fit(x_tr, y_tr)
+        result["quality"] = sample_quality(snaps[steps], x_tr, x_te, classifier)
+        result["quality"]["chains"] = quality_chains
+    return result

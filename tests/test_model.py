@@ -122,3 +122,33 @@ def test_bad_input_is_explained(x, err, match):
 def test_bad_architecture(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         Autoencoder(6, **kw)
+
+
+@given(hidden=hidden_sizes, decoder=st.lists(st.integers(1, 6), min_size=0, max_size=3), seed=seeds)
+def test_decoder_that_does_not_mirror_the_encoder(backend, hidden, decoder, seed):
+    errors = check_autoencoder(backend, seed=seed % 1000, hidden=tuple(hidden), decoder_hidden=tuple(decoder),
+                               activation="tanh")
+    assert max(errors.values()) <= TOLERANCE, explain(errors)
+
+
+def test_decoder_hidden_shapes_repr_and_default_mirror():
+    m = Autoencoder(2, 128, decoder_hidden=(128,), output_activation="identity", backend="numpy")
+    assert [layer.params["W"].shape for layer in m.decoder.layers] == [(128, 128)]
+    assert m.mean_head.params["W"].shape == (128, 2)
+    assert repr(m).startswith("Autoencoder(2-128-128-2, overcomplete")
+    assert m.reconstruct(np.zeros((3, 2), np.float32)).shape == (3, 2)
+    mirrored = Autoencoder(6, (5, 3), backend="numpy")
+    assert mirrored.config["decoder_hidden"] == [5]
+    assert [layer.params["W"].shape for layer in mirrored.decoder.layers] == [(3, 5)]
+    direct = Autoencoder(6, (5, 3), decoder_hidden=(), backend="numpy")
+    assert len(direct.decoder) == 0 and direct.mean_head.params["W"].shape == (3, 6)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(hidden=(4,), decoder_hidden=(3,), tied=True), "tied weights need a decoder that mirrors"),
+    (dict(hidden=(4,), decoder_hidden=(0,)), "decoder_hidden must be zero or more positive layer sizes"),
+    (dict(hidden=(4,), decoder_hidden=("8",)), "decoder_hidden must be"),
+])
+def test_bad_decoder_hidden(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Autoencoder(6, **kw)

@@ -1,0 +1,99 @@
+r"""Is the code h = E(x) a good representation? The linear-probe report.
+
+A DAE learns a code on the side: to undo the noise, E must capture what the
+digits are made of (strokes, their positions). We measure it by fitting a
+linear probe (:mod:`scratchdae.probe`, (LR1)-(LR3)) on frozen features of the
+labelled training digits and testing it on the test digits, for
+
+raw       the pixels themselves
+random    the encoder of a network of the same shape, freshly initialised
+          (random features are a strong baseline: 1,000 random ReLU units
+          already beat the raw pixels)
+model     the trained encoder's code h = E(x)
+
+and compare every pair on the same test digits with McNemar's exact test (MN1).
+"""
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .backend import get_backend
+from .checkpoint import load_model
+from .data import load_dataset
+from .inference import encode, prepare_images
+from .model import Autoencoder
+from .probe import LinearProbe, compare
+
+
+def random_twin(model, seed=12345):
+    """A freshly initialised network of the same shape and backend as ``model``."""
+    arch = dict(model.config)
+    return Autoencoder(arch.pop("n_in"), arch.pop("hidden"), seed=seed, backend=model.backend, dtype=model.dtype,
+                       **arch)
+
+
+def labelled_digits(dataset="mnist-sample", data_dir=None, max_train=None, log=None):
+    """(train x, train y, test x, test y): float32 rows in [0, 1] and int64 labels."""
+    data = load_dataset(dataset, data_dir, log=log or (lambda *a: None))
+    if data.train_labels is None or data.test_labels is None:
+        raise ValueError(f"{data.name} has no label files; the probe needs train and test labels "
+                         "(train-labels-idx1-ubyte, t10k-labels-idx1-ubyte).")
+    n = max_train or len(data.train_images)
+    return (prepare_images(data.train_images[:n]), data.train_labels[:n].astype(np.int64),
+            prepare_images(data.test_images), data.test_labels.astype(np.int64), data)
+
+
+def probe_report(model, *, models=None, dataset="mnist-sample", data_dir=None, max_train=None, seed=0,
+                 backend=None, probe_kw=None, log=None):
+    """Probe accuracy of raw pixels, a random network of the same shape and the model's code.
+
+    Parameters
+    ----------
+    model : path to a model.npz, or a model object, trained on images of the data set's size
+    models : dict name -> model (or path), more codes to probe beside it (a plain AE, another noise)
+    dataset, data_dir : labelled images (default: the bundled MNIST sample, 7,000 + 1,000 digits)
+    max_train : probe on only the first N training digits
+
+    Returns
+    -------
+    dict: ``accuracy`` name -> test accuracy, ``lam`` name -> the chosen L2 strength,
+    ``mcnemar`` "a vs b" -> {b, c, n, p}, the data set, and seconds.
+    """
+    log = log or (lambda *a: None)
+    t0 = time.perf_counter()
+    named = {"model": model, **(models or {})}
+    loaded = {}
+    for name, m in named.items():
+        if isinstance(m, (str, Path)):
+            m = load_model(m, backend)[0]
+        loaded[name] = m
+    first = loaded["model"]
+    be = get_backend(backend) if backend is not None else first.backend
+    x_tr, y_tr, x_te, y_te, data = labelled_digits(dataset, data_dir, max_train, log)
+    for name, m in loaded.items():
+        if m.config["n_in"] != x_tr.shape[1]:
+            raise ValueError(f"{name} takes {m.config['n_in']} inputs, and {data.name} has images of "
+                             f"{x_tr.shape[1]} pixels. Fix: probe a model trained on {data.name}.")
+    features = {"raw": (x_tr, x_te)}
+    twin = random_twin(first, seed=seed + 12345)
+    features["random"] = tuple(encode(twin, be.asarray(x, dtype=twin.dtype)) for x in (x_tr, x_te))
+    for name, m in loaded.items():
+        features[name] = tuple(encode(m, be.asarray(x, dtype=m.dtype)) for x in (x_tr, x_te))
+    results = {}
+    for name, (f_tr, f_te) in features.items():
+        p = LinearProbe(seed=seed, **(probe_kw or {})).fit(be.asarray(f_tr), be.asarray(y_tr))
+        results[name] = p.correct(be.asarray(f_te), be.asarray(y_te))
+        log(f"{name:<10} {f_tr.shape[1]:>5} features  test accuracy {float(results[name].mean()):.4f}  "
+            f"(lam {p.lam:g})")
+        results[name] = (results[name], p.lam)
+    pairs = compare({k: v[0] for k, v in results.items()})
+    return {
+        "dataset": data.name, "n_train": int(len(x_tr)), "n_test": int(len(x_te)), "seed": seed,
+        "features": {k: int(v[0].shape[1]) for k, v in features.items()},
+        "accuracy": {k: float(v[0].mean()) for k, v in results.items()},
+        "lam": {k: v[1] for k, v in results.items()},
+        "mcnemar": {f"{a} vs {b}": {k: (float(v) if k == "p" else v) for k, v in r.items() if k != "p_exact"}
+                    for (a, b), r in pairs.items()},
+        "seconds": time.perf_counter() - t0,
+    }
