@@ -139,17 +139,23 @@ def _tile(W, image_shape, n, cols):
     return mosaic
 
 
+def plot_filters(ax, W, image_shape, n=36, title=""):
+    """The first n first-layer filters (columns of W, (D, H)) as one mosaic in ``ax``, each scaled to its own range."""
+    W = to_host(W)
+    k = min(n, W.shape[1])
+    _show(ax, _tile(W, image_shape, k, math.ceil(math.sqrt(k))), cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
 def filters_by_noise_figure(path, weights, image_shape, n=36, title="first-layer filters by corruption"):
-    """One panel of n first-layer filters per model, side by side (Vincent et al. 2010, figure 6).
+    """One panel of n first-layer filters per model, side by side (as in Vincent et al. 2010).
 
     weights : dict label -> first weight matrix (D, H), e.g. {"no noise": W0, "gaussian:0.3": W1}
     """
     fig, axes = _figure(1, len(weights), (2.6 * len(weights), 2.9))
     for ax, (label, W) in zip(axes[0], weights.items()):
-        W = to_host(W)
-        k = min(n, W.shape[1])
-        _show(ax, _tile(W, image_shape, k, math.ceil(math.sqrt(k))), cmap="RdBu_r", vmin=-1, vmax=1)
-        ax.set_title(label, fontsize=10)
+        plot_filters(ax, W, image_shape, n, label)
     fig.suptitle(title)
     return _save(fig, path)
 
@@ -163,6 +169,23 @@ def field_grid(points, n=21, margin=0.15):
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
 
+def plot_field(ax, grid, field, *, mixture=None, s=None, points=None, color="C3", title=""):
+    """Draw a 2-D vector field into ``ax``: arrows in data units from each grid point (where a DAE moves it),
+    over the smoothed density p_s of a toy mixture (TM1), or over a scatter of data points."""
+    if mixture is not None:
+        xs, ys = np.unique(grid[:, 0]), np.unique(grid[:, 1])
+        fine = np.stack(np.meshgrid(np.linspace(xs[0], xs[-1], 120), np.linspace(ys[0], ys[-1], 120)), -1)
+        dens = np.exp(mixture.log_density(fine.reshape(-1, 2), s or 0.0)).reshape(120, 120)
+        ax.contourf(fine[..., 0], fine[..., 1], dens, levels=12, cmap="Greys", alpha=0.6)
+    elif points is not None:
+        ax.scatter(points[:2000, 0], points[:2000, 1], s=2, c="0.6", lw=0)
+    ax.quiver(grid[:, 0], grid[:, 1], field[:, 0], field[:, 1], angles="xy", scale_units="xy", scale=1,
+              color=color, width=0.004)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
 def field_figure(path, model, loss, corrupt, points, mixture=None, n_grid=21, title=""):
     r"""A 2-D DAE's displacement r(x) - x on a grid over the data (an estimate of s^2 grad log p_s, (S4)).
 
@@ -173,25 +196,15 @@ def field_figure(path, model, loss, corrupt, points, mixture=None, n_grid=21, ti
     grid = field_grid(points, n_grid)
     be = model.backend
     learned = to_host(reconstruct(model, loss, be.asarray(grid, dtype=model.dtype))) - grid  # n*n,2  r(x) - x
-    panels = [("learned r(x) - x", learned)]
     s = getattr(corrupt, "sigma", None)
-    if mixture is not None and s is not None:
-        panels.append((f"exact $s^2\\nabla\\log p_s(x)$, s = {s:g}", s**2 * mixture.score(grid, s)))
-    fig, axes = _figure(1, len(panels), (5.2 * len(panels), 5))
-    for ax, (label, field) in zip(axes[0], panels):
-        if mixture is not None and s is not None:
-            xs, ys = np.unique(grid[:, 0]), np.unique(grid[:, 1])
-            fine = np.stack(np.meshgrid(np.linspace(xs[0], xs[-1], 120), np.linspace(ys[0], ys[-1], 120)), -1)
-            dens = np.exp(mixture.log_density(fine.reshape(-1, 2), s)).reshape(120, 120)
-            ax.contourf(fine[..., 0], fine[..., 1], dens, levels=12, cmap="Greys", alpha=0.6)
-        else:
-            ax.scatter(points[:2000, 0], points[:2000, 1], s=2, c="0.6", lw=0)
-        # arrows in data units: each shows where the DAE moves the point at its tail (the same scale in every panel)
-        ax.quiver(grid[:, 0], grid[:, 1], field[:, 0], field[:, 1], angles="xy", scale_units="xy", scale=1,
-                  color="C3" if label.startswith("learned") else "C0", width=0.004)
-        ax.set_aspect("equal")
-        ax.set_title(label)
-    fig.suptitle(title or f"{corrupt.spec()} noise: where the DAE moves each point")
+    exact = mixture is not None and s is not None and not getattr(corrupt, "clip", False)
+    fig, axes = _figure(1, 2 if exact else 1, (5.2 * (2 if exact else 1), 5))
+    kw = dict(mixture=mixture, s=s) if exact else dict(points=points)
+    plot_field(axes[0, 0], grid, learned, title="learned r(x) - x", **kw)
+    if exact:
+        plot_field(axes[0, 1], grid, s**2 * mixture.score(grid, s), color="C0",
+                   title=f"exact $s^2\\nabla\\log p_s(x)$, s = {s:g}", **kw)
+    fig.suptitle(title or f"{corrupt.spec()} noise: where the DAE moves each point (arrows in data units)")
     return _save(fig, path)
 
 

@@ -1,0 +1,129 @@
+"""The DAE Markov chain (MC1), sampling from each decoder's p(x | h), the sample measures,
+and the probe and sample commands."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchdae import (MSE, Autoencoder, BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma,
+                        HeteroscedasticGaussianNLL, get_backend, get_corruption, markov_chain)
+from scratchdae.sampling import grey_fraction, nearest_distances, sample_quality
+
+be = get_backend("numpy")
+
+
+def test_each_likelihood_samples_its_own_distribution():
+    rng = be.rng(0)
+    mu = np.full((20000, 3), 0.3, np.float32)
+    g = GaussianNLL(0.2).sample({"mean": mu}, rng)
+    assert g.dtype == np.float32 and abs(g.mean() - 0.3) < 0.01 and abs(g.std() - 0.2) < 0.01
+    learned = GaussianNLLLearnedSigma(0.5, backend="numpy").sample({"mean": mu}, rng)
+    assert abs(learned.std() - 0.5) < 0.02
+    hetero = HeteroscedasticGaussianNLL(0.0).sample({"mean": mu, "log_var": np.full_like(mu, np.log(0.01))}, rng)
+    assert abs(hetero.std() - 0.1) < 0.01
+    b = BernoulliNLL().sample({"mean": np.zeros_like(mu)}, rng)  # logits 0: p = 0.5
+    assert set(np.unique(b)) == {0.0, 1.0} and abs(b.mean() - 0.5) < 0.01 and b.dtype == np.float32
+    np.testing.assert_array_equal(MSE().sample({"mean": mu}, rng), mu)  # not a likelihood: the mean
+
+
+def test_markov_chain_keeps_its_snapshots_and_is_reproducible():
+    model = Autoencoder(6, 4, seed=0, backend="numpy")
+    x0 = np.random.default_rng(0).random((3, 6), dtype=np.float32)
+    args = (model, GaussianNLL(0.1), get_corruption("gaussian:0.5"), x0, 7)
+    snaps, x = markov_chain(*args, be.rng(1), keep=[1, 7])
+    again, _ = markov_chain(*args, be.rng(1), keep=[1, 7])
+    assert sorted(snaps) == [1, 7] and snaps[7].shape == (3, 6) and x.shape == (3, 6)
+    np.testing.assert_array_equal(snaps[7], again[7])
+    default, _ = markov_chain(*args, be.rng(1))
+    assert max(default) == 7
+
+
+def test_without_noise_the_mean_chain_iterates_the_reconstruction():
+    model = Autoencoder(6, 4, seed=0, backend="numpy")
+    loss = GaussianNLL(0.1)
+    x0 = np.random.default_rng(0).random((2, 6), dtype=np.float32)
+    snaps, _ = markov_chain(model, loss, get_corruption("none"), x0, 2, be.rng(0), sample_decoder=False)
+    np.testing.assert_allclose(snaps[2], model.reconstruct(model.reconstruct(x0)), rtol=1e-6)
+
+
+def test_nearest_distances_match_brute_force():
+    rng = np.random.default_rng(2)
+    a, b = rng.random((30, 5)), rng.random((40, 5))
+    brute = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(nearest_distances(a, b, batch_size=7), brute, atol=1e-9)
+    self_brute = np.sqrt(((b[:, None] - b[None]) ** 2).sum(-1) + np.diag(np.full(40, np.inf))).min(1)
+    np.testing.assert_allclose(nearest_distances(b, b, exclude_self=True, batch_size=9), self_brute, atol=1e-9)
+
+
+def test_sample_quality_sees_copies_and_blurs():
+    from scratchdae.representation import labelled_digits
+
+    x_tr, _, x_te, _, _ = labelled_digits()
+    x_tr, x_te = x_tr[:2000], x_te[:300]
+    copies = sample_quality(x_tr[:200], x_tr, x_te)
+    assert copies["copies"] == 1.0 and copies["nn_ratio"] < 1e-6
+    real = sample_quality(x_te[:200], x_tr, x_te)
+    assert 0.8 < real["nn_ratio"] < 1.2 and real["copies"] < 0.05 and 0.9 < real["grey_ratio"] < 1.1
+    blurs = np.stack([x_te[i:i + 8].mean(0) for i in range(0, 200)])  # averages of 8 digits
+    assert sample_quality(blurs, x_tr, x_te)["grey_ratio"] > 1.3
+    assert grey_fraction(np.array([0.0, 0.5, 1.0, 1.0])) == pytest.approx(1 / 3)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "scratchdae.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("probe") / "run"
+    r = cli("train", "--out", out, "--max-train", "2000", "--hidden", "128", "--epochs", "3", "--quiet",
+            "--no-figures")
+    assert r.returncode == 0, r.stderr
+    return out / "model.npz"
+
+
+@pytest.mark.slow
+def test_probe_command(digits_model, tmp_path):
+    r = cli("probe", "--model", digits_model, "--max-train", "2000", "--json",
+            "--compare", f"again={digits_model}")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert set(report["accuracy"]) == {"raw", "random", "model", "again"}
+    assert report["features"] == {"raw": 784, "random": 128, "model": 128, "again": 128}
+    assert all(0.8 < a <= 1 for a in report["accuracy"].values())
+    assert report["mcnemar"]["model vs again"] == {"b": 0, "c": 0, "n": 0, "p": 1.0}
+    text = cli("probe", "--model", digits_model, "--max-train", "1000")
+    assert text.returncode == 0 and "McNemar" in text.stdout and "random" in text.stdout
+    bad = cli("probe", "--model", digits_model, "--compare", "nonsense")
+    assert bad.returncode == 2 and "NAME=MODEL_FILE" in bad.stderr
+
+
+@pytest.mark.slow
+def test_sample_command(digits_model, tmp_path):
+    r = cli("sample", "--model", digits_model, "--out", tmp_path / "s", "--steps", "5", "--chains", "3",
+            "--quality-chains", "20", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert (tmp_path / "s" / "chain_noise.png").is_file() and (tmp_path / "s" / "chain_digit.png").is_file()
+    q = report["quality"]
+    assert q["n"] == 20 and sum(q["classes"]) == 20 and 0 <= q["recognised"] <= 1 and q["nn_ratio"] > 0
+    bad = cli("sample", "--model", digits_model, "--out", tmp_path / "t", "--steps", "0")
+    assert bad.returncode == 2 and "steps and chains must be positive" in bad.stderr
+    assert not (tmp_path / "t").exists()
+
+
+def test_commands_refuse_the_wrong_kind_of_model(tmp_path):
+    r = cli("train", "--dataset", "toy:mixture8", "--n-points", "200", "--epochs", "1", "--out", tmp_path / "toy",
+            "--quiet", "--no-figures")
+    assert r.returncode == 0, r.stderr
+    r = cli("sample", "--model", tmp_path / "toy" / "model.npz", "--out", tmp_path / "s")
+    assert r.returncode == 2 and "trained on images" in r.stderr and "Traceback" not in r.stderr
+    r = cli("probe", "--model", tmp_path / "toy" / "model.npz")
+    assert r.returncode == 2 and "takes 2 inputs" in r.stderr
+    r = cli("train", "--dataset", "toy:mixture8", "--noise", "masking:0.3", "--n-points", "200", "--epochs", "1",
+            "--out", tmp_path / "masked", "--quiet", "--no-figures")
+    r = cli("score", "--model", tmp_path / "masked" / "model.npz")
+    assert r.returncode == 2 and "unclipped Gaussian noise" in r.stderr
