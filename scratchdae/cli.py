@@ -174,6 +174,8 @@ def cmd_sample(args):
         print(f"{'grey share of ink pixels':<28} {q['grey_samples']:>8.3f} {q['grey_test']:>12.3f}"
               f"   ratio {q['grey_ratio']:.3f} (blurs: well above 1)")
         print(f"digits the probe sees: {dict(enumerate(q['classes']))}")
+        print(f"mixing: {q['switches']:.2f} changes of digit per chain over steps {q['kept_steps'][0]}-"
+              f"{q['kept_steps'][-1]}; {q['moved']:.0%} of the chains changed digit at least once")
     for name, path in r["files"].items():
         print(f"{name:<12} {path}")
     return 0

@@ -5,14 +5,16 @@ from the decoder's distribution given the code,
 
     x~_t ~ q(x~ | x_t),    x_{t+1} ~ p(x | h = E(x~_t))                  (MC1)
 
-and when the DAE's p(x | x~) is a consistent estimate of the true
-conditional, the chain's stationary distribution estimates the data
-distribution (MC2). Starting from noise, the chain walks to digits and from
-digit to digit.
+With the true p(x | x~) this would be Gibbs sampling on p(x) q(x~ | x), which
+leaves the data distribution p(x) unchanged (MC2); Bengio et al. show that a
+consistent estimate of p(x | x~) gives a chain whose stationary distribution
+tends to p(x). Starting from noise, the chain walks to digits and from digit
+to digit.
 
 markov_chain     run (MC1) from a batch of starting points, keeping snapshots of the means
 nearest_distances   each row's L2 distance to its nearest neighbour in a reference set
 sample_quality   are the samples digits? copies of training digits? blurs?
+class_switches   how often the chain moves from one digit to another (its mixing)
 """
 import numpy as np
 
@@ -27,13 +29,13 @@ def markov_chain(model, loss, corrupt, x0, steps, rng, *, keep=None, sample_deco
     model, loss, corrupt : a trained model, its loss (the decoder's p(x | h)) and the corruption q
     x0 : array (N, D) on the model's backend and dtype: the starting points
     rng : generator of the model's backend
-    keep : steps whose decoder means are returned (default: 10 evenly spaced, and the last)
+    keep : steps whose decoder means are returned (default: 10 evenly spaced, the last among them)
     sample_decoder : draw x_{t+1} from p(x | h) (True, the chain of (MC1)); False keeps the mean
 
     Returns
     -------
-    (snapshots, x) : dict step -> host array (N, D) of the decoder mean r(x~_t) at that step
-    (what one shows: the mean, not the noisy draw); and the final state x.
+    (snapshots, x) : dict t -> host array (N, D) of the decoder mean r(x~_{t-1}) from which
+    x_t was drawn (what one shows: the mean, not the noisy draw); and the final state x.
     """
     keep = set(np.linspace(1, steps, min(10, steps)).round().astype(int).tolist()) if keep is None else set(keep)
     snapshots, x = {}, x0
@@ -92,12 +94,24 @@ def sample_quality(samples, train, test, classifier=None, confident=0.9):
     }
     result["grey_ratio"] = result["grey_samples"] / result["grey_test"]
     if classifier is not None:
-        p_s = to_host(classifier.predict_proba(samples.astype(np.float32)))
-        p_t = to_host(classifier.predict_proba(np.asarray(test, dtype=np.float32)))
-        result.update(recognised=float(np.mean(p_s.max(axis=1) >= confident)),
-                      recognised_test=float(np.mean(p_t.max(axis=1) >= confident)),
-                      classes=np.bincount(p_s.argmax(axis=1), minlength=p_s.shape[1]).tolist())
+        prob = to_host(classifier.predict_proba(samples.astype(np.float32)))  # N,K
+        prob_test = to_host(classifier.predict_proba(np.asarray(test, dtype=np.float32)))
+        result.update(recognised=float(np.mean(prob.max(axis=1) >= confident)),
+                      recognised_test=float(np.mean(prob_test.max(axis=1) >= confident)),
+                      classes=np.bincount(prob.argmax(axis=1), minlength=prob.shape[1]).tolist())
     return result
+
+
+def class_switches(snapshots, classifier):
+    """How the chain mixes: the classifier's digit at each kept step (MC1), and how often it changes.
+
+    Returns ``switches``, the mean number of changes of class between consecutive kept
+    snapshots per chain, and ``moved``, the share of chains whose class changed at least once.
+    """
+    steps = sorted(snapshots)
+    labels = np.stack([to_host(classifier.predict(np.clip(snapshots[t], 0, 1).astype(np.float32))) for t in steps])
+    changes = (labels[1:] != labels[:-1]).sum(axis=0)  # per chain
+    return {"kept_steps": steps, "switches": float(changes.mean()), "moved": float(np.mean(changes > 0))}
 
 
 def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start="noise", dataset="mnist-sample",
@@ -151,8 +165,9 @@ def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start
     result = {"model_noise": corrupt.spec(), "steps": steps, "chains": chains, "seed": seed, "files": files}
     if quality_chains:
         x0 = be.asarray(np.random.default_rng([seed, 9]).random((quality_chains, x_tr.shape[1]), dtype=np.float32))
-        snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng, keep=[steps])
+        keep = sorted(set(np.linspace(steps / 10, steps, 10).round().astype(int).tolist()))
+        snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng, keep=keep)
         classifier = LinearProbe(seed=seed).fit(x_tr, y_tr)
         result["quality"] = sample_quality(snaps[steps], x_tr, x_te, classifier)
-        result["quality"]["chains"] = quality_chains
+        result["quality"].update(chains=quality_chains, **class_switches(snaps, classifier))
     return result

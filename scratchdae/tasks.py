@@ -28,7 +28,7 @@ TASK_DEFAULTS = {
     # points: a small deep net with a linear output (the data are not pixels), many short epochs, a cosine
     # schedule run to the end; chosen on the toy data sets at noise 0.1-0.5 (docs/what_a_dae_learns.md)
     "points": dict(noise="gaussian:0.3", hidden=(128, 128), decoder_hidden=(128,), output_activation="identity",
-                   activation="relu", batch_size=256, epochs=200, lr=2e-3, lr_schedule="cosine", patience=0,
+                   activation="relu", batch_size=256, epochs=300, lr=2e-3, lr_schedule="cosine", patience=0,
                    n_points=20_000),
     # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
     # chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its full course

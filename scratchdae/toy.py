@@ -10,13 +10,13 @@ With tau_k^2 = std_k^2 + s^2:
 
     p_s(x~) = sum_k w_k N(x~; mu_k, tau_k^2 I)                              (TM1)
 
-    grad log p_s(x~) = sum_k r_k(x~) (mu_k - x~) / tau_k^2                  (TM2)
+    grad log p_s(x~) = sum_k gamma_k(x~) (mu_k - x~) / tau_k^2                  (TM2)
 
-    E[x | x~] = sum_k r_k(x~) (std_k^2 x~ + s^2 mu_k) / (std_k^2 + s^2)     (TM3)
+    E[x | x~] = sum_k gamma_k(x~) (std_k^2 x~ + s^2 mu_k) / (std_k^2 + s^2)     (TM3)
 
-where r_k(x~) = w_k N(x~; mu_k, tau_k^2 I) / p_s(x~) are the responsibilities
+where gamma_k(x~) = w_k N(x~; mu_k, tau_k^2 I) / p_s(x~) are the responsibilities
 of the smoothed mixture. (TM3) weights each component's Gaussian posterior mean
-by r_k; Tweedie's (Miyasawa's) formula says it equals x~ + s^2 grad log p_s(x~).
+by gamma_k; Tweedie's (Miyasawa's) formula says it equals x~ + s^2 grad log p_s(x~).
 
 Why these matter: a DAE trained with mean squared error on Gaussian noise of
 level s learns r(x~) ~ E[x | x~], the posterior mean (TM3), and so
@@ -201,20 +201,20 @@ class GaussianMixture:
         return m[:, 0] + np.log(np.exp(a - m).sum(axis=1))  # (TM1) N
 
     def _responsibilities(self, x, s):
-        """r_k(x) = w_k N(x; mu_k, tau_k^2 I) / p_s(x): a softmax over k, N,K."""
+        """gamma_k(x) = w_k N(x; mu_k, tau_k^2 I) / p_s(x): a softmax over k, N,K."""
         a = self._log_joint(x, s)  # N,K
-        r = np.exp(a - a.max(axis=1, keepdims=True))  # N,K  stable: the largest term is exp(0) = 1
-        return r / r.sum(axis=1, keepdims=True)
+        gamma = np.exp(a - a.max(axis=1, keepdims=True))  # N,K  stable: the largest term is exp(0) = 1
+        return gamma / gamma.sum(axis=1, keepdims=True)
 
     def _score(self, x, s):
-        r_over_tau2 = self._responsibilities(x, s) / (self.stds**2 + s**2)  # N,K  r_k / tau_k^2
-        return r_over_tau2 @ self.means - r_over_tau2.sum(axis=1, keepdims=True) * x  # (TM2) N,d
+        gamma_over_tau2 = self._responsibilities(x, s) / (self.stds**2 + s**2)  # N,K  gamma_k / tau_k^2
+        return gamma_over_tau2 @ self.means - gamma_over_tau2.sum(axis=1, keepdims=True) * x  # (TM2) N,d
 
     def _posterior_mean(self, x_tilde, s):
-        r = self._responsibilities(x_tilde, s)  # N,K
+        gamma = self._responsibilities(x_tilde, s)  # N,K
         tau2 = self.stds**2 + s**2  # K
-        keep = (r * self.stds**2 / tau2).sum(axis=1, keepdims=True)  # N,1  sum_k r_k std_k^2 / tau_k^2
-        return keep * x_tilde + (r * s**2 / tau2) @ self.means  # (TM3) N,d
+        keep = (gamma * self.stds**2 / tau2).sum(axis=1, keepdims=True)  # N,1  sum_k gamma_k std_k^2 / tau_k^2
+        return keep * x_tilde + (gamma * s**2 / tau2) @ self.means  # (TM3) N,d
 
     def log_density(self, x, s=0.0):
         r"""(n,) log p_s(x): the log density of x + s eps, eps ~ N(0, I)  (TM1).
@@ -225,7 +225,7 @@ class GaussianMixture:
         return _in_chunks(self._log_density, _check_points(x, self.dim), _check_level(s))
 
     def score(self, x, s=0.0):
-        r"""(n, d) exact score grad_x log p_s(x) = sum_k r_k(x) (mu_k - x) / tau_k^2  (TM2).
+        r"""(n, d) exact score grad_x log p_s(x) = sum_k gamma_k(x) (mu_k - x) / tau_k^2  (TM2).
 
         A denoiser r trained at noise level s estimates it as (r(x) - x) / s^2.
         """

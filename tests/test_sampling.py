@@ -9,7 +9,7 @@ import pytest
 
 from scratchdae import (MSE, Autoencoder, BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma,
                         HeteroscedasticGaussianNLL, get_backend, get_corruption, markov_chain)
-from scratchdae.sampling import grey_fraction, nearest_distances, sample_quality
+from scratchdae.sampling import class_switches, grey_fraction, nearest_distances, sample_quality
 
 be = get_backend("numpy")
 
@@ -71,6 +71,19 @@ def test_sample_quality_sees_copies_and_blurs():
     assert grey_fraction(np.array([0.0, 0.5, 1.0, 1.0])) == pytest.approx(1 / 3)
 
 
+class ByFirstPixel:
+    """A stand-in classifier: class 1 when the first pixel is bright."""
+
+    def predict(self, x):
+        return (x[:, 0] > 0.5).astype(int)
+
+
+def test_class_switches_counts_changes_along_each_chain():
+    snaps = {1: np.array([[0.0], [0.0]]), 5: np.array([[1.0], [0.0]]), 9: np.array([[0.0], [0.0]])}
+    r = class_switches(snaps, ByFirstPixel())
+    assert r == {"kept_steps": [1, 5, 9], "switches": 1.0, "moved": 0.5}  # chain 0 switched twice, chain 1 never
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "scratchdae.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=600)
@@ -110,6 +123,7 @@ def test_sample_command(digits_model, tmp_path):
     assert (tmp_path / "s" / "chain_noise.png").is_file() and (tmp_path / "s" / "chain_digit.png").is_file()
     q = report["quality"]
     assert q["n"] == 20 and sum(q["classes"]) == 20 and 0 <= q["recognised"] <= 1 and q["nn_ratio"] > 0
+    assert 0 <= q["moved"] <= 1 and q["kept_steps"][-1] == 5
     bad = cli("sample", "--model", digits_model, "--out", tmp_path / "t", "--steps", "0")
     assert bad.returncode == 2 and "steps and chains must be positive" in bad.stderr
     assert not (tmp_path / "t").exists()

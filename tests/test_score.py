@@ -75,8 +75,10 @@ def test_excess_over_bayes_is_the_score_error(tmp_path):
     model = Autoencoder(2, 16, output_activation="identity", seed=3, backend="numpy", dtype="float64")  # untrained
     r = score_report(model, MeanOnly(), mixture, s, n=20000)
     d = r["denoising"]
-    assert d["excess"] == pytest.approx(d["excess_from_score"], rel=1e-9)
-    assert d["mse_model"] - d["mse_bayes"] == pytest.approx(d["excess"], rel=0.05)
+    assert d["excess"] == pytest.approx(d["mse_model"] - d["mse_bayes"])
+    assert d["excess"] == pytest.approx(d["excess_from_score"] + d["cross_term"], rel=1e-9)
+    assert abs(d["cross_term"]) < 4 * d["cross_term_se"]  # zero in expectation, because E[x | x~] is exact
+    assert d["excess"] == pytest.approx(d["excess_from_score"], rel=0.05)
     assert d["ratio_to_bayes"] > 2 and r["field"]["cosine"] < 0.9  # an untrained net is far from it
 
 
