@@ -100,6 +100,8 @@ def cmd_denoise(args):
 def cmd_score(args):
     from .score import score_report
 
+    if not 100 <= args.points <= 10_000_000:
+        raise ValueError(f"--points must be from 100 to 10,000,000 (the averages need enough points), got {args.points}.")
     r = score_report(args.model, n=args.points, seed=args.seed, backend=args.backend)
     if args.figure:
         from .checkpoint import load_model
@@ -136,9 +138,12 @@ def cmd_probe(args):
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise ValueError(f"--compare takes NAME=MODEL_FILE, got {item!r}. Fix: --compare plain=runs/plain/model.npz.")
+        if name in models:
+            raise ValueError(f"--compare names {name!r} twice. Fix: one name per model.")
         models[name] = path
+    dataset = args.dataset or (None if args.data_dir else "mnist-sample")
     log = None if args.json else lambda *a: print(*a, file=sys.stderr)
-    r = probe_report(args.model, models=models, dataset=args.dataset, data_dir=args.data_dir,
+    r = probe_report(args.model, models=models, dataset=dataset, data_dir=args.data_dir,
                      max_train=args.max_train, seed=args.seed, backend=args.backend, log=log)
     if args.json:
         _print_json(r)
@@ -157,8 +162,9 @@ def cmd_probe(args):
 def cmd_sample(args):
     from .sampling import sample_report
 
+    dataset = args.dataset or (None if args.data_dir else "mnist-sample")
     r = sample_report(args.model, args.out, steps=args.steps, chains=args.chains, quality_chains=args.quality_chains,
-                      seed=args.seed, backend=args.backend,
+                      dataset=dataset, data_dir=args.data_dir, seed=args.seed, backend=args.backend,
                       log=None if args.json else lambda *a: print(*a, file=sys.stderr))
     if args.json:
         _print_json(r)
@@ -173,6 +179,8 @@ def cmd_sample(args):
               f"   ratio {q['nn_ratio']:.3f} (copies: well below 1)")
         print(f"{'grey share of ink pixels':<28} {q['grey_samples']:>8.3f} {q['grey_test']:>12.3f}"
               f"   ratio {q['grey_ratio']:.3f} (blurs: well above 1)")
+        print(f"{'entropy of the digit classes':<28} {q['class_entropy_bits']:>8.2f} "
+              f"{q['class_entropy_bits_test']:>12.2f}   bits (all ten alike: 3.32)")
         print(f"digits the probe sees: {dict(enumerate(q['classes']))}")
         print(f"mixing: {q['switches']:.2f} changes of digit per chain over steps {q['kept_steps'][0]}-"
               f"{q['kept_steps'][-1]}; {q['moved']:.0%} of the chains changed digit at least once")
@@ -312,7 +320,7 @@ def build_parser():
                                                               f"{','.join(map(str, dp.hidden))})")
     g.add_argument("--decoder-hidden", type=_sizes, default=None,
                    help="decoder sizes between the code and the output, e.g. 128 or 512,1000, or none "
-                        f"(default: the encoder mirrored; toy: {','.join(map(str, dp.decoder_hidden))})")
+                        "(default: the encoder mirrored)")
     g.add_argument("--activation", default=None, help=f"hidden activation ({d.activation})")
     g.add_argument("--output-activation", default=None,
                    help="activation of the output: sigmoid, identity, ... (sigmoid; identity for bernoulli "
@@ -320,16 +328,16 @@ def build_parser():
     g.add_argument("--tied", action="store_true", default=None, help="decoder weights = encoder weights transposed")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help=f"({d.optimizer})")
-    g.add_argument("--lr", type=float, default=None, help=f"learning rate ({d.lr:g}; documents: {dd.lr:g})")
+    g.add_argument("--lr", type=float, default=None, help=f"learning rate ({d.lr:g}; documents: {dd.lr:g}; toy: {dp.lr:g})")
     g.add_argument("--momentum", type=float, default=None, help=f"SGD momentum ({d.momentum})")
     g.add_argument("--nesterov", action="store_true", default=None, help="SGD with Nesterov momentum")
     g.add_argument("--weight-decay", type=float, default=None, help=f"L2 weight decay ({d.weight_decay})")
-    g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size}; documents: {dd.batch_size})")
-    g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs}; documents: {dd.epochs})")
+    g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size}; documents: {dd.batch_size}; toy: {dp.batch_size})")
+    g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs}; documents: {dd.epochs}; toy: {dp.epochs})")
     g.add_argument("--lr-schedule", default=None,
-                   help=f"constant, cosine or step:K:F ({d.lr_schedule}; documents: {dd.lr_schedule})")
+                   help=f"constant, cosine or step:K:F ({d.lr_schedule}; documents and toy: {dd.lr_schedule})")
     g.add_argument("--patience", type=int, default=None,
-                   help=f"early-stopping patience, 0 = off ({d.patience}; documents: {dd.patience})")
+                   help=f"early-stopping patience, 0 = off ({d.patience}; documents and toy: {dd.patience})")
     g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
     g = p.add_argument_group("running")
     g.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")
@@ -378,8 +386,8 @@ def build_parser():
     p.add_argument("--model", required=True, help="a model.npz trained on digits")
     p.add_argument("--compare", action="append", metavar="NAME=FILE",
                    help="another model's code to probe beside it (repeatable), e.g. plain=runs/plain/model.npz")
-    p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default="mnist-sample",
-                   help="labelled images (mnist-sample)")
+    p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
+                   help="labelled images (mnist-sample; with only --data-dir: the IDX files in that folder)")
     p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
     p.add_argument("--max-train", type=int, default=None, help="probe on only the first N training images")
     p.add_argument("--seed", type=int, default=0, help="seed of the probe and the random network (0)")
@@ -387,14 +395,22 @@ def build_parser():
     _add_backend(p)
     p.set_defaults(func=cmd_probe)
 
-    p = sub.add_parser("sample", help="draw digits with the DAE Markov chain (corrupt, then sample the decoder)")
+    p = sub.add_parser("sample", help="draw digits with the DAE Markov chain (corrupt, then sample the decoder)",
+                       description="Run the DAE Markov chain of a digit model (corrupt with the training noise, then "
+                                   "draw from the decoder's p(x | h)) from noise and from test digits; draw the "
+                                   "chains; measure the last images of many chains against real digits: recognised "
+                                   "by a linear probe, distance to the nearest training digit (copies), grey share "
+                                   "of ink (blur), and how often a chain changes digit (mixing).")
     p.add_argument("--model", required=True, help="a model.npz trained on digits")
     p.add_argument("--out", required=True, help="folder for chain_noise.png and chain_digit.png")
     p.add_argument("--steps", type=int, default=100, help="steps of the chain (100)")
     p.add_argument("--chains", type=int, default=10, help="chains drawn in each figure (10)")
     p.add_argument("--quality-chains", type=int, default=300,
                    help="chains from noise whose last images are measured (300; 0 skips the measures)")
-    p.add_argument("--seed", type=int, default=0, help="(0)")
+    p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
+                   help="the real images to compare with (mnist-sample; with only --data-dir: that folder)")
+    p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
+    p.add_argument("--seed", type=int, default=0, help="seed of the starting noise and the chain (0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_backend(p)
     p.set_defaults(func=cmd_sample)
@@ -441,9 +457,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged) as err:
+    except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged, MemoryError, OverflowError) as err:
         if os.environ.get("SCRATCHDAE_DEBUG"):
             raise
+        if isinstance(err, (MemoryError, OverflowError)):
+            err = f"{err or type(err).__name__}: a size asked for is too large for this machine. Fix: smaller numbers."
         print(f"scratchdae {args.command}: error: {err}", file=sys.stderr)
         return 3 if isinstance(err, TrainingDiverged) else 2
     except KeyboardInterrupt:

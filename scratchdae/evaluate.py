@@ -27,6 +27,16 @@ def _model(model, backend):
     return model
 
 
+def _require_images(header, command, source="the model"):
+    """Image commands need an image model: one whose header has the pixel normalisation."""
+    if header.get("task", "images") == "images" and "normalisation" in header:
+        return
+    where = {"points": "scratchdae score (toy data) or score_field", "documents": "scratchdae documents evaluate"}
+    raise ValueError(f"{source} was trained on {header.get('dataset')!r} (task {header.get('task')!r}), not on images, "
+                     f"and {command} works on image models. Fix: use "
+                     f"{where.get(header.get('task'), 'a model from scratchdae train --dataset mnist-sample')}.")
+
+
 def _check_shape(images, header, source):
     expected = tuple(header["normalisation"]["image_shape"])
     if images.ndim != 3 or tuple(images.shape[1:]) != expected:
@@ -49,6 +59,7 @@ def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, see
     seed : seed of the corruption
     """
     model, loss, header = _model(model, backend)
+    _require_images(header, "evaluate", str(model) if isinstance(model, (str, Path)) else "the model")
     be = model.backend
     if images is not None:
         source = str(images) if isinstance(images, (str, Path)) else "images"
@@ -122,6 +133,7 @@ def denoise(model, inputs, out, *, backend=None):
                          "overwrite each other. Fix: rename them or denoise them in separate runs.")
     if header.get("task") == "documents":
         return _denoise_pages(model, loss, header, inputs, Path(out))
+    _require_images(header, "denoise")
     shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first
     x = model.backend.asarray(prepare_images(images, model.dtype))

@@ -220,9 +220,9 @@ class LinearProbe:
             raise ValueError("X has no rows. Fix: pass at least one training example per class.")
         y = check_labels(y, N, "y", self.n_classes, be)
         K = self.n_classes if self.n_classes is not None else int(y.max()) + 1  # syncs the device
-        if K < 2:
-            raise ValueError(f"y holds a single class ({K - 1}); a classifier needs at least 2. "
-                             "Fix: pass labels of two or more classes, or n_classes=K.")
+        if K < 2 or int(y.min()) == int(y.max()):
+            raise ValueError(f"y holds a single class ({int(y.max())}); a classifier needs at least 2. "
+                             "Fix: pass labels of two or more classes.")
         if (X_val is None) != (y_val is None):
             raise ValueError("pass both X_val and y_val, or neither (then a seeded split of X is held out).")
 

@@ -35,6 +35,9 @@ def random_twin(model, seed=12345):
 
 def labelled_digits(dataset="mnist-sample", data_dir=None, max_train=None, log=None):
     """(train x, train y, test x, test y): float32 rows in [0, 1] and int64 labels."""
+    if max_train is not None and (not isinstance(max_train, int) or isinstance(max_train, bool) or max_train < 100):
+        raise ValueError(f"the probe needs at least 100 labelled training images (it holds a tenth out to choose "
+                         f"its L2 strength), got max_train={max_train!r}. Fix: --max-train 1000, or leave it out.")
     data = load_dataset(dataset, data_dir, log=log or (lambda *a: None))
     if data.train_labels is None or data.test_labels is None:
         raise ValueError(f"{data.name} has no label files; the probe needs train and test labels "
@@ -62,6 +65,10 @@ def probe_report(model, *, models=None, dataset="mnist-sample", data_dir=None, m
     """
     log = log or (lambda *a: None)
     t0 = time.perf_counter()
+    taken = sorted(set(models or {}) & {"model", "raw", "random"})
+    if taken:
+        raise ValueError(f"{', '.join(taken)} names a row the probe fills itself (model, raw, random). "
+                         "Fix: give the other models other names.")
     named = {"model": model, **(models or {})}
     loaded = {}
     for name, m in named.items():

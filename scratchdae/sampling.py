@@ -16,6 +16,8 @@ nearest_distances   each row's L2 distance to its nearest neighbour in a referen
 sample_quality   are the samples digits? copies of training digits? blurs?
 class_switches   how often the chain moves from one digit to another (its mixing)
 """
+from pathlib import Path
+
 import numpy as np
 
 from .backend import to_host
@@ -37,7 +39,11 @@ def markov_chain(model, loss, corrupt, x0, steps, rng, *, keep=None, sample_deco
     (snapshots, x) : dict t -> host array (N, D) of the decoder mean r(x~_{t-1}) from which
     x_t was drawn (what one shows: the mean, not the noisy draw); and the final state x.
     """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
     keep = set(np.linspace(1, steps, min(10, steps)).round().astype(int).tolist()) if keep is None else set(keep)
+    if not all(isinstance(t, int) and 1 <= t <= steps for t in keep):
+        raise ValueError(f"keep must list steps from 1 to {steps}, got {sorted(keep)}.")
     snapshots, x = {}, x0
     for t in range(1, steps + 1):
         x_tilde = corrupt(x, rng)  # (MC1) x~_t ~ q(x~ | x_t)
@@ -72,11 +78,19 @@ def grey_fraction(images, ink=0.1):
     return float((inked & (images < 1 - ink)).sum() / max(int(inked.sum()), 1))
 
 
+def _entropy_bits(counts):
+    """Entropy of a histogram in bits: log2(10) = 3.32 for ten equally common digits, 0 for one digit."""
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
 def sample_quality(samples, train, test, classifier=None, confident=0.9):
     """Measures of chain samples (N, D) in [0, 1], each beside the same measure on real test digits.
 
     recognised      share of images the classifier (``predict_proba``) calls a digit with
-                    probability >= ``confident``; ``classes``: how many of each digit it sees
+                    probability >= ``confident``; ``classes``: how many of each digit it sees, and
+                    their entropy in bits (3.32 when all ten are equally common): samples that
+                    are all one confident digit score high on the first and low on the second
     nn_ratio        median distance to the nearest training digit, divided by the same for real
                     test digits: near 0 for copies of training digits, about 1 for new digits
     copies          share of samples closer to a training digit than 99% of test digits are
@@ -96,9 +110,12 @@ def sample_quality(samples, train, test, classifier=None, confident=0.9):
     if classifier is not None:
         prob = to_host(classifier.predict_proba(samples.astype(np.float32)))  # N,K
         prob_test = to_host(classifier.predict_proba(np.asarray(test, dtype=np.float32)))
+        classes = np.bincount(prob.argmax(axis=1), minlength=prob.shape[1])
+        classes_test = np.bincount(prob_test.argmax(axis=1), minlength=prob.shape[1])
         result.update(recognised=float(np.mean(prob.max(axis=1) >= confident)),
                       recognised_test=float(np.mean(prob_test.max(axis=1) >= confident)),
-                      classes=np.bincount(prob.argmax(axis=1), minlength=prob.shape[1]).tolist())
+                      classes=classes.tolist(), class_entropy_bits=_entropy_bits(classes),
+                      class_entropy_bits_test=_entropy_bits(classes_test))
     return result
 
 
@@ -130,8 +147,6 @@ def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start
     dict with the settings, ``files`` name -> path, and ``quality`` (see :func:`sample_quality`),
     whose probe is a linear probe on the raw pixels of the training digits.
     """
-    from pathlib import Path
-
     from .checkpoint import load_model
     from .corruption import get_corruption
     from .figures import chain_figure
@@ -144,8 +159,13 @@ def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start
         raise ValueError(f"sample draws digits with a model trained on images; this one was trained on "
                          f"{header.get('dataset')!r} ({header.get('task')}). Fix: pass a model from "
                          "scratchdae train --dataset mnist-sample.")
-    if not isinstance(steps, int) or steps < 1 or not isinstance(chains, int) or chains < 1:
-        raise ValueError(f"steps and chains must be positive integers, got steps={steps!r}, chains={chains!r}.")
+    for name, value, lo, hi in (("steps", steps, 1, 100_000), ("chains", chains, 1, 100),
+                                ("quality_chains", quality_chains, 0, 100_000)):
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ValueError(f"{name} must be an integer from {lo} to {hi:,}, got {value!r}. "
+                             f"Fix: --{name.replace('_', '-')} {max(lo, min(hi, 10))}.")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; the chain figures go into a folder. Fix: another --out.")
     shape = tuple(header["normalisation"]["image_shape"])
     corrupt = get_corruption(header["corruption"])
     be = model.backend
@@ -165,7 +185,7 @@ def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start
     result = {"model_noise": corrupt.spec(), "steps": steps, "chains": chains, "seed": seed, "files": files}
     if quality_chains:
         x0 = be.asarray(np.random.default_rng([seed, 9]).random((quality_chains, x_tr.shape[1]), dtype=np.float32))
-        keep = sorted(set(np.linspace(steps / 10, steps, 10).round().astype(int).tolist()))
+        keep = sorted(set(np.linspace(steps / 10, steps, 10).round().astype(int).clip(1).tolist()))
         snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng, keep=keep)
         classifier = LinearProbe(seed=seed).fit(x_tr, y_tr)
         result["quality"] = sample_quality(snaps[steps], x_tr, x_te, classifier)

@@ -27,7 +27,7 @@ TASK_DEFAULTS = {
                    patience=5),
     # points: a small deep net with a linear output (the data are not pixels), many short epochs, a cosine
     # schedule run to the end; chosen on the toy data sets at noise 0.1-0.5 (docs/what_a_dae_learns.md)
-    "points": dict(noise="gaussian:0.3", hidden=(128, 128), decoder_hidden=(128,), output_activation="identity",
+    "points": dict(noise="gaussian:0.3", hidden=(128, 128), output_activation="identity",
                    activation="relu", batch_size=256, epochs=300, lr=2e-3, lr_schedule="cosine", patience=0,
                    n_points=20_000),
     # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
@@ -72,6 +72,9 @@ def split_train_val(n, val_fraction, seed):
     """A fixed, seeded split of n training indices into (train, validation)."""
     order = np.random.default_rng([seed, 1]).permutation(n)
     n_val = max(1, int(round(n * val_fraction)))
+    if n - n_val < 1:
+        raise ValueError(f"holding out {val_fraction:g} of {n} examples for validation leaves none to train on. "
+                         "Fix: more examples, or a smaller val_fraction (--val-fraction).")
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
@@ -104,7 +107,7 @@ def image_data(cfg, log):
 def check_inputs(X, name="inputs"):
     """A user's array for ``train(inputs=X)``: float32 rows (N, D), finite, at least 2 of them."""
     if not isinstance(X, np.ndarray):
-        if hasattr(X, "get") and hasattr(X, "shape"):  # a CuPy array: the loop copies data to the device itself
+        if type(X).__module__.split(".")[0] == "cupy":  # the loop copies data to the device itself
             X = X.get()
         else:
             raise TypeError(f"{name} must be a NumPy array of shape (N, D), got {type(X).__name__}. "

@@ -30,6 +30,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .activations import ACTIVATIONS
 from .backend import get_backend
 from .checkpoint import load_model, load_npz, model_arrays, model_header, restore_model, save_model, save_npz
 from .corruption import get_corruption
@@ -39,7 +40,7 @@ from .losses import get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .progress import Progress
-from .tasks import TASK_DEFAULTS, array_data, image_data, task_of, toy_data
+from .tasks import TASK_DEFAULTS, array_data, check_inputs, image_data, task_of, toy_data
 
 
 @dataclass
@@ -93,9 +94,15 @@ class TrainConfig:
     figures: bool = True
 
     def __post_init__(self):
-        self.task = self.task or task_of(self.dataset)
+        natural = task_of(self.dataset)
+        self.task = self.task or natural
         if self.task not in TASK_DEFAULTS:
             raise ValueError(f"unknown task {self.task!r}; expected one of {', '.join(TASK_DEFAULTS)}.")
+        if self.dataset != "array" and self.task != natural:
+            raise ValueError(f"data set {self.dataset!r} trains as task {natural!r}, got task={self.task!r}. "
+                             "Fix: drop task; it follows from the data set.")
+        if self.task == "points" and str(self.dataset).startswith("toy:") and self.max_train is not None:
+            raise ValueError("max_train is for image data sets; a toy data set draws n_points. Fix: n_points=N.")
         for k, v in {"activation": "relu", **TASK_DEFAULTS[self.task]}.items():
             if getattr(self, k) is None:
                 setattr(self, k, v)
@@ -103,8 +110,12 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None:
                 setattr(self, name, (v,) if isinstance(v, int) else tuple(v))
-        if self.task == "points" and (not isinstance(self.n_points, int) or self.n_points < 2):
-            raise ValueError(f"n_points must be an integer >= 2, got {self.n_points!r}.")
+        if self.task == "points" and (not isinstance(self.n_points, int) or not 2 <= self.n_points <= MAX_POINTS):
+            raise ValueError(f"n_points must be an integer from 2 to {MAX_POINTS:,}, got {self.n_points!r}.")
+        for name in ("activation", "output_activation"):
+            if getattr(self, name) is not None and getattr(self, name) not in ACTIVATIONS:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
+                                 f"Fix: e.g. --{name.replace('_', '-')} identity.")
         for name in ("batch_size", "epochs"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -176,6 +187,22 @@ def _rng_state(rng):
     return rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
 
 
+MAX_POINTS = 10_000_000  # toy data sets: more points than this would not fit a class's machines
+
+
+def check_targets(cfg, data):
+    """Refuse a loss or output that cannot reach the targets: a silent wrong answer otherwise."""
+    lo, hi = float(data.targets.min()), float(data.targets.max())
+    if lo >= 0 and hi <= 1:
+        return
+    if str(cfg.loss).startswith("bernoulli"):
+        raise ValueError(f"the Bernoulli loss needs targets in [0, 1] (probabilities of a pixel being on), and these "
+                         f"range from {lo:.3g} to {hi:.3g}. Fix: use --loss gaussian:0.1, or scale the data to [0, 1].")
+    if (cfg.output_activation or ("identity" if str(cfg.loss).startswith("bernoulli") else "sigmoid")) == "sigmoid":
+        raise ValueError(f"a sigmoid output lies in (0, 1), and the targets range from {lo:.3g} to {hi:.3g}. "
+                         "Fix: --output-activation identity, or scale the data to [0, 1].")
+
+
 def load_task_data(cfg, inputs, val_inputs, log):
     """The rows to train on: a user's array, toy points, documents, or images."""
     if inputs is not None:
@@ -222,9 +249,19 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
     TrainResult
     """
     resume = overrides.pop("resume", False)
+    if inputs is not None:
+        inputs = check_inputs(inputs)
+        clash = sorted(k for k in ("dataset", "data_dir", "max_train", "n_points") if overrides.get(k) is not None
+                       and not (k == "dataset" and overrides[k] == "array"))
+        if clash:
+            raise ValueError(f"train(inputs=X) trains on X, and {', '.join(clash)} chooses other data. Fix: drop "
+                             f"{', '.join(clash)}, or drop inputs to train on a named data set.")
     if inputs is not None and not resume:
-        overrides.setdefault("dataset", "array")
+        overrides["dataset"] = "array"
         overrides.setdefault("task", task_of("array", inputs))
+        if overrides.get("output_activation") is None and overrides["task"] == "images" and not (
+                inputs.min() >= 0 and inputs.max() <= 1):
+            overrides["output_activation"] = "identity"  # a sigmoid output cannot reach values outside [0, 1]
     if resume and (config is not None or set(overrides) - RESUME_MAY_CHANGE):
         changed = sorted(set(overrides) - RESUME_MAY_CHANGE) or ["config"]
         raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} was "
@@ -256,6 +293,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                          f"{state['data']['n_train']:,} training rows with SHA-256 {state['data']['sha256'][:12]}..., "
                          f"now {data_record['n_train']:,} rows with {data_record['sha256'][:12]}...). Resuming would "
                          "train on other data. Fix: restore the original data, or start a new run in another --out.")
+    check_targets(cfg, data)
     X_in, X_val_in = be.asarray(data.inputs), be.asarray(data.val_inputs)  # on the device, copied once
     same = data.targets is data.inputs  # digits: the targets are the inputs, before corruption
     X = X_in if same else be.asarray(data.targets)
@@ -339,10 +377,11 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                 value, loss_cache = loss.forward(out_, x)  # (L1)
                 v = float(value)  # note: a CPU-GPU sync point on CuPy
                 if not math.isfinite(v):
+                    kept = (f"The last good state is in {state_path} (written after epoch {epoch})."
+                            if state_path.exists() else "No checkpoint was written: it diverged in the first epoch.")
                     raise TrainingDiverged(
                         f"the loss became {v} at epoch {epoch + 1}, step {step + 1}; stopped before the update. "
-                        f"The last good state is in {state_path} (written after epoch {epoch}). Fix: lower the "
-                        f"learning rate (now {lr:g}), or use a loss with a fixed sigma.")
+                        f"{kept} Fix: lower the learning rate (now {lr:g}), or use a loss with a fixed sigma.")
                 d_out, loss_grads = loss.backward(loss_cache)
                 _, grads = model.backward(d_out, cache, need_input_grad=False)  # backprop (D2)-(D4)
                 grads.update({f"loss.{k}": g for k, g in loss_grads.items()})

@@ -4,6 +4,8 @@ Each check raises ``ValueError`` or ``TypeError`` with a message that says what
 was expected, what came, and how to fix it. The hot training loop checks the
 data once, up front, and not on every batch.
 """
+import numbers
+
 from .backend import backend_of
 
 
@@ -53,7 +55,7 @@ def check_array(x, name="x", *, ndim=None, dtype=None, n_features=None, finite=T
 
 def check_positive(value, name):
     """A finite number > 0 (a sigma, a learning rate)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 or value == float("inf"):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0 or value == float("inf"):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}. Fix: pass e.g. {name}=0.5.")
     return float(value)
 

@@ -28,6 +28,15 @@ def test_each_likelihood_samples_its_own_distribution():
     np.testing.assert_array_equal(MSE().sample({"mean": mu}, rng), mu)  # not a likelihood: the mean
 
 
+def test_markov_chain_checks_its_steps():
+    model = Autoencoder(6, 4, seed=0, backend="numpy")
+    args = (model, GaussianNLL(0.1), get_corruption("gaussian:0.5"), np.zeros((2, 6), np.float32))
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        markov_chain(*args, 0, be.rng(0))
+    with pytest.raises(ValueError, match="keep must list steps from 1 to 3"):
+        markov_chain(*args, 3, be.rng(0), keep=[5])
+
+
 def test_markov_chain_keeps_its_snapshots_and_is_reproducible():
     model = Autoencoder(6, 4, seed=0, backend="numpy")
     x0 = np.random.default_rng(0).random((3, 6), dtype=np.float32)
@@ -112,6 +121,12 @@ def test_probe_command(digits_model, tmp_path):
     assert text.returncode == 0 and "McNemar" in text.stdout and "random" in text.stdout
     bad = cli("probe", "--model", digits_model, "--compare", "nonsense")
     assert bad.returncode == 2 and "NAME=MODEL_FILE" in bad.stderr
+    for args, message in [(("--compare", f"raw={digits_model}"), "names a row the probe fills itself"),
+                          (("--compare", f"a={digits_model}", "--compare", f"a={digits_model}"), "names 'a' twice"),
+                          (("--max-train", "0"), "at least 100 labelled training images"),
+                          (("--data-dir", tmp_path / "nothing"), "does not exist")]:
+        bad = cli("probe", "--model", digits_model, *args)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
 
 
 @pytest.mark.slow
@@ -124,9 +139,15 @@ def test_sample_command(digits_model, tmp_path):
     q = report["quality"]
     assert q["n"] == 20 and sum(q["classes"]) == 20 and 0 <= q["recognised"] <= 1 and q["nn_ratio"] > 0
     assert 0 <= q["moved"] <= 1 and q["kept_steps"][-1] == 5
-    bad = cli("sample", "--model", digits_model, "--out", tmp_path / "t", "--steps", "0")
-    assert bad.returncode == 2 and "steps and chains must be positive" in bad.stderr
-    assert not (tmp_path / "t").exists()
+    for args, message in [(("--steps", "0"), "steps must be an integer from 1"),
+                          (("--chains", "0"), "chains must be an integer from 1 to 100"),
+                          (("--quality-chains", "-1"), "quality_chains must be an integer from 0")]:
+        bad = cli("sample", "--model", digits_model, "--out", tmp_path / "t", *args)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+        assert not (tmp_path / "t").exists()
+    (tmp_path / "file").write_text("x")
+    bad = cli("sample", "--model", digits_model, "--out", tmp_path / "file")
+    assert bad.returncode == 2 and "is a file" in bad.stderr
 
 
 def test_commands_refuse_the_wrong_kind_of_model(tmp_path):
@@ -137,6 +158,9 @@ def test_commands_refuse_the_wrong_kind_of_model(tmp_path):
     assert r.returncode == 2 and "trained on images" in r.stderr and "Traceback" not in r.stderr
     r = cli("probe", "--model", tmp_path / "toy" / "model.npz")
     assert r.returncode == 2 and "takes 2 inputs" in r.stderr
+    for command in (("evaluate", "--dataset", "mnist-sample"), ("denoise", "x.png", "--out", tmp_path / "d")):
+        r = cli(command[0], "--model", tmp_path / "toy" / "model.npz", *command[1:])
+        assert r.returncode == 2 and "not on images" in r.stderr and "scratchdae score" in r.stderr, r.stderr
     r = cli("train", "--dataset", "toy:mixture8", "--noise", "masking:0.3", "--n-points", "200", "--epochs", "1",
             "--out", tmp_path / "masked", "--quiet", "--no-figures")
     r = cli("score", "--model", tmp_path / "masked" / "model.npz")

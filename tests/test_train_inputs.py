@@ -94,7 +94,7 @@ def test_toy_data_sets_train_and_record_their_name(tmp_path):
     assert state["config"]["n_points"] == 500 and state["data"]["n_train"] == 500
     with pytest.raises(ValueError, match="unknown toy data set 'moons'"):
         train(dataset="toy:moons", out=tmp_path / "x", **QUICK)
-    with pytest.raises(ValueError, match="n_points must be an integer >= 2"):
+    with pytest.raises(ValueError, match="n_points must be an integer from 2 to"):
         train(dataset="toy:spiral", n_points=1, out=tmp_path / "y", **QUICK)
 
 
@@ -134,3 +134,37 @@ def test_cli_train_options_for_points(tmp_path):
     assert (c["hidden"], c["decoder_hidden"], c["output_activation"]) == ([16], [8, 4], "tanh")
     r = cli("train", "--dataset", "toy:nothing", "--out", tmp_path / "x")
     assert r.returncode == 2 and "unknown data set 'toy:nothing'" in r.stderr and "toy:mixture8" in r.stderr
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(inputs=5), TypeError, "must be a NumPy array"),
+    (dict(inputs=cloud(), dataset="mnist-sample"), ValueError, "trains on X, and dataset chooses other data"),
+    (dict(inputs=cloud(), max_train=100), ValueError, "max_train chooses other data"),
+    (dict(inputs=cloud(10), val_fraction=0.96), ValueError, "leaves none to train on"),
+    (dict(inputs=cloud(), loss="bernoulli"), ValueError, "Bernoulli loss needs targets in"),
+    (dict(inputs=cloud(), output_activation="sigmoid"), ValueError, "sigmoid output lies in"),
+    (dict(dataset="toy:mixture8", task="images"), ValueError, "trains as task 'points'"),
+    (dict(dataset="mnist-sample", task="documents"), ValueError, "trains as task 'images'"),
+    (dict(dataset="toy:mixture8", n_points=10**12), ValueError, "n_points must be an integer from 2"),
+    (dict(dataset="toy:mixture8", output_activation="bogus"), ValueError, "unknown output_activation 'bogus'"),
+])
+def test_settings_that_cannot_work_are_refused(tmp_path, kw, err, match):
+    with pytest.raises(err, match=match):
+        train(out=tmp_path / "r", **{**QUICK, **kw})
+    assert not (tmp_path / "r" / "model.npz").exists()
+
+
+def test_wide_arrays_outside_0_1_get_a_linear_output(tmp_path):
+    X = (np.random.default_rng(4).standard_normal((300, 20)) * 3).astype(np.float32)
+    r = train(inputs=X, out=tmp_path / "r", hidden=(16,), **QUICK)
+    assert r.model.config["output_activation"] == "identity"
+
+
+def test_divergence_in_the_first_epoch_says_no_checkpoint_exists(tmp_path):
+    from scratchdae.train import TrainingDiverged
+
+    def blow_up(epoch, step, run):
+        run.model.parameters()["encoder.0.W"][0, 0] = np.inf
+
+    with pytest.raises(TrainingDiverged, match="No checkpoint was written"):
+        train(inputs=cloud(), out=tmp_path / "r", on_step=blow_up, **QUICK)
