@@ -31,6 +31,12 @@ def _add_backend(p):
                    help=f"array backend (default: ${ENV_VAR}, else numpy)")
 
 
+def _add_labelled_data(p, what):
+    p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
+                   help=f"{what} (mnist-sample; with only --data-dir: the IDX files in that folder)")
+    p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
+
+
 def _sizes(text):
     if text.strip().lower() in ("", "none"):
         return ()
@@ -101,7 +107,8 @@ def cmd_score(args):
     from .score import score_report
 
     if not 100 <= args.points <= 10_000_000:
-        raise ValueError(f"--points must be from 100 to 10,000,000 (the averages need enough points), got {args.points}.")
+        raise ValueError(f"--points must be from 100 to 10,000,000 (the averages need enough points), "
+                         f"got {args.points}.")
     r = score_report(args.model, n=args.points, seed=args.seed, backend=args.backend)
     if args.figure:
         from .checkpoint import load_model
@@ -137,7 +144,8 @@ def cmd_probe(args):
     for item in args.compare or []:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise ValueError(f"--compare takes NAME=MODEL_FILE, got {item!r}. Fix: --compare plain=runs/plain/model.npz.")
+            raise ValueError(f"--compare takes NAME=MODEL_FILE, got {item!r}. "
+                             "Fix: --compare plain=runs/plain/model.npz.")
         if name in models:
             raise ValueError(f"--compare names {name!r} twice. Fix: one name per model.")
         models[name] = path
@@ -328,11 +336,13 @@ def build_parser():
     g.add_argument("--tied", action="store_true", default=None, help="decoder weights = encoder weights transposed")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help=f"({d.optimizer})")
-    g.add_argument("--lr", type=float, default=None, help=f"learning rate ({d.lr:g}; documents: {dd.lr:g}; toy: {dp.lr:g})")
+    g.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate ({d.lr:g}; documents: {dd.lr:g}; toy: {dp.lr:g})")
     g.add_argument("--momentum", type=float, default=None, help=f"SGD momentum ({d.momentum})")
     g.add_argument("--nesterov", action="store_true", default=None, help="SGD with Nesterov momentum")
     g.add_argument("--weight-decay", type=float, default=None, help=f"L2 weight decay ({d.weight_decay})")
-    g.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size}; documents: {dd.batch_size}; toy: {dp.batch_size})")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help=f"({d.batch_size}; documents: {dd.batch_size}; toy: {dp.batch_size})")
     g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs}; documents: {dd.epochs}; toy: {dp.epochs})")
     g.add_argument("--lr-schedule", default=None,
                    help=f"constant, cosine or step:K:F ({d.lr_schedule}; documents and toy: {dd.lr_schedule})")
@@ -386,9 +396,7 @@ def build_parser():
     p.add_argument("--model", required=True, help="a model.npz trained on digits")
     p.add_argument("--compare", action="append", metavar="NAME=FILE",
                    help="another model's code to probe beside it (repeatable), e.g. plain=runs/plain/model.npz")
-    p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
-                   help="labelled images (mnist-sample; with only --data-dir: the IDX files in that folder)")
-    p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
+    _add_labelled_data(p, "labelled images")
     p.add_argument("--max-train", type=int, default=None, help="probe on only the first N training images")
     p.add_argument("--seed", type=int, default=0, help="seed of the probe and the random network (0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -407,9 +415,7 @@ def build_parser():
     p.add_argument("--chains", type=int, default=10, help="chains drawn in each figure (10)")
     p.add_argument("--quality-chains", type=int, default=300,
                    help="chains from noise whose last images are measured (300; 0 skips the measures)")
-    p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
-                   help="the real images to compare with (mnist-sample; with only --data-dir: that folder)")
-    p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
+    _add_labelled_data(p, "the real images to compare with")
     p.add_argument("--seed", type=int, default=0, help="seed of the starting noise and the chain (0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_backend(p)

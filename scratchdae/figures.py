@@ -209,7 +209,7 @@ def field_figure(path, model, loss, corrupt, points, mixture=None, n_grid=21, ti
 
 
 def chain_figure(path, start, snapshots, image_shape, title=""):
-    """One row per chain: its start, then the decoder mean at each kept step (:func:`scratchdae.sampling.markov_chain`)."""
+    """One row per chain: its start, then the decoder mean at each kept step (see sampling.markov_chain)."""
     steps = sorted(snapshots)
     n = len(start)
     fig, axes = _figure(n, len(steps) + 1, (0.9 * (len(steps) + 1), 0.95 * n + 0.5))

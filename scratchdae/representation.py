@@ -18,12 +18,27 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import get_backend
+from .backend import get_backend, to_host
 from .checkpoint import load_model
 from .data import load_dataset
 from .inference import encode, prepare_images
 from .model import Autoencoder
 from .probe import LinearProbe, compare
+
+
+def neighbour_correlation(W, image_shape=(28, 28), margin=4):
+    """How much structure first-layer filters have: the correlation between each weight and its right-hand
+    neighbour, over the central pixels, averaged over the units. About 0 for random weights; strokes and
+    blobs, whose neighbouring pixels have similar weights, score higher.
+
+    W : (D, H) first weight matrix, one filter per column
+    """
+    h, w = image_shape
+    imgs = to_host(W).T.reshape(-1, h, w)[:, margin:h - margin, margin:w - margin]  # units x central pixels
+    a, b = imgs[:, :, :-1].reshape(len(imgs), -1), imgs[:, :, 1:].reshape(len(imgs), -1)  # each pixel, its neighbour
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    return float(np.mean((a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))))
 
 
 def random_twin(model, seed=12345):

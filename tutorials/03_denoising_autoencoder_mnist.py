@@ -32,6 +32,7 @@ from scratchdae import Autoencoder, get_backend, get_corruption, to_host
 from scratchdae.data import load_dataset
 from scratchdae.evaluate import evaluate
 from scratchdae.figures import denoising_figure, filters_figure
+from scratchdae.representation import neighbour_correlation
 from scratchdae.train import new_run_dir, prepare_images, train
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
@@ -126,18 +127,12 @@ plt.show()
 
 # %% [markdown]
 # One number for "structure": a stroke detector's neighbouring pixels have
-# similar weights, random weights do not. Average, over the units, the
-# correlation between each weight and its right-hand neighbour (about 0 for
-# the random start).
+# similar weights, random weights do not. `neighbour_correlation` averages,
+# over the units, the correlation between each weight and its right-hand
+# neighbour (about 0 for the random start); read its ten lines in
+# `scratchdae/representation.py`.
 
 # %%
-def neighbour_correlation(W):
-    imgs = to_host(W).T.reshape(-1, 28, 28)[:, 4:24, 4:24]  # units x central 20x20 pixels
-    a, b = imgs[:, :, :-1].reshape(len(imgs), -1), imgs[:, :, 1:].reshape(len(imgs), -1)
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    return float(np.mean((a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))))
-
 
 start = Autoencoder(784, 1000, seed=0).encoder.layers[0].params["W"]  # the start all three runs share
 structure = {"random start": neighbour_correlation(start)}

@@ -35,7 +35,7 @@ import numpy as np
 from scratchdae import Autoencoder, get_backend, get_corruption, markov_chain, to_host, train
 from scratchdae.figures import plot_filters
 from scratchdae.probe import LinearProbe
-from scratchdae.representation import labelled_digits, probe_report
+from scratchdae.representation import labelled_digits, neighbour_correlation, probe_report
 from scratchdae.sampling import class_switches, sample_quality
 from scratchdae.train import new_run_dir
 
@@ -75,14 +75,6 @@ plt.show()
 # small.)
 
 # %%
-def neighbour_correlation(W):
-    imgs = to_host(W).T.reshape(-1, 28, 28)[:, 4:24, 4:24]  # units x central 20x20 pixels
-    a, b = imgs[:, :, :-1].reshape(len(imgs), -1), imgs[:, :, 1:].reshape(len(imgs), -1)
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    return float(np.mean((a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))))
-
-
 start = Autoencoder(784, 1000, seed=0).encoder.layers[0].params["W"]  # the start every run shares
 structure = {"random start": neighbour_correlation(start)}
 structure.update({noise: neighbour_correlation(r.model.encoder.layers[0].params["W"]) for noise, r in runs.items()})
@@ -214,7 +206,8 @@ quality = sample_quality(chain[steps], x_train, x_test, classifier)
 mixing = class_switches(chain, classifier)
 print(f"{'':<30} {'chain samples':>14} {'test digits':>12}")
 print(f"{'recognised (p >= 0.9)':<30} {quality['recognised']:>14.3f} {quality['recognised_test']:>12.3f}")
-print(f"{'distance to nearest training':<30} {quality['nn_distance_samples']:>14.2f} {quality['nn_distance_test']:>12.2f}")
+print(f"{'distance to nearest training':<30} {quality['nn_distance_samples']:>14.2f} "
+      f"{quality['nn_distance_test']:>12.2f}")
 print(f"{'grey share of ink':<30} {quality['grey_samples']:>14.3f} {quality['grey_test']:>12.3f}")
 print("digits the probe sees in the samples:", dict(enumerate(quality["classes"])))
 print(f"mixing: {mixing['switches']:.2f} changes of digit per chain over {len(kept)} kept steps; "
