@@ -87,7 +87,10 @@ def cmd_evaluate(args):
     if args.json:
         _print_json(r)
         return 0
-    print(f"{r['n_images']} images from {r['images']}, noise {r['noise']} (seed {r['seed']}), loss {r['loss']}")
+    loss = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in r["loss_config"].items()
+                     if k != "name")
+    print(f"{r['n_images']} images from {r['images']}, noise {r['noise']} (seed {r['seed']}), "
+          f"loss {r['loss']}{f' ({loss})' if loss else ''}; its constant part: {r['nll_constant']:.1f} nats/image")
     print(f"{'':<10} {'MSE':>9} {'PSNR (dB)':>10} {'NLL (nats/image)':>17}")
     for k in ("noisy", "denoised"):
         nll = r[f"nll_{k}"]

@@ -82,6 +82,7 @@ def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, see
                         len(x[i:i + batch_size]) for i in range(0, len(x), batch_size)) / len(x)
     return {
         "images": source, "n_images": int(len(x)), "noise": corrupt.spec(), "seed": seed, "loss": loss.name,
+        "loss_config": loss.config(), "nll_constant": loss.constant(x.shape[1]),
         "mse_noisy": mse_noisy, "psnr_noisy": psnr(mse_noisy), "nll_noisy": nll_noisy,
         "mse_denoised": scores["mse"], "psnr_denoised": scores["psnr"], "nll_denoised": scores["loss"],
     }

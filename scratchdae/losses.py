@@ -13,6 +13,14 @@ Every loss has
   loss here the minimiser of the expected loss is E[x | x~] (S2).
 * ``sample(out, rng)``: a draw from p(x | h), the decoder's distribution,
   for the DAE Markov chain (MC1).
+* ``constant(D)``: the part of the per-example value that depends on neither
+  the data nor the model (for a fixed sigma, D (log sigma + log sqrt(2 pi)),
+  (G2)). It sets the sign: at sigma = 0.1 it is -1084.8 nats for a 28x28
+  image, so the NLL is negative once the fit term is smaller than that.
+
+The values of a likelihood loss compare within one loss and one pixel
+scale only: a density's NLL shifts by D log c when the pixels are scaled by
+c, and a Gaussian and a Bernoulli NLL measure different things.
 
 Shapes: N examples, D pixels. Equations (L1), (G1)-(G10), (B1)-(B2),
 (M1)-(M2) are in docs/derivations.md.
@@ -58,6 +66,10 @@ class Loss:
         """A draw from p(x | h); a loss that is no likelihood (MSE) returns the mean."""
         return self.reconstruction(out)
 
+    def constant(self, D):
+        """The part of the per-example loss that depends on neither data nor model (nats); 0 by default."""
+        return 0.0
+
     def config(self):
         return {"name": self.name}
 
@@ -93,6 +105,9 @@ class GaussianNLL(Loss):
     def sample(self, out, rng):
         mu = out["mean"]
         return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, sigma^2 I)  (G1)
+
+    def constant(self, D):
+        return D * (math.log(self.sigma) + HALF_LOG_2PI)  # (G2): -1084.8 nats for D = 784, sigma = 0.1
 
     def config(self):
         return {"name": self.name, "sigma": self.sigma}
@@ -137,6 +152,9 @@ class GaussianNLLLearnedSigma(Loss):
     def sample(self, out, rng):
         mu = out["mean"]
         return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, e^s I)  (G4)
+
+    def constant(self, D):
+        return D * HALF_LOG_2PI  # (G4): the D s / 2 term is learned, so it is part of the fit
 
     def config(self):
         return {"name": self.name, "init_sigma": self.init_sigma}
@@ -225,6 +243,9 @@ class HeteroscedasticGaussianNLL(Loss):
     def sample(self, out, rng):
         mu = out["mean"]
         return mu + self.sigma_map(out) * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x_d ~ N(mu_d, e^s_d)  (G6)
+
+    def constant(self, D):
+        return D * HALF_LOG_2PI  # (G6)
 
     def config(self):
         return {"name": self.name, "beta": self.beta, "min_sigma": self.min_sigma}

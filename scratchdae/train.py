@@ -203,6 +203,12 @@ def check_targets(cfg, data):
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
 
 
+def bits_per_dim(nll, D, loss):
+    """A per-example NLL in nats as bits per value (pixel), on the data's own scale ([0, 1] for images:
+    add log2(256) = 8 for the 0-255 scale of the literature); None for a loss that is not a likelihood."""
+    return None if loss.name == "mse" else nll / (D * math.log(2))
+
+
 def load_task_data(cfg, inputs, val_inputs, log):
     """The rows to train on: a user's array, toy points, documents, or images."""
     if inputs is not None:
@@ -401,7 +407,10 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                 break
             # -- end of epoch: validate, record, checkpoint, maybe stop --------------
             val = evaluate_arrays(model, loss, X_val, x_val_tilde)
+            const = loss.constant(X.shape[1])  # nats per example that no model can change (G2)
             record = {"epoch": epoch + 1, "lr": lr, "train_loss": run_sum / run_count, "val_loss": val["loss"],
+                      "val_fit": val["loss"] - const, "loss_constant": const,
+                      "val_bits_per_dim": bits_per_dim(val["loss"], X.shape[1], loss),
                       "val_mse": val["mse"], "val_psnr": val["psnr"], "seconds": time.perf_counter() - t_epoch}
             history.append(record)
             improved = val["loss"] < best["val_loss"]
@@ -417,7 +426,8 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                 stopped = "time budget"
             write_history(out / "history.jsonl", history)
             write_state(epoch, 0, None)
-            bar.close(f"epoch {epoch:>3}/{cfg.epochs}  train {record['train_loss']:.4f}  val {val['loss']:.4f}  "
+            split = f" (fit {record['val_fit']:.1f} {const:+.1f} constant)" if const else ""
+            bar.close(f"epoch {epoch:>3}/{cfg.epochs}  train {record['train_loss']:.4f}  val {val['loss']:.4f}{split}  "
                       f"val PSNR {val['psnr']:.2f} dB  {record['seconds']:.1f}s{'  *' if improved else ''}")
 
     if stopped != "interrupted":
