@@ -36,6 +36,7 @@ def test_evaluate_json_on_held_out_digits(trained, tmp_path):
     r = run("evaluate", "--model", trained / "model.npz", "--dataset", "mnist-sample", "--json")
     scores = json.loads(r.stdout)
     assert scores["n_images"] == 1000 and scores["noise"] == "gaussian:0.5"
+    assert scores["loss_config"] == {"name": "gaussian", "sigma": 0.1} and scores["nll_constant"] < -1000
     assert scores["psnr_noisy"] == pytest.approx(6.02, abs=0.05)  # sigma 0.5: MSE 0.25
     assert scores["psnr_denoised"] > scores["psnr_noisy"] + 8
     # --images with an IDX file, another noise and seed

@@ -178,3 +178,19 @@ def test_fixed_sigma_nll_matches_the_log_density(sigma, seed):
     x, mu = rng.random((3, 4)), rng.random((3, 4))
     logpdf = -0.5 * np.log(2 * np.pi * sigma**2) - (x - mu) ** 2 / (2 * sigma**2)
     assert float(GaussianNLL(sigma).forward({"mean": mu}, x)[0]) == pytest.approx(-logpdf.sum(1).mean(), rel=1e-9)
+
+
+def test_constant_part_and_the_sign_of_the_nll():
+    import math
+
+    from scratchdae import BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma, HeteroscedasticGaussianNLL, MSE
+    assert GaussianNLL(0.1).constant(784) == pytest.approx(-1084.8, abs=0.05)  # D (log sigma + log sqrt(2 pi))
+    assert GaussianNLLLearnedSigma(0.1, backend="numpy").constant(784) == pytest.approx(784 * 0.5 * math.log(2 * math.pi))
+    assert HeteroscedasticGaussianNLL().constant(10) == pytest.approx(10 * 0.5 * math.log(2 * math.pi))
+    assert BernoulliNLL().constant(784) == 0 and MSE().constant(784) == 0
+    # the NLL is the fit term plus the constant: negative exactly when MSE < -2 sigma^2 constant / D = 0.0277
+    x = np.zeros((1, 784), np.float32)
+    for mse in (0.027, 0.0285):
+        mu = np.full((1, 784), np.sqrt(mse), np.float32)
+        value = float(GaussianNLL(0.1).forward({"mean": mu}, x)[0])
+        assert (value < 0) == (mse < 0.0277)

@@ -31,6 +31,10 @@ def test_training_reduces_the_loss_and_writes_its_files(tmp_path):
         assert (tmp_path / "run" / name).is_file()
     lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3, 4]
+    last = json.loads(lines[-1])  # the NLL in its two parts, and in bits per pixel
+    assert last["val_loss"] == pytest.approx(last["val_fit"] + last["loss_constant"])
+    assert last["loss_constant"] == pytest.approx(-1084.8, abs=0.05)
+    assert last["val_bits_per_dim"] == pytest.approx(last["val_loss"] / (784 * np.log(2)))
     assert not list((tmp_path / "run").glob("*.part"))
 
 
