@@ -78,3 +78,10 @@ def test_tutorials_readme_lists_every_tutorial():
     readme = (TUTORIALS[0].parent / "README.md").read_text(encoding="utf-8")
     for path in TUTORIALS:
         assert path.stem in readme, f"tutorials/README.md does not list {path.stem}"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_ends_with_exercises(path):
+    text = path.read_text(encoding="utf-8")
+    assert "# ## Exercises" in text, f"{path.name} has no Exercises section"
+    assert text.index("# ## Exercises") > 0.7 * len(text), f"{path.name}: the exercises belong at the end"

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -152,3 +154,16 @@ auto = get_backend("auto")
 layer_auto = Dense(3, 2, "sigmoid", rng=auto.rng(1), backend=auto)
 a_auto = layer_auto.forward(auto.asarray(np.asarray(scratchdae.to_host(x))))[0]
 print(f"ran on {auto.name}; output back on the host: {type(scratchdae.to_host(a_auto)).__name__}")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Code** (`tutorials/exercises`, exercise 1): write the backward pass
+#    of tanh, `tanh_backward`, and run `pytest tutorials/exercises -k tanh`.
+#    The test shows the gradient check passing on your formula and catching
+#    the slip $1 - a$ for $1 - a^2$ (A6).
+# 2. Rerun the gradient check of this tutorial in float32. How large is the
+#    error now, and which of the two error terms of section 7 of the
+#    derivations explains it?
+# 3. Derive (D2) for a single entry $W_{ik}$ by writing $z_{nk}$ as a sum,
+#    and check that $\bar W = x^\top \bar z$ is what you get.

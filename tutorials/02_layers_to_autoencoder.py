@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -150,3 +152,15 @@ print(tied)
 print(f"parameters: tied {tied.n_parameters():,} vs untied {untied.n_parameters():,}")
 print("decoder weight is the encoder weight:", tied.mean_head.params["W"] is tied.encoder.layers[0].params["W"])
 assert tied.n_parameters() < untied.n_parameters()
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Code** (`tutorials/exercises`, exercise 2): write the backward pass of
+#    a tied decoder layer, `tied_dense_backward`, and check it with
+#    `pytest tutorials/exercises -k tied`. Why is the gradient of the shared
+#    matrix the *transpose* of (D2) for the layer's weight?
+# 2. Train the overcomplete linear autoencoder of this tutorial with half
+#    as many hidden units as pixels. Does it still pass the noise through?
+# 3. Tied weights halve the parameters. Do they change the noise gain? Train
+#    both and compare.

@@ -203,3 +203,15 @@ clean = to_host(xs)
 stroke, background = sigma[clean > 0.5].mean(), sigma[clean == 0].mean()
 print(f"mean predicted sigma: on strokes {stroke:.3f}, on background {background:.3f}")
 assert stroke > background
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Code** (`tutorials/exercises`, exercise 3): derive (G7) from (G6) on
+#    paper, write `beta_nll_gradients`, and check it with
+#    `pytest tutorials/exercises -k beta`. Show on paper that $\beta = 1$
+#    gives the mean the gradient $\mu_d - x_d$ of squared error.
+# 2. At what PSNR does the Gaussian NLL with $\sigma = 0.05$ change sign?
+#    Compute it as this tutorial did for $\sigma = 0.1$.
+# 3. Train with `--loss bernoulli` and evaluate: how far above its floor of
+#    45.2 nats per image does it end?

@@ -294,3 +294,15 @@ assert np.max(np.abs(mean_pred - mean_true)) < (0.12 if FAST else 0.06)
 #
 # From the command line: `scratchdae train --dataset toy:spiral --noise gaussian:0.3 --out runs/spiral`
 # then `scratchdae score --model runs/spiral/model.npz --figure field.png`.
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Train `toy:spiral` at $s = 0.03$ (`train(dataset="toy:spiral",
+#    noise="gaussian:0.03")`). How close does the field get to the exact
+#    score, and what does (S6) say about why it is harder?
+# 2. Train `toy:mixture8` with `masking:0.3`. What does `score_report` say,
+#    and what does the DAE estimate instead (S7)?
+# 3. Prove the first equality of (S5) for one point: expand
+#    $\lVert r - x \rVert^2$ around $\mathbb{E}[x \mid \tilde x]$ and show the
+#    cross term has mean zero given $\tilde x$.

@@ -233,6 +233,8 @@ if not FAST:  # a DAE trained for a few epochs (fast mode) still draws blurs
 #
 # ## Exercises
 #
+# (The code exercises are in `tutorials/exercises`: `pytest tutorials/exercises`.)
+#
 # 1. Probe the code of the masking DAE with `--max-train 500`: does the gap
 #    to raw pixels grow or shrink with fewer labels? Why would it?
 # 2. Run the chain with `sample_decoder=False` (the mean instead of a draw

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -148,3 +150,13 @@ rows = write_submission(RUNS / "submission.csv", sorted(test_dir.iterdir()),
                         lambda p: clean_page(model, loss, p, spec), log=lambda *a: None)
 with open(RUNS / "submission.csv") as f:
     print("".join(next(f) for _ in range(4)), f"... {rows:,} rows")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Train with `--window 5` and with `--window 13`. Which errors does the
+#    wider window fix, and what does it cost in cleaning time per page?
+# 2. The Otsu baseline is worse than the noisy page. Look at its output on a
+#    coffee-stained page: what does a global threshold do wrong?
+# 3. Hold out a different font family (`fonts=`) and compare the RMSE. Which
+#    family is hardest, and why might it be?
