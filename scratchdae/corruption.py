@@ -2,7 +2,8 @@ r"""Corruption processes q(x~ | x): fresh noise on every call.
 
 Each corruption is called as ``corrupt(x, rng) -> x~`` with a generator of
 the array's backend (:meth:`scratchdae.backend.Backend.rng`); noise is drawn
-directly in x's dtype. Equations (C1)-(C3) are in docs/derivations.md.
+directly in x's dtype, independently for every pixel of every example.
+Equations (C1)-(C4) are in docs/derivations.md.
 
 Specs on the command line: ``gaussian:0.5``, ``gaussian:0.5:clip``,
 ``masking:0.3``, ``salt-pepper:0.2``, ``none``.
@@ -35,7 +36,12 @@ class NoCorruption(Corruption):
 
 
 class GaussianNoise(Corruption):
-    r"""x~ = x + sigma eps, eps ~ N(0, I); optionally clipped to [0, 1]  (C1)."""
+    r"""x~ = x + s eps, eps ~ N(0, I)  (C1); with ``clip``, x~ = clip(x + s eps, 0, 1)  (C4).
+
+    ``sigma`` is the noise's standard deviation, written s in docs/derivations.md.
+    Clipped noise is no longer Gaussian corruption: q(x~ | x) has point masses
+    at 0 and 1, and the score link (S3)-(S6) fails (docs/derivations.md, section 9.5).
+    """
 
     name = "gaussian"
 
@@ -47,9 +53,9 @@ class GaussianNoise(Corruption):
         xp = backend_of(x).xp
         eps = rng.standard_normal(x.shape, dtype=x.dtype)  # N,D drawn in x's dtype
         eps *= self.sigma
-        eps += x  # (C1) x~ = x + sigma eps, built in eps's buffer
+        eps += x  # (C1) x~ = x + s eps, built in eps's buffer
         if self.clip:
-            xp.clip(eps, 0, 1, out=eps)
+            xp.clip(eps, 0, 1, out=eps)  # (C4) not Gaussian any more
         return eps
 
     def spec(self):
@@ -57,12 +63,16 @@ class GaussianNoise(Corruption):
 
 
 class Masking(Corruption):
-    r"""Set a fraction nu of the inputs, chosen at random, to 0  (C2)."""
+    r"""Set each input, independently, to 0 with probability nu  (C2).
+
+    The fraction zeroed in an image of D pixels is nu only in expectation: the
+    count is Binomial(D, nu), so the fraction has std sqrt(nu (1 - nu) / D).
+    """
 
     name = "masking"
 
     def __init__(self, nu=0.3):
-        self.nu = check_fraction(nu, "masking fraction nu")
+        self.nu = check_fraction(nu, "masking probability nu")
 
     def __call__(self, x, rng):
         keep = rng.random(x.shape, dtype=x.dtype) >= self.nu  # N,D  P(keep) = 1 - nu
@@ -73,12 +83,17 @@ class Masking(Corruption):
 
 
 class SaltPepper(Corruption):
-    r"""Set a fraction nu of the inputs to ``low`` or ``high``, half each  (C3)."""
+    r"""Set each input, independently, to ``high`` with probability nu/2 and to ``low`` with probability nu/2  (C3).
+
+    ``low`` and ``high`` are fixed numbers, 0 and 1 unless given (the spec
+    ``salt-pepper:NU`` always uses 0 and 1), not the image's minimum and maximum.
+    As with masking, the fraction changed is nu only in expectation.
+    """
 
     name = "salt-pepper"
 
     def __init__(self, nu=0.2, low=0.0, high=1.0):
-        self.nu = check_fraction(nu, "salt-and-pepper fraction nu")
+        self.nu = check_fraction(nu, "salt-and-pepper probability nu")
         if not low < high:
             raise ValueError(f"salt-and-pepper needs low < high, got low={low!r}, high={high!r}.")
         self.low, self.high = float(low), float(high)

@@ -4,16 +4,19 @@ The derivative of a scalar f with respect to one entry theta_i is estimated by
 
     (f(theta + eps e_i) - f(theta - eps e_i)) / (2 eps)                (GC1)
 
-in float64 (error O(eps^2) from truncation plus O(1e-16 |f| / eps) from
-rounding), and compared with the analytic gradient by
+in float64. ``eps`` is the step Delta of docs/derivations.md. Its two errors:
+truncation, eps^2 |f'''| / 6 (about 1.7e-13 |f'''| at eps = 1e-6), and
+rounding, about machine-eps |f| / eps (about 2e-10 |f| in float64; in float32
+it would be 0.1 |f|, hence float64). Rounding dominates. The analytic
+gradient a is compared with the numerical n by
 
     max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|, floor)          (GC2)
 
 the largest disagreement relative to the largest entry. Below 1e-6 means the
-backward pass is right; a wrong formula gives errors near 1. The floor
+backward pass is right; a wrong formula gives errors of order 1. The floor
 (1e-3) keeps vanishing gradients (a deep sigmoid stack) from dividing the
-rounding error of (GC1), about 1e-10 absolute, by a number near zero: below
-the floor, entries are compared in absolute terms.
+rounding error of (GC1), about 1e-10 absolute for f of order 1, by a number
+near zero: below the floor, entries are compared in absolute terms.
 
 :func:`gradcheck` is the utility the tests and tutorials use;
 :func:`run_all` is ``scratchdae gradcheck``: every layer, activation, loss and
@@ -31,7 +34,7 @@ FLOOR = 1e-3
 
 
 def numerical_gradient(f, theta, eps=1e-6):
-    """Central differences (GC1) of ``f()`` with respect to every entry of ``theta``.
+    """Central differences (GC1), step ``eps`` (Delta), of ``f()`` with respect to every entry of ``theta``.
 
     ``theta`` is nudged in place and restored; ``f`` reads it. Each entry costs
     two calls of ``f`` (and, on CuPy, two device syncs).

@@ -7,7 +7,7 @@ A layer holds its parameters in ``params`` (a dict of arrays) and has
 * ``backward(dout, cache) -> (dx, grads)``: ``grads`` has the same keys as
   ``params`` (``dW`` is dL/dW, and so on).
 
-Shapes: N examples, I inputs, O outputs. Equations (D1)-(D6) are in
+Shapes: N examples, I inputs, O outputs. Equations (D1)-(D7) are in
 docs/derivations.md.
 """
 import math
@@ -21,8 +21,12 @@ INITS = ("glorot", "he")
 def init_weight(rng, n_in, n_out, init, dtype):
     """Draw an (n_in, n_out) weight matrix directly in ``dtype``.
 
-    glorot: U(-a, a) with a = sqrt(6 / (n_in + n_out))  (D5), for sigmoid/tanh/identity.
-    he:     N(0, 2 / n_in)                               (D6), for ReLU-like units.
+    glorot: U(-a, a) with a = sqrt(6 / (n_in + n_out))  (D5), variance 2 / (n_in + n_out).
+    he:     N(0, 2 / n_in)                               (D6).
+
+    Glorot's argument assumes f'(0) = 1 (identity, tanh); sigmoid has f'(0) = 1/4,
+    so each sigmoid layer shrinks the gradients below it by about 4. We keep
+    plain (D5) for it (the classic dA multiplies the bound by 4).
     """
     if init == "glorot":
         a = math.sqrt(6.0 / (n_in + n_out))
@@ -35,7 +39,14 @@ def init_weight(rng, n_in, n_out, init, dtype):
 
 
 def default_init(activation):
-    """He for ReLU-like units, Glorot for the rest."""
+    """He (D6) for ReLU, leaky ReLU and softplus; Glorot (D5) for identity, sigmoid, tanh.
+
+    Softplus is ReLU smoothed: for z ~ N(0, V), E[softplus(z)^2] / V is 0.92 at
+    V = 1 and tends to ReLU's 1/2 as V grows, and E[softplus'(z)^2] = E[sigm(z)^2]
+    is 0.29 at V = 1, tending to 1/2. At unit scale the forward pass wants a gain
+    of about 1.1 and the backward about 3.4; He's 2 sits between (docs/derivations.md,
+    section 2).
+    """
     return "he" if activation.name in ("relu", "leaky_relu", "softplus") else "glorot"
 
 
@@ -134,7 +145,7 @@ class TiedDense(Dense):
 
     def backward(self, da, cache, need_dx=True):
         dx, grads = super().backward(da, cache, need_dx)
-        grads["W"] = grads["W"].T  # dL/dW of the shared (O,I) matrix is (D2) transposed
+        grads["W"] = grads["W"].T  # (D2) transposed, for the shared (O,I) matrix; the model adds it to the encoder's (D7)
         return dx, grads
 
     def __repr__(self):

@@ -3,14 +3,18 @@ r"""Stacks of layers, and the autoencoder built from layer sizes.
 :class:`Sequential` chains layers: forward keeps one cache per layer, backward
 walks them in reverse (the chain rule, (D4) feeding the layer below).
 
-:class:`Autoencoder` is an encoder E and a decoder D,
+:class:`Autoencoder` is an encoder E and a decoder Dec (hidden layers, then
+one or two heads), trained on the DAE objective
+
+    R(theta) = E_x E_{x~ ~ q(x~|x)} [-log p_theta(x | h = E(x~))]      (DA1)
 
     h = E(x~)                    the code
-    mu = D(h)                    the reconstruction (mean head)
-    log_var = D_var(h')          optional second head (per-pixel variance),
+    h' = decoder hidden layers(h)  input of the heads (h itself if there are none)
+    mu = mean_head(h')           the reconstruction (mean head)
+    log_var = var_head(h')       optional second head (per-pixel log-variance omega)
 
-where h' is the input of the mean head (h itself for one hidden layer).
 With ``tied=True`` each decoder weight is the transposed encoder weight.
+(D stays the pixel count; the decoder is Dec.)
 """
 from .backend import check_dtype, get_backend
 from .layers import Dense, TiedDense
@@ -59,6 +63,10 @@ def _parse_sizes(hidden, name="hidden"):
 
 class Autoencoder:
     r"""A dense (denoising) autoencoder from layer sizes.
+
+    Trained, with a loss and a corruption q, to minimise the DAE objective
+    (DA1): the expected -log p(x | E(x~)) over data x and corruptions x~,
+    estimated on each minibatch by (L1) with fresh noise.
 
     Parameters
     ----------
@@ -172,11 +180,11 @@ class Autoencoder:
         r"""x~ (N, D) -> outputs ``{"mean": (N, D)[, "log_var": (N, D)]}`` and the cache."""
         check_array(x, "x", ndim=2, n_features=self.config["n_in"], dtype=self.dtype, finite=False)
         h, enc_cache = self.encoder.forward(x)  # N,H  the code
-        g, dec_cache = self.decoder.forward(h)  # N,H1 input of the heads
-        mean, mean_cache = self.mean_head.forward(g)  # N,D
+        h_prime, dec_cache = self.decoder.forward(h)  # N,H1 h', input of the heads
+        mean, mean_cache = self.mean_head.forward(h_prime)  # N,D
         out, var_cache = {"mean": mean}, None
         if self.var_head is not None:
-            out["log_var"], var_cache = self.var_head.forward(g)  # N,D
+            out["log_var"], var_cache = self.var_head.forward(h_prime)  # N,D
         return out, (enc_cache, dec_cache, mean_cache, var_cache)
 
     def backward(self, d_out, cache, need_input_grad=True):
@@ -187,19 +195,19 @@ class Autoencoder:
         """
         enc_cache, dec_cache, mean_cache, var_cache = cache
         layer_grads = {}
-        dg, layer_grads["mean_head"] = self.mean_head.backward(d_out["mean"], mean_cache)
+        dh_prime, layer_grads["mean_head"] = self.mean_head.backward(d_out["mean"], mean_cache)  # N,H1
         if self.var_head is not None:
-            dg_var, layer_grads["var_head"] = self.var_head.backward(d_out["log_var"], var_cache)
-            dg = dg + dg_var  # both heads read g: their gradients add
-        dh, dec_grads = self.decoder.backward(dg, dec_cache)
+            dh_prime_var, layer_grads["var_head"] = self.var_head.backward(d_out["log_var"], var_cache)  # N,H1
+            dh_prime = dh_prime + dh_prime_var  # (D7) both heads read h': their gradients add
+        dh, dec_grads = self.decoder.backward(dh_prime, dec_cache)
         dx, enc_grads = self.encoder.backward(dh, enc_cache, need_dx=need_input_grad)
-        layer_grads.update({f"decoder.{i}": g for i, g in enumerate(dec_grads)})
-        layer_grads.update({f"encoder.{i}": g for i, g in enumerate(enc_grads)})
+        layer_grads.update({f"decoder.{i}": lg for i, lg in enumerate(dec_grads)})
+        layer_grads.update({f"encoder.{i}": lg for i, lg in enumerate(enc_grads)})
         grads = {}
-        for lname, g in layer_grads.items():
-            for k, d in g.items():
+        for lname, lg in layer_grads.items():
+            for k, d in lg.items():
                 name = self._key[(lname, k)]
-                grads[name] = grads[name] + d if name in grads else d  # tied weights: add both uses
+                grads[name] = grads[name] + d if name in grads else d  # (D7) tied weights: add both uses
         return dx, grads
 
     # -- the user-facing maps ---------------------------------------------
@@ -211,11 +219,11 @@ class Autoencoder:
     def decode(self, h):
         """The mean head's output for codes h, (N, H) -> (N, D)."""
         check_array(h, "h", ndim=2, n_features=self.config["hidden"][-1], dtype=self.dtype)
-        g = self.decoder.forward(h)[0]
-        return self.mean_head.forward(g)[0]
+        h_prime = self.decoder.forward(h)[0]  # N,H1
+        return self.mean_head.forward(h_prime)[0]
 
     def reconstruct(self, x):
-        """D(E(x)): the mean head's output for inputs x."""
+        """Dec(E(x)): the mean head's output for inputs x."""
         return self.decode(self.encode(x))
 
     def __repr__(self):

@@ -6,9 +6,17 @@ backward). Updates are written into the parameter arrays, so tied weights stay
 tied and nothing is reallocated. Each parameter gets one scratch buffer, made
 once, in the parameter's own dtype: a float32 step never touches float64.
 
-The update rules match PyTorch's ``torch.optim.SGD`` and ``torch.optim.Adam``
-(weight decay as an L2 term added to the gradient), equations (O1)-(O6) in
-docs/derivations.md. :func:`learning_rate` gives the optional schedules.
+The update rules match PyTorch's ``torch.optim.SGD`` and ``torch.optim.Adam``,
+equations (O1)-(O6) and (O10) in docs/derivations.md. Symbols there: momentum
+kappa, SGD velocity xi (``v`` here), Adam's decay rates rho_1, rho_2
+(``betas``) and small constant delta (``eps``).
+
+Weight decay is coupled L2 (O3): lambda p is added to the gradient before the
+update, as PyTorch's ``weight_decay`` does; it is not AdamW's decoupled
+decay. It decays *every* array passed to :meth:`Optimizer.step`: in training
+that is all weights, all biases and a loss's learned log-variance.
+
+:func:`learning_rate` gives the schedules (O7)-(O9).
 """
 import math
 
@@ -40,7 +48,10 @@ class Optimizer:
         return st
 
     def _gradient(self, p, g, out):
-        """g + lambda p (O3), written into ``out``; returns the array holding it."""
+        """g + lambda p (O3), written into ``out``; returns the array holding it.
+
+        Applied to every parameter alike (weights, biases, log-variances): coupled L2, not AdamW.
+        """
         if not self.weight_decay:
             return g
         backend_of(p).xp.multiply(p, self.weight_decay, out=out)
@@ -79,8 +90,11 @@ class Optimizer:
 class SGD(Optimizer):
     r"""SGD with optional (Nesterov) momentum.
 
-    v <- mu v + g;  p <- p - lr v            (O1)
-    Nesterov: p <- p - lr (g + mu v)         (O2)
+    xi <- kappa xi + g;  p <- p - lr xi                        (O1)
+    Nesterov: xi <- kappa xi + g;  p <- p - lr (g + kappa xi)  (O2)
+
+    kappa is ``momentum``; the velocity xi is stored as ``v``. Nesterov uses
+    the velocity *after* this step's update.
     """
 
     name = "sgd"
@@ -99,14 +113,14 @@ class SGD(Optimizer):
         step = g
         if self.momentum:
             if self.t == 1:
-                v[...] = g  # PyTorch starts the velocity at the first gradient
+                v[...] = g  # (O1) with xi = 0 before: PyTorch starts the velocity at the first gradient
             else:
                 v *= self.momentum
-                v += g  # (O1) v <- mu v + g
+                v += g  # (O1) xi <- kappa xi + g
             step = v
             if self.nesterov:
                 xp.multiply(v, self.momentum, out=tmp)
-                tmp += g  # (O2) g + mu v
+                tmp += g  # (O2) g + kappa xi, with xi already updated
                 step = tmp
         xp.multiply(step, self.lr, out=tmp)
         p -= tmp  # (O1)/(O2)
@@ -118,10 +132,14 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     r"""Adam (Kingma and Ba 2015).
 
-    m <- b1 m + (1 - b1) g                                 (O4)
-    v <- b2 v + (1 - b2) g^2                               (O5)
-    p <- p - lr m_hat / (sqrt(v_hat) + eps)                (O6)
-    with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t).
+    m <- rho1 m + (1 - rho1) g                             (O4)
+    v <- rho2 v + (1 - rho2) g^2                           (O5)
+    p <- p - lr m_hat / (sqrt(v_hat) + delta)              (O6)
+    with m_hat = m / (1 - rho1^t), v_hat = v / (1 - rho2^t);
+    computed as the equal (O10), the corrections folded into two scalars.
+
+    ``betas = (rho1, rho2)`` (``b1``, ``b2``) and ``eps = delta``. The first
+    step is lr g / (|g| + delta): about lr sign(g) only where |g| >> delta.
     """
 
     name = "adam"
@@ -144,14 +162,14 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=tmp)
         tmp *= 1 - self.b2
         v += tmp  # (O5)
-        # (O6) with the bias corrections folded into two host scalars, one pass fewer:
-        # lr m_hat / (sqrt(v_hat) + eps) = [lr sqrt(bc2) / bc1] m / (sqrt(v) + eps sqrt(bc2))
-        bc1, sqrt_bc2 = 1 - self.b1**self.t, math.sqrt(1 - self.b2**self.t)
+        # (O6) rewritten as (O10), the bias corrections folded into two host scalars, one pass fewer:
+        # lr m_hat / (sqrt(v_hat) + delta) = [lr sqrt(bc2) / bc1] m / (sqrt(v) + delta sqrt(bc2))
+        bc1, sqrt_bc2 = 1 - self.b1**self.t, math.sqrt(1 - self.b2**self.t)  # 1 - rho1^t, sqrt(1 - rho2^t)
         xp.sqrt(v, out=tmp)
-        tmp += self.eps * sqrt_bc2
+        tmp += self.eps * sqrt_bc2  # (O10) sqrt(v) + delta sqrt(bc2)
         xp.divide(m, tmp, out=tmp)
-        tmp *= self.lr * sqrt_bc2 / bc1
-        p -= tmp  # (O6)
+        tmp *= self.lr * sqrt_bc2 / bc1  # (O10) the folded step size
+        p -= tmp  # (O6) = (O10)
 
     def config(self):
         return {**super().config(), "betas": [self.b1, self.b2], "eps": self.eps}
@@ -172,13 +190,15 @@ def get_optimizer(name="adam", **kwargs):
 def learning_rate(base_lr, epoch, n_epochs, schedule="constant"):
     r"""The learning rate for ``epoch`` (0-based) under a schedule.
 
-    ``constant``; ``cosine``: base_lr (1 + cos(pi epoch / n_epochs)) / 2;
-    ``step:K:F``: multiply by F every K epochs (e.g. ``step:10:0.5``).
+    ``constant`` (O7): base_lr;
+    ``cosine`` (O8): base_lr (1 + cos(pi epoch / max(n_epochs, 1))) / 2, never 0 in a run;
+    ``step:K:F`` (O9): base_lr F^floor(epoch / K), multiplying by F every K epochs (e.g. ``step:10:0.5``);
+    docs/derivations.md writes the period K as T and the factor F as phi.
     """
     if schedule in (None, "constant"):
-        return base_lr
+        return base_lr  # (O7)
     if schedule == "cosine":
-        return base_lr * 0.5 * (1 + math.cos(math.pi * epoch / max(n_epochs, 1)))
+        return base_lr * 0.5 * (1 + math.cos(math.pi * epoch / max(n_epochs, 1)))  # (O8)
     parts = str(schedule).split(":")
     if parts[0] == "step" and len(parts) == 3:
         try:
@@ -186,6 +206,6 @@ def learning_rate(base_lr, epoch, n_epochs, schedule="constant"):
         except ValueError:
             every = factor = None
         if every and every > 0 and factor and factor > 0:
-            return base_lr * factor ** (epoch // every)
+            return base_lr * factor ** (epoch // every)  # (O9)
     raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected constant, cosine or step:K:F "
                      "(e.g. step:10:0.5).")

@@ -75,6 +75,9 @@ def test_initialisations_have_the_right_scale():
     np.testing.assert_allclose(glorot.var(), a**2 / 3, rtol=0.02)  # var of U(-a, a)
     he = to_numpy(Dense(400, 600, "relu", rng=np.random.default_rng(0), backend="numpy").params["W"])  # He is the ReLU default
     np.testing.assert_allclose(he.var(), 2 / 400, rtol=0.02)
+    # (D6) for ReLU-like units, softplus included; (D5) for identity, sigmoid, tanh (docs/derivations.md, section 2)
+    assert [Dense(3, 2, f).init for f in ("relu", "leaky_relu", "softplus")] == ["he"] * 3
+    assert [Dense(3, 2, f).init for f in ("identity", "sigmoid", "tanh")] == ["glorot"] * 3
 
 
 def test_repr_and_bad_arguments():

@@ -12,7 +12,7 @@ def one_param(value, dtype="float64"):
 
 
 def test_sgd_momentum_worked_example():
-    # lr 0.1, mu 0.9, constant gradient g = 1: v = 1, 1.9, 2.71; p = 1 - 0.1 (1 + 1.9 + 2.71) = 0.439   (O1)
+    # lr 0.1, kappa 0.9, constant gradient g = 1: xi = 1, 1.9, 2.71; p = 1 - 0.1 (1 + 1.9 + 2.71) = 0.439   (O1)
     p = one_param([1.0])
     opt = SGD(lr=0.1, momentum=0.9)
     for _ in range(3):
@@ -21,7 +21,8 @@ def test_sgd_momentum_worked_example():
 
 
 def test_sgd_nesterov_worked_example():
-    # step 1: v = 1, p -= 0.1 (1 + 0.9 * 1) = 0.19; step 2: v = 1.9, p -= 0.1 (1 + 1.71) = 0.271   (O2)
+    # (O2) uses the velocity after this step's update:
+    # step 1: xi = 1, p -= 0.1 (1 + 0.9 * 1) = 0.19; step 2: xi = 1.9, p -= 0.1 (1 + 0.9 * 1.9) = 0.271
     p = one_param([1.0])
     opt = SGD(lr=0.1, momentum=0.9, nesterov=True)
     for _ in range(2):
@@ -36,11 +37,28 @@ def test_weight_decay_adds_lambda_p():
     np.testing.assert_allclose(p["w"], [1.8])
 
 
-def test_adam_first_step_is_lr_times_sign():
-    # After one step m_hat = g, v_hat = g^2: p -= lr g / (|g| + eps) ~ lr sign(g)   (O4)-(O6)
-    p = one_param([1.0, -1.0, 0.5])
-    Adam(lr=0.01).step(p, {"w": np.array([3.0, -0.2, 1e-3])})
-    np.testing.assert_allclose(p["w"], [0.99, -0.99, 0.49], atol=1e-7)
+def test_weight_decay_is_coupled_and_decays_every_array_it_is_given():
+    # (O3) for weights, biases and a 0-d log-variance alike; with Adam, lambda p goes through m and v
+    # (coupled L2): with g = 0 the first step is lr (lambda p) / (|lambda p| + delta) = lr sign(p), not lr lambda p.
+    p = {"W": np.array([[2.0]]), "b": np.array([-1.0]), "log_var": np.array(0.5)}
+    zero = {k: np.zeros_like(v) for k, v in p.items()}
+    SGD(lr=0.1, momentum=0.0, weight_decay=0.5).step(p, zero)
+    np.testing.assert_allclose([p["W"][0, 0], p["b"][0], float(p["log_var"])], [1.9, -0.95, 0.475])
+    q = {"w": np.array([0.2])}
+    Adam(lr=0.01, weight_decay=0.5).step(q, {"w": np.array([0.0])})
+    np.testing.assert_allclose(q["w"], [0.2 - 0.01 * 0.1 / (0.1 + 1e-8)], rtol=1e-12)  # ~0.19
+    # decoupled AdamW would give 0.2 - 0.01 * 0.5 * 0.2 = 0.199
+
+
+def test_adam_first_step_is_lr_g_over_abs_g_plus_delta():
+    # After one step m_hat = g, v_hat = g^2: p -= lr g / (|g| + delta)   (O4)-(O6), computed as (O10).
+    # That is ~ lr sign(g) for |g| >> delta = 1e-8, lr / 2 at |g| = delta, and ~ lr |g| / delta below.
+    p = one_param([1.0, -1.0, 0.5, 0.5, 0.5])
+    g = np.array([3.0, -0.2, 1e-3, 1e-8, 1e-10])
+    Adam(lr=0.01).step(p, {"w": g})
+    expected = np.array([1.0, -1.0, 0.5, 0.5, 0.5]) - 0.01 * g / (np.abs(g) + 1e-8)
+    np.testing.assert_allclose(p["w"], expected, rtol=1e-12)
+    np.testing.assert_allclose(expected, [0.99, -0.99, 0.49, 0.495, 0.5 - 0.01 / 101], atol=1e-6)  # ~ by hand
 
 
 def test_adam_two_steps_by_hand():
@@ -90,10 +108,11 @@ def test_state_round_trip_continues_identically():
 
 
 def test_schedules():
-    assert learning_rate(0.1, 5, 10, "constant") == 0.1
-    assert learning_rate(0.1, 0, 10, "cosine") == pytest.approx(0.1)
+    assert learning_rate(0.1, 5, 10, "constant") == 0.1  # (O7)
+    assert learning_rate(0.1, 0, 10, "cosine") == pytest.approx(0.1)  # (O8)
     assert learning_rate(0.1, 5, 10, "cosine") == pytest.approx(0.05)
-    assert learning_rate(0.1, 25, 100, "step:10:0.5") == pytest.approx(0.025)
+    assert learning_rate(0.1, 9, 10, "cosine") == pytest.approx(0.05 * (1 + math.cos(0.9 * math.pi)))  # last epoch > 0
+    assert learning_rate(0.1, 25, 100, "step:10:0.5") == pytest.approx(0.025)  # (O9) 0.1 * 0.5^2
     with pytest.raises(ValueError, match="unknown learning-rate schedule 'warmup'"):
         learning_rate(0.1, 0, 10, "warmup")
 
