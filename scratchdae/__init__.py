@@ -4,11 +4,11 @@ Where things are (each module is one step of the derivations in docs/):
 
 backend      the array namespace: NumPy or CuPy, host/device copies, seeded generators
 activations  elementwise nonlinearities and their derivatives            (A1)-(A12)
-layers       Dense and TiedDense with hand-written backprop               (D1)-(D6)
+layers       Dense and TiedDense with hand-written backprop               (D1)-(D7)
 model        Sequential stacks and the Autoencoder
 losses       Gaussian NLL (fixed, learned, per-pixel, beta-NLL), Bernoulli, MSE
-corruption   q(x~|x): Gaussian noise, masking, salt-and-pepper            (C1)-(C3)
-optim        SGD (momentum, Nesterov) and Adam, in place                  (O1)-(O6)
+corruption   q(x~|x): Gaussian noise, masking, salt-and-pepper            (C1)-(C4)
+optim        SGD (momentum, Nesterov) and Adam, in place                  (O1)-(O10)
 gradient_check  central differences against every backward pass              (GC1)-(GC2)
 
 What a trained DAE gives (docs/derivations.md, sections 9-11):

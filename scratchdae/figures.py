@@ -39,7 +39,7 @@ def _show(ax, img, cmap="gray", vmin=0.0, vmax=1.0):
 
 
 def denoising_figure(path, corrupted, denoised, clean, image_shape, title=""):
-    """Three rows: corrupted x~, denoised D(E(x~)), clean x; one column per image."""
+    """Three rows: corrupted x~, denoised Dec(E(x~)), clean x; one column per image."""
     rows = [("corrupted", corrupted), ("denoised", denoised), ("clean", clean)]
     n = len(clean)
     fig, axes = _figure(3, n, (1.1 * n, 3.6))

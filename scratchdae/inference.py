@@ -1,6 +1,6 @@
 r"""Using a model on arrays: the maps a trained DAE gives, in batches.
 
-reconstruct    r(x~) = D(E(x~)): the predicted mean, an estimate of E[x | x~]   (S1)
+reconstruct    r(x~) = Dec(E(x~)): the predicted mean, an estimate of E[x | x~]   (S1)
 score_field    (r(x) - x) / s^2: an estimate of the score of the smoothed data  (S4)
 encode         h = E(x): the representation
 evaluate_arrays  mean loss and PSNR of the reconstruction of x~ against x

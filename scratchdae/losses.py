@@ -22,6 +22,9 @@ The values of a likelihood loss compare within one loss and one pixel
 scale only: a density's NLL shifts by D log c when the pixels are scaled by
 c, and a Gaussian and a Bernoulli NLL measure different things.
 
+Code names: ``s``, ``s_min`` and ``u`` are the log-variance omega, omega_min
+and the head's raw output u of docs/derivations.md (whose s is the noise level).
+
 Shapes: N examples, D pixels. Equations (L1), (G1)-(G10), (B1)-(B2),
 (M1)-(M2) are in docs/derivations.md.
 """
@@ -114,7 +117,7 @@ class GaussianNLL(Loss):
 
 
 class GaussianNLLLearnedSigma(Loss):
-    r"""Gaussian NLL with one learned variance, parameterised by s = log sigma^2.
+    r"""Gaussian NLL with one learned variance, parameterised by omega = log sigma^2 (``log_var``).
 
     L = D/2 (log 2 pi + s) + ||x - mu||^2 exp(-s) / 2                  (G4)
     """
@@ -146,12 +149,12 @@ class GaussianNLLLearnedSigma(Loss):
     def backward(self, cache):
         r, sse, inv_var, N, D = cache
         dmean = r * (inv_var / N)  # (G5) dL/dmu = (mu - x) / sigma^2, with the 1/N of (L1)
-        dlog_var = 0.5 * D - 0.5 * sse.mean() * inv_var  # (G5) dL/ds, averaged over the batch
+        dlog_var = 0.5 * D - 0.5 * sse.mean() * inv_var  # (G5) dL/domega: omega is shared by every example, so its gradient is the batch mean (D7), (L1)
         return {"mean": dmean}, {"log_var": dlog_var}
 
     def sample(self, out, rng):
         mu = out["mean"]
-        return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, e^s I)  (G4)
+        return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, e^omega I)  (G4)
 
     def constant(self, D):
         return D * HALF_LOG_2PI  # (G4): the D s / 2 term is learned, so it is part of the fit

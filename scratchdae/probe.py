@@ -9,10 +9,10 @@ representation itself, so its score would say little about the features; a
 linear one measures only what is *linearly decodable* from them. The features
 never move (no gradient flows back into them).
 
-Shapes: N examples, F features, K classes. With logits Z = X W + b
-(X: N,F; W: F,K; b: K) and m_n = max_k z_nk,
+Shapes: N examples, F features, C classes. With logits Z = X W + b
+(X: N,F; W: F,C; b: C) and z^max_n = max_k z_nk,
 
-    p_nk = exp(z_nk - m_n) / sum_j exp(z_nj - m_n)                      (LR1)
+    p_nk = exp(z_nk - z^max_n) / sum_k' exp(z_nk' - z^max_n)         (LR1)
 
     L(W, b) = -(1/N) sum_n log p_{n, y_n} + (lam/2) ||W||^2              (LR2)
 
@@ -21,7 +21,7 @@ Shapes: N examples, F features, K classes. With logits Z = X W + b
 where Y is the one-hot matrix of the labels. Subtracting the row maximum in
 (LR1) changes nothing mathematically (it cancels) but keeps exp() from
 overflowing for large logits; log p is taken in the same shifted form,
-(z_nk - m_n) - log sum_j exp(z_nj - m_n), so it is never log 0. The bias b is
+(z_nk - z^max_n) - log sum_k' exp(z_nk' - z^max_n), so it is never log 0. The bias b is
 not penalised: it only moves the class priors.
 
 Why standardise. Features come on any scale (pixels in [0, 1], ReLU codes in

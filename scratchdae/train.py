@@ -6,10 +6,10 @@ The loop reads top to bottom, as in nanoGPT's train.py:
         learning rate from the schedule
         reshuffle the training images
         for each mini-batch x:
-            x~ = q(x~ | x)                 fresh corruption          (C1)-(C3)
-            forward, loss                  L = -log p(x | E(x~))     (L1)
+            x~ = q(x~ | x)                 fresh corruption          (C1)-(C4)
+            forward, loss                  -log p(x | E(x~))         (DA1), estimated by (L1)
             backward                                                 (D2)-(D4)
-            optimizer step                                           (O1)-(O6)
+            optimizer step                                           (O1)-(O6), (O10)
         validate on held-out images (a fixed corruption, so epochs compare)
         write history, model.npz (when validation improved), checkpoint.npz
         stop early when validation stopped improving
@@ -368,7 +368,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
     # NumPy would warn about overflow on the way to a NaN; the loop checks the loss itself and stops clearly
     with _StopFlag() as flag, np.errstate(over="ignore", invalid="ignore"):
         while epoch < cfg.epochs and stopped == "finished":
-            lr = opt.lr = learning_rate(cfg.lr, epoch, cfg.epochs, cfg.lr_schedule)
+            lr = opt.lr = learning_rate(cfg.lr, epoch, cfg.epochs, cfg.lr_schedule)  # (O7)-(O9)
             if step == 0:
                 perm = shuffle_rng.permutation(n)
                 run_sum, run_count = 0.0, 0
@@ -378,7 +378,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
             while step < steps_per_epoch:
                 idx = perm_dev[step * cfg.batch_size:(step + 1) * cfg.batch_size]
                 x = X[idx]  # B,D the clean targets
-                x_tilde = corrupt(X_in[idx], noise_rng)  # B,D fresh noise  (C1)-(C3); for digits X_in is X
+                x_tilde = corrupt(X_in[idx], noise_rng)  # B,D fresh noise  (C1)-(C4); for digits X_in is X
                 out_, cache = model.forward(x_tilde)  # forward through E and D
                 value, loss_cache = loss.forward(out_, x)  # (L1)
                 v = float(value)  # note: a CPU-GPU sync point on CuPy
@@ -391,7 +391,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                 d_out, loss_grads = loss.backward(loss_cache)
                 _, grads = model.backward(d_out, cache, need_input_grad=False)  # backprop (D2)-(D4)
                 grads.update({f"loss.{k}": g for k, g in loss_grads.items()})
-                opt.step(params, grads)  # (O1)-(O6), in place
+                opt.step(params, grads)  # (O1)-(O6), (O10), in place
                 run_sum, run_count, step = run_sum + v * len(x), run_count + len(x), step + 1
                 bar.update(step, loss=run_sum / run_count)
                 if on_step is not None:

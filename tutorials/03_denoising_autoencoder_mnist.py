@@ -49,8 +49,8 @@ x = be.asarray(prepare_images(data.test_images[:8]))  # 8 test digits as rows of
 # ## Three ways to corrupt a digit
 #
 # * Gaussian: $\tilde x = x + \sigma\varepsilon$ (C1);
-# * masking: a fraction $\nu$ of the pixels set to 0 (C2);
-# * salt-and-pepper: a fraction $\nu$ set to 0 or 1, half each (C3).
+# * masking: each pixel set to 0 with probability $\nu$, independently (C2);
+# * salt-and-pepper: each pixel set to 1 or to 0 with probability $\nu/2$ each (C3).
 #
 # Each call draws fresh noise from the generator.
 
