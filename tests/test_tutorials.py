@@ -85,3 +85,19 @@ def test_tutorial_ends_with_exercises(path):
     text = path.read_text(encoding="utf-8")
     assert "# ## Exercises" in text, f"{path.name} has no Exercises section"
     assert text.index("# ## Exercises") > 0.7 * len(text), f"{path.name}: the exercises belong at the end"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_executed_copy_is_the_same_notebook_run_in_full(path):
+    # tutorials/executed/ holds each notebook run in full mode, for reading without running
+    nbformat = pytest.importorskip("nbformat")
+    executed = path.parent / "executed" / path.with_suffix(".ipynb").name
+    assert executed.is_file(), f"{executed} is missing: run python tutorials/execute.py {path.name[:2]}"
+    source, ran = nbformat.read(path.with_suffix(".ipynb"), as_version=4), nbformat.read(executed, as_version=4)
+    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]  # noqa: E731
+    assert cells(ran) == cells(source), f"{executed.name} is stale: run python tutorials/execute.py {path.name[:2]}"
+    assert ran.metadata.get("scratchdae", {}).get("executed") == "full mode"
+    outputs = [o for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"], f"{executed.name} holds an error"
+    shows = sum(c.source.count("plt.show()") for c in ran.cells if c.cell_type == "code")
+    assert image_outputs(ran) >= shows
