@@ -19,6 +19,7 @@ set SCRATCHDAE_DEBUG=1 to see the traceback instead.
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -56,8 +57,19 @@ def _dataset(text):
     return text
 
 
+def _finite(value):
+    """JSON has no Infinity or NaN: they become null (a PSNR of a perfect match is infinite)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _print_json(r):
-    print(json.dumps(r, default=str))
+    print(json.dumps(_finite(r), default=str, allow_nan=False))
 
 
 def cmd_train(args):
@@ -203,6 +215,8 @@ def cmd_sample(args):
 def cmd_documents_generate(args):
     from .documents.generate import generate_folder
 
+    if args.n < 1 or args.test < 0:
+        raise ValueError(f"--n must be at least 1 and --test at least 0, got --n {args.n} --test {args.test}.")
     out = generate_folder(args.out, args.n, args.seed, n_test=args.test, fonts=_names(args.fonts, "fonts"),
                           backgrounds=_names(args.backgrounds, "backgrounds"),
                           log=lambda *a: print(*a, file=sys.stderr))
@@ -224,7 +238,7 @@ def cmd_documents_evaluate(args):
                            backgrounds=args.backgrounds, backend=args.backend,
                            log=None if args.json else lambda *a: print(*a, file=sys.stderr))
     if args.json:
-        print(json.dumps(r))
+        _print_json(r)
         return 0
     print(f"{r['pages']} pages: {r['source']}")
     print(f"{'method':<32} {'RMSE':>8}")

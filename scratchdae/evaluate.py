@@ -127,7 +127,7 @@ def denoise(model, inputs, out, *, backend=None):
     inputs = [Path(p) for p in inputs]
     if not inputs:
         raise ValueError("no input images given. Fix: scratchdae denoise --model FILE a.png b.png --out DIR.")
-    names = [p.name for p in inputs]
+    names = [p.with_suffix(".png").name for p in inputs]  # the output names
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"several inputs share the file name {dupes}; outputs keep the names, so they would "
@@ -140,7 +140,7 @@ def denoise(model, inputs, out, *, backend=None):
     x = model.backend.asarray(prepare_images(images, model.dtype))
     clean = np.clip(to_host(reconstruct(model, loss, x)), 0, 1)
     out = Path(out)
-    written = [write_png(out / p.name, np.round(c.reshape(shape) * 255).astype(np.uint8))
-               for p, c in zip(inputs, clean)]
+    written = [write_png(out / p.with_suffix(".png").name, np.round(c.reshape(shape) * 255).astype(np.uint8))
+               for p, c in zip(inputs, clean)]  # PNG bytes under a .png name, whatever the input was
     return written
 

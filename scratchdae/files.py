@@ -3,7 +3,10 @@ r"""Writing files so that nothing half-written is ever left on disk.
 :func:`atomic_write` writes into a temporary file in the destination's own
 folder and renames it over the destination only when writing succeeded
 (``os.replace`` is atomic on POSIX and Windows). On any error, or Ctrl-C,
-the temporary file is removed and the old file, if any, is untouched.
+the temporary file is removed and the old file, if any, is untouched. A new
+file gets the permissions the umask allows (as ``open`` would give it), a
+replaced file keeps its own; a destination that exists but is not a regular
+file (a device, a FIFO, a link to one) is refused, never replaced.
 """
 import contextlib
 import os
@@ -15,8 +18,12 @@ from pathlib import Path
 def atomic_write(path, mode="wb"):
     """Context manager yielding a file object; ``path`` appears only on success."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not a regular file (a folder, device or pipe); refusing to replace "
+                         "it. Fix: choose a file name that is free or a regular file.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())  # not mkstemp's 0600
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -27,6 +34,55 @@ def atomic_write(path, mode="wb"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def folder_lock(folder, what="training run"):
+    """Hold ``folder/.lock`` (created with O_EXCL, holding our process id) while writing into the folder.
+
+    A second run into the same folder is refused while the first is alive, so two
+    runs never mix their files; a lock left by a process that no longer exists
+    (killed) is taken over.
+    """
+    lock = Path(folder) / ".lock"
+    for attempt in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _alive(pid) or attempt:
+                raise ValueError(f"{folder} is in use by another {what} (process {pid or 'unknown'}, lock file "
+                                 f"{lock}). Fix: wait for it to finish, or choose another --out folder.") from None
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()  # stale: its process is gone
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield lock
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _umask():
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_png(path, gray):

@@ -34,7 +34,7 @@ from .activations import ACTIVATIONS
 from .backend import get_backend
 from .checkpoint import load_model, load_npz, model_arrays, model_header, restore_model, save_model, save_npz
 from .corruption import get_corruption
-from .files import atomic_write
+from .files import atomic_write, folder_lock
 from .inference import evaluate_arrays, prepare_images, reconstruct  # noqa: F401 (prepare_images, reconstruct: re-exported)
 from .losses import get_loss
 from .model import Autoencoder
@@ -124,6 +124,14 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}. Fix: e.g. 0.1.")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
+        if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and
+                                                 math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            raise ValueError(f"max_seconds must be a finite number of seconds > 0, got {self.max_seconds!r}. "
+                             "Fix: e.g. --max-seconds 60, or leave it out.")
+        for name in ("pages", "windows_per_page"):
+            if self.task == "documents" and (not isinstance(getattr(self, name), int) or getattr(self, name) < 1):
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}. "
+                                 f"Fix: --{name.replace('_', '-')} N with N >= 1.")
         if self.max_train is not None and self.max_train < 2:
             raise ValueError(f"max_train must be at least 2, got {self.max_train!r}.")
 
@@ -366,7 +374,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
     stopped, t_start = "finished", time.perf_counter()
 
     # NumPy would warn about overflow on the way to a NaN; the loop checks the loss itself and stops clearly
-    with _StopFlag() as flag, np.errstate(over="ignore", invalid="ignore"):
+    with folder_lock(out), _StopFlag() as flag, np.errstate(over="ignore", invalid="ignore"):
         while epoch < cfg.epochs and stopped == "finished":
             lr = opt.lr = learning_rate(cfg.lr, epoch, cfg.epochs, cfg.lr_schedule)  # (O7)-(O9)
             if step == 0:

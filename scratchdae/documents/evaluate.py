@@ -55,6 +55,8 @@ def score_pages(pairs, cleaner, log=None):
 def evaluate_documents(model_path, *, data_dir=None, pages=20, seed=12345, fonts=None, backgrounds=None,
                        backend=None, log=None):
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages."""
+    if data_dir is None and (not isinstance(pages, int) or pages < 1):
+        raise ValueError(f"pages must be a positive integer, got {pages!r}. Fix: --pages 20.")
     cleaner = document_cleaner(model_path, backend)
     if data_dir is not None:
         pairs = [(read_page(a), read_page(b)) for a, b in kaggle_pairs(data_dir)]

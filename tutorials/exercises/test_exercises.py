@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from scratchdae import Adam
 from scratchdae.activations import get_activation

@@ -1,0 +1,117 @@
+"""Bad inputs and file-system faults: one clear error (exit 2 on the command line), nothing half-written,
+nothing that existed lost, no silent wrong answer."""
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scratchdae.files import atomic_write, folder_lock
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "scratchdae.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def strict_json(text):
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_new_files_get_the_umask_mode_and_replaced_files_keep_theirs(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "new.bin") as f:
+            f.write(b"x")
+        assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == 0o644
+        (tmp_path / "private.bin").write_bytes(b"old")
+        os.chmod(tmp_path / "private.bin", 0o600)
+        with atomic_write(tmp_path / "private.bin") as f:
+            f.write(b"new")
+        assert stat.S_IMODE((tmp_path / "private.bin").stat().st_mode) == 0o600
+        assert (tmp_path / "private.bin").read_bytes() == b"new"
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_destination_that_is_not_a_regular_file_is_never_replaced(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        with atomic_write(fifo) as f:
+            f.write(b"x")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and not list(tmp_path.glob(".*part"))
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="not a regular file"):
+        with atomic_write(tmp_path / "folder") as f:
+            f.write(b"x")
+
+
+def test_folder_lock_refuses_a_live_holder_and_takes_over_a_dead_ones(tmp_path):
+    (tmp_path / ".lock").write_text(str(os.getppid()))  # a live process that is not us
+    with pytest.raises(ValueError, match="in use by another training run"):
+        with folder_lock(tmp_path):
+            pass
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / ".lock").write_text(dead.stdout.strip())  # its process has exited
+    with folder_lock(tmp_path) as lock:
+        assert lock.read_text() == str(os.getpid())
+    assert not (tmp_path / ".lock").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_two_trainings_into_one_folder_do_not_mix(tmp_path):
+    out = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "scratchdae.cli", "train", "--out", str(out), "--max-train", "3000",
+                              "--hidden", "64", "--epochs", "50", "--no-figures", "--quiet", "--patience", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / ".lock").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    second = cli("train", "--out", out, "--max-train", "3000", "--hidden", "64", "--epochs", "1", "--quiet")
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=120)
+    assert second.returncode == 2 and ("in use by another training run" in second.stderr
+                                       or "already holds a training run" in second.stderr), second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_denoised_outputs_are_png_files_whatever_the_input_name(tmp_path):
+    r = cli("train", "--out", tmp_path / "m", "--max-train", "300", "--hidden", "16", "--epochs", "1", "--quiet",
+            "--no-figures")
+    assert r.returncode == 0, r.stderr
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "digit.jpg")
+    r = cli("denoise", "--model", tmp_path / "m" / "model.npz", tmp_path / "digit.jpg", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["digit.png"]
+    with Image.open(tmp_path / "out" / "digit.png") as im:
+        assert im.format == "PNG"
+    r = cli("evaluate", "--model", tmp_path / "m" / "model.npz", "--dataset", "mnist-sample", "--noise", "none",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    scores = strict_json(r.stdout)  # no Infinity: a perfect (noise-free) input has PSNR null
+    assert scores["psnr_noisy"] is None and scores["mse_noisy"] == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("documents", "generate", "--out", "{tmp}/g", "--n", "-3"), "--n must be at least 1"),
+    (("documents", "generate", "--out", "{tmp}/g", "--n", "2", "--test", "-1"), "--test at least 0"),
+    (("documents", "evaluate", "--model", "{tmp}/none.npz", "--pages", "0"), "pages must be a positive integer"),
+    (("train", "--out", "{tmp}/t", "--max-seconds", "-1"), "max_seconds must be a finite number"),
+    (("train", "--out", "{tmp}/t", "--max-seconds", "nan"), "max_seconds must be a finite number"),
+    (("train", "--out", "{tmp}/t", "--dataset", "documents", "--windows-per-page", "0"),
+     "windows_per_page must be a positive integer"),
+])
+def test_bad_counts_are_refused_before_anything_is_written(tmp_path, args, message):
+    r = cli(*(a.format(tmp=tmp_path) for a in args))
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not any(p.name in ("g", "t") for p in tmp_path.iterdir())
