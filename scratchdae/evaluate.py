@@ -31,6 +31,11 @@ def _require_images(header, command, source="the model"):
     """Image commands need an image model: one whose header has the pixel normalisation."""
     if header.get("task", "images") == "images" and "normalisation" in header:
         return
+    if header.get("task", "images") == "images":
+        raise ValueError(f"{source} has no pixel normalisation in its header (a model saved with save_model outside "
+                         f"train()), so {command} cannot turn images into its inputs. Fix: save it with "
+                         "save_model(path, model, loss, corruption, task='images', "
+                         "normalisation={'scale': 255.0, 'image_shape': [28, 28]}).")
     where = {"points": "scratchdae score (toy data) or score_field", "documents": "scratchdae documents evaluate"}
     raise ValueError(f"{source} was trained on {header.get('dataset')!r} (task {header.get('task')!r}), not on images, "
                      f"and {command} works on image models. Fix: use "
@@ -124,7 +129,7 @@ def denoise(model, inputs, out, *, backend=None):
     never leaves half the outputs behind. Outputs keep the input file names.
     """
     model, loss, header = _model(model, backend)
-    inputs = [Path(p) for p in inputs]
+    inputs = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not inputs:
         raise ValueError("no input images given. Fix: scratchdae denoise --model FILE a.png b.png --out DIR.")
     names = [p.with_suffix(".png").name for p in inputs]  # the output names

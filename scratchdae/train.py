@@ -20,6 +20,7 @@ run reaches (on NumPy: the generators' states are saved).
 """
 import json
 import math
+import numbers
 import signal
 import threading
 import time
@@ -109,19 +110,31 @@ class TrainConfig:
         for name in ("hidden", "decoder_hidden"):
             v = getattr(self, name)
             if v is not None:
-                setattr(self, name, (v,) if isinstance(v, int) else tuple(v))
+                v = (v,) if isinstance(v, numbers.Integral) else tuple(v)
+                setattr(self, name, tuple(int(h) if isinstance(h, numbers.Integral) and not isinstance(h, bool)
+                                          else h for h in v))
         if self.task == "points" and (not isinstance(self.n_points, int) or not 2 <= self.n_points <= MAX_POINTS):
             raise ValueError(f"n_points must be an integer from 2 to {MAX_POINTS:,}, got {self.n_points!r}.")
         for name in ("activation", "output_activation"):
             if getattr(self, name) is not None and getattr(self, name) not in ACTIVATIONS:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
                                  f"Fix: e.g. --{name.replace('_', '-')} identity.")
+        for name in ("batch_size", "epochs", "seed", "patience", "max_train", "n_points", "pages", "windows_per_page"):
+            v = getattr(self, name)
+            if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+                setattr(self, name, int(v))  # NumPy integers are fine
+        for name in ("lr", "momentum", "weight_decay", "val_fraction", "max_seconds"):
+            v = getattr(self, name)
+            if isinstance(v, numbers.Real) and not isinstance(v, bool):
+                setattr(self, name, float(v))  # NumPy floats too; the config is saved as JSON
         for name in ("batch_size", "epochs"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}. Fix: e.g. 0.1.")
+                raise ValueError(f"{name} must be a positive integer, got {v!r}. Fix: --{name.replace('_', '-')} 10.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}. Fix: --seed 0.")
+        if not isinstance(self.val_fraction, numbers.Real) or not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be a number in (0, 1), got {self.val_fraction!r}. Fix: e.g. 0.1.")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
         if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and
@@ -282,6 +295,8 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                          f"given too. Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop "
                          "those options, or start a new run in another --out folder.")
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
+    if resume and not cfg.out:
+        raise ValueError("resume continues the run in a folder: say which. Fix: --resume --out runs/NAME.")
     out = Path(cfg.out) if cfg.out else new_run_dir()
     cfg.out = str(out)
     state_path, model_path = out / "checkpoint.npz", out / "model.npz"

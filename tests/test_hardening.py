@@ -115,3 +115,31 @@ def test_bad_counts_are_refused_before_anything_is_written(tmp_path, args, messa
     r = cli(*(a.format(tmp=tmp_path) for a in args))
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not any(p.name in ("g", "t") for p in tmp_path.iterdir())
+
+
+def test_python_api_settings_are_explained_and_numpy_scalars_accepted(tmp_path):
+    from scratchdae import train
+
+    for kw, match in [(dict(seed=-1), "seed must be an integer >= 0"),
+                      (dict(val_fraction="0.1"), "val_fraction must be a number in"),
+                      (dict(resume=True), "resume continues the run in a folder")]:
+        with pytest.raises(ValueError, match=match):
+            train(quiet=True, **kw)
+    r = train(out=tmp_path / "r", max_train=np.int64(300), batch_size=np.int64(32), lr=np.float32(0.01),
+              hidden=(np.int64(8),), epochs=np.int64(1), quiet=True, figures=False)
+    assert r.stopped == "finished" and r.model.config["hidden"] == [8]
+
+
+def test_denoise_takes_one_path_and_models_without_normalisation_are_explained(tmp_path):
+    from scratchdae import Autoencoder, GaussianNLL, get_corruption, save_model
+    from scratchdae.evaluate import denoise
+
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
+    model = Autoencoder(784, 8, seed=0, backend="numpy")
+    save_model(tmp_path / "bare.npz", model, GaussianNLL(0.1), get_corruption("gaussian:0.5"))
+    with pytest.raises(ValueError, match="no pixel normalisation.*save_model"):
+        denoise(tmp_path / "bare.npz", tmp_path / "a.png", tmp_path / "out")
+    save_model(tmp_path / "m.npz", model, GaussianNLL(0.1), get_corruption("gaussian:0.5"), task="images",
+               normalisation={"scale": 255.0, "image_shape": [28, 28]})
+    written = denoise(tmp_path / "m.npz", str(tmp_path / "a.png"), tmp_path / "out")  # one path, not a list
+    assert [p.name for p in written] == ["a.png"]
