@@ -89,6 +89,11 @@ def restore_model(arrays, header, backend=None):
         raise CheckpointError(f"the checkpoint's architecture {header['architecture']} is not valid ({err}).") from None
     loss = get_loss(header["loss"], backend=model.backend, dtype=model.dtype)
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    bad = sorted(k for k, v in arrays.items() if k.startswith(("param/", "loss/")) and v.dtype.kind == "f"
+                 and not np.isfinite(v).all())
+    if bad:
+        raise CheckpointError(f"the checkpoint's {', '.join(bad)} hold NaN or inf: the model would output garbage. "
+                              "Fix: use a model.npz written by a run that did not diverge, or retrain.")
     try:
         model.load_parameters(params)
     except ValueError as err:

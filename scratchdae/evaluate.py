@@ -13,7 +13,7 @@ from .backend import to_host
 from .checkpoint import load_model
 from .corruption import get_corruption
 from .data import load_dataset, read_idx
-from .files import write_png
+from .files import read_gray, write_png
 from .metrics import psnr
 from .inference import evaluate_arrays, prepare_images, reconstruct
 
@@ -94,17 +94,8 @@ def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, see
 
 
 def read_png(path, shape):
-    """A PNG as a uint8 (H, W) grayscale array; colour is converted by luminance."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            gray = np.asarray(im.convert("L"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"input image {str(path)!r} does not exist.") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path} is not a readable image ({err}). Fix: pass PNG files.") from None
+    """A PNG as a uint8 (H, W) grayscale array; colour is converted by luminance, 16-bit scaled (not clamped)."""
+    gray = np.round(read_gray(path, colour="luminance", what="input image") * 255).astype(np.uint8)
     if gray.shape != tuple(shape):
         raise ValueError(f"{path} is {gray.shape[1]}x{gray.shape[0]} pixels; the model takes {shape[1]}x{shape[0]}. "
                          f"Fix: resize the image to {shape[1]}x{shape[0]} first.")

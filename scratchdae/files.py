@@ -85,6 +85,38 @@ def _umask():
     return mask
 
 
+def read_gray(path, *, colour="refuse", what="image"):
+    """A grayscale image file as float32 (H, W) in [0, 1]: the one reader for digits and pages.
+
+    8-bit images are divided by 255 and 16-bit ones by 65535, so no value is clamped.
+    ``colour="refuse"`` refuses a colour image, ``"luminance"`` converts it. A path that
+    is not a regular file (a folder, a FIFO) is refused before it is opened, and so is an
+    image large enough to be a decompression bomb.
+    """
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist.")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file (a folder, pipe or device). Fix: pass PNG files.")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV") and colour == "refuse":
+                rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+                if np.abs(np.diff(rgb, axis=2)).max() > 2:
+                    raise ValueError(f"{path} is a colour image ({mode}); it must be grayscale. Fix: convert it "
+                                     "to grayscale first (e.g. PIL: Image.open(p).convert('L')).")
+            sixteen = mode in ("I;16", "I;16B", "I;16L", "I")
+            gray = np.asarray(im if sixteen else im.convert("L"), dtype=np.float32)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+        raise ValueError(f"{path} is not a readable image ({err}). Fix: pass PNG files.") from None
+    return gray / np.float32(65535.0 if sixteen else 255.0)
+
+
 def write_png(path, gray):
     """A uint8 (H, W) array as a grayscale PNG, atomically."""
     from PIL import Image

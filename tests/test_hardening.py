@@ -143,3 +143,43 @@ def test_denoise_takes_one_path_and_models_without_normalisation_are_explained(t
                normalisation={"scale": 255.0, "image_shape": [28, 28]})
     written = denoise(tmp_path / "m.npz", str(tmp_path / "a.png"), tmp_path / "out")  # one path, not a list
     assert [p.name for p in written] == ["a.png"]
+
+
+def test_images_are_read_by_one_reader_that_scales_16_bit_and_refuses_pipes_and_bombs(tmp_path):
+    from scratchdae.documents.pages import read_page
+    from scratchdae.evaluate import read_png
+    from scratchdae.files import read_gray
+
+    sixteen = (np.arange(28 * 28).reshape(28, 28) * 80).astype(np.uint16)  # up to 62,640 of 65,535
+    Image.fromarray(sixteen).save(tmp_path / "deep.png")
+    digit = read_png(tmp_path / "deep.png", (28, 28))
+    assert digit.max() == round(62640 / 65535 * 255) and digit.min() == 0  # scaled, not clamped to 255
+    np.testing.assert_allclose(read_page(tmp_path / "deep.png"), sixteen / 65535, atol=1e-6)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.png")
+        with pytest.raises(ValueError, match="not a regular file"):
+            read_gray(tmp_path / "pipe.png")  # would block forever if opened
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_gray(tmp_path)
+    Image.new("L", (100, 100)).save(tmp_path / "big.png")
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = 2000  # a 100x100 image is now a "bomb" (more than twice the limit)
+    try:
+        with pytest.raises(ValueError, match="not a readable image"):
+            read_gray(tmp_path / "big.png")
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def test_a_model_with_non_finite_weights_is_refused(tmp_path):
+    from scratchdae import Autoencoder, GaussianNLL, get_corruption, load_model, save_model
+    from scratchdae.checkpoint import CheckpointError
+
+    model = Autoencoder(784, 8, seed=0, backend="numpy")
+    model.parameters()["encoder.0.W"][0, 0] = np.nan
+    save_model(tmp_path / "nan.npz", model, GaussianNLL(0.1), get_corruption("gaussian:0.5"), task="images",
+               normalisation={"scale": 255.0, "image_shape": [28, 28]})
+    with pytest.raises(CheckpointError, match="encoder.0.W hold NaN or inf"):
+        load_model(tmp_path / "nan.npz")
+    r = cli("evaluate", "--model", tmp_path / "nan.npz", "--dataset", "mnist-sample")
+    assert r.returncode == 2 and "NaN or inf" in r.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write
+from ..files import atomic_write, read_gray
 from .filters import median_filter
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -22,25 +22,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 def read_page(path):
     """A grayscale page as float32 (H, W) in [0, 1]. Colour, non-images and unreadable files are refused."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV"):
-                rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
-                if np.abs(np.diff(rgb, axis=2)).max() > 2:
-                    raise ValueError(f"{path} is a colour image ({mode}); pages must be grayscale. Fix: convert it "
-                                     "to grayscale first (e.g. PIL: Image.open(p).convert('L')).")
-            gray = np.asarray(im.convert("L") if mode not in ("I;16", "I") else im, dtype=np.float32)
-            scale = 65535.0 if mode in ("I;16", "I") else 255.0
-    except FileNotFoundError:
-        raise FileNotFoundError(f"page {str(path)!r} does not exist.") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path} is not a readable image ({err}). Fix: pass PNG pages.") from None
-    return gray / scale
+    return read_gray(path, what="page")
 
 
 def page_files(folder):
