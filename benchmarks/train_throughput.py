@@ -16,7 +16,7 @@ import time
 
 from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption
 from scratchdae.data import load_dataset
-from scratchdae.train import prepare_images
+from scratchdae import prepare_images
 
 
 def scratchdae_rate(be, X, steps, batch, hidden):

@@ -32,6 +32,11 @@ def _add_backend(p):
                    help=f"array backend (default: ${ENV_VAR}, else numpy)")
 
 
+def _labelled_dataset(args):
+    """--dataset, or with only --data-dir the IDX files of that folder (None), else the bundled sample."""
+    return args.dataset or (None if args.data_dir else "mnist-sample")
+
+
 def _add_labelled_data(p, what):
     p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
                    help=f"{what} (mnist-sample; with only --data-dir: the IDX files in that folder)")
@@ -119,23 +124,19 @@ def cmd_denoise(args):
 
 
 def cmd_score(args):
-    from .score import score_report
+    from .score import load_toy_model, score_report
 
     if not 100 <= args.points <= 10_000_000:
         raise ValueError(f"--points must be from 100 to 10,000,000 (the averages need enough points), "
                          f"got {args.points}.")
-    r = score_report(args.model, n=args.points, seed=args.seed, backend=args.backend)
+    model, loss, mixture, sigma = load_toy_model(args.model, args.backend)  # read once, for the report and figure
+    r = score_report(model, loss, mixture, sigma, n=args.points, seed=args.seed)
     if args.figure:
-        from .checkpoint import load_model
-        from .corruption import get_corruption
+        from .corruption import GaussianNoise
         from .figures import field_figure
-        from .toy import get_toy
 
-        model, loss, header = load_model(args.model, args.backend)
-        mixture = get_toy(header["toy"])
-        points = mixture.sample(2000, seed=args.seed)
-        r["figure"] = str(field_figure(args.figure, model, loss, get_corruption(header["corruption"]), points,
-                                       mixture=mixture))
+        r["figure"] = str(field_figure(args.figure, model, loss, GaussianNoise(sigma),
+                                       mixture.sample(2000, seed=args.seed), mixture=mixture))
     if args.json:
         _print_json(r)
         return 0
@@ -164,7 +165,7 @@ def cmd_probe(args):
         if name in models:
             raise ValueError(f"--compare names {name!r} twice. Fix: one name per model.")
         models[name] = path
-    dataset = args.dataset or (None if args.data_dir else "mnist-sample")
+    dataset = _labelled_dataset(args)
     log = None if args.json else lambda *a: print(*a, file=sys.stderr)
     r = probe_report(args.model, models=models, dataset=dataset, data_dir=args.data_dir,
                      max_train=args.max_train, seed=args.seed, backend=args.backend, log=log)
@@ -185,7 +186,7 @@ def cmd_probe(args):
 def cmd_sample(args):
     from .sampling import sample_report
 
-    dataset = args.dataset or (None if args.data_dir else "mnist-sample")
+    dataset = _labelled_dataset(args)
     r = sample_report(args.model, args.out, steps=args.steps, chains=args.chains, quality_chains=args.quality_chains,
                       dataset=dataset, data_dir=args.data_dir, seed=args.seed, backend=args.backend,
                       log=None if args.json else lambda *a: print(*a, file=sys.stderr))

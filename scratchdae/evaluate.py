@@ -27,7 +27,7 @@ def _model(model, backend):
     return model
 
 
-def _require_images(header, command, source="the model"):
+def require_images(header, command, source="the model"):
     """Image commands need an image model: one whose header has the pixel normalisation."""
     if header.get("task", "images") == "images" and "normalisation" in header:
         return
@@ -38,7 +38,7 @@ def _require_images(header, command, source="the model"):
                          "normalisation={'scale': 255.0, 'image_shape': [28, 28]}).")
     where = {"points": "scratchdae score (toy data) or score_field", "documents": "scratchdae documents evaluate"}
     raise ValueError(f"{source} was trained on {header.get('dataset')!r} (task {header.get('task')!r}), not on images, "
-                     f"and {command} works on image models. Fix: use "
+                     f"and {command} works on models trained on images. Fix: use "
                      f"{where.get(header.get('task'), 'a model from scratchdae train --dataset mnist-sample')}.")
 
 
@@ -64,7 +64,7 @@ def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, see
     seed : seed of the corruption
     """
     model, loss, header = _model(model, backend)
-    _require_images(header, "evaluate", str(model) if isinstance(model, (str, Path)) else "the model")
+    require_images(header, "evaluate", str(model) if isinstance(model, (str, Path)) else "the model")
     be = model.backend
     if images is not None:
         source = str(images) if isinstance(images, (str, Path)) else "images"
@@ -130,7 +130,7 @@ def denoise(model, inputs, out, *, backend=None):
                          "overwrite each other. Fix: rename them or denoise them in separate runs.")
     if header.get("task") == "documents":
         return _denoise_pages(model, loss, header, inputs, Path(out))
-    _require_images(header, "denoise")
+    require_images(header, "denoise")
     shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first
     x = model.backend.asarray(prepare_images(images, model.dtype))

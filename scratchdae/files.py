@@ -54,7 +54,8 @@ def folder_lock(folder, what="training run"):
                 pid = int(lock.read_text().strip() or 0)
             except (OSError, ValueError):
                 pid = 0
-            if pid and pid != os.getpid() and _alive(pid) or attempt:
+            held = bool(pid) and pid != os.getpid() and _alive(pid)
+            if held or attempt:  # a live holder; or a stale lock that came back at once
                 raise ValueError(f"{folder} is in use by another {what} (process {pid or 'unknown'}, lock file "
                                  f"{lock}). Fix: wait for it to finish, or choose another --out folder.") from None
             with contextlib.suppress(FileNotFoundError):

@@ -97,18 +97,22 @@ def probe_report(model, *, models=None, dataset="mnist-sample", data_dir=None, m
         if m.config["n_in"] != x_tr.shape[1]:
             raise ValueError(f"{name} takes {m.config['n_in']} inputs, and {data.name} has images of "
                              f"{x_tr.shape[1]} pixels. Fix: probe a model trained on {data.name}.")
-    features = {"raw": (x_tr, x_te)}
-    twin = random_twin(first, seed=seed + 12345)
-    features["random"] = tuple(encode(twin, be.asarray(x, dtype=twin.dtype)) for x in (x_tr, x_te))
-    for name, m in loaded.items():
-        features[name] = tuple(encode(m, be.asarray(x, dtype=m.dtype)) for x in (x_tr, x_te))
+    on_device = {}  # dtype -> (train, test) pixels on the device, copied once
+
+    def code(m):
+        if m.dtype not in on_device:
+            on_device[m.dtype] = tuple(be.asarray(x, dtype=m.dtype) for x in (x_tr, x_te))
+        return tuple(encode(m, x) for x in on_device[m.dtype])
+
+    features = {"raw": (x_tr, x_te), "random": code(random_twin(first, seed=seed + 12345))}
+    features.update({name: code(m) for name, m in loaded.items()})
+    y_tr_dev, y_te_dev = be.asarray(y_tr), be.asarray(y_te)
     results = {}
     for name, (f_tr, f_te) in features.items():
-        p = LinearProbe(seed=seed, **(probe_kw or {})).fit(be.asarray(f_tr), be.asarray(y_tr))
-        results[name] = p.correct(be.asarray(f_te), be.asarray(y_te))
-        log(f"{name:<10} {f_tr.shape[1]:>5} features  test accuracy {float(results[name].mean()):.4f}  "
-            f"(lam {p.lam:g})")
-        results[name] = (results[name], p.lam)
+        p = LinearProbe(seed=seed, **(probe_kw or {})).fit(be.asarray(f_tr), y_tr_dev)
+        correct = p.correct(be.asarray(f_te), y_te_dev)
+        log(f"{name:<10} {f_tr.shape[1]:>5} features  test accuracy {float(correct.mean()):.4f}  (lam {p.lam:g})")
+        results[name] = (correct, p.lam)
     pairs = compare({k: v[0] for k, v in results.items()})
     return {
         "dataset": data.name, "n_train": int(len(x_tr)), "n_test": int(len(x_te)), "seed": seed,

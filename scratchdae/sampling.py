@@ -131,8 +131,8 @@ def class_switches(snapshots, classifier):
     return {"kept_steps": steps, "switches": float(changes.mean()), "moved": float(np.mean(changes > 0))}
 
 
-def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start="noise", dataset="mnist-sample",
-                  data_dir=None, seed=0, backend=None, log=None):
+def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, dataset="mnist-sample", data_dir=None,
+                  seed=0, backend=None, log=None):
     """Run the DAE chain (MC1) of a digit model, draw it, and measure its samples.
 
     Parameters
@@ -149,16 +149,14 @@ def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, start
     """
     from .checkpoint import load_model
     from .corruption import get_corruption
+    from .evaluate import require_images
     from .figures import chain_figure
     from .probe import LinearProbe
     from .representation import labelled_digits
 
     log = log or (lambda *a: None)
     model, loss, header = load_model(model, backend) if not isinstance(model, tuple) else model
-    if header.get("task", "images") != "images" or "normalisation" not in header:
-        raise ValueError(f"sample draws digits with a model trained on images; this one was trained on "
-                         f"{header.get('dataset')!r} ({header.get('task')}). Fix: pass a model from "
-                         "scratchdae train --dataset mnist-sample.")
+    require_images(header, "sample")
     for name, value, lo, hi in (("steps", steps, 1, 100_000), ("chains", chains, 1, 100),
                                 ("quality_chains", quality_chains, 0, 100_000)):
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:

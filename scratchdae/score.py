@@ -61,6 +61,19 @@ def noise_level(corruption):
     return corruption.sigma
 
 
+def load_toy_model(path, backend=None):
+    """A model trained on ``toy:NAME`` with unclipped Gaussian noise: ``(model, loss, mixture, sigma)``."""
+    from .toy import get_toy
+
+    model, loss, header = load_model(path, backend)
+    name = header.get("toy")
+    if header.get("task") != "points" or not name:
+        raise ValueError(f"score compares a model with the exact field of its toy data set, and this model "
+                         f"was trained on {header.get('dataset')!r}. Fix: train one with "
+                         "--dataset toy:mixture8 (or toy:spiral) --noise gaussian:0.3.")
+    return model, loss, get_toy(name), noise_level(header["corruption"])
+
+
 def score_report(model, loss=None, mixture=None, sigma=None, *, n=20_000, seed=0, backend=None):
     r"""The learned field and denoiser of a toy model against the exact ones.
 
@@ -79,18 +92,8 @@ def score_report(model, loss=None, mixture=None, sigma=None, *, n=20_000, seed=0
     Bayes error, and (S5)'s prediction of it from the score error, ``excess_from_score``. The two
     differ by ``cross_term``, zero in expectation, given with its standard error ``cross_term_se``.
     """
-    from .toy import get_toy
-
-    name = None
     if not hasattr(model, "forward"):
-        model, loss, header = load_model(model, backend)
-        name = header.get("toy")
-        if header.get("task") != "points" or not name:
-            raise ValueError(f"score compares a model with the exact field of its toy data set, and this model "
-                             f"was trained on {header.get('dataset')!r}. Fix: train one with "
-                             "--dataset toy:mixture8 (or toy:spiral) --noise gaussian:0.3.")
-        mixture = get_toy(name)
-        sigma = noise_level(header["corruption"])
+        model, loss, mixture, sigma = load_toy_model(model, backend)
     elif mixture is None or sigma is None or loss is None:
         raise ValueError("with a model object, give its loss, the toy mixture and the noise sigma too.")
     rng = np.random.default_rng([seed, 11])
@@ -110,7 +113,7 @@ def score_report(model, loss=None, mixture=None, sigma=None, *, n=20_000, seed=0
     cross = 2 * ((r - bayes) * (bayes - x)).sum(axis=1) / d  # N
     from_score = sigma**4 * float(((learned - exact) ** 2).sum()) / (n * d)
     return {
-        "toy": name or getattr(mixture, "name", None), "sigma": sigma, "n_points": n, "seed": seed,
+        "toy": mixture.name, "sigma": sigma, "n_points": n, "seed": seed,
         "field": field_agreement(learned, exact),
         "denoising": {"mse_noisy": float(((x_tilde - x) ** 2).sum()) / (n * d), "mse_model": mse_model,
                       "mse_bayes": mse_bayes, "ratio_to_bayes": mse_model / mse_bayes,

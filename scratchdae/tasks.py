@@ -68,10 +68,15 @@ class TaskData:
         return {"n_train": int(len(self.inputs)), "n_val": int(len(self.val_inputs)), "sha256": h.hexdigest()}
 
 
+def validation_count(n, val_fraction):
+    """How many of n examples are held out for validation: the fraction, rounded, at least 1."""
+    return max(1, int(round(n * val_fraction)))
+
+
 def split_train_val(n, val_fraction, seed):
     """A fixed, seeded split of n training indices into (train, validation)."""
     order = np.random.default_rng([seed, 1]).permutation(n)
-    n_val = max(1, int(round(n * val_fraction)))
+    n_val = validation_count(n, val_fraction)
     if n - n_val < 1:
         raise ValueError(f"holding out {val_fraction:g} of {n} examples for validation leaves none to train on. "
                          "Fix: more examples, or a smaller val_fraction (--val-fraction).")
@@ -126,8 +131,9 @@ def check_inputs(X, name="inputs"):
 
 
 def array_data(cfg, inputs, val_inputs=None):
-    """A user's float32 array (N, D); a seeded share of it for validation unless val_inputs is given."""
-    X = check_inputs(inputs)
+    """A user's float32 array (N, D), already checked by :func:`check_inputs`; a seeded share of it for
+    validation unless val_inputs is given."""
+    X = inputs
     if val_inputs is None:
         tr_idx, va_idx = split_train_val(len(X), cfg.val_fraction, cfg.seed)
         X, X_val = X[tr_idx], X[va_idx]
@@ -155,7 +161,7 @@ def toy_data(cfg):
 
     name = cfg.dataset.partition(":")[2]
     mixture = get_toy(name)
-    n_val = max(1, int(round(cfg.n_points * cfg.val_fraction)))
+    n_val = validation_count(cfg.n_points, cfg.val_fraction)
     X = mixture.sample(cfg.n_points, seed=np.random.default_rng([cfg.seed, 6]), dtype="float32")
     X_val = mixture.sample(n_val, seed=np.random.default_rng([cfg.seed, 7]), dtype="float32")
     source = f"{cfg.n_points:,} points drawn from {mixture!r} ({n_val:,} more for validation)"

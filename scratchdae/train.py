@@ -36,7 +36,7 @@ from .backend import get_backend
 from .checkpoint import load_model, load_npz, model_arrays, model_header, restore_model, save_model, save_npz
 from .corruption import get_corruption
 from .files import atomic_write, folder_lock
-from .inference import evaluate_arrays, prepare_images, reconstruct  # noqa: F401 (prepare_images, reconstruct: re-exported)
+from .inference import evaluate_arrays
 from .losses import get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
