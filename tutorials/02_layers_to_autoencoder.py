@@ -31,9 +31,9 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from scratchdae import Autoencoder, to_host
+from scratchdae import Autoencoder, prepare_images, to_host
 from scratchdae.data import load_dataset
-from scratchdae.train import new_run_dir, prepare_images, train
+from scratchdae.train import new_run_dir, train
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 EPOCHS = 3 if FAST else 15

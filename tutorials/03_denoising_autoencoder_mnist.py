@@ -28,12 +28,12 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, to_host
+from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images, to_host
 from scratchdae.data import load_dataset
 from scratchdae.evaluate import evaluate
 from scratchdae.figures import denoising_figure, filters_figure
 from scratchdae.representation import neighbour_correlation
-from scratchdae.train import new_run_dir, prepare_images, train
+from scratchdae.train import new_run_dir, train
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 EPOCHS = 3 if FAST else 30

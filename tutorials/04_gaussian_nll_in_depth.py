@@ -29,10 +29,10 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from scratchdae import MSE, GaussianNLL, get_corruption, to_host
+from scratchdae import MSE, BernoulliNLL, GaussianNLL, get_corruption, prepare_images, to_host
 from scratchdae.data import load_dataset
 from scratchdae.figures import sigma_map_figure
-from scratchdae.train import new_run_dir, prepare_images, train
+from scratchdae.train import new_run_dir, train
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 EPOCHS = 3 if FAST else 15
@@ -118,8 +118,6 @@ for h in run.history:
 # value is $\sum_d H(x_d)$, not 0:
 
 # %%
-from scratchdae import BernoulliNLL  # noqa: E402
-
 xt = prepare_images(data.test_images).astype(np.float64)
 entropy = -(xt * np.log(np.where(xt > 0, xt, 1)) + (1 - xt) * np.log(np.where(xt < 1, 1 - xt, 1)))  # H(x_d)
 floor = float(entropy.sum(1).mean())
