@@ -17,15 +17,18 @@ written atomically.
 """
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from .activations import ACTIVATIONS
 from .backend import get_backend, to_host
+from .corruption import get_corruption
 from .files import atomic_write
 from .losses import get_loss
-from .model import Autoencoder
+from .model import Autoencoder, parameter_count, parameter_shapes
 
 FORMAT = "scratchdae"
 FORMAT_VERSION = 1
@@ -46,31 +49,179 @@ def save_npz(path, arrays, header):
 
 
 def load_npz(path, kind=None):
-    """Read ``(arrays, header)``, checking the format, version and kind."""
+    """Read ``(arrays, header)``, checking the format, version, kind and the whole header.
+
+    Only the members a checkpoint of that kind holds are read (an unknown member is
+    never inflated), and each one's size is checked against what the header's
+    architecture allows before it is read.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist. Fix: train a model first "
                               "(scratchdae train --out DIR writes DIR/model.npz).")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is a folder or a device, not a checkpoint file. Fix: pass the model file "
+                              f"itself, e.g. {path / 'model.npz'}.")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise CheckpointError(f"{path} is a .npy file (one array), not a scratchdae .npz checkpoint. Fix: pass the "
+                              "model.npz written by scratchdae train.")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a readable .npz checkpoint (not a zip archive: truncated or another "
+                              "format). Fix: pass the model.npz written by scratchdae train, or retrain.")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise CheckpointError(f"{path} is not a readable .npz checkpoint ({err}).") from None
-    if "__header__" not in arrays:
-        raise CheckpointError(f"{path} is an .npz file but not a scratchdae checkpoint (no header).")
+        with zipfile.ZipFile(path) as z:
+            members = {info.filename.removesuffix(".npy"): info for info in z.infolist()}
+            if "__header__" not in members:
+                raise CheckpointError(f"{path} is an .npz file but not a scratchdae checkpoint (no header).")
+            header = _parse_header(path, _read_member(path, z, members["__header__"], MAX_HEADER_BYTES))
+            check_header(header, path, kind)
+            limit = _member_limit(header)
+            arrays = {name: _read_member(path, z, info, limit) for name, info in members.items()
+                      if name.startswith(MEMBER_PREFIXES) or name == "perm"}
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+        raise CheckpointError(f"{path} is not a readable .npz checkpoint ({err}). Fix: retrain, or use "
+                              "an intact copy.") from None
+    return arrays, header
+
+
+MAX_HEADER_BYTES = 64 * 2**20  # a header with a long history is a few MB
+MEMBER_PREFIXES = ("param/", "loss/", "opt/")
+
+
+def _read_member(path, z, info, limit):
+    """One .npy member as an array, refusing it before inflation when it declares more than ``limit`` bytes."""
+    if info.file_size > limit:
+        raise CheckpointError(f"{path}: member {info.filename!r} declares {info.file_size:,} bytes, more than the "
+                              f"{limit:,} its header's architecture allows. The file is damaged or not a "
+                              "scratchdae checkpoint. Fix: retrain, or use an intact copy.")
+    with z.open(info) as f:
+        try:
+            a = np.lib.format.read_array(f, allow_pickle=False)
+        except ValueError as err:
+            raise CheckpointError(f"{path}: member {info.filename!r} is not a NumPy array ({err}). The file is "
+                                  "damaged or not a scratchdae checkpoint. Fix: retrain, or use an intact "
+                                  "copy.") from None
+    if a.dtype.kind not in "fiub":
+        raise CheckpointError(f"{path}: member {info.filename!r} holds {a.dtype} values, expected numbers.")
+    return a
+
+
+def _member_limit(header):
+    """Bytes one member may declare: the whole model in float64, or the training order (perm)."""
+    arch = header["architecture"]
+    n_train = header.get("data", {}).get("n_train", 0) if isinstance(header.get("data"), dict) else 0
+    return 8 * max(parameter_count(**arch), n_train if isinstance(n_train, int) else 0) + 4096
+
+
+def _parse_header(path, raw):
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{path}: the header must be a 1-D uint8 array of JSON text, got {raw.dtype} of shape "
+                              f"{raw.shape}.")
     try:
-        header = json.loads(arrays.pop("__header__").tobytes().decode("utf-8"))
+        return json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: the header is corrupt ({err}).") from None
+
+
+# -- the header's schema ----------------------------------------------------------
+
+def _is_int(v, low=0):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _is_sizes(v, allow_empty):
+    return isinstance(v, list) and (allow_empty or v) and all(_is_int(h, 1) for h in v)
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+ARCHITECTURE = {  # entry: (required, check, what it must be)
+    "n_in": (True, lambda v: _is_int(v, 1), "a positive integer"),
+    "hidden": (True, lambda v: _is_sizes(v, False), "a non-empty list of positive integers"),
+    "decoder_hidden": (False, lambda v: _is_sizes(v, True), "a list of positive integers"),
+    "n_out": (False, lambda v: _is_int(v, 1), "a positive integer"),
+    "activation": (False, lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+    "output_activation": (False, lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+    "tied": (False, lambda v: isinstance(v, bool), "true or false"),
+    "variance_head": (False, lambda v: isinstance(v, bool), "true or false"),
+}
+MODEL = {
+    "kind": (True, lambda v: v in ("model", "training-state"), "'model' or 'training-state'"),
+    "architecture": (True, lambda v: isinstance(v, dict), "an object (n_in, hidden, ...)"),
+    "dtype": (True, lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
+    "loss": (True, lambda v: isinstance(v, str) or (isinstance(v, dict) and isinstance(v.get("name"), str)),
+             "a loss spec or an object with a name"),
+    "corruption": (True, lambda v: isinstance(v, str), "a noise spec such as 'gaussian:0.5'"),
+    "task": (False, lambda v: v in ("images", "points", "documents"), "'images', 'points' or 'documents'"),
+    "normalisation": (False, lambda v: isinstance(v, dict) and _is_sizes(v.get("image_shape"), False)
+                      and len(v["image_shape"]) == 2 and _is_number(v.get("scale", 1.0)),
+                      "an object with image_shape [height, width] and a scale"),
+    "window": (False, lambda v: isinstance(v, dict) and all(_is_int(x, 0) for x in v.values()),
+               "an object of window sizes"),
+    "data": (False, lambda v: isinstance(v, dict), "an object"),
+}
+TRAINING_STATE = {
+    "config": (True, lambda v: isinstance(v, dict), "an object of training settings"),
+    "epoch": (True, _is_int, "an integer >= 0"),
+    "step": (True, _is_int, "an integer >= 0"),
+    "optimizer_t": (True, _is_int, "an integer >= 0"),
+    "history": (True, lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
+                "a list of one record per epoch"),
+    "best": (True, lambda v: isinstance(v, dict) and _is_number(v.get("val_loss")) and _is_int(v.get("epoch"), -1)
+             and _is_int(v.get("bad_epochs")), "an object with val_loss, epoch and bad_epochs"),
+    "running": (True, lambda v: isinstance(v, list) and len(v) == 2 and all(map(_is_number, v)), "[sum, count]"),
+    "rng": (True, lambda v: isinstance(v, dict) and isinstance(v.get("shuffle"), dict)
+            and (v.get("noise") is None or isinstance(v["noise"], dict)), "the random generators' states"),
+}
+
+
+def _check_entries(header, schema, path, where="the header's"):
+    for key, (required, ok, expected) in schema.items():
+        if key not in header:
+            if required:
+                raise CheckpointError(f"{path}: {where} entry {key!r} is missing; it must be {expected}. The file is "
+                                      "damaged or was not written by scratchdae. Fix: retrain, or use an intact copy.")
+        elif not ok(header[key]):
+            raise CheckpointError(f"{path}: {where} entry {key!r} must be {expected}, got {header[key]!r:.200}. The "
+                                  "file is damaged or was not written by scratchdae. Fix: retrain, or use an intact "
+                                  "copy.")
+
+
+def check_header(header, path="checkpoint", kind=None):
+    """Check a header against the schema of what scratchdae writes, before anything uses it."""
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: the header must be a JSON object, got {type(header).__name__} "
+                              f"({header!r:.100}). The file is not a scratchdae checkpoint.")
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a scratchdae checkpoint (format {header.get('format')!r}).")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} has format version {header.get('format_version')}, this scratchdae "
-                              f"({__version__}) reads version {FORMAT_VERSION}. Fix: use the scratchdae version "
-                              f"that wrote it ({header.get('scratchdae_version')}), or retrain.")
-    if kind is not None and header.get("kind") != kind:
-        raise CheckpointError(f"{path} holds a {header.get('kind')!r}, expected a {kind!r}.")
-    return arrays, header
+    version = header.get("format_version")
+    if not _is_int(version):
+        raise CheckpointError(f"{path}: the header's format_version must be an integer, got {version!r}. The file is "
+                              "damaged or was not written by scratchdae. Fix: retrain, or use an intact copy.")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format version {version}, this scratchdae ({__version__}) reads version "
+                              f"{FORMAT_VERSION}. Fix: use the scratchdae version that wrote it "
+                              f"({header.get('scratchdae_version')}), or retrain.")
+    _check_entries(header, MODEL, path)
+    if kind is not None and header["kind"] != kind:
+        raise CheckpointError(f"{path} holds a {header['kind']!r}, expected a {kind!r}.")
+    _check_entries(header["architecture"], ARCHITECTURE, path, "the architecture's")
+    unknown = sorted(set(header["architecture"]) - set(ARCHITECTURE))
+    if unknown:
+        raise CheckpointError(f"{path}: the architecture has unknown entries {unknown}. The file was written by "
+                              "another version or is damaged. Fix: retrain.")
+    shape = header.get("normalisation", {}).get("image_shape")
+    n_in = header["architecture"]["n_in"]
+    if shape and shape[0] * shape[1] != n_in:
+        raise CheckpointError(f"{path}: the images are {shape[0]}x{shape[1]} = {shape[0] * shape[1]} pixels, and "
+                              f"the model reads {n_in}. The file is damaged. Fix: retrain, or use an intact copy.")
+    if header["kind"] == "training-state":
+        _check_entries(header, TRAINING_STATE, path)
+    return header
 
 
 def model_arrays(model, loss):
@@ -80,30 +231,53 @@ def model_arrays(model, loss):
     return arrays
 
 
-def restore_model(arrays, header, backend=None):
-    """Build the model and loss described by ``header`` and load their arrays."""
+def restore_model(arrays, header, backend=None, path="the checkpoint"):
+    """Build the model and loss described by ``header`` and load their arrays.
+
+    The header is checked first, and the parameter count its architecture implies
+    is compared with the arrays in the file before any weight is allocated.
+    """
+    check_header(header, path)
     arch = dict(header["architecture"])
-    try:
-        model = Autoencoder(arch.pop("n_in"), arch.pop("hidden"), backend=backend, dtype=header["dtype"], **arch)
-    except (TypeError, KeyError) as err:
-        raise CheckpointError(f"the checkpoint's architecture {header['architecture']} is not valid ({err}).") from None
-    loss = get_loss(header["loss"], backend=model.backend, dtype=model.dtype)
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    expected = parameter_shapes(**arch)
+    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+    if missing or extra:
+        raise CheckpointError(f"{path}: its parameters do not match its architecture {_sizes(arch)}: missing "
+                              f"{missing}, unexpected {extra}. The file is damaged. Fix: retrain, or use an "
+                              "intact copy.")
+    for name, shape in expected.items():
+        if tuple(params[name].shape) != shape:
+            raise CheckpointError(f"{path} does not fit its own architecture {_sizes(arch)}: parameter {name} has "
+                                  f"shape {tuple(params[name].shape)}, this model expects {shape}. The file is damaged. "
+                                  "Fix: retrain, or use an intact copy.")
     bad = sorted(k for k, v in arrays.items() if k.startswith(("param/", "loss/")) and v.dtype.kind == "f"
                  and not np.isfinite(v).all())
     if bad:
-        raise CheckpointError(f"the checkpoint's {', '.join(bad)} hold NaN or inf: the model would output garbage. "
+        raise CheckpointError(f"{path}: its {', '.join(bad)} hold NaN or inf: the model would output garbage. "
                               "Fix: use a model.npz written by a run that did not diverge, or retrain.")
+    try:
+        model = Autoencoder(arch.pop("n_in"), arch.pop("hidden"), backend=backend, dtype=header["dtype"], **arch)
+        loss = get_loss(header["loss"], backend=model.backend, dtype=model.dtype)
+        get_corruption(header["corruption"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: its header does not describe a model this scratchdae can build ({err}). "
+                              "Fix: retrain, or use an intact copy.") from None
     try:
         model.load_parameters(params)
     except ValueError as err:
-        raise CheckpointError(f"the checkpoint does not fit its own architecture: {err}") from None
+        raise CheckpointError(f"{path} does not fit its own architecture: {err}") from None
     for k, p in loss.params.items():
         key = f"loss/{k}"
         if key not in arrays or arrays[key].shape != p.shape:
-            raise CheckpointError(f"the checkpoint lacks the loss parameter {k!r} of shape {p.shape}.")
+            raise CheckpointError(f"{path} lacks the loss parameter {k!r} of shape {p.shape}.")
         p[...] = model.backend.asarray(arrays[key], dtype=model.dtype)
     return model, loss
+
+
+def _sizes(arch):
+    return "-".join(map(str, [arch["n_in"], *arch["hidden"], *arch.get("decoder_hidden", arch["hidden"][-2::-1]),
+                              arch.get("n_out", arch["n_in"])]))
 
 
 def model_header(model, loss, corruption, **extra):
@@ -121,5 +295,5 @@ def save_model(path, model, loss, corruption, **extra):
 def load_model(path, backend=None):
     """Read a ``model.npz``: returns ``(model, loss, header)`` on the chosen backend."""
     arrays, header = load_npz(path, kind="model")
-    model, loss = restore_model(arrays, header, get_backend(backend))
+    model, loss = restore_model(arrays, header, get_backend(backend), path)
     return model, loss, header

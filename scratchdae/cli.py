@@ -21,7 +21,9 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 
 from . import __version__
 from .backend import BACKEND_NAMES, ENV_VAR, BackendUnavailable, available_backends, get_backend
@@ -41,6 +43,15 @@ def _add_labelled_data(p, what):
     p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
                    help=f"{what} (mnist-sample; with only --data-dir: the IDX files in that folder)")
     p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
+
+
+def _add_page_choices(p):
+    p.add_argument("--fonts", default=None, help="font families of the generated pages: serif,sans,mono (all)")
+    p.add_argument("--backgrounds", default=None,
+                   help="background families of the generated pages: coffee,folded,watermark,wrinkled (all)")
+    p.add_argument("--system-fonts", action="store_true",
+                   help="draw pages with this machine's fonts too, not only matplotlib's (pages then differ "
+                        "between machines)")
 
 
 def _sizes(text):
@@ -77,6 +88,25 @@ def _print_json(r):
     print(json.dumps(_finite(r), default=str, allow_nan=False))
 
 
+def _add_output(p, json=True):
+    """--json and --quiet, the same on every command."""
+    if json:
+        p.add_argument("--json", action="store_true", help="print the results as one JSON object, and no progress")
+    p.add_argument("--quiet", action="store_true", help="print only the results: no progress lines")
+
+
+def _log(args):
+    """Progress lines go to stderr, so that stdout holds only the results; none with --quiet or --json."""
+    if getattr(args, "quiet", False) or getattr(args, "json", False):
+        return lambda *a: None
+    return lambda *a: print(*a, file=sys.stderr)
+
+
+def _count(n, noun):
+    """'1 page', '3 pages'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def cmd_train(args):
     from .train import TrainConfig, train
 
@@ -85,12 +115,17 @@ def cmd_train(args):
     if args.data_dir and not args.dataset:  # a Kaggle dirty-documents folder, or a plain folder of IDX files
         from .documents.pages import is_kaggle_folder
         overrides["dataset"] = "documents" if is_kaggle_folder(args.data_dir) else None
+    if args.json:
+        overrides["quiet"] = True
     result = train(resume=args.resume, **overrides)
-    if result.stopped == "interrupted":
-        return 130
-    for name, path in result.files.items():
-        print(f"{name:<12} {path}")
-    return 0
+    if args.json:
+        best = min(result.history, key=lambda h: h["val_loss"]) if result.history else None
+        _print_json({"out": str(result.out), "stopped": result.stopped, "epochs": len(result.history),
+                     "best": best, "files": {k: str(v) for k, v in result.files.items()}})
+    else:
+        for name, path in result.files.items():
+            print(f"{name:<12} {path}")
+    return 130 if result.stopped == "interrupted" else 0
 
 
 def cmd_evaluate(args):
@@ -100,7 +135,7 @@ def cmd_evaluate(args):
     if dataset is None and args.data_dir is None and args.images is None:
         raise ValueError("say what to evaluate on: --images IDX_FILE, --dataset NAME or --data-dir DIR.")
     r = evaluate(args.model, images=args.images, dataset=dataset, data_dir=args.data_dir, noise=args.noise,
-                 seed=args.seed, backend=args.backend, log=lambda *a: print(*a, file=sys.stderr))
+                 seed=args.seed, backend=args.backend, log=_log(args))
     if args.json:
         _print_json(r)
         return 0
@@ -118,8 +153,12 @@ def cmd_evaluate(args):
 def cmd_denoise(args):
     from .evaluate import denoise
 
-    for path in denoise(args.model, args.inputs, args.out, backend=args.backend):
-        print(path)
+    paths = denoise(args.model, args.inputs, args.out, backend=args.backend)
+    if args.json:
+        _print_json({"model": args.model, "outputs": [str(p) for p in paths]})
+    else:
+        for path in paths:
+            print(path)
     return 0
 
 
@@ -166,7 +205,7 @@ def cmd_probe(args):
             raise ValueError(f"--compare names {name!r} twice. Fix: one name per model.")
         models[name] = path
     dataset = _labelled_dataset(args)
-    log = None if args.json else lambda *a: print(*a, file=sys.stderr)
+    log = _log(args)
     r = probe_report(args.model, models=models, dataset=dataset, data_dir=args.data_dir,
                      max_train=args.max_train, seed=args.seed, backend=args.backend, log=log)
     if args.json:
@@ -189,7 +228,7 @@ def cmd_sample(args):
     dataset = _labelled_dataset(args)
     r = sample_report(args.model, args.out, steps=args.steps, chains=args.chains, quality_chains=args.quality_chains,
                       dataset=dataset, data_dir=args.data_dir, seed=args.seed, backend=args.backend,
-                      log=None if args.json else lambda *a: print(*a, file=sys.stderr))
+                      log=_log(args))
     if args.json:
         _print_json(r)
         return 0
@@ -216,12 +255,17 @@ def cmd_sample(args):
 def cmd_documents_generate(args):
     from .documents.generate import generate_folder
 
-    if args.n < 1 or args.test < 0:
-        raise ValueError(f"--n must be at least 1 and --test at least 0, got --n {args.n} --test {args.test}.")
-    out = generate_folder(args.out, args.n, args.seed, n_test=args.test, fonts=_names(args.fonts, "fonts"),
-                          backgrounds=_names(args.backgrounds, "backgrounds"),
-                          log=lambda *a: print(*a, file=sys.stderr))
-    print(f"{args.n} training pages (train/, train_cleaned/) and {args.test} test pages (test/) in {out}")
+    if args.pages < 0 or args.test_pages < 0 or args.pages + args.test_pages == 0:
+        raise ValueError(f"--pages and --test-pages must be at least 0, and not both 0; got --pages {args.pages} "
+                         f"--test-pages {args.test_pages}. Fix: e.g. --pages 144.")
+    out = generate_folder(args.out, args.pages, args.seed, n_test=args.test_pages, fonts=_names(args.fonts, "fonts"),
+                          backgrounds=_names(args.backgrounds, "backgrounds"), system_fonts=args.system_fonts,
+                          log=_log(args))
+    if args.json:
+        _print_json({"out": str(out), "pages": args.pages, "test_pages": args.test_pages, "seed": args.seed})
+    else:
+        print(f"{_count(args.pages, 'training page')} (train/, train_cleaned/) and "
+              f"{_count(args.test_pages, 'test page')} (test/) in {out}")
     return 0
 
 
@@ -236,8 +280,8 @@ def cmd_documents_evaluate(args):
     from .documents.evaluate import evaluate_documents
 
     r = evaluate_documents(args.model, data_dir=args.data_dir, pages=args.pages, seed=args.seed, fonts=args.fonts,
-                           backgrounds=args.backgrounds, backend=args.backend,
-                           log=None if args.json else lambda *a: print(*a, file=sys.stderr))
+                           backgrounds=args.backgrounds, system_fonts=args.system_fonts, backend=args.backend,
+                           log=_log(args))
     if args.json:
         _print_json(r)
         return 0
@@ -253,12 +297,16 @@ def cmd_documents_submit(args):
     from .documents.evaluate import document_cleaner
     from .documents.pages import page_files, write_submission
 
+    if not args.csv:
+        raise ValueError("say where to write the submission. Fix: --csv submission.csv.")
     pages = page_files(args.test_dir)
     if not pages:
         raise ValueError(f"{args.test_dir} holds no images.")
-    rows = write_submission(args.out, pages, document_cleaner(args.model, args.backend),
-                            log=lambda *a: print(*a, file=sys.stderr))
-    print(f"{args.out}: {rows:,} rows for {len(pages)} pages")
+    rows = write_submission(args.csv, pages, document_cleaner(args.model, args.backend), log=_log(args))
+    if args.json:
+        _print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})
+    else:
+        print(f"{args.csv}: {rows:,} rows for {_count(len(pages), 'page')}")
     return 0
 
 
@@ -266,49 +314,92 @@ def cmd_gradcheck(args):
     from .gradient_check import TOLERANCE, run_all
 
     be = get_backend(args.backend)
-    print(f"gradient checks on {be.name}, float64, central differences; pass when max relative error <= {TOLERANCE:g}")
-    print(f"{'check':<62} {'max rel. error':>14}  result")
-    failed = 0
+    table = not (args.json or args.quiet)
+    if table:
+        print(f"gradient checks on {be.name}, float64, central differences; pass when max relative error <= "
+              f"{TOLERANCE:g}")
+        print(f"{'check':<62} {'max rel. error':>14}  result")
+    checks = []
     for name, err, ok in run_all(be):
-        failed += not ok
-        print(f"{name:<62} {err:>14.2e}  {'pass' if ok else 'FAIL'}")
-    print(f"{'all checks passed' if not failed else f'{failed} check(s) FAILED'}")
+        checks.append({"check": name, "max_rel_error": err, "passed": bool(ok)})
+        if table:
+            print(f"{name:<62} {err:>14.2e}  {'pass' if ok else 'FAIL'}")
+    failed = sum(not c["passed"] for c in checks)
+    if args.json:
+        _print_json({"backend": be.name, "tolerance": TOLERANCE, "checks": checks, "failed": failed})
+    else:
+        print(f"all {len(checks)} checks passed" if not failed else f"{failed} of {len(checks)} checks FAILED")
     return 1 if failed else 0
 
 
 def cmd_info(args):
     import numpy as np
 
-    print(f"scratchdae {__version__}")
-    print(f"python     {sys.version.split()[0]}")
-    print(f"numpy      {np.__version__}")
-    try:
-        import matplotlib
-        print(f"matplotlib {matplotlib.__version__}")
-    except ImportError:
-        print("matplotlib not installed")
-    backends = available_backends()
-    if "cupy" in backends:
+    info = {"scratchdae": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
+            "blas": _blas(), "matplotlib": _version("matplotlib"), "pillow": _version("PIL"),
+            "cupy": _version("cupy"), "gpu": None, "backends": available_backends(),
+            "default_backend": get_backend(None).name, "backend_from_env": bool(os.environ.get(ENV_VAR))}
+    if "cupy" in info["backends"]:
         import cupy
 
         props = cupy.cuda.runtime.getDeviceProperties(0)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-        print(f"cupy       {cupy.__version__}, GPU 0: {name}, {props['totalGlobalMem'] / 2**30:.1f} GiB")
+        info["gpu"] = {"name": name, "memory_gib": round(props["totalGlobalMem"] / 2**30, 1)}
+    if args.json:
+        _print_json(info)
+        return 0
+    missing = "not installed"
+    print(f"scratchdae {info['scratchdae']}")
+    print(f"python     {info['python']}")
+    print(f"numpy      {info['numpy']}, BLAS: {info['blas'] or 'not reported'}")
+    print(f"matplotlib {info['matplotlib'] or missing}")
+    print(f"pillow     {info['pillow'] or missing}")
+    if info["gpu"]:
+        print(f"cupy       {info['cupy']}, GPU 0: {info['gpu']['name']}, {info['gpu']['memory_gib']} GiB")
+    elif info["cupy"]:
+        print(f"cupy       {info['cupy']}, but no usable GPU")
     else:
-        try:
-            import cupy  # noqa: F401
-            print("cupy       installed, but no usable GPU")
-        except ImportError:
-            print("cupy       not installed (pip install 'scratchdae[cuda12]' on a GPU machine)")
-    print(f"backends   {', '.join(backends)} (default: {get_backend(None).name}"
-          f"{', from $' + ENV_VAR if os.environ.get(ENV_VAR) else ''})")
+        print("cupy       not installed (pip install 'scratchdae[cuda12]' on a GPU machine)")
+    print(f"backends   {', '.join(info['backends'])} (default: {info['default_backend']}"
+          f"{', from $' + ENV_VAR if info['backend_from_env'] else ''})")
     return 0
 
 
+def _version(module):
+    """A module's version, or None when it is not installed."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), "__version__", "unknown version")
+    except ImportError:
+        return None
+
+
+def _blas():
+    """The BLAS library NumPy calls for matrix products, with its threads, as NumPy reports it."""
+    import contextlib
+    import io
+
+    import numpy as np
+
+    try:
+        config = np.show_config(mode="dicts")  # NumPy >= 1.26
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except (TypeError, KeyError, AttributeError):
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            np.show_config()
+        names = [line.split("=", 1)[1].strip() for line in text.getvalue().splitlines()
+                 if line.strip().startswith(("name =", "libraries ="))]
+        return names[0] if names else None
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="scratchdae", description="Denoising autoencoders from scratch.")
+    parser = argparse.ArgumentParser(prog="scratchdae", description="Denoising autoencoders from scratch.",
+                                     epilog="scratchdae COMMAND --help explains each command's options.")
     parser.add_argument("--version", action="version", version=f"scratchdae {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a denoising autoencoder (default: the bundled MNIST sample)",
                        description="Train a DAE. Defaults in parentheses.")
@@ -327,7 +418,8 @@ def build_parser():
     g.add_argument("--n-points", type=int, default=None, help=f"toy data: points drawn for training ({dp.n_points})")
     g = p.add_argument_group("documents")
     g.add_argument("--pages", type=int, default=None, help=f"generated training pages ({dd.pages})")
-    g.add_argument("--windows-per-page", type=int, default=None, help=f"({dd.windows_per_page})")
+    g.add_argument("--windows-per-page", type=int, default=None,
+                   help=f"training windows sampled from each page ({dd.windows_per_page})")
     g.add_argument("--window", type=int, default=None, help=f"input window size, odd ({dd.window})")
     g.add_argument("--patch", type=int, default=None, help=f"clean patch predicted per window, odd ({dd.patch})")
     g.add_argument("--stride", type=int, default=None,
@@ -335,6 +427,9 @@ def build_parser():
     g.add_argument("--fonts", default=None, help="font families of generated pages: serif,sans,mono (all)")
     g.add_argument("--backgrounds", default=None,
                    help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")
+    g.add_argument("--system-fonts", action="store_true", default=None,
+                   help="draw pages with this machine's fonts too, not only matplotlib's (pages then differ "
+                        "between machines)")
     g = p.add_argument_group("model")
     g.add_argument("--noise", default=None, help=f"corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none "
                                                  f"({d.noise}; documents: {dd.noise}; toy: {dp.noise})")
@@ -353,15 +448,16 @@ def build_parser():
                         "logits and toy points)")
     g.add_argument("--tied", action="store_true", default=None, help="decoder weights = encoder weights transposed")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help=f"({d.optimizer})")
+    g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help=f"the update rule ({d.optimizer})")
     g.add_argument("--lr", type=float, default=None,
                    help=f"learning rate ({d.lr:g}; documents: {dd.lr:g}; toy: {dp.lr:g})")
     g.add_argument("--momentum", type=float, default=None, help=f"SGD momentum ({d.momentum})")
     g.add_argument("--nesterov", action="store_true", default=None, help="SGD with Nesterov momentum")
     g.add_argument("--weight-decay", type=float, default=None, help=f"L2 weight decay ({d.weight_decay})")
     g.add_argument("--batch-size", type=int, default=None,
-                   help=f"({d.batch_size}; documents: {dd.batch_size}; toy: {dp.batch_size})")
-    g.add_argument("--epochs", type=int, default=None, help=f"({d.epochs}; documents: {dd.epochs}; toy: {dp.epochs})")
+                   help=f"examples per step ({d.batch_size}; documents: {dd.batch_size}; toy: {dp.batch_size})")
+    g.add_argument("--epochs", type=int, default=None,
+                   help=f"passes over the training data ({d.epochs}; documents: {dd.epochs}; toy: {dp.epochs})")
     g.add_argument("--lr-schedule", default=None,
                    help=f"constant, cosine or step:K:F ({d.lr_schedule}; documents and toy: {dd.lr_schedule})")
     g.add_argument("--patience", type=int, default=None,
@@ -369,10 +465,13 @@ def build_parser():
     g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
     g = p.add_argument_group("running")
     g.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")
-    g.add_argument("--seed", type=int, default=None, help=f"({d.seed})")
+    g.add_argument("--seed", type=int, default=None,
+                   help=f"seed of the initial weights, the example order, the noise and the split ({d.seed})")
     _add_backend(g)
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    g.add_argument("--quiet", action="store_true", default=None, help="no progress output")
+    g.add_argument("--quiet", action="store_true", default=None, help="print only the files written: no progress")
+    g.add_argument("--json", action="store_true",
+                   help="print the outcome (best epoch, files) as one JSON object, and no progress")
     g.add_argument("--no-figures", dest="figures", action="store_false", default=None, help="skip the PNG figures")
     p.set_defaults(func=cmd_train)
 
@@ -384,14 +483,15 @@ def build_parser():
     p.add_argument("--data-dir", help="a folder of IDX files (its test split), or where --dataset's files are")
     p.add_argument("--noise", help="noise spec (default: the one the model was trained with)")
     p.add_argument("--seed", type=int, default=0, help="seed of the corruption (0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("denoise", help="denoise PNG images with a trained model")
     p.add_argument("--model", required=True, help="a model.npz written by scratchdae train")
     p.add_argument("inputs", nargs="+", help="PNG images of the size the model was trained on")
-    p.add_argument("--out", required=True, help="folder for the denoised PNGs (same file names)")
+    p.add_argument("--out", required=True, help="folder for the denoised PNGs (same names, ending in .png)")
+    _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_denoise)
 
@@ -403,7 +503,7 @@ def build_parser():
     p.add_argument("--points", type=int, default=20_000, help="points drawn from p_s to average over (20000)")
     p.add_argument("--seed", type=int, default=0, help="seed of those points (0)")
     p.add_argument("--figure", default=None, help="also write the learned and exact fields to this PNG")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_score)
 
@@ -417,7 +517,7 @@ def build_parser():
     _add_labelled_data(p, "labelled images")
     p.add_argument("--max-train", type=int, default=None, help="probe on only the first N training images")
     p.add_argument("--seed", type=int, default=0, help="seed of the probe and the random network (0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_probe)
 
@@ -435,62 +535,90 @@ def build_parser():
                    help="chains from noise whose last images are measured (300; 0 skips the measures)")
     _add_labelled_data(p, "the real images to compare with")
     p.add_argument("--seed", type=int, default=0, help="seed of the starting noise and the chain (0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("documents", help="dirty documents: generate pages, evaluate a model, write a submission")
-    dsub = p.add_subparsers(dest="documents_command", required=True)
+    dsub = p.add_subparsers(dest="documents_command", required=True, metavar="{generate,evaluate,submit}")
     q = dsub.add_parser("generate", help="write generated (noisy, clean) pages in Kaggle's layout")
     q.add_argument("--out", required=True, help="a new folder: train/, train_cleaned/, test/, manifest.json")
-    q.add_argument("--n", type=int, default=144, help="training pages (144, as Kaggle)")
-    q.add_argument("--test", type=int, default=0, help="test pages, noisy only (0)")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--fonts", default=None, help="font families: serif,sans,mono (all)")
-    q.add_argument("--backgrounds", default=None, help="coffee,folded,watermark,wrinkled (all)")
+    q.add_argument("--pages", type=int, default=144, help="training pages, noisy and clean (144, as Kaggle)")
+    q.add_argument("--test-pages", type=int, default=0, help="test pages, noisy only (0)")
+    q.add_argument("--n", dest="pages", type=int, help=argparse.SUPPRESS)  # older name of --pages
+    q.add_argument("--test", dest="test_pages", type=int, help=argparse.SUPPRESS)  # older name of --test-pages
+    q.add_argument("--seed", type=int, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
+    _add_page_choices(q)
+    _add_output(q)
     q.set_defaults(func=cmd_documents_generate)
     q = dsub.add_parser("evaluate", help="RMSE of a document model beside the baselines")
-    q.add_argument("--model", required=True)
+    q.add_argument("--model", required=True, help="a model.npz written by scratchdae train --dataset documents")
     q.add_argument("--data-dir", help="a Kaggle-style folder (scores train/ against train_cleaned/); "
                                       "default: freshly generated pages")
     q.add_argument("--pages", type=int, default=20, help="generated pages to score (20)")
     q.add_argument("--seed", type=int, default=12345, help="seed of the generated pages (12345)")
-    q.add_argument("--fonts", default=None, help="font families of the generated pages (all)")
-    q.add_argument("--backgrounds", default=None, help="backgrounds of the generated pages (all)")
-    q.add_argument("--json", action="store_true")
+    _add_page_choices(q)
+    _add_output(q)
     _add_backend(q)
     q.set_defaults(func=cmd_documents_evaluate)
     q = dsub.add_parser("submit", help="clean test/ pages into Kaggle's submission CSV (streamed)")
-    q.add_argument("--model", required=True)
+    q.add_argument("--model", required=True, help="a model.npz written by scratchdae train --dataset documents")
     q.add_argument("--test-dir", required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
-    q.add_argument("--out", required=True, help="the CSV to write (id,value)")
+    q.add_argument("--csv", help="the submission file to write (id,value); required")
+    q.add_argument("--out", dest="csv", help=argparse.SUPPRESS)  # older name of --csv
+    _add_output(q)
     _add_backend(q)
     q.set_defaults(func=cmd_documents_submit)
 
     p = sub.add_parser("gradcheck", help="check every backward pass against central differences")
+    _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_gradcheck)
-    p = sub.add_parser("info", help="versions, backends and the GPU if any")
+    p = sub.add_parser("info", help="versions (NumPy and its BLAS, matplotlib, Pillow, CuPy), backends and the GPU")
+    p.add_argument("--json", action="store_true", help="print it as one JSON object")
     p.set_defaults(func=cmd_info)
     return parser
 
 
 def main(argv=None):
+    args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    # SIGTERM like Ctrl-C: files being written are removed, not left half-written
+    old = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    try:
+        return _run(args)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _run(args):
     from .train import TrainingDiverged
 
-    args = build_parser().parse_args(argv)
+    command = " ".join(filter(None, [args.command, getattr(args, "documents_command", None)]))
     try:
         return args.func(args)
     except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged, MemoryError, OverflowError) as err:
         if os.environ.get("SCRATCHDAE_DEBUG"):
             raise
-        if isinstance(err, (MemoryError, OverflowError)):
+        if isinstance(err, (MemoryError, OverflowError)) and "Fix:" not in str(err):
             err = f"{err or type(err).__name__}: a size asked for is too large for this machine. Fix: smaller numbers."
-        print(f"scratchdae {args.command}: error: {err}", file=sys.stderr)
+        print(f"scratchdae {command}: error: {err}", file=sys.stderr)
         return 3 if isinstance(err, TrainingDiverged) else 2
+    except Terminated:
+        print(f"scratchdae {command}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print(f"scratchdae {args.command}: interrupted", file=sys.stderr)
+        print(f"scratchdae {command}: interrupted", file=sys.stderr)
         return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that cleanup runs as for Ctrl-C."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
 
 
 if __name__ == "__main__":

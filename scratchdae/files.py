@@ -23,7 +23,7 @@ def atomic_write(path, mode="wb"):
                          "it. Fix: choose a file name that is free or a regular file.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())  # not mkstemp's 0600
+    os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask())  # not mkstemp's 0600
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -42,7 +42,7 @@ def folder_lock(folder, what="training run"):
 
     A second run into the same folder is refused while the first is alive, so two
     runs never mix their files; a lock left by a process that no longer exists
-    (killed) is taken over.
+    (killed) is taken over, and so are the temporary files it left half-written.
     """
     lock = Path(folder) / ".lock"
     for attempt in range(2):
@@ -62,6 +62,9 @@ def folder_lock(folder, what="training run"):
                 lock.unlink()  # stale: its process is gone
     with os.fdopen(fd, "w") as f:
         f.write(str(os.getpid()))
+    for stale in Path(folder).glob(".*.part"):  # atomic_write's temporaries from a run that was killed
+        with contextlib.suppress(OSError):
+            stale.unlink()
     try:
         yield lock
     finally:
@@ -79,7 +82,7 @@ def _alive(pid):
     return True
 
 
-def _umask():
+def current_umask():
     """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0o022)
     os.umask(mask)

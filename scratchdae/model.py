@@ -16,9 +16,11 @@ one or two heads), trained on the DAE objective
 With ``tied=True`` each decoder weight is the transposed encoder weight.
 (D stays the pixel count; the decoder is Dec.)
 """
+import math
+
 from .backend import check_dtype, get_backend
 from .layers import Dense, TiedDense
-from .validation import check_array
+from .validation import check_array, check_fits_memory
 
 
 class Sequential:
@@ -59,6 +61,33 @@ def _parse_sizes(hidden, name="hidden"):
         raise ValueError(f"{name} must be {'one or more' if name == 'hidden' else 'zero or more'} positive layer "
                          f"sizes, got {hidden!r}. Fix: e.g. {name}=(1000,) or (512, 128).")
     return hidden
+
+
+def parameter_shapes(n_in, hidden, *, decoder_hidden=None, n_out=None, tied=False, variance_head=False, **_):
+    """Name -> shape of every parameter of an :class:`Autoencoder` of these sizes, worked
+    out in Python integers before anything is allocated (a size typed by mistake cannot
+    overflow, and a model file can be checked before its weights are built)."""
+    n_out = n_in if n_out is None else n_out
+    hidden = list(_parse_sizes(hidden))
+    mirror = hidden[-2::-1]
+    decoder_hidden = mirror if decoder_hidden is None else list(_parse_sizes(decoder_hidden, "decoder_hidden"))
+    shapes = {}
+    enc, dec = [n_in, *hidden], [hidden[-1], *decoder_hidden, n_out]
+    for i, (a, b) in enumerate(zip(enc[:-1], enc[1:])):
+        shapes.update({f"encoder.{i}.W": (a, b), f"encoder.{i}.b": (b,)})
+    heads = [f"decoder.{i}" for i in range(len(dec) - 2)] + ["mean_head"]
+    for name, (a, b) in zip(heads, zip(dec[:-1], dec[1:])):
+        if not tied:  # a tied layer's weight is its encoder layer's, already named
+            shapes[f"{name}.W"] = (a, b)
+        shapes[f"{name}.b"] = (b,)
+    if variance_head:
+        shapes.update({"var_head.W": (dec[-2], n_out), "var_head.b": (n_out,)})
+    return shapes
+
+
+def parameter_count(**config):
+    """How many numbers an :class:`Autoencoder` with this ``config`` holds (nothing allocated)."""
+    return sum(math.prod(shape) for shape in parameter_shapes(**config).values())
 
 
 class Autoencoder:
@@ -116,6 +145,10 @@ class Autoencoder:
                            variance_head=bool(variance_head))
         self.backend = get_backend(backend)
         self.dtype = check_dtype(dtype)
+        n_params = parameter_count(**self.config)
+        sizes = "-".join(map(str, [n_in, *hidden, *decoder_hidden, n_out]))
+        check_fits_memory(n_params * self.dtype.itemsize, f"a {sizes} autoencoder ({n_params:,} parameters)",
+                          "choose smaller layers, e.g. --hidden 1000.")
         rng = self.backend.rng(seed)
         kw = dict(backend=self.backend, dtype=self.dtype)
         sizes = [n_in, *hidden]

@@ -22,6 +22,7 @@ import json
 import math
 import numbers
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,7 +34,8 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 from .backend import get_backend
-from .checkpoint import load_model, load_npz, model_arrays, model_header, restore_model, save_model, save_npz
+from .checkpoint import (CheckpointError, load_model, load_npz, model_arrays, model_header, restore_model, save_model,
+                         save_npz)
 from .corruption import get_corruption
 from .files import atomic_write, folder_lock
 from .inference import evaluate_arrays
@@ -68,6 +70,7 @@ class TrainConfig:
     stride: int = None  # cleaning: windows this many pixels apart; each pixel averages the patches covering it
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
+    system_fonts: bool = False  # draw pages with the machine's fonts too (pages then differ between machines)
     # the DAE
     noise: str = None
     loss: str = "gaussian:0.1"  # Gaussian NLL, sigma 0.1 fixed: about the residual spread of a trained model
@@ -176,21 +179,24 @@ def new_run_dir(root="runs"):
 
 
 class _StopFlag:
-    """Turns Ctrl-C (SIGINT) into a flag the loop checks between steps, so a
-    step is never cut in half (an optimizer stopped mid-update would leave
-    some parameters stepped and others not)."""
+    """Turns Ctrl-C (SIGINT) and a polite kill (SIGTERM, as sent by ``kill``, a job
+    scheduler or a closing terminal) into a flag the loop checks between steps, so a
+    step is never cut in half (an optimizer stopped mid-update would leave some
+    parameters stepped and others not) and the state is saved for --resume."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self._old = None
+        self._old = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C: the user means it
+        if self.requested:  # a second signal: the user means it
             raise KeyboardInterrupt
         self.requested = True
 
@@ -199,8 +205,8 @@ class _StopFlag:
         self.requested = True
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _rng_state(rng):
@@ -222,6 +228,19 @@ def check_targets(cfg, data):
     if (cfg.output_activation or ("identity" if str(cfg.loss).startswith("bernoulli") else "sigmoid")) == "sigmoid":
         raise ValueError(f"a sigmoid output lies in (0, 1), and the targets range from {lo:.3g} to {hi:.3g}. "
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
+
+
+def check_resume_order(perm, step, n, batch_size, path):
+    """The saved order of this epoch's examples: a permutation of 0..n-1 that ``step`` batches fit in."""
+    if perm is None or perm.ndim != 1 or perm.dtype.kind not in "iu" or len(perm) != n:
+        got = "none" if perm is None else f"{perm.dtype} of shape {perm.shape}"
+        raise CheckpointError(f"{path}: the saved order of examples must be {n:,} integers, got {got}. The file is "
+                              "damaged. Fix: start a new run, or restore an intact copy.")
+    if not np.array_equal(np.sort(perm), np.arange(n)) or step > math.ceil(n / batch_size):
+        raise CheckpointError(f"{path}: the saved order of examples is not a permutation of the {n:,} training rows, "
+                              f"or step {step} lies past the epoch's end. The file is damaged. Fix: start a new run, "
+                              "or restore an intact copy.")
+    return perm.astype(np.int64)
 
 
 def bits_per_dim(nll, D, loss):
@@ -305,11 +324,18 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
     state = None
     if resume:
         arrays, state = load_npz(state_path, kind="training-state")
-        cfg = TrainConfig(**{**state["config"], **overrides, "out": str(out)})
+        try:
+            cfg = TrainConfig(**{**state["config"], **overrides, "out": str(out)})
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{state_path}: its saved settings are not valid ({err}). The file is damaged or "
+                                  "from another version. Fix: start a new run in another --out folder.") from None
         log(f"resuming {out} at epoch {state['epoch'] + 1}, step {state['step']}")
     elif state_path.exists():
         raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
                          "or choose another --out folder.")
+    elif model_path.exists():
+        raise ValueError(f"{out} already holds a model (model.npz) that a new run would replace. Fix: choose another "
+                         "--out folder, or move that model away first.")
 
     be = get_backend(cfg.backend)
     dtype = np.dtype("float32")
@@ -353,16 +379,20 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
     best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}
     run_sum, run_count = 0.0, 0
     if state is not None:
-        opt.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, params,
-                              state["optimizer_t"])
-        shuffle_rng.bit_generator.state = state["rng"]["shuffle"]
-        if state["rng"]["noise"] is not None and be.name == "numpy":
-            noise_rng.bit_generator.state = state["rng"]["noise"]
-        else:  # CuPy's generator state cannot be saved: a fresh stream, seeded by where we resume
-            noise_rng = be.rng(cfg.seed + 3 + 1_000_003 * (state["epoch"] + 1) + state["step"])
+        try:
+            opt.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, params,
+                                  state["optimizer_t"])
+            shuffle_rng.bit_generator.state = state["rng"]["shuffle"]
+            if state["rng"]["noise"] is not None and be.name == "numpy":
+                noise_rng.bit_generator.state = state["rng"]["noise"]
+            else:  # CuPy's generator state cannot be saved: a fresh stream, seeded by where we resume
+                noise_rng = be.rng(cfg.seed + 3 + 1_000_003 * (state["epoch"] + 1) + state["step"])
+        except (ValueError, TypeError, KeyError) as err:
+            raise CheckpointError(f"{state_path}: its optimizer or random-generator state is damaged ({err}). "
+                                  "Fix: start a new run, or restore an intact copy of the checkpoint.") from None
         history, epoch, step, best = state["history"], state["epoch"], state["step"], state["best"]
         run_sum, run_count = state["running"]
-        perm = arrays["perm"] if step else None
+        perm = check_resume_order(arrays.get("perm"), step, n, cfg.batch_size, state_path) if step else None
 
     def write_state(epoch, step, perm):
         """checkpoint.npz: everything needed to continue exactly from here."""
@@ -396,7 +426,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                 perm = shuffle_rng.permutation(n)
                 run_sum, run_count = 0.0, 0
             perm_dev = be.asarray(perm)
-            bar = Progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.quiet)
+            bar = Progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", cfg.quiet, stream=sys.stdout)
             t_epoch = time.perf_counter()
             while step < steps_per_epoch:
                 idx = perm_dev[step * cfg.batch_size:(step + 1) * cfg.batch_size]
@@ -454,7 +484,8 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
                       f"val PSNR {val['psnr']:.2f} dB  {record['seconds']:.1f}s{'  *' if improved else ''}")
 
     if stopped != "interrupted":
-        log(f"{stopped} after {len(history)} epochs; best validation loss {best['val_loss']:.4f} at epoch "
+        epochs = f"{len(history)} epoch{'' if len(history) == 1 else 's'}"
+        log(f"{stopped} after {epochs}; best validation loss {best['val_loss']:.4f} at epoch "
             f"{best['epoch'] + 1}; model: {model_path}")
     files = {"model": model_path, "checkpoint": state_path, "history": out / "history.jsonl"}
     if stopped != "interrupted" and history:

@@ -75,3 +75,28 @@ def check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; expected one of: {', '.join(map(str, choices))}.")
     return value
+
+
+def physical_memory():
+    """This machine's memory in bytes (None where the OS does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_memory(nbytes, what, fix, error=MemoryError):
+    """Refuse, before allocating, ``nbytes`` (a Python int: no overflow) more than the machine's memory."""
+    total = physical_memory()
+    if total is not None and nbytes > total:
+        raise error(f"{what} would need {_human(nbytes)}, and this machine has {_human(total)} of memory. "
+                          f"Fix: {fix}")
+
+
+def _human(nbytes):
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if nbytes < 1000 or unit == "PB":
+            return f"{nbytes:.3g} {unit}" if unit != "bytes" else f"{nbytes} bytes"
+        nbytes /= 1000

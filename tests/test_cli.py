@@ -1,5 +1,6 @@
 """The command line, as a user runs it: train, evaluate --json, denoise, info, gradcheck."""
 import json
+import re
 import subprocess
 import sys
 
@@ -103,4 +104,4 @@ def test_bad_input_gives_one_clear_line(args, message, tmp_path):
 def test_info_and_gradcheck():
     assert "backends   numpy" in run("info").stdout
     r = run("gradcheck")
-    assert "all checks passed" in r.stdout and "autoencoder" in r.stdout and "FAIL" not in r.stdout
+    assert re.search(r"all \d+ checks passed", r.stdout) and "autoencoder" in r.stdout and "FAIL" not in r.stdout

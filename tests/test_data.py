@@ -220,3 +220,20 @@ def test_a_damaged_cached_file_is_fetched_again(tmp_path):
         (tmp_path / "c" / "t10k-images-idx3-ubyte.gz").write_bytes(b"garbage")
         paths = download(remote, tmp_path / "c", log=lambda *a: None)
     np.testing.assert_array_equal(read_idx(paths["test-images"]), arrays["test-images"])
+
+
+def test_a_users_own_file_of_that_name_is_never_deleted(tmp_path):
+    arrays, blobs, specs = tiny_remote(tmp_path)
+    mine = tmp_path / "c" / "train-images-idx3-ubyte.gz"
+    mine.parent.mkdir()
+    mine.write_bytes(b"my own notes, not MNIST")
+    with Server({f"/bad/{k}": b"corrupt" for k in blobs}) as srv:
+        with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+            download(RemoteSpec("tiny", [f"{srv.url}/bad/"], specs), tmp_path / "c", log=lambda *a: None)
+    assert mine.read_bytes() == b"my own notes, not MNIST"  # a failed download leaves it alone
+    assert sorted(p.name for p in mine.parent.iterdir()) == [mine.name]  # and no temporary behind
+    with Server({f"/g/{k}": v for k, v in blobs.items()}) as srv:
+        paths = download(RemoteSpec("tiny", [f"{srv.url}/g/"], specs), tmp_path / "c", log=lambda *a: None)
+    np.testing.assert_array_equal(read_idx(paths["train-images"]), arrays["train-images"])
+    kept = mine.with_name(mine.name + ".mismatch")
+    assert kept.read_bytes() == b"my own notes, not MNIST"  # a good download keeps it beside, renamed

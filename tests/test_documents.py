@@ -126,7 +126,7 @@ def test_generated_folder_is_a_kaggle_folder(tmp_path):
     assert sorted(p.name for p in (folder / "test").iterdir()) == ["4.png", "5.png"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert set(manifest["pages"]) == {"train/1.png", "train/2.png", "train/3.png", "test/4.png", "test/5.png"}
-    with pytest.raises(ValueError, match="not empty"):
+    with pytest.raises(ValueError, match="not an empty folder"):
         make_folder(tmp_path)
 
 

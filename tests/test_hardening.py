@@ -103,8 +103,10 @@ def test_denoised_outputs_are_png_files_whatever_the_input_name(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("documents", "generate", "--out", "{tmp}/g", "--n", "-3"), "--n must be at least 1"),
-    (("documents", "generate", "--out", "{tmp}/g", "--n", "2", "--test", "-1"), "--test at least 0"),
+    (("documents", "generate", "--out", "{tmp}/g", "--pages", "-3"), "--pages and --test-pages must be at least 0"),
+    (("documents", "generate", "--out", "{tmp}/g", "--pages", "2", "--test-pages", "-1"),
+     "got --pages 2 --test-pages -1"),
+    (("documents", "generate", "--out", "{tmp}/g", "--n", "0"), "not both 0"),
     (("documents", "evaluate", "--model", "{tmp}/none.npz", "--pages", "0"), "pages must be a positive integer"),
     (("train", "--out", "{tmp}/t", "--max-seconds", "-1"), "max_seconds must be a finite number"),
     (("train", "--out", "{tmp}/t", "--max-seconds", "nan"), "max_seconds must be a finite number"),

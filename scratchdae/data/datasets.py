@@ -141,10 +141,12 @@ def _manual_hint(remote, folder):
 def download(remote, folder, *, mirrors=None, timeout=30, log=print):
     """Fetch every file of ``remote`` missing from ``folder``; return role -> path.
 
-    Mirrors are tried in order for each file. A file is kept only when its
-    SHA-256 matches; otherwise the next mirror is tried. When none works, a
-    :class:`DownloadError` names every URL tried, what went wrong, and where
-    to put the files by hand.
+    Mirrors are tried in order for each file. Each download goes to a temporary
+    name and takes its real name only when its SHA-256 matches; otherwise it is
+    discarded and the next mirror is tried. A file of that name that was already
+    there and does not match is never deleted: it is kept beside, as NAME.mismatch.
+    When no mirror works, a :class:`DownloadError` names every URL tried, what
+    went wrong, and where to put the files by hand.
     """
     folder = Path(folder)
     mirrors = list(mirrors or remote.mirrors)
@@ -152,29 +154,45 @@ def download(remote, folder, *, mirrors=None, timeout=30, log=print):
     for role, spec in remote.files.items():
         path = folder / spec.name
         if path.exists():
-            if _checksum_ok(path, spec):
+            if path.is_file() and _checksum_ok(path, spec):
                 paths[role] = path
                 continue
-            log(f"{path}: checksum mismatch, downloading it again")
+            log(f"{path}: not the expected file (SHA-256 differs); downloading it again")
         tried = []
         for base in mirrors:
             url = base + spec.name
+            part = folder / f".{spec.name}.download"
             try:
                 log(f"downloading {url}")
-                with urllib.request.urlopen(url, timeout=timeout) as r, atomic_write(path) as f:
+                with urllib.request.urlopen(url, timeout=timeout) as r, atomic_write(part) as f:
                     shutil.copyfileobj(r, f, 1 << 20)
             except (urllib.error.URLError, OSError, ValueError) as err:
                 tried.append(f"{url}: {getattr(err, 'reason', err)}")
                 continue
-            if _checksum_ok(path, spec):
-                paths[role] = path
-                break
-            path.unlink()
-            tried.append(f"{url}: SHA-256 mismatch (expected {spec.sha256[:16]}...), file discarded")
+            if not _checksum_ok(part, spec):
+                part.unlink()
+                tried.append(f"{url}: SHA-256 mismatch (expected {spec.sha256[:16]}...), download discarded")
+                continue
+            if path.exists():  # the user's own file of that name: kept, never deleted
+                kept = _free_name(path.with_name(path.name + ".mismatch"))
+                path.rename(kept)
+                log(f"kept the file that was there as {kept}")
+            part.rename(path)
+            paths[role] = path
+            break
         else:
             raise DownloadError(f"could not get {spec.name} for {remote.name}. Tried:\n  " + "\n  ".join(tried)
                                 + "\n" + _manual_hint(remote, folder))
     return paths
+
+
+def _free_name(path):
+    """``path``, or ``path.1``, ``path.2``, ...: the first name not taken."""
+    candidate, i = path, 0
+    while candidate.exists():
+        i += 1
+        candidate = path.with_name(f"{path.name}.{i}")
+    return candidate
 
 
 def find_idx_files(folder):

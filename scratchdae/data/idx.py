@@ -5,6 +5,7 @@ big-endian int32 sizes, then the values, big-endian, in C order. MNIST images
 are type 0x08 (uint8) with dimensions (N, 28, 28); labels are (N,).
 """
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write
+from ..validation import check_fits_memory
 
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 CODES = {np.dtype(v).newbyteorder("=").str.lstrip("<>|="): k for k, v in TYPES.items()}
@@ -29,33 +31,57 @@ def _open(path):
 
 
 def read_idx(path):
-    """Read an IDX file (raw or .gz) into a NumPy array, checking every part of it."""
+    """Read an IDX file (raw or .gz) into a NumPy array, checking every part of it.
+
+    The header is read first; then exactly the bytes it declares, after checking
+    that they would fit in memory. A small gzip file that declares millions of
+    images is refused before anything is inflated.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"IDX file {str(path)!r} does not exist.")
+    if not path.is_file():
+        raise IDXError(f"{path} is a folder or a device, not an IDX file. Fix: pass the file itself, e.g. "
+                       "train-images-idx3-ubyte.gz.")
     try:
         with _open(path) as f:
-            data = f.read()
+            return _read_idx(path, f)
     except (OSError, EOFError, zlib.error) as err:
         raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
                        "Fix: download it again.") from None
-    if len(data) < 4:
-        raise IDXError(f"{path}: {len(data)} bytes is too short for an IDX header (at least 4). Fix: download it again.")
-    zero, code, ndim = struct.unpack(">HBB", data[:4])
+
+
+def _read_idx(path, f):
+    magic = f.read(4)
+    if len(magic) < 4:
+        raise IDXError(f"{path}: {len(magic)} bytes is too short for an IDX header (at least 4). "
+                       "Fix: download it again.")
+    zero, code, ndim = struct.unpack(">HBB", magic)
     if zero != 0 or code not in TYPES or ndim == 0:
-        raise IDXError(f"{path}: bad magic number 0x{data[:4].hex()}; expected 0x0000TTNN with a known type TT "
+        raise IDXError(f"{path}: bad magic number 0x{magic.hex()}; expected 0x0000TTNN with a known type TT "
                        f"(08 for uint8) and NN >= 1 dimensions (0x00000803 for MNIST images). Is this an IDX file?")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends after {len(data)} bytes.")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends after {4 + len(raw_dims)} bytes.")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = np.dtype(TYPES[code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(data) - header != expected:
-        what = "truncated" if len(data) - header < expected else "longer than its header says"
-        raise IDXError(f"{path}: dimensions {dims} need {expected} bytes of data, found {len(data) - header}: "
+    expected = math.prod(dims) * dtype.itemsize  # Python integers: no overflow however large the dimensions
+    check_fits_memory(expected, f"{path}: its header's dimensions {dims} ({dtype.itemsize}-byte values)",
+                      "this is not a data set this machine can load; the file is probably corrupt. "
+                      "Download it again.", error=IDXError)
+    data = bytearray()  # grown as bytes arrive: a header that lies costs only the bytes really there
+    while len(data) < expected:
+        chunk = f.read(min(2**24, expected - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    got = len(data)
+    if got < expected or f.read(1):
+        what = "truncated" if got < expected else "longer than its header says"
+        found = f"{got}" if got < expected else "more"
+        raise IDXError(f"{path}: dimensions {dims} need {expected} bytes of data, found {found}: "
                        f"the file is {what}. Fix: download it again.")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def write_idx(path, array):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import CheckpointError, load_model
-from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_page
+from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import generated_pages
 from .windows import WindowSpec, clean_page
 
@@ -53,16 +53,16 @@ def score_pages(pairs, cleaner, log=None):
 
 
 def evaluate_documents(model_path, *, data_dir=None, pages=20, seed=12345, fonts=None, backgrounds=None,
-                       backend=None, log=None):
+                       system_fonts=False, backend=None, log=None):
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages."""
-    if data_dir is None and (not isinstance(pages, int) or pages < 1):
+    if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or pages < 1):
         raise ValueError(f"pages must be a positive integer, got {pages!r}. Fix: --pages 20.")
     cleaner = document_cleaner(model_path, backend)
     if data_dir is not None:
-        pairs = [(read_page(a), read_page(b)) for a, b in kaggle_pairs(data_dir)]
+        pairs = read_pairs(kaggle_pairs(data_dir))
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
     else:
-        pairs, _ = generated_pages(pages, seed, "test", fonts, backgrounds)
+        pairs, _ = generated_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
         source = f"{pages} generated pages, seed {seed}, fonts {fonts or 'all'}, backgrounds {backgrounds or 'all'}"
     result = score_pages(pairs, cleaner, log)
     result["source"] = source

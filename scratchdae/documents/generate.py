@@ -10,16 +10,21 @@ the same ink faded and blurred, and ``paper`` one of eight backgrounds, two of
 each family (coffee stains, folded pages, watermarks, crumpled or wrinkled
 paper), sometimes with faded sun spots. Text comes in three font families
 (serif, sans, monospace/typewriter), regular, bold or italic, in footnote,
-normal and large sizes, from the fonts that ship with matplotlib plus any
-system fonts found. Everything is drawn from one seed per page.
+normal and large sizes, from the fonts that ship with matplotlib, so that a
+seed gives the same page on every machine (the machine's own fonts join them
+only when asked: ``system_fonts=True``, ``--system-fonts``). Everything is
+drawn from one seed per page.
 """
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write, write_png
+from ..files import atomic_write, current_umask, write_png
 from .filters import gaussian_blur, resize
 
 WIDTH, HEIGHTS = 540, (258, 420)
@@ -85,20 +90,20 @@ def _system_fonts():
     return found
 
 
-_FONTS = None
+_FONTS = {}
 
 
-def available_fonts():
-    """Every usable font, as Font(family, style, path); matplotlib's always, system fonts when present."""
-    global _FONTS
-    if _FONTS is None:
+def available_fonts(system=False):
+    """Every usable font, as Font(family, style, path): those that ship with matplotlib, and with
+    ``system=True`` also the machine's own (which differ between machines, and so do the pages)."""
+    if system not in _FONTS:
         seen, fonts = set(), []
-        for f in _matplotlib_fonts() + _system_fonts():
+        for f in _matplotlib_fonts() + (_system_fonts() if system else []):
             if f.name not in seen:
                 seen.add(f.name)
                 fonts.append(f)
-        _FONTS = fonts
-    return _FONTS
+        _FONTS[system] = fonts
+    return _FONTS[system]
 
 
 # -- text -------------------------------------------------------------------------------
@@ -236,10 +241,11 @@ class Page:
     meta: dict
 
 
-def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None):
-    """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn."""
+def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None, system_fonts=False):
+    """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn,
+    ``system_fonts`` adds the machine's own fonts to matplotlib's."""
     rng = np.random.default_rng(seed)
-    choices = [f for f in available_fonts() if f.family in fonts]
+    choices = [f for f in available_fonts(system_fonts) if f.family in fonts]
     if not choices:
         raise ValueError(f"no font of the families {list(fonts)} is available; families: {FONT_FAMILIES}.")
     bad = set(backgrounds) - set(BACKGROUNDS)
@@ -268,27 +274,42 @@ def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None
     return Page(to_u8(noisy), to_u8(clean), meta)
 
 
-def generate_folder(out, n, seed=0, *, n_test=0, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, log=print):
+def generate_folder(out, n, seed=0, *, n_test=0, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, system_fonts=False,
+                    log=print):
     """Write a Kaggle-style folder: train/, train_cleaned/ (n pages) and test/ (n_test pages), 1.png ...
 
     A manifest.json records each page's font, size, background and seed. Page i uses seed (seed, i).
+    The folder is built under a temporary name beside ``out`` and renamed at the end, so a run that
+    fails (a full disk, Ctrl-C) leaves no folder that looks complete and nothing to clean up.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out} is not empty; generate into a new folder so no page is overwritten.")
-    manifest = {}
-    for i in range(1, n + n_test + 1):
-        page = make_page([seed, i], fonts=fonts, backgrounds=backgrounds)
-        split = "train" if i <= n else "test"
-        write_png(out / split / f"{i}.png", page.noisy)
-        if split == "train":
-            write_png(out / "train_cleaned" / f"{i}.png", page.clean)
-        manifest[f"{split}/{i}.png"] = page.meta
-        if i % 20 == 0:
-            log(f"{i}/{n + n_test} pages")
-    with atomic_write(out / "manifest.json", "w") as f:
-        json.dump({"generator": "scratchdae.documents", "seed": seed, "pages": manifest}, f, indent=1)
+    for count, what in ((n, "training pages"), (n_test, "test pages")):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"the number of {what} must be an integer >= 0, got {count!r}.")
+    if n + n_test == 0:
+        raise ValueError("0 pages asked for. Fix: --pages 144 (and --test-pages N for a test/ folder).")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} already exists and is not an empty folder; generate into a new folder so no page "
+                         "is overwritten.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        manifest = {}
+        for i in range(1, n + n_test + 1):
+            page = make_page([seed, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts)
+            split = "train" if i <= n else "test"
+            write_png(tmp / split / f"{i}.png", page.noisy)
+            if split == "train":
+                write_png(tmp / "train_cleaned" / f"{i}.png", page.clean)
+            manifest[f"{split}/{i}.png"] = page.meta
+            if i % 20 == 0:
+                log(f"{i}/{n + n_test} pages")
+        with atomic_write(tmp / "manifest.json", "w") as f:
+            json.dump({"generator": "scratchdae.documents", "seed": seed, "system_fonts": system_fonts,
+                       "pages": manifest}, f, indent=1)
+        os.chmod(tmp, 0o777 & ~current_umask())  # a folder as mkdir would make it, not mkdtemp's 0700
+        os.replace(tmp, out)  # an empty folder of that name is replaced; a full one was refused above
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out
-
-
-

@@ -54,6 +54,19 @@ def kaggle_pairs(folder):
     return [(p, cleaned / p.name) for p in noisy]
 
 
+def read_pairs(files):
+    """Read (noisy, clean) page pairs from paths, refusing a pair whose two pages differ in size."""
+    pairs = []
+    for noisy_path, clean_path in files:
+        noisy, clean = read_page(noisy_path), read_page(clean_path)
+        if noisy.shape != clean.shape:
+            raise ValueError(f"{noisy_path} is {noisy.shape[0]}x{noisy.shape[1]} pixels and its clean twin "
+                             f"{clean_path} is {clean.shape[0]}x{clean.shape[1]}: a page and its clean version must "
+                             "be the same size. Fix: replace one of them with the matching page.")
+        pairs.append((noisy, clean))
+    return pairs
+
+
 def is_kaggle_folder(folder):
     return folder is not None and (Path(folder) / "train").is_dir() and (Path(folder) / "train_cleaned").is_dir()
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..tasks import TaskData
 from .generate import BACKGROUNDS, FONT_FAMILIES, make_page
-from .pages import kaggle_pairs, read_page
+from .pages import kaggle_pairs, read_pairs
 from .windows import WindowSpec, page_features, patch_targets
 
 
@@ -27,12 +27,15 @@ def parse_families(text, allowed, what):
     return names
 
 
-def generated_pages(n, seed, split, fonts=None, backgrounds=None):
-    """n (noisy, clean) float pairs; the split name keeps training, validation and test pages apart."""
+def generated_pages(n, seed, split, fonts=None, backgrounds=None, system_fonts=False):
+    """n (noisy, clean) float pairs; the split name keeps training, validation and test pages apart.
+    Drawn with the fonts that ship with matplotlib (the same pages on every machine), and also
+    the machine's own fonts when ``system_fonts`` is true."""
     base = {"train": 100, "val": 200, "test": 300}[split]
     fonts = parse_families(fonts, FONT_FAMILIES, "font families")
     backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")
-    pages = [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds) for i in range(n)]
+    pages = [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts)
+             for i in range(n)]
     return [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages], [p.meta for p in pages]
 
 
@@ -59,18 +62,16 @@ def document_data(cfg, log):
             raise ValueError(f"{cfg.data_dir} has {len(files)} page pair; at least 2 are needed (train and validation).")
         order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
         n_val = max(1, int(round(len(files) * cfg.val_fraction)))
-        load = lambda ids: [(read_page(files[i][0]), read_page(files[i][1])) for i in sorted(ids)]  # noqa: E731
-        train_pairs, val_pairs = load(order[n_val:]), load(order[:n_val])
-        for (noisy, clean), i in zip(train_pairs + val_pairs, list(order[n_val:]) + list(order[:n_val])):
-            if noisy.shape != clean.shape:
-                raise ValueError(f"{files[i][0].name}: noisy {noisy.shape} and clean {clean.shape} pages differ in size.")
+        train_pairs = read_pairs([files[i] for i in sorted(order[n_val:])])
+        val_pairs = read_pairs([files[i] for i in sorted(order[:n_val])])
         source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
     else:
         n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
         log(f"generating {cfg.pages} training and {n_val} validation pages ...")
-        train_pairs, _ = generated_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds)
-        val_pairs, _ = generated_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds)
-        source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; backgrounds: {cfg.backgrounds or 'all'}), "
+        train_pairs, _ = generated_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        val_pairs, _ = generated_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; "
+                  f"backgrounds: {cfg.backgrounds or 'all'}), "
                   f"{n_val} for validation")
     rng = np.random.default_rng([cfg.seed, 5])
     X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng)
