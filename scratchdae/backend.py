@@ -16,12 +16,20 @@ usable, else NumPy). CuPy is imported lazily, so a NumPy-only install never
 touches it.
 """
 import os
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 BACKEND_NAMES = ("numpy", "cupy", "auto")
 ENV_VAR = "SCRATCHDAE_BACKEND"
 DTYPES = ("float32", "float64")
+
+# Type hints for readers, not for a type checker: the compute code runs unchanged on NumPy and
+# CuPy, so an array is hinted as ``Array`` whichever library made it.
+Array = Any  # a numpy.ndarray or a cupy.ndarray
+Rng = Any  # a numpy.random.Generator or a cupy.random.Generator, from Backend.rng
+DType = Any  # "float32", "float64" or a numpy.dtype
 
 CUPY_HINT = (
     "Install CuPy for your CUDA version with the package's extra, "
@@ -60,7 +68,7 @@ class Backend:
         ``numpy`` or ``cupy``; compute code calls ``xp.*`` only.
     """
 
-    def __init__(self, name, xp):
+    def __init__(self, name: str, xp: ModuleType) -> None:
         self.name = name
         self.xp = xp
 
@@ -73,13 +81,13 @@ class Backend:
     def __hash__(self):
         return hash(self.name)
 
-    def asarray(self, a, dtype=None):
+    def asarray(self, a: Any, dtype: DType | None = None) -> Array:
         """Host or device data -> an array of this backend (host-to-device copy)."""
         if self.name == "cupy":
             return self.xp.asarray(a, dtype=dtype)
         return np.asarray(to_host(a), dtype=dtype)
 
-    def rng(self, seed=None):
+    def rng(self, seed: int | None = None) -> Rng:
         """A seeded generator of this backend.
 
         Both NumPy's and CuPy's ``default_rng`` draw ``standard_normal`` and
@@ -89,7 +97,7 @@ class Backend:
         """
         return self.xp.random.default_rng(seed)
 
-    def synchronize(self):
+    def synchronize(self) -> None:
         """Wait for the device to finish (a no-op on NumPy); use before timing."""
         if self.name == "cupy":
             self.xp.cuda.Stream.null.synchronize()
@@ -99,7 +107,7 @@ _NUMPY = Backend("numpy", np)
 _CUPY = None
 
 
-def get_backend(name=None):
+def get_backend(name: str | Backend | None = None) -> Backend:
     """Return the :class:`Backend` for ``name`` (see the module docstring).
 
     ``name`` may also be a :class:`Backend`, which is returned as it is.
@@ -129,26 +137,26 @@ def get_backend(name=None):
     return _CUPY
 
 
-def available_backends():
+def available_backends() -> list[str]:
     """Names of the backends usable here, NumPy first."""
     return ["numpy"] + (["cupy"] if _cupy_or_reason()[0] is not None else [])
 
 
-def backend_of(a):
+def backend_of(a: Any) -> Backend:
     """The :class:`Backend` an array lives on (NumPy for anything not CuPy)."""
     if type(a).__module__.split(".")[0] == "cupy":
         return get_backend("cupy")
     return _NUMPY
 
 
-def to_host(a):
+def to_host(a: Any) -> np.ndarray:
     """Any array (NumPy, CuPy, 0-d, scalar) -> a NumPy array. Syncs the device."""
     if type(a).__module__.split(".")[0] == "cupy":
         return a.get()
     return np.asarray(a)
 
 
-def check_dtype(dtype):
+def check_dtype(dtype: DType) -> np.dtype:
     """Return ``dtype`` as a NumPy dtype, or raise: only float32 and float64 are used."""
     dt = np.dtype(dtype)
     if dt.name not in DTYPES:

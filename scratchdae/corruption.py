@@ -8,17 +8,20 @@ Equations (C1)-(C4) are in docs/derivations.md.
 Specs on the command line: ``gaussian:0.5``, ``gaussian:0.5:clip``,
 ``masking:0.3``, ``salt-pepper:0.2``, ``none``.
 """
-from .backend import backend_of
+from .backend import Array, Rng, backend_of
 from .validation import check_fraction, check_positive
 
 
 class Corruption:
+    """Base class: ``corrupt(x, rng)`` draws x~ ~ q(x~ | x), fresh noise on every call."""
+
     name = "corruption"
 
-    def __call__(self, x, rng):
+    def __call__(self, x: Array, rng: Rng) -> Array:
+        """x~ ~ q(x~ | x) for a batch x (N, D), the noise drawn in x's dtype from ``rng``."""
         raise NotImplementedError
 
-    def spec(self):
+    def spec(self) -> str:
         """The command-line spec that rebuilds this corruption."""
         return self.name
 
@@ -31,7 +34,8 @@ class NoCorruption(Corruption):
 
     name = "none"
 
-    def __call__(self, x, rng):
+    def __call__(self, x: Array, rng: Rng) -> Array:
+        """x~ = x: the input itself, not a copy."""
         return x
 
 
@@ -45,11 +49,12 @@ class GaussianNoise(Corruption):
 
     name = "gaussian"
 
-    def __init__(self, sigma=0.5, clip=False):
+    def __init__(self, sigma: float = 0.5, clip: bool = False) -> None:
         self.sigma = check_positive(sigma, "noise sigma")
         self.clip = bool(clip)
 
-    def __call__(self, x, rng):
+    def __call__(self, x: Array, rng: Rng) -> Array:
+        """x~ = x + s eps  (C1), clipped to [0, 1] with ``clip``  (C4); a new array."""
         xp = backend_of(x).xp
         eps = rng.standard_normal(x.shape, dtype=x.dtype)  # N,D drawn in x's dtype
         eps *= self.sigma
@@ -58,7 +63,8 @@ class GaussianNoise(Corruption):
             xp.clip(eps, 0, 1, out=eps)  # (C4) not Gaussian any more
         return eps
 
-    def spec(self):
+    def spec(self) -> str:
+        """The spec ``gaussian:S``, or ``gaussian:S:clip`` for clipped noise."""
         return f"gaussian:{self.sigma:g}" + (":clip" if self.clip else "")
 
 
@@ -71,14 +77,16 @@ class Masking(Corruption):
 
     name = "masking"
 
-    def __init__(self, nu=0.3):
+    def __init__(self, nu: float = 0.3) -> None:
         self.nu = check_fraction(nu, "masking probability nu")
 
-    def __call__(self, x, rng):
+    def __call__(self, x: Array, rng: Rng) -> Array:
+        """x~_d = chi_d x_d with chi_d ~ Bernoulli(1 - nu)  (C2); a new array."""
         keep = rng.random(x.shape, dtype=x.dtype) >= self.nu  # N,D  P(keep) = 1 - nu
         return x * keep  # (C2)
 
-    def spec(self):
+    def spec(self) -> str:
+        """The spec ``masking:NU``."""
         return f"masking:{self.nu:g}"
 
 
@@ -92,26 +100,28 @@ class SaltPepper(Corruption):
 
     name = "salt-pepper"
 
-    def __init__(self, nu=0.2, low=0.0, high=1.0):
+    def __init__(self, nu: float = 0.2, low: float = 0.0, high: float = 1.0) -> None:
         self.nu = check_fraction(nu, "salt-and-pepper probability nu")
         if not low < high:
             raise ValueError(f"salt-and-pepper needs low < high, got low={low!r}, high={high!r}.")
         self.low, self.high = float(low), float(high)
 
-    def __call__(self, x, rng):
+    def __call__(self, x: Array, rng: Rng) -> Array:
+        """Each pixel set to ``high`` with probability nu/2, to ``low`` with nu/2, else kept  (C3); a new array."""
         xp = backend_of(x).xp
         u = rng.random(x.shape, dtype=x.dtype)  # N,D one uniform per pixel decides its fate
         out = xp.where(u < self.nu / 2, self.high, x)  # (C3) salt with probability nu/2
         return xp.where((u >= self.nu / 2) & (u < self.nu), self.low, out)  # (C3) pepper with nu/2
 
-    def spec(self):
+    def spec(self) -> str:
+        """The spec ``salt-pepper:NU``, which does not record ``low`` and ``high``."""
         return f"salt-pepper:{self.nu:g}"
 
 
 CORRUPTIONS = {"none": NoCorruption, "gaussian": GaussianNoise, "masking": Masking, "salt-pepper": SaltPepper}
 
 
-def get_corruption(spec):
+def get_corruption(spec: str | Corruption) -> Corruption:
     """A corruption from a spec string such as ``gaussian:0.5`` (see the module docstring)."""
     if isinstance(spec, Corruption):
         return spec

@@ -11,13 +11,20 @@ Each figure is drawn on its own ``matplotlib.figure.Figure`` (no pyplot
 state), so the library never changes the backend of a notebook or script.
 """
 import math
+from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .backend import to_host
+from .backend import Array, to_host
+from .corruption import Corruption
+from .data import Dataset
 from .files import atomic_write
 from .inference import prepare_images, reconstruct
+from .losses import Loss
+from .model import Autoencoder
+from .toy import GaussianMixture
 
 
 def _figure(rows, cols, figsize, **kw):
@@ -38,7 +45,8 @@ def _show(ax, img, cmap="gray", vmin=0.0, vmax=1.0):
     ax.set_yticks([])
 
 
-def denoising_figure(path, corrupted, denoised, clean, image_shape, title=""):
+def denoising_figure(path: str | Path, corrupted: Array, denoised: Array, clean: Array, image_shape: tuple[int, int],
+                     title: str = "") -> str | Path:
     """Three rows: corrupted x~, denoised Dec(E(x~)), clean x; one column per image."""
     rows = [("corrupted", corrupted), ("denoised", denoised), ("clean", clean)]
     n = len(clean)
@@ -53,7 +61,7 @@ def denoising_figure(path, corrupted, denoised, clean, image_shape, title=""):
     return _save(fig, path)
 
 
-def loss_curves(path, history):
+def loss_curves(path: str | Path, history: list[dict[str, float]]) -> str | Path:
     """Train and validation loss (left) and validation PSNR (right) per epoch."""
     epochs = [h["epoch"] for h in history]
     fig, axes = _figure(1, 2, (9, 3.4))
@@ -71,7 +79,8 @@ def loss_curves(path, history):
     return _save(fig, path)
 
 
-def filters_figure(path, W, image_shape, n=100, title="first-layer filters"):
+def filters_figure(path: str | Path, W: Array, image_shape: tuple[int, int], n: int = 100,
+                   title: str = "first-layer filters") -> str | Path:
     """Columns of the first weight matrix (D, H) as images, each scaled to its own range."""
     W = to_host(W)
     n = min(n, W.shape[1])
@@ -89,7 +98,8 @@ def filters_figure(path, W, image_shape, n=100, title="first-layer filters"):
     return _save(fig, path)
 
 
-def sigma_map_figure(path, clean, denoised, sigma, image_shape):
+def sigma_map_figure(path: str | Path, clean: Array, denoised: Array, sigma: Array,
+                     image_shape: tuple[int, int]) -> str | Path:
     """Clean, denoised and predicted sigma per pixel, one column per image."""
     n = len(clean)
     sigma = to_host(sigma)
@@ -107,7 +117,8 @@ def sigma_map_figure(path, clean, denoised, sigma, image_shape):
     return _save(fig, path)
 
 
-def training_figures(out, model, loss, corrupt, data, history, seed, n=10):
+def training_figures(out: Path, model: Autoencoder, loss: Loss, corrupt: Corruption, data: Dataset,
+                     history: list[dict[str, float]], seed: int, n: int = 10) -> dict[str, str | Path]:
     """The figures of a finished run, on the first n test images; returns name -> path."""
     be = model.backend
     shape = data.image_shape
@@ -139,7 +150,7 @@ def _tile(W, image_shape, n, cols):
     return mosaic
 
 
-def plot_filters(ax, W, image_shape, n=36, title=""):
+def plot_filters(ax: Axes, W: Array, image_shape: tuple[int, int], n: int = 36, title: str = "") -> Axes:
     """The first n first-layer filters (columns of W, (D, H)) as one mosaic in ``ax``, each scaled to its own range."""
     W = to_host(W)
     k = min(n, W.shape[1])
@@ -148,7 +159,8 @@ def plot_filters(ax, W, image_shape, n=36, title=""):
     return ax
 
 
-def filters_by_noise_figure(path, weights, image_shape, n=36, title="first-layer filters by corruption"):
+def filters_by_noise_figure(path: str | Path, weights: dict[str, Array], image_shape: tuple[int, int], n: int = 36,
+                            title: str = "first-layer filters by corruption") -> str | Path:
     """One panel of n first-layer filters per model, side by side (as in Vincent et al. 2010).
 
     weights : dict label -> first weight matrix (D, H), e.g. {"no noise": W0, "gaussian:0.3": W1}
@@ -160,7 +172,7 @@ def filters_by_noise_figure(path, weights, image_shape, n=36, title="first-layer
     return _save(fig, path)
 
 
-def field_grid(points, n=21, margin=0.15):
+def field_grid(points: np.ndarray, n: int = 21, margin: float = 0.15) -> np.ndarray:
     """A regular n x n grid over the bounding box of 2-D points, widened by ``margin`` of its size."""
     lo, hi = points.min(axis=0), points.max(axis=0)
     pad = margin * (hi - lo)
@@ -169,7 +181,8 @@ def field_grid(points, n=21, margin=0.15):
     return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
 
-def plot_field(ax, grid, field, *, mixture=None, s=None, points=None, color="C3", title=""):
+def plot_field(ax: Axes, grid: np.ndarray, field: np.ndarray, *, mixture: GaussianMixture | None = None,
+               s: float | None = None, points: np.ndarray | None = None, color: str = "C3", title: str = "") -> Axes:
     """Draw a 2-D vector field into ``ax``: arrows in data units from each grid point (where a DAE moves it),
     over the smoothed density p_s of a toy mixture (TM1), or over a scatter of data points."""
     if mixture is not None:
@@ -186,7 +199,8 @@ def plot_field(ax, grid, field, *, mixture=None, s=None, points=None, color="C3"
     return ax
 
 
-def field_figure(path, model, loss, corrupt, points, mixture=None, n_grid=21, title=""):
+def field_figure(path: str | Path, model: Autoencoder, loss: Loss, corrupt: Corruption, points: Array,
+                 mixture: GaussianMixture | None = None, n_grid: int = 21, title: str = "") -> str | Path:
     r"""A 2-D DAE's displacement r(x) - x on a grid over the data (an estimate of s^2 grad log p_s, (S4)).
 
     With ``mixture`` (a toy data set) a second panel shows the exact
@@ -208,7 +222,8 @@ def field_figure(path, model, loss, corrupt, points, mixture=None, n_grid=21, ti
     return _save(fig, path)
 
 
-def chain_figure(path, start, snapshots, image_shape, title=""):
+def chain_figure(path: str | Path, start: np.ndarray, snapshots: dict[int, np.ndarray], image_shape: tuple[int, int],
+                 title: str = "") -> str | Path:
     """One row per chain: its start, then the decoder mean at each kept step (see sampling.markov_chain)."""
     steps = sorted(snapshots)
     n = len(start)

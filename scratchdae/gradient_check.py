@@ -22,10 +22,13 @@ near zero: below the floor, entries are compared in absolute terms.
 :func:`run_all` is ``scratchdae gradcheck``: every layer, activation, loss and
 a whole autoencoder, end to end.
 """
+from collections.abc import Callable
+from typing import Any
+
 from .activations import ACTIVATIONS
-from .backend import backend_of, get_backend
+from .backend import Array, Backend, backend_of, get_backend
 from .layers import Dense
-from .losses import (BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma, HeteroscedasticGaussianNLL, MSE)
+from .losses import (BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma, HeteroscedasticGaussianNLL, MSE, Loss)
 from .model import Autoencoder
 from .probe import softmax_regression_backward, softmax_regression_loss
 
@@ -33,7 +36,7 @@ TOLERANCE = 1e-6
 FLOOR = 1e-3
 
 
-def numerical_gradient(f, theta, eps=1e-6):
+def numerical_gradient(f: Callable[[], Any], theta: Array, eps: float = 1e-6) -> Array:
     """Central differences (GC1), step ``eps`` (Delta), of ``f()`` with respect to every entry of ``theta``.
 
     ``theta`` is nudged in place and restored; ``f`` reads it. Each entry costs
@@ -52,14 +55,15 @@ def numerical_gradient(f, theta, eps=1e-6):
     return grad
 
 
-def relative_error(analytic, numeric):
+def relative_error(analytic: Array, numeric: Array) -> float:
     """(GC2): max |a - n| / max(max |a|, max |n|, FLOOR)."""
     xp = backend_of(numeric).xp
     scale = max(float(xp.abs(analytic).max()), float(xp.abs(numeric).max()), FLOOR)
     return float(xp.abs(analytic - numeric).max()) / scale  # (GC2)
 
 
-def gradcheck(f, arrays, analytic, eps=1e-6):
+def gradcheck(f: Callable[[], Any], arrays: dict[str, Array], analytic: dict[str, Array],
+              eps: float = 1e-6) -> dict[str, float]:
     """Compare analytic gradients with (GC1) for every array in ``arrays``.
 
     Parameters
@@ -83,7 +87,7 @@ def gradcheck(f, arrays, analytic, eps=1e-6):
     return errors
 
 
-def explain(errors, tol=TOLERANCE):
+def explain(errors: dict[str, float], tol: float = TOLERANCE) -> str:
     """A message in the manner of minitorch's: which array disagrees, by how much."""
     bad = {k: e for k, e in errors.items() if not e <= tol}
     return "; ".join(f"gradient of {k} differs from central differences by relative error {e:.2e} (> {tol:g})"
@@ -92,7 +96,7 @@ def explain(errors, tol=TOLERANCE):
 
 # -- the pieces checked by ``scratchdae gradcheck`` ------------------------------
 
-def differentiated_objective(loss, out, x):
+def differentiated_objective(loss: Loss, out: dict[str, Array], x: Array) -> Callable[[dict[str, Array]], Array]:
     """``objective(out) -> scalar`` whose gradient ``loss.backward`` returns: the loss itself, or
     for beta-NLL the surrogate (G8) with its weights frozen at ``out`` (sg[.]: they do not move
     with the nudges of (GC1))."""
@@ -102,7 +106,8 @@ def differentiated_objective(loss, out, x):
     return lambda o: loss.forward(o, x)[0]
 
 
-def check_dense(activation, backend=None, seed=0, n=5, n_in=4, n_out=3):
+def check_dense(activation: str, backend: str | Backend | None = None, seed: int = 0, n: int = 5, n_in: int = 4,
+                n_out: int = 3) -> dict[str, float]:
     """Dense + activation: dL/dx, dL/dW, dL/db for L = sum(out * R), R random."""
     be = get_backend(backend)
     rng = be.rng(seed)
@@ -119,7 +124,8 @@ def check_dense(activation, backend=None, seed=0, n=5, n_in=4, n_out=3):
     return gradcheck(f, {"x": x, **layer.params}, {"x": dx, **grads})
 
 
-def check_loss(loss, backend=None, seed=0, n=4, d=5):
+def check_loss(loss: Loss, backend: str | Backend | None = None, seed: int = 0, n: int = 4,
+               d: int = 5) -> dict[str, float]:
     """A loss: dL/d(outputs) and dL/d(its own parameters)."""
     be = get_backend(backend)
     rng = be.rng(seed)
@@ -141,7 +147,8 @@ def check_loss(loss, backend=None, seed=0, n=4, d=5):
     return gradcheck(f, arrays, analytic)
 
 
-def check_autoencoder(backend=None, seed=0, loss=None, n=3, **model_kw):
+def check_autoencoder(backend: str | Backend | None = None, seed: int = 0, loss: Loss | None = None, n: int = 3,
+                      **model_kw: Any) -> dict[str, float]:
     """A whole autoencoder and loss, end to end: every parameter and the input."""
     be = get_backend(backend)
     loss = loss if loss is not None else GaussianNLL(0.5)
@@ -165,7 +172,8 @@ def check_autoencoder(backend=None, seed=0, loss=None, n=3, **model_kw):
     return gradcheck(f, {"x~": x_tilde, **model.parameters(), **loss.params}, {"x~": dx, **grads, **loss_grads})
 
 
-def check_softmax_regression(backend=None, seed=0, n=6, f=4, k=3, lam=0.1):
+def check_softmax_regression(backend: str | Backend | None = None, seed: int = 0, n: int = 6, f: int = 4, k: int = 3,
+                             lam: float = 0.1) -> dict[str, float]:
     """The linear probe's softmax regression: dL/dX, dL/dW, dL/db of the penalised loss (LR2) by (LR3)."""
     be = get_backend(backend)
     rng = be.rng(seed)
@@ -180,7 +188,7 @@ def check_softmax_regression(backend=None, seed=0, n=6, f=4, k=3, lam=0.1):
     return gradcheck(objective, {"X": X, **params}, {"X": dX, **grads})
 
 
-def all_checks(backend=None):
+def all_checks(backend: str | Backend | None = None) -> list[tuple[str, Callable[[], dict[str, float]]]]:
     """(name, thunk) pairs: everything ``scratchdae gradcheck`` runs."""
     checks = [(f"dense + {a}", lambda a=a: check_dense(a, backend)) for a in ACTIVATIONS]
     losses = [GaussianNLL(0.7), GaussianNLLLearnedSigma(0.8, backend=backend, dtype="float64"),
@@ -206,7 +214,7 @@ def all_checks(backend=None):
     return checks
 
 
-def run_all(backend=None, tol=TOLERANCE):
+def run_all(backend: str | Backend | None = None, tol: float = TOLERANCE) -> list[tuple[str, float, bool]]:
     """Run every check; return rows (name, max relative error, passed)."""
     rows = []
     for name, thunk in all_checks(backend):

@@ -12,13 +12,13 @@ docs/derivations.md.
 """
 import math
 
-from .activations import get_activation
-from .backend import check_dtype, get_backend
+from .activations import Activation, get_activation
+from .backend import Array, Backend, DType, Rng, check_dtype, get_backend
 
 INITS = ("glorot", "he")
 
 
-def init_weight(rng, n_in, n_out, init, dtype):
+def init_weight(rng: Rng, n_in: int, n_out: int, init: str, dtype: DType) -> Array:
     """Draw an (n_in, n_out) weight matrix directly in ``dtype``.
 
     glorot: U(-a, a) with a = sqrt(6 / (n_in + n_out))  (D5), variance 2 / (n_in + n_out).
@@ -38,7 +38,7 @@ def init_weight(rng, n_in, n_out, init, dtype):
     raise ValueError(f"unknown init {init!r}; expected one of: {', '.join(INITS)}.")
 
 
-def default_init(activation):
+def default_init(activation: Activation) -> str:
     """He (D6) for ReLU, leaky ReLU and softplus; Glorot (D5) for identity, sigmoid, tanh.
 
     Softplus is ReLU smoothed: for z ~ N(0, V), E[softplus(z)^2] / V is 0.92 at
@@ -65,7 +65,8 @@ class Dense:
     backend, dtype : see :mod:`scratchdae.backend`.
     """
 
-    def __init__(self, n_in, n_out, activation="identity", *, init=None, rng=None, backend=None, dtype="float32"):
+    def __init__(self, n_in: int, n_out: int, activation: str | Activation = "identity", *, init: str | None = None,
+                 rng: Rng | None = None, backend: str | Backend | None = None, dtype: DType = "float32") -> None:
         for n, label in ((n_in, "n_in"), (n_out, "n_out")):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise ValueError(f"Dense {label} must be a positive int, got {n!r}.")
@@ -81,25 +82,32 @@ class Dense:
         }
 
     @property
-    def n_in(self):
+    def n_in(self) -> int:
+        """I, the number of inputs: the rows of W."""
         return self.params["W"].shape[0]
 
     @property
-    def n_out(self):
+    def n_out(self) -> int:
+        """O, the number of outputs: the columns of W."""
         return self.params["W"].shape[1]
 
-    def weight(self):
+    def weight(self) -> Array:
         """The (I, O) matrix used in (D1); a tied layer overrides this."""
         return self.params["W"]
 
-    def forward(self, x):
+    def forward(self, x: Array) -> tuple[Array, tuple]:
+        """a = f(x W + b) for a batch x (N, I)  (D1); returns ``(a, cache)``."""
         W, b = self.weight(), self.params["b"]
         z = x @ W + b  # (D1) N,O
         a = self.activation.forward(z)  # N,O
         return a, (x, z, a)
 
-    def backward(self, da, cache, need_dx=True):
-        """``need_dx=False`` skips (D4) for the first layer, whose input is data, not a parameter."""
+    def backward(self, da: Array, cache: tuple, need_dx: bool = True) -> tuple[Array | None, dict[str, Array]]:
+        """dL/dW (D2), dL/db (D3) and dL/dx (D4) from dL/da, through f by the chain rule.
+
+        Returns ``(dx, {"W": dW, "b": db})``. ``need_dx=False`` skips (D4) for the first
+        layer, whose input is data, not a parameter.
+        """
         x, z, a = cache
         dz = self.activation.backward(da, z, a)  # N,O  chain rule through f
         dW = x.T @ dz  # (D2) I,O
@@ -120,7 +128,8 @@ class TiedDense(Dense):
     Vincent et al. 2008). Only the bias is this layer's own.
     """
 
-    def __init__(self, source, activation="identity", *, backend=None, dtype="float32"):
+    def __init__(self, source: Dense, activation: str | Activation = "identity", *,
+                 backend: str | Backend | None = None, dtype: DType = "float32") -> None:
         if not isinstance(source, Dense):
             raise TypeError(f"TiedDense needs the Dense layer to tie to, got {type(source).__name__}.")
         self.backend = get_backend(backend)
@@ -133,17 +142,24 @@ class TiedDense(Dense):
         }
 
     @property
-    def n_in(self):
+    def n_in(self) -> int:
+        """I, the number of inputs: the columns of the shared (O, I) matrix."""
         return self.params["W"].shape[1]
 
     @property
-    def n_out(self):
+    def n_out(self) -> int:
+        """O, the number of outputs: the rows of the shared (O, I) matrix."""
         return self.params["W"].shape[0]
 
-    def weight(self):
+    def weight(self) -> Array:
+        """The shared matrix transposed, an (I, O) view used in (D1) and (D4)."""
         return self.params["W"].T  # a view, no copy
 
-    def backward(self, da, cache, need_dx=True):
+    def backward(self, da: Array, cache: tuple, need_dx: bool = True) -> tuple[Array | None, dict[str, Array]]:
+        """As :meth:`Dense.backward`, with dW (D2) transposed to the shared (O, I) shape.
+
+        The model adds this dW to the encoder layer's, one gradient for the shared matrix (D7).
+        """
         dx, grads = super().backward(da, cache, need_dx)
         grads["W"] = grads["W"].T  # (D2) transposed, for the shared (O,I) matrix; the model adds it to the encoder's (D7)
         return dx, grads

@@ -29,9 +29,10 @@ Shapes: N examples, D pixels. Equations (L1), (G1)-(G10), (B1)-(B2),
 (M1)-(M2) are in docs/derivations.md.
 """
 import math
+from typing import Any
 
 from .activations import sigmoid, softplus
-from .backend import backend_of, check_dtype, get_backend
+from .backend import Array, Backend, DType, Rng, backend_of, check_dtype, get_backend
 from .validation import check_positive
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -59,21 +60,23 @@ class Loss:
     needs_variance_head = False
     output_activation = None  # the model's mean-head activation this loss expects, if any
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.params = {}
 
-    def reconstruction(self, out):
+    def reconstruction(self, out: dict[str, Array]) -> Array:
+        """The predicted mean in data space, E[x | x~] at the optimum (S2): here the mean head itself."""
         return out["mean"]
 
-    def sample(self, out, rng):
+    def sample(self, out: dict[str, Array], rng: Rng) -> Array:
         """A draw from p(x | h); a loss that is no likelihood (MSE) returns the mean."""
         return self.reconstruction(out)
 
-    def constant(self, D):
+    def constant(self, D: int) -> float:
         """The part of the per-example loss that depends on neither data nor model (nats); 0 by default."""
         return 0.0
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
+        """The settings (here only ``name``) from which :func:`get_loss` rebuilds this loss."""
         return {"name": self.name}
 
     def __repr__(self):
@@ -89,11 +92,12 @@ class GaussianNLL(Loss):
 
     name = "gaussian"
 
-    def __init__(self, sigma=1.0):
+    def __init__(self, sigma: float = 1.0) -> None:
         super().__init__()
         self.sigma = check_positive(sigma, "sigma")
 
-    def forward(self, out, x):
+    def forward(self, out: dict[str, Array], x: Array) -> tuple[Array, tuple]:
+        """The batch mean (L1) of the NLL (G2) of x (N, D) under N(mu, sigma^2 I); returns ``(value, cache)``."""
         _check_pair(out, x, ["mean"])
         N, D = x.shape
         r = out["mean"] - x  # N,D  residual mu - x
@@ -101,18 +105,22 @@ class GaussianNLL(Loss):
         nll = sse / (2 * self.sigma**2) + D * (math.log(self.sigma) + HALF_LOG_2PI)  # (G1) summed: (G2) N
         return nll.mean(), (r, N)  # (L1)
 
-    def backward(self, cache):
+    def backward(self, cache: tuple) -> tuple[dict[str, Array], dict[str, Array]]:
+        """dL/dmu = (mu - x) / (N sigma^2): (G3) with the 1/N of (L1); no parameters of its own."""
         r, N = cache
         return {"mean": r * (1 / (self.sigma**2 * N))}, {}  # (G3) with the 1/N of (L1)
 
-    def sample(self, out, rng):
+    def sample(self, out: dict[str, Array], rng: Rng) -> Array:
+        """A draw x ~ N(mu, sigma^2 I) from the decoder  (G1)."""
         mu = out["mean"]
         return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, sigma^2 I)  (G1)
 
-    def constant(self, D):
+    def constant(self, D: int) -> float:
+        """D (log sigma + log sqrt(2 pi)): the part of (G2) that depends on neither data nor model."""
         return D * (math.log(self.sigma) + HALF_LOG_2PI)  # (G2): -1084.8 nats for D = 784, sigma = 0.1
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
+        """The settings (``name``, ``sigma``) from which :func:`get_loss` rebuilds this loss."""
         return {"name": self.name, "sigma": self.sigma}
 
 
@@ -124,18 +132,20 @@ class GaussianNLLLearnedSigma(Loss):
 
     name = "gaussian-learned"
 
-    def __init__(self, init_sigma=1.0, *, backend=None, dtype="float32"):
+    def __init__(self, init_sigma: float = 1.0, *, backend: str | Backend | None = None,
+                 dtype: DType = "float32") -> None:
         super().__init__()
         self.init_sigma = check_positive(init_sigma, "init_sigma")
         xp = get_backend(backend).xp
         self.params = {"log_var": xp.full((), 2 * math.log(self.init_sigma), dtype=check_dtype(dtype))}
 
     @property
-    def sigma(self):
+    def sigma(self) -> float:
         """The current sigma (a host float: syncs the device)."""
         return math.exp(0.5 * float(self.params["log_var"]))
 
-    def forward(self, out, x):
+    def forward(self, out: dict[str, Array], x: Array) -> tuple[Array, tuple]:
+        """The batch mean (L1) of the NLL (G4) with the learned log-variance omega; returns ``(value, cache)``."""
         _check_pair(out, x, ["mean"])
         N, D = x.shape
         xp = backend_of(x).xp
@@ -146,20 +156,24 @@ class GaussianNLLLearnedSigma(Loss):
         nll = 0.5 * D * s + 0.5 * sse * inv_var + D * HALF_LOG_2PI  # (G4) N
         return nll.mean(), (r, sse, inv_var, N, D)  # (L1)
 
-    def backward(self, cache):
+    def backward(self, cache: tuple) -> tuple[dict[str, Array], dict[str, Array]]:
+        """dL/dmu and dL/domega (G5), with the 1/N of (L1); dL/domega is in the second dict, under ``log_var``."""
         r, sse, inv_var, N, D = cache
         dmean = r * (inv_var / N)  # (G5) dL/dmu = (mu - x) / sigma^2, with the 1/N of (L1)
         dlog_var = 0.5 * D - 0.5 * sse.mean() * inv_var  # (G5) dL/domega: omega is shared by every example, so its gradient is the batch mean (D7), (L1)
         return {"mean": dmean}, {"log_var": dlog_var}
 
-    def sample(self, out, rng):
+    def sample(self, out: dict[str, Array], rng: Rng) -> Array:
+        """A draw x ~ N(mu, e^omega I) from the decoder  (G4)."""
         mu = out["mean"]
         return mu + self.sigma * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x ~ N(mu, e^omega I)  (G4)
 
-    def constant(self, D):
+    def constant(self, D: int) -> float:
+        """D log sqrt(2 pi), the constant of (G4): the D omega / 2 term is learned, so part of the fit."""
         return D * HALF_LOG_2PI  # (G4): the D s / 2 term is learned, so it is part of the fit
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
+        """The settings (``name``, ``init_sigma``) from which :func:`get_loss` rebuilds this loss."""
         return {"name": self.name, "init_sigma": self.init_sigma}
 
 
@@ -183,7 +197,7 @@ class HeteroscedasticGaussianNLL(Loss):
     name = "gaussian-hetero"
     needs_variance_head = True
 
-    def __init__(self, beta=0.0, min_sigma=1e-3):
+    def __init__(self, beta: float = 0.0, min_sigma: float = 1e-3) -> None:
         super().__init__()
         if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not 0.0 <= beta <= 1.0:
             raise ValueError(f"beta must be a number in [0, 1], got {beta!r}. Fix: beta=0.5 is a common choice.")
@@ -193,14 +207,15 @@ class HeteroscedasticGaussianNLL(Loss):
         self.min_sigma = float(min_sigma)
         self.s_min = 2 * math.log(min_sigma) if min_sigma > 0 else None
 
-    def log_var(self, u):
+    def log_var(self, u: Array) -> tuple[Array, Array | None]:
         """s and ds/du from the head's raw output u (G9)-(G10); s = u without a floor."""
         if self.s_min is None:
             return u, None
         s = self.s_min + softplus(u - self.s_min)  # (G9)
         return s, sigmoid(u - self.s_min)  # (G10) ds/du
 
-    def forward(self, out, x):
+    def forward(self, out: dict[str, Array], x: Array) -> tuple[Array, tuple]:
+        """The batch mean (L1) of the per-pixel NLL (G6), s floored by (G9); returns ``(value, cache)``."""
         _check_pair(out, x, ["mean", "log_var"])
         xp = backend_of(x).xp
         N = x.shape[0]
@@ -211,7 +226,11 @@ class HeteroscedasticGaussianNLL(Loss):
         nll = 0.5 * (s + r2_iv).sum(axis=1) + x.shape[1] * HALF_LOG_2PI  # (G6) N
         return nll.mean(), (r, s, ds_du, inv_var, r2_iv, N)  # (L1)
 
-    def backward(self, cache):
+    def backward(self, cache: tuple) -> tuple[dict[str, Array], dict[str, Array]]:
+        """dL/dmu and dL/du for the two heads: (G7), beta-weighted (G8), through the floor (G10), over N (L1).
+
+        For beta > 0 these are the gradients of :meth:`surrogate`, not of the reported NLL.
+        """
         r, s, ds_du, inv_var, r2_iv, N = cache
         xp = backend_of(r).xp
         dmean = r * inv_var  # (G7) N,D
@@ -226,7 +245,7 @@ class HeteroscedasticGaussianNLL(Loss):
         dlog_var *= 1 / N
         return {"mean": dmean, "log_var": dlog_var}, {}
 
-    def surrogate(self, out, x, weight_log_var):
+    def surrogate(self, out: dict[str, Array], x: Array, weight_log_var: Array) -> Array:
         """The beta-weighted objective (G8) with weights from ``weight_log_var``.
 
         Its gradient, with ``weight_log_var`` held fixed at ``out["log_var"]``,
@@ -239,18 +258,21 @@ class HeteroscedasticGaussianNLL(Loss):
         weights = xp.exp(self.beta * self.log_var(weight_log_var)[0])
         return (weights * terms).sum(axis=1).mean()  # (G8)
 
-    def sigma_map(self, out):
+    def sigma_map(self, out: dict[str, Array]) -> Array:
         """The predicted per-pixel sigma = exp(s / 2)."""
         return backend_of(out["log_var"]).xp.exp(0.5 * self.log_var(out["log_var"])[0])
 
-    def sample(self, out, rng):
+    def sample(self, out: dict[str, Array], rng: Rng) -> Array:
+        """A draw x_d ~ N(mu_d, e^(s_d)), independently for every pixel  (G6)."""
         mu = out["mean"]
         return mu + self.sigma_map(out) * rng.standard_normal(mu.shape, dtype=mu.dtype)  # x_d ~ N(mu_d, e^s_d)  (G6)
 
-    def constant(self, D):
+    def constant(self, D: int) -> float:
+        """D log sqrt(2 pi), the constant of (G6): the s_d terms are predicted, so part of the fit."""
         return D * HALF_LOG_2PI  # (G6)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
+        """The settings (``name``, ``beta``, ``min_sigma``) from which :func:`get_loss` rebuilds this loss."""
         return {"name": self.name, "beta": self.beta, "min_sigma": self.min_sigma}
 
 
@@ -263,20 +285,24 @@ class BernoulliNLL(Loss):
     name = "bernoulli"
     output_activation = "identity"
 
-    def forward(self, out, x):
+    def forward(self, out: dict[str, Array], x: Array) -> tuple[Array, tuple]:
+        """The batch mean (L1) of the binary cross-entropy (B1) of x given logits z; returns ``(value, cache)``."""
         _check_pair(out, x, ["mean"])
         z = out["mean"]  # N,D logits
         nll = (softplus(z) - x * z).sum(axis=1)  # (B1) N
         return nll.mean(), (z, x, x.shape[0])  # (L1)
 
-    def backward(self, cache):
+    def backward(self, cache: tuple) -> tuple[dict[str, Array], dict[str, Array]]:
+        """dL/dz = (sigm(z) - x) / N: (B2) with the 1/N of (L1); no parameters of its own."""
         z, x, N = cache
         return {"mean": (sigmoid(z) - x) * (1 / N)}, {}  # (B2)
 
-    def reconstruction(self, out):
+    def reconstruction(self, out: dict[str, Array]) -> Array:
+        """p = sigm(z), the Bernoulli mean: E[x | x~] at the optimum (S2)."""
         return sigmoid(out["mean"])  # p = sigmoid(z), the Bernoulli mean: E[x | x~] at the optimum (S2)
 
-    def sample(self, out, rng):
+    def sample(self, out: dict[str, Array], rng: Rng) -> Array:
+        """A draw x_d ~ Bernoulli(p_d), p = sigm(z), independently for every pixel  (B1)."""
         p = self.reconstruction(out)
         return (rng.random(p.shape, dtype=p.dtype) < p).astype(p.dtype)  # x_d ~ Bernoulli(p_d)  (B1)
 
@@ -289,12 +315,14 @@ class MSE(Loss):
 
     name = "mse"
 
-    def forward(self, out, x):
+    def forward(self, out: dict[str, Array], x: Array) -> tuple[Array, tuple]:
+        """The mean squared error over all N x D entries (M1); returns ``(value, cache)``."""
         _check_pair(out, x, ["mean"])
         r = out["mean"] - x  # N,D
         return (r * r).mean(), (r, r.size)  # (M1)
 
-    def backward(self, cache):
+    def backward(self, cache: tuple) -> tuple[dict[str, Array], dict[str, Array]]:
+        """dL/dmu = 2 (mu - x) / (N D)  (M2); no parameters of its own."""
         r, size = cache
         return {"mean": r * (2 / size)}, {}  # (M2)
 
@@ -302,7 +330,8 @@ class MSE(Loss):
 LOSSES = {c.name: c for c in (GaussianNLL, GaussianNLLLearnedSigma, HeteroscedasticGaussianNLL, BernoulliNLL, MSE)}
 
 
-def get_loss(spec="gaussian", *, backend=None, dtype="float32"):
+def get_loss(spec: str | dict | Loss = "gaussian", *, backend: str | Backend | None = None,
+             dtype: DType = "float32") -> Loss:
     """A loss from a spec string.
 
     ``gaussian[:SIGMA]`` (fixed sigma, default 1), ``gaussian-learned[:INIT_SIGMA]`` (default 1),

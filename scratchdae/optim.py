@@ -19,8 +19,9 @@ that is all weights, all biases and a loss's learned log-variance.
 :func:`learning_rate` gives the schedules (O7)-(O9).
 """
 import math
+from typing import Any
 
-from .backend import backend_of
+from .backend import Array, backend_of
 from .validation import check_fraction, check_positive
 
 
@@ -31,10 +32,12 @@ def _check_weight_decay(weight_decay):
 
 
 class Optimizer:
+    """Base class: :meth:`step` updates parameters in place, by the rule of a subclass's ``_update``."""
+
     keys = ()  # names of the per-parameter state arrays saved in checkpoints
     scratch = ("tmp", "g")  # per-parameter work buffers, never saved
 
-    def __init__(self, lr, weight_decay=0.0):
+    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         self.lr = check_positive(lr, "learning rate lr")
         self.weight_decay = _check_weight_decay(weight_decay)
         self.state = {}  # name -> dict of arrays (moments and scratch buffers)
@@ -58,8 +61,8 @@ class Optimizer:
         out += g  # (O3)
         return out
 
-    def step(self, params, grads):
-        """One update of every parameter, in place."""
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        """One update of every parameter, in place: weight decay (O3), then the optimizer's rule."""
         if set(params) != set(grads):
             raise ValueError(f"params and grads must have the same names; got {sorted(params)} and {sorted(grads)}.")
         self.t += 1
@@ -67,11 +70,11 @@ class Optimizer:
             st = self._buffers(name, p)
             self._update(p, self._gradient(p, grads[name], st["g"]), st)
 
-    def state_arrays(self):
+    def state_arrays(self) -> dict[str, Array]:
         """Flat dict ``name/key -> array`` of the state to save in a checkpoint."""
         return {f"{n}/{k}": st[k] for n, st in self.state.items() for k in self.keys}
 
-    def load_state_arrays(self, arrays, params, t):
+    def load_state_arrays(self, arrays: dict[str, Array], params: dict[str, Array], t: int) -> None:
         """Restore :meth:`state_arrays` output (NumPy or CuPy arrays) for ``params``."""
         self.t = int(t)
         for key, a in arrays.items():
@@ -83,7 +86,8 @@ class Optimizer:
                 raise ValueError(f"optimizer state {key!r} has shape {tuple(a.shape)}, expected {tuple(p.shape)}.")
             self._buffers(name, p)[k][...] = backend_of(p).asarray(a, dtype=p.dtype)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
+        """The settings as a dict: ``name``, ``lr``, ``weight_decay`` (and a subclass's own)."""
         return {"name": self.name, "lr": self.lr, "weight_decay": self.weight_decay}
 
 
@@ -100,7 +104,8 @@ class SGD(Optimizer):
     name = "sgd"
     keys = ("v",)
 
-    def __init__(self, lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0):
+    def __init__(self, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         self.momentum = check_fraction(momentum, "momentum", closed_right=False)
         if nesterov and not self.momentum:
@@ -125,7 +130,8 @@ class SGD(Optimizer):
         xp.multiply(step, self.lr, out=tmp)
         p -= tmp  # (O1)/(O2)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
+        """The settings as a dict: the base class's, ``momentum`` and ``nesterov``."""
         return {**super().config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
@@ -145,7 +151,8 @@ class Adam(Optimizer):
     name = "adam"
     keys = ("m", "v")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         b1, b2 = betas
         self.b1 = check_fraction(b1, "beta1", closed_right=False)
@@ -171,14 +178,15 @@ class Adam(Optimizer):
         tmp *= self.lr * sqrt_bc2 / bc1  # (O10) the folded step size
         p -= tmp  # (O6) = (O10)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
+        """The settings as a dict: the base class's, ``betas`` and ``eps``."""
         return {**super().config(), "betas": [self.b1, self.b2], "eps": self.eps}
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
-def get_optimizer(name="adam", **kwargs):
+def get_optimizer(name: str | Optimizer = "adam", **kwargs: Any) -> Optimizer:
     """An optimizer by name (``sgd`` or ``adam``); keyword arguments go to its constructor."""
     if isinstance(name, Optimizer):
         return name
@@ -187,7 +195,7 @@ def get_optimizer(name="adam", **kwargs):
     return OPTIMIZERS[name](**kwargs)
 
 
-def learning_rate(base_lr, epoch, n_epochs, schedule="constant"):
+def learning_rate(base_lr: float, epoch: int, n_epochs: int, schedule: str | None = "constant") -> float:
     r"""The learning rate for ``epoch`` (0-based) under a schedule.
 
     ``constant`` (O7): base_lr;

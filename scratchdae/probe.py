@@ -49,10 +49,12 @@ Equations (LR1)-(LR3), (MN1) are in docs/derivations.md.
 """
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
-from .backend import backend_of, check_dtype, to_host
+from .backend import Array, Backend, backend_of, check_dtype, to_host
 from .optim import Adam, learning_rate
 from .validation import check_array, check_fraction, check_positive
 
@@ -61,14 +63,14 @@ LAMS = (1e-4, 1e-3, 1e-2, 1e-1)  # the default grid of L2 strengths
 
 # -- the model: forward and backward side by side -----------------------------
 
-def softmax(Z):
+def softmax(Z: Array) -> Array:
     """Row-wise softmax (LR1), stable for any finite logits."""
     xp = backend_of(Z).xp
     E = xp.exp(Z - Z.max(axis=1, keepdims=True))  # N,K  in (0, 1]: the largest entry is exp(0)
     return E / E.sum(axis=1, keepdims=True)  # (LR1) N,K
 
 
-def softmax_cross_entropy(Z, y):
+def softmax_cross_entropy(Z: Array, y: Array) -> tuple[Array, tuple]:
     """Mean negative log-likelihood of integer labels ``y`` under softmax(Z): the data term of (LR2).
 
     Returns ``(value, cache)``; ``value`` is a 0-d array.
@@ -84,7 +86,7 @@ def softmax_cross_entropy(Z, y):
     return -log_p_y.mean(), (P, y)  # (LR2) data term
 
 
-def softmax_cross_entropy_backward(cache):
+def softmax_cross_entropy_backward(cache: tuple) -> Array:
     """dL/dZ = (P - Y) / N for the mean in (LR2): (LR3). A new array; the cache is untouched."""
     P, y = cache
     xp = backend_of(P).xp
@@ -95,7 +97,7 @@ def softmax_cross_entropy_backward(cache):
     return dZ
 
 
-def softmax_regression_loss(params, X, y, lam):
+def softmax_regression_loss(params: dict[str, Array], X: Array, y: Array, lam: float) -> tuple[Array, tuple]:
     """The penalised loss (LR2) of ``params = {"W": F,K, "b": K}``; returns ``(value, cache)``."""
     W, b = params["W"], params["b"]
     Z = X @ W + b  # N,K  logits
@@ -104,7 +106,7 @@ def softmax_regression_loss(params, X, y, lam):
     return value, (X, W, lam, ce_cache)
 
 
-def softmax_regression_backward(cache, need_dx=True):
+def softmax_regression_backward(cache: tuple, need_dx: bool = True) -> tuple[Array | None, dict[str, Array]]:
     """Gradients (LR3) as ``(dX, {"W": dW, "b": db})``; ``need_dx=False`` skips dX (frozen features)."""
     X, W, lam, ce_cache = cache
     dZ = softmax_cross_entropy_backward(ce_cache)  # (LR3) N,K
@@ -117,7 +119,8 @@ def softmax_regression_backward(cache, need_dx=True):
 
 # -- input checks ---------------------------------------------------------------
 
-def check_labels(y, n, name="y", n_classes=None, backend=None):
+def check_labels(y: Array, n: int, name: str = "y", n_classes: int | None = None,
+                 backend: Backend | None = None) -> Array:
     """Integer class labels, one per row of the features, on the features' backend.
 
     Returns the labels as an array of ``backend`` (a host-to-device copy when
@@ -189,8 +192,9 @@ class LinearProbe:
     history : list of float  the mean training loss (LR2) of each epoch of the final fit
     """
 
-    def __init__(self, *, lams=LAMS, epochs=20, batch_size=128, lr=1e-2, val_fraction=0.1, std_floor=1e-3,
-                 n_classes=None, seed=0):
+    def __init__(self, *, lams: float | Sequence[float] = LAMS, epochs: int = 20, batch_size: int = 128,
+                 lr: float = 1e-2, val_fraction: float = 0.1, std_floor: float = 1e-3, n_classes: int | None = None,
+                 seed: int = 0) -> None:
         lams = tuple(lams) if not isinstance(lams, (int, float)) else (lams,)
         if not lams or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in lams):
             raise ValueError(f"lams must be a non-empty list of numbers >= 0, got {lams!r}. "
@@ -211,7 +215,7 @@ class LinearProbe:
 
     # ---- fitting
 
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X: Array, y: Array, *, X_val: Array | None = None, y_val: Array | None = None) -> "LinearProbe":
         """Choose lam on validation rows, then fit on all of ``X``, ``y``. Returns ``self``."""
         X = _check_features(X, "X")
         be = backend_of(X)
@@ -287,20 +291,20 @@ class LinearProbe:
         X = _check_features(X, "X", n_features=W.shape[0], dtype=W.dtype)
         return ((X - self.mean) / self.scale) @ W + self.params["b"]  # N,K
 
-    def predict(self, X):
+    def predict(self, X: Array) -> Array:
         """The most probable class of each row: argmax of the logits (N,), on the features' backend."""
         return self._logits(X).argmax(axis=1)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Array) -> Array:
         """Class probabilities (LR1), N,K."""
         return softmax(self._logits(X))
 
-    def correct(self, X, y):
+    def correct(self, X: Array, y: Array) -> Array:
         """Boolean N: which rows the probe classifies right (for :func:`mcnemar_exact`)."""
         pred = self.predict(X)  # N  (checks X)
         return pred == check_labels(y, pred.shape[0], "y", self.params["W"].shape[1], backend_of(pred))
 
-    def accuracy(self, X, y):
+    def accuracy(self, X: Array, y: Array) -> float:
         """Fraction of rows classified right, a host float (syncs the device)."""
         return float(self.correct(X, y).mean())
 
@@ -325,7 +329,8 @@ class ProbeResult:
     model: object = field(default=None, repr=False)  # the fitted LinearProbe
 
 
-def probe(train_features, train_labels, test_features, test_labels, seed=0, **probe_kw):
+def probe(train_features: Array, train_labels: Array, test_features: Array, test_labels: Array, seed: int = 0,
+          **probe_kw: Any) -> ProbeResult:
     """Fit a :class:`LinearProbe` on the training features, test it; returns a :class:`ProbeResult`.
 
     ``probe_kw`` go to :class:`LinearProbe` (``lams``, ``epochs``, ...).
@@ -338,7 +343,7 @@ def probe(train_features, train_labels, test_features, test_labels, seed=0, **pr
     return ProbeResult(accuracy, correct, model.lam, dict(model.val_accuracies), time.perf_counter() - t0, model)
 
 
-def mcnemar_exact(correct_a, correct_b):
+def mcnemar_exact(correct_a: Array, correct_b: Array) -> dict[str, Any]:
     """McNemar's exact test (MN1) for two classifiers scored on the same examples.
 
     Parameters
@@ -373,7 +378,7 @@ def mcnemar_exact(correct_a, correct_b):
     return {"b": b, "c": c, "n": n, "p": float(p_exact), "p_exact": p_exact}
 
 
-def compare(results):
+def compare(results: dict[str, ProbeResult | Array]) -> dict[tuple[str, str], dict[str, Any]]:
     """Pairwise McNemar tests (MN1) between probes scored on the same test set.
 
     ``results`` maps a name to a :class:`ProbeResult` (or to a boolean

@@ -6,6 +6,7 @@ these forty lines keep the install to NumPy and matplotlib.)
 """
 import sys
 import time
+from typing import TextIO
 
 
 def _clock(seconds):
@@ -14,14 +15,18 @@ def _clock(seconds):
 
 
 class Progress:
-    def __init__(self, total, prefix="", quiet=False, stream=None, width=24):
+    """A one-line progress bar of ``total`` steps: :meth:`update` redraws it, :meth:`close` ends it."""
+
+    def __init__(self, total: int, prefix: str = "", quiet: bool = False, stream: TextIO | None = None,
+                 width: int = 24) -> None:
         self.total, self.prefix, self.quiet, self.width = max(int(total), 1), prefix, quiet, width
         self.stream = stream or sys.stderr
         self.start = time.perf_counter()
         self.last = 0.0
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def update(self, done, **values):
+    def update(self, done: int, **values: float) -> None:
+        """Redraw the bar at ``done`` steps with running ``values`` (e.g. ``loss=0.12``); only on a terminal."""
         if self.quiet or not self.tty:
             return
         now = time.perf_counter()
@@ -36,7 +41,7 @@ class Progress:
         self.stream.write(f"\r{self.prefix} [{bar}] {done}/{self.total} {vals} ETA {_clock(eta)}\033[K")
         self.stream.flush()
 
-    def close(self, message=""):
+    def close(self, message: str = "") -> None:
         """End the bar's line and print a summary line (also when not a terminal)."""
         if self.quiet:
             return

@@ -14,19 +14,21 @@ model     the trained encoder's code h = E(x)
 and compare every pair on the same test digits with McNemar's exact test (MN1).
 """
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .backend import get_backend, to_host
+from .backend import Array, Backend, get_backend, to_host
 from .checkpoint import load_model
-from .data import load_dataset
+from .data import Dataset, load_dataset
 from .inference import encode, prepare_images
 from .model import Autoencoder
 from .probe import LinearProbe, compare
 
 
-def neighbour_correlation(W, image_shape=(28, 28), margin=4):
+def neighbour_correlation(W: Array, image_shape: tuple[int, int] = (28, 28), margin: int = 4) -> float:
     """How much structure first-layer filters have: the correlation between each weight and its right-hand
     neighbour, over the central pixels, averaged over the units. About 0 for random weights; strokes and
     blobs, whose neighbouring pixels have similar weights, score higher.
@@ -41,15 +43,18 @@ def neighbour_correlation(W, image_shape=(28, 28), margin=4):
     return float(np.mean((a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))))
 
 
-def random_twin(model, seed=12345):
+def random_twin(model: Autoencoder, seed: int = 12345) -> Autoencoder:
     """A freshly initialised network of the same shape and backend as ``model``."""
     arch = dict(model.config)
     return Autoencoder(arch.pop("n_in"), arch.pop("hidden"), seed=seed, backend=model.backend, dtype=model.dtype,
                        **arch)
 
 
-def labelled_digits(dataset="mnist-sample", data_dir=None, max_train=None, log=None):
-    """(train x, train y, test x, test y): float32 rows in [0, 1] and int64 labels."""
+def labelled_digits(
+    dataset: str = "mnist-sample", data_dir: str | Path | None = None, max_train: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dataset]:
+    """(train x, train y, test x, test y, data): float32 rows in [0, 1], int64 labels and the :class:`Dataset`."""
     if max_train is not None and (not isinstance(max_train, int) or isinstance(max_train, bool) or max_train < 100):
         raise ValueError(f"the probe needs at least 100 labelled training images (it holds a tenth out to choose "
                          f"its L2 strength), got max_train={max_train!r}. Fix: --max-train 1000, or leave it out.")
@@ -62,8 +67,10 @@ def labelled_digits(dataset="mnist-sample", data_dir=None, max_train=None, log=N
             prepare_images(data.test_images), data.test_labels.astype(np.int64), data)
 
 
-def probe_report(model, *, models=None, dataset="mnist-sample", data_dir=None, max_train=None, seed=0,
-                 backend=None, probe_kw=None, log=None):
+def probe_report(model: str | Path | Autoencoder, *, models: dict[str, Any] | None = None,
+                 dataset: str = "mnist-sample", data_dir: str | Path | None = None, max_train: int | None = None,
+                 seed: int = 0, backend: str | Backend | None = None, probe_kw: dict[str, Any] | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Probe accuracy of raw pixels, a random network of the same shape and the model's code.
 
     Parameters

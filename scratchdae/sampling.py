@@ -16,14 +16,21 @@ nearest_distances   each row's L2 distance to its nearest neighbour in a referen
 sample_quality   are the samples digits? copies of training digits? blurs?
 class_switches   how often the chain moves from one digit to another (its mixing)
 """
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .backend import to_host
+from .backend import Array, Backend, Rng, to_host
+from .corruption import Corruption
+from .losses import Loss
+from .model import Autoencoder
+from .probe import LinearProbe
 
 
-def markov_chain(model, loss, corrupt, x0, steps, rng, *, keep=None, sample_decoder=True):
+def markov_chain(model: Autoencoder, loss: Loss, corrupt: Corruption, x0: Array, steps: int, rng: Rng, *,
+                 keep: Iterable[int] | None = None, sample_decoder: bool = True) -> tuple[dict[int, np.ndarray], Array]:
     """Run the DAE chain (MC1) for ``steps`` steps from rows ``x0`` (N, D).
 
     Parameters
@@ -54,7 +61,8 @@ def markov_chain(model, loss, corrupt, x0, steps, rng, *, keep=None, sample_deco
     return snapshots, x
 
 
-def nearest_distances(x, reference, *, exclude_self=False, batch_size=500):
+def nearest_distances(x: np.ndarray, reference: np.ndarray, *, exclude_self: bool = False,
+                      batch_size: int = 500) -> np.ndarray:
     """L2 distance from each row of x (N, D) to its nearest row of reference (M, D), host float64.
 
     ``exclude_self``: x is reference itself; a row's distance to itself does not count.
@@ -71,7 +79,7 @@ def nearest_distances(x, reference, *, exclude_self=False, batch_size=500):
     return out
 
 
-def grey_fraction(images, ink=0.1):
+def grey_fraction(images: np.ndarray, ink: float = 0.1) -> float:
     """Of the pixels with ink (> ``ink``), the share that are grey (below 1 - ``ink``): blur raises it."""
     images = np.asarray(images)
     inked = images > ink
@@ -84,7 +92,8 @@ def _entropy_bits(counts):
     return float(-(p * np.log2(p)).sum())
 
 
-def sample_quality(samples, train, test, classifier=None, confident=0.9):
+def sample_quality(samples: np.ndarray, train: np.ndarray, test: np.ndarray, classifier: LinearProbe | None = None,
+                   confident: float = 0.9) -> dict[str, Any]:
     """Measures of chain samples (N, D) in [0, 1], each beside the same measure on real test digits.
 
     recognised      share of images the classifier (``predict_proba``) calls a digit with
@@ -119,7 +128,7 @@ def sample_quality(samples, train, test, classifier=None, confident=0.9):
     return result
 
 
-def class_switches(snapshots, classifier):
+def class_switches(snapshots: dict[int, np.ndarray], classifier: LinearProbe) -> dict[str, Any]:
     """How the chain mixes: the classifier's digit at each kept step (MC1), and how often it changes.
 
     Returns ``switches``, the mean number of changes of class between consecutive kept
@@ -131,8 +140,10 @@ def class_switches(snapshots, classifier):
     return {"kept_steps": steps, "switches": float(changes.mean()), "moved": float(np.mean(changes > 0))}
 
 
-def sample_report(model, out, *, steps=100, chains=10, quality_chains=300, dataset="mnist-sample", data_dir=None,
-                  seed=0, backend=None, log=None):
+def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 100, chains: int = 10,
+                  quality_chains: int = 300, dataset: str = "mnist-sample", data_dir: str | Path | None = None,
+                  seed: int = 0, backend: str | Backend | None = None,
+                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the DAE chain (MC1) of a digit model, draw it, and measure its samples.
 
     Parameters

@@ -15,16 +15,21 @@ field_agreement    cosine, relative L2 error and norm ratio of a learned field a
 score_report       all of it for a trained toy model: the field and the denoising error against the Bayes error
 """
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .backend import to_host
+from .backend import Backend, to_host
 from .checkpoint import load_model
-from .corruption import GaussianNoise, get_corruption
+from .corruption import Corruption, GaussianNoise, get_corruption
 from .inference import reconstruct, score_field
+from .losses import Loss
+from .model import Autoencoder
+from .toy import GaussianMixture
 
 
-def field_agreement(learned, exact):
+def field_agreement(learned: np.ndarray, exact: np.ndarray) -> dict[str, float]:
     r"""How well vectors ``learned`` (N, d) match ``exact`` (N, d), each row at a point drawn from p_s.
 
     Averages over points drawn from p_s are integrals weighted by p_s, so with
@@ -51,7 +56,7 @@ def field_agreement(learned, exact):
             "norm_ratio": math.sqrt(L / E)}
 
 
-def noise_level(corruption):
+def noise_level(corruption: str | Corruption) -> float:
     """The s of an unclipped Gaussian corruption; anything else has no score link (S7)."""
     corruption = get_corruption(corruption)
     if not isinstance(corruption, GaussianNoise) or corruption.clip:
@@ -61,7 +66,8 @@ def noise_level(corruption):
     return corruption.sigma
 
 
-def load_toy_model(path, backend=None):
+def load_toy_model(path: str | Path,
+                   backend: str | Backend | None = None) -> tuple[Autoencoder, Loss, GaussianMixture, float]:
     """A model trained on ``toy:NAME`` with unclipped Gaussian noise: ``(model, loss, mixture, sigma)``."""
     from .toy import get_toy
 
@@ -74,7 +80,9 @@ def load_toy_model(path, backend=None):
     return model, loss, get_toy(name), noise_level(header["corruption"])
 
 
-def score_report(model, loss=None, mixture=None, sigma=None, *, n=20_000, seed=0, backend=None):
+def score_report(model: str | Path | Autoencoder, loss: Loss | None = None, mixture: GaussianMixture | None = None,
+                 sigma: float | None = None, *, n: int = 20_000, seed: int = 0,
+                 backend: str | Backend | None = None) -> dict[str, Any]:
     r"""The learned field and denoiser of a toy model against the exact ones.
 
     Parameters

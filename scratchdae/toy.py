@@ -36,6 +36,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 _CHUNK = 4096  # rows per block: keeps the N,K,d temporaries a few MB even for many components
 
@@ -105,7 +106,7 @@ class BayesError:
     stderr: float
     n: int
 
-    def __float__(self):
+    def __float__(self) -> float:
         return self.mse
 
 
@@ -128,7 +129,8 @@ class GaussianMixture:
     (n, d) float32 or float64 array and returns float64.
     """
 
-    def __init__(self, means, std, weights=None, name="mixture"):
+    def __init__(self, means: ArrayLike, std: float | ArrayLike, weights: ArrayLike | None = None,
+                 name: str = "mixture") -> None:
         means = np.array(means, dtype=np.float64)
         if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] < 1:
             raise ValueError(f"means must have shape (K, d) with K, d >= 1, got shape {means.shape}. "
@@ -172,7 +174,7 @@ class GaussianMixture:
         return f"GaussianMixture({self.name}: {K} components in {self.dim}-D, {std}, {w})"
 
     # -- drawing ---------------------------------------------------------------
-    def sample(self, n, seed=0, dtype="float32"):
+    def sample(self, n: int, seed: int | np.random.Generator = 0, dtype: DTypeLike = "float32") -> np.ndarray:
         """(n, d) points drawn from the mixture: pick k with probability w_k, then mu_k + std_k eps.
 
         ``seed`` is an int (the same int gives the same points) or a
@@ -216,7 +218,7 @@ class GaussianMixture:
         keep = (gamma * self.stds**2 / tau2).sum(axis=1, keepdims=True)  # N,1  sum_k gamma_k std_k^2 / tau_k^2
         return keep * x_tilde + (gamma * s**2 / tau2) @ self.means  # (TM3) N,d
 
-    def log_density(self, x, s=0.0):
+    def log_density(self, x: np.ndarray, s: float = 0.0) -> np.ndarray:
         r"""(n,) log p_s(x): the log density of x + s eps, eps ~ N(0, I)  (TM1).
 
         Computed with a log-sum-exp over components, so it stays finite far
@@ -224,14 +226,14 @@ class GaussianMixture:
         """
         return _in_chunks(self._log_density, _check_points(x, self.dim), _check_level(s))
 
-    def score(self, x, s=0.0):
+    def score(self, x: np.ndarray, s: float = 0.0) -> np.ndarray:
         r"""(n, d) exact score grad_x log p_s(x) = sum_k gamma_k(x) (mu_k - x) / tau_k^2  (TM2).
 
         A denoiser r trained at noise level s estimates it as (r(x) - x) / s^2.
         """
         return _in_chunks(self._score, _check_points(x, self.dim), _check_level(s))
 
-    def posterior_mean(self, x_tilde, s):
+    def posterior_mean(self, x_tilde: np.ndarray, s: float) -> np.ndarray:
         r"""(n, d) exact E[x | x~] for x from this mixture and x~ = x + s eps  (TM3).
 
         The best possible denoiser in mean squared error. Equal to
@@ -239,7 +241,7 @@ class GaussianMixture:
         """
         return _in_chunks(self._posterior_mean, _check_points(x_tilde, self.dim, "x_tilde"), _check_level(s))
 
-    def bayes_error(self, s, n=200_000, seed=0):
+    def bayes_error(self, s: float, n: int = 200_000, seed: int | np.random.Generator = 0) -> BayesError:
         r"""The minimum mean squared error per coordinate at noise level s, by Monte Carlo.
 
         Draws n points x, corrupts them, x~ = x + s eps, and averages
@@ -257,7 +259,7 @@ class GaussianMixture:
         return BayesError(s=s, mse=float(err.mean()), noisy_mse=float(noisy),
                           stderr=float(err.std() / math.sqrt(n)), n=n)
 
-    def grid(self, n=40, margin=0.5):
+    def grid(self, n: int = 40, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""A regular n x n grid over the data, for density images and quiver plots of the score.
 
         The square [lo, hi]^2 with lo = min(means) - margin, hi = max(means) +
@@ -278,13 +280,13 @@ class GaussianMixture:
 
 
 # -- the data sets -----------------------------------------------------------------
-def mixture8():
+def mixture8() -> GaussianMixture:
     r"""8 equal-weight modes with std 0.1 at (2 cos(2 pi k / 8), 2 sin(2 pi k / 8)), k = 0..7."""
     angles = 2 * np.pi * np.arange(8) / 8  # 8
     return GaussianMixture(2.0 * np.column_stack([np.cos(angles), np.sin(angles)]), 0.1, name="mixture8")
 
 
-def spiral():
+def spiral() -> GaussianMixture:
     r"""A two-turn Archimedean spiral of 133 equal-weight Gaussians with std 0.1.
 
     Centres lie on r(theta) = 0.3 + theta / (2 pi), theta in [0, 4 pi] (from
@@ -308,7 +310,7 @@ def spiral():
     return GaussianMixture(np.column_stack([r * np.cos(t), r * np.sin(t)]), 0.1, name="spiral")
 
 
-def rings():
+def rings() -> GaussianMixture:
     r"""Two concentric circles of equal-weight Gaussians with std 0.1.
 
     52 centres on the circle of radius 1 at angles 2 pi k / 52 and 104 on the
@@ -326,7 +328,7 @@ def rings():
 TOY_DATASETS = {"mixture8": mixture8, "spiral": spiral, "rings": rings}
 
 
-def get_toy(name):
+def get_toy(name: str) -> GaussianMixture:
     """The toy data set called ``name`` (one of ``TOY_DATASETS``), as a :class:`GaussianMixture`."""
     if name not in TOY_DATASETS:
         raise ValueError(f"unknown toy data set {name!r}; expected one of: {', '.join(TOY_DATASETS)} "

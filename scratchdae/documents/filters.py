@@ -17,14 +17,14 @@ def _windows(page, k):
     return sliding_window_view(_pad(page, k // 2), (k, k))
 
 
-def max_filter(page, k):
+def max_filter(page: np.ndarray, k: int) -> np.ndarray:
     """Largest value in each k x k window; separable, so O(k) per pixel."""
     r = k // 2
     rows = sliding_window_view(np.pad(page, ((0, 0), (r, r)), mode="edge"), k, axis=1).max(axis=-1)
     return sliding_window_view(np.pad(rows, ((r, r), (0, 0)), mode="edge"), k, axis=0).max(axis=-1)
 
 
-def box_filter(page, k):
+def box_filter(page: np.ndarray, k: int) -> np.ndarray:
     """Mean of each k x k window, by cumulative sums (O(1) per pixel)."""
     r = k // 2
     p = np.pad(page.astype(np.float64), ((r + 1, r), (r + 1, r)), mode="edge")
@@ -33,7 +33,7 @@ def box_filter(page, k):
     return (s / (k * k)).astype(page.dtype)
 
 
-def median_filter(page, k, rows_per_chunk=64):
+def median_filter(page: np.ndarray, k: int, rows_per_chunk: int = 64) -> np.ndarray:
     """Median of each k x k window (in row chunks, to bound memory)."""
     w = _windows(page, k)
     out = np.empty_like(page)
@@ -43,7 +43,7 @@ def median_filter(page, k, rows_per_chunk=64):
     return out
 
 
-def gaussian_blur(page, sigma):
+def gaussian_blur(page: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur with a kernel of radius 3 sigma."""
     if sigma <= 0:
         return page.copy()
@@ -55,7 +55,7 @@ def gaussian_blur(page, sigma):
     return sliding_window_view(np.pad(rows, ((r, r), (0, 0)), mode="edge"), 2 * r + 1, axis=0) @ g
 
 
-def resize(field, height, width):
+def resize(field: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bicubic resize of a small float field to (height, width), e.g. for smooth noise."""
     from PIL import Image
 
