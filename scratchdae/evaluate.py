@@ -13,7 +13,7 @@ from .backend import to_host
 from .checkpoint import load_model
 from .corruption import get_corruption
 from .data import load_dataset, read_idx
-from .files import read_gray, write_png
+from .files import read_gray, write_pngs
 from .metrics import psnr
 from .inference import evaluate_arrays, prepare_images, reconstruct
 
@@ -109,8 +109,8 @@ def _denoise_pages(model, loss, header, inputs, out):
 
     spec = WindowSpec(**header["window"])
     pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
-    return [write_png(out / p.with_suffix(".png").name, np.round(clean_page(model, loss, page, spec) * 255)
-                      .astype(np.uint8)) for p, page in zip(inputs, pages)]
+    return write_pngs([(out / p.with_suffix(".png").name, np.round(clean_page(model, loss, page, spec) * 255)
+                        .astype(np.uint8)) for p, page in zip(inputs, pages)])
 
 
 def denoise(model, inputs, out, *, backend=None):
@@ -128,15 +128,19 @@ def denoise(model, inputs, out, *, backend=None):
     if dupes:
         raise ValueError(f"several inputs share the file name {dupes}; outputs keep the names, so they would "
                          "overwrite each other. Fix: rename them or denoise them in separate runs.")
+    out = Path(out)
+    clash = [str(p) for p in inputs if (out / p.with_suffix(".png").name).resolve() == p.resolve()]
+    if clash:
+        raise ValueError(f"denoising {clash[0]} into {out} would overwrite the input itself. Fix: choose another "
+                         "--out folder.")
     if header.get("task") == "documents":
-        return _denoise_pages(model, loss, header, inputs, Path(out))
+        return _denoise_pages(model, loss, header, inputs, out)
     require_images(header, "denoise")
     shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first
     x = model.backend.asarray(prepare_images(images, model.dtype))
     clean = np.clip(to_host(reconstruct(model, loss, x)), 0, 1)
-    out = Path(out)
-    written = [write_png(out / p.with_suffix(".png").name, np.round(c.reshape(shape) * 255).astype(np.uint8))
-               for p, c in zip(inputs, clean)]  # PNG bytes under a .png name, whatever the input was
-    return written
+    # PNG bytes under a .png name, whatever the input was; all outputs or none
+    return write_pngs([(out / p.with_suffix(".png").name, np.round(c.reshape(shape) * 255).astype(np.uint8))
+                       for p, c in zip(inputs, clean)])
 

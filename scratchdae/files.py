@@ -18,22 +18,67 @@ from pathlib import Path
 def atomic_write(path, mode="wb"):
     """Context manager yielding a file object; ``path`` appears only on success."""
     path = Path(path)
-    if path.exists() and not path.is_file():
-        raise ValueError(f"{path} exists and is not a regular file (a folder, device or pipe); refusing to replace "
-                         "it. Fix: choose a file name that is free or a regular file.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask())  # not mkstemp's 0600
+    fd, tmp = _temporary_beside(path)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno is not None:  # a full disk, a quota: say which file
+            raise OSError(err.errno, f"could not write {path} ({err.strerror}); it was left as it was. Fix: free "
+                                     "some space or choose another place") from None
         raise
+
+
+def write_pngs(items):
+    """Write several uint8 (H, W) arrays as grayscale PNGs, all or none.
+
+    ``items`` is a list of (path, array). Each is written to a temporary file
+    beside its destination first; only when every one is written are they
+    renamed into place, so a full disk or Ctrl-C leaves no output and changes
+    no existing file.
+    """
+    from PIL import Image
+
+    staged = []
+    try:
+        for path, gray in items:
+            path = Path(path)
+            fd, tmp = _temporary_beside(path)
+            staged.append(tmp)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    Image.fromarray(gray, mode="L").save(f, format="PNG")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as err:
+                raise OSError(err.errno, f"could not write {path} ({err.strerror}); none of the {len(items)} "
+                                         "outputs was written. Fix: free some space or choose another --out") from None
+        for tmp, (path, _) in zip(staged, items):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    return [Path(path) for path, _ in items]
+
+
+def _temporary_beside(path):
+    """A new temporary file in ``path``'s folder (so renaming it over ``path`` is atomic), with the mode
+    ``path`` has or, for a new file, the mode the umask allows; a destination that is not a regular file
+    is refused."""
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not a regular file (a folder, device or pipe); refusing to replace "
+                         "it. Fix: choose a file name that is free or a regular file.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask())  # not mkstemp's 0600
+    return fd, tmp
 
 
 @contextlib.contextmanager

@@ -152,7 +152,7 @@ plt.show()
 #
 # One CSV row per pixel, `image_row_col,value`, streamed to disk (a full test
 # set is about 15 million rows). On the command line:
-# `scratchdae documents submit --model model.npz --test-dir test/ --out submission.csv`.
+# `scratchdae documents submit --model model.npz --test-dir test/ --csv submission.csv`.
 
 # %%
 test_dir = RUNS / "test"
