@@ -132,7 +132,8 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     if cupy is None:
         if name == "auto":
             return _NUMPY
-        raise BackendUnavailable(f"the cupy backend was asked for (by the {source}) but {reason}. {CUPY_HINT}")
+        raise BackendUnavailable(f"the cupy backend was asked for (by the {source}) but {reason}. "
+                                 f"Fix: {CUPY_HINT}")
     _CUPY = Backend("cupy", cupy)
     return _CUPY
 

@@ -74,7 +74,8 @@ def load_npz(path, kind=None):
         with zipfile.ZipFile(path) as z:
             members = {info.filename.removesuffix(".npy"): info for info in z.infolist()}
             if "__header__" not in members:
-                raise CheckpointError(f"{path} is an .npz file but not a scratchdae checkpoint (no header).")
+                raise CheckpointError(f"{path} is an .npz file but not a scratchdae checkpoint (no header). Fix: pass "
+                                      "a model.npz written by scratchdae train.")
             header = _parse_header(path, _read_member(path, z, members["__header__"], MAX_HEADER_BYTES))
             check_header(header, path, kind)
             limit = _member_limit(header)
@@ -104,7 +105,8 @@ def _read_member(path, z, info, limit):
                                   "damaged or not a scratchdae checkpoint. Fix: retrain, or use an intact "
                                   "copy.") from None
     if a.dtype.kind not in "fiub":
-        raise CheckpointError(f"{path}: member {info.filename!r} holds {a.dtype} values, expected numbers.")
+        raise CheckpointError(f"{path}: member {info.filename!r} holds {a.dtype} values, expected numbers. The file "
+                              "is damaged. Fix: retrain, or use an intact copy.")
     return a
 
 
@@ -118,11 +120,11 @@ def _member_limit(header):
 def _parse_header(path, raw):
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise CheckpointError(f"{path}: the header must be a 1-D uint8 array of JSON text, got {raw.dtype} of shape "
-                              f"{raw.shape}.")
+                              f"{raw.shape}. Fix: pass a model.npz written by scratchdae train.")
     try:
         return json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: the header is corrupt ({err}).") from None
+        raise CheckpointError(f"{path}: the header is corrupt ({err}). Fix: retrain, or use an intact copy.") from None
 
 
 # -- the header's schema ----------------------------------------------------------
@@ -195,9 +197,11 @@ def check_header(header, path="checkpoint", kind=None):
     """Check a header against the schema of what scratchdae writes, before anything uses it."""
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: the header must be a JSON object, got {type(header).__name__} "
-                              f"({header!r:.100}). The file is not a scratchdae checkpoint.")
+                              f"({header!r:.100}). The file is not a scratchdae checkpoint. Fix: pass a model.npz "
+                              "written by scratchdae train.")
     if header.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a scratchdae checkpoint (format {header.get('format')!r}).")
+        raise CheckpointError(f"{path} is not a scratchdae checkpoint (format {header.get('format')!r}). Fix: pass a "
+                              "model.npz written by scratchdae train.")
     version = header.get("format_version")
     if not _is_int(version):
         raise CheckpointError(f"{path}: the header's format_version must be an integer, got {version!r}. The file is "
@@ -208,7 +212,8 @@ def check_header(header, path="checkpoint", kind=None):
                               f"({header.get('scratchdae_version')}), or retrain.")
     _check_entries(header, MODEL, path)
     if kind is not None and header["kind"] != kind:
-        raise CheckpointError(f"{path} holds a {header['kind']!r}, expected a {kind!r}.")
+        raise CheckpointError(f"{path} holds a {header['kind']!r}, expected a {kind!r}. Fix: pass "
+                              f"{'model.npz' if kind == 'model' else 'the run folder with its checkpoint.npz'}.")
     _check_entries(header["architecture"], ARCHITECTURE, path, "the architecture's")
     unknown = sorted(set(header["architecture"]) - set(ARCHITECTURE))
     if unknown:
@@ -270,7 +275,8 @@ def restore_model(arrays, header, backend=None, path="the checkpoint"):
     for k, p in loss.params.items():
         key = f"loss/{k}"
         if key not in arrays or arrays[key].shape != p.shape:
-            raise CheckpointError(f"{path} lacks the loss parameter {k!r} of shape {p.shape}.")
+            raise CheckpointError(f"{path} lacks the loss parameter {k!r} of shape {p.shape}. The file is damaged. "
+                                  "Fix: retrain, or use an intact copy.")
         p[...] = model.backend.asarray(arrays[key], dtype=model.dtype)
     return model, loss
 

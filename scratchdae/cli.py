@@ -133,7 +133,7 @@ def cmd_evaluate(args):
 
     dataset = args.dataset
     if dataset is None and args.data_dir is None and args.images is None:
-        raise ValueError("say what to evaluate on: --images IDX_FILE, --dataset NAME or --data-dir DIR.")
+        raise ValueError("say what to evaluate on. Fix: --images IDX_FILE, --dataset NAME or --data-dir DIR.")
     r = evaluate(args.model, images=args.images, dataset=dataset, data_dir=args.data_dir, noise=args.noise,
                  seed=args.seed, backend=args.backend, log=_log(args))
     if args.json:
@@ -301,7 +301,7 @@ def cmd_documents_submit(args):
         raise ValueError("say where to write the submission. Fix: --csv submission.csv.")
     pages = page_files(args.test_dir)
     if not pages:
-        raise ValueError(f"{args.test_dir} holds no images.")
+        raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
     rows = write_submission(args.csv, pages, document_cleaner(args.model, args.backend), log=_log(args))
     if args.json:
         _print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})

@@ -9,7 +9,7 @@ Specs on the command line: ``gaussian:0.5``, ``gaussian:0.5:clip``,
 ``masking:0.3``, ``salt-pepper:0.2``, ``none``.
 """
 from .backend import Array, Rng, backend_of
-from .validation import check_fraction, check_positive
+from .validation import SIGMA_RANGE, check_fraction, check_positive
 
 
 class Corruption:
@@ -50,7 +50,7 @@ class GaussianNoise(Corruption):
     name = "gaussian"
 
     def __init__(self, sigma: float = 0.5, clip: bool = False) -> None:
-        self.sigma = check_positive(sigma, "noise sigma")
+        self.sigma = check_positive(sigma, "noise sigma", SIGMA_RANGE)
         self.clip = bool(clip)
 
     def __call__(self, x: Array, rng: Rng) -> Array:
@@ -143,6 +143,9 @@ def get_corruption(spec: str | Corruption) -> Corruption:
         level = [float(a) for a in args]
     except ValueError:
         raise ValueError(f"noise spec {spec!r}: the level must be a number, e.g. {name}:0.3.") from None
-    if name == "gaussian":
-        return GaussianNoise(*level, clip=clip)
-    return CORRUPTIONS[name](*level)
+    try:
+        if name == "gaussian":
+            return GaussianNoise(*level, clip=clip)
+        return CORRUPTIONS[name](*level)
+    except ValueError as err:
+        raise ValueError(f"noise spec {spec!r}: {err}") from None

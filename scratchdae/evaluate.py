@@ -5,6 +5,7 @@ and reports MSE, PSNR (P1) and NLL for the noisy input and for the
 reconstruction. ``denoise`` reads PNG images, writes the model's
 reconstructions as PNG images of the same names.
 """
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from .backend import to_host
 from .checkpoint import load_model
 from .corruption import get_corruption
 from .data import load_dataset, read_idx
-from .files import read_gray, write_pngs
+from .files import check_folder, read_gray, write_pngs
 from .metrics import psnr
 from .inference import evaluate_arrays, prepare_images, reconstruct
 
@@ -48,7 +49,10 @@ def _check_shape(images, header, source):
         raise ValueError(f"{source}: the model takes images of {expected[0]}x{expected[1]} pixels, got an array of "
                          f"shape {tuple(images.shape)}. Fix: use images of the size the model was trained on.")
     if images.dtype != np.uint8:
-        raise TypeError(f"{source}: expected uint8 pixel values 0-255, got {images.dtype}.")
+        raise TypeError(f"{source}: expected uint8 pixel values 0-255, got {images.dtype}. Fix: use IDX files of "
+                        "uint8 images, as MNIST's.")
+    if len(images) == 0:
+        raise ValueError(f"{source} holds no images (its first dimension is 0). Fix: use a file with images in it.")
 
 
 def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, seed=0, backend=None,
@@ -63,8 +67,11 @@ def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, see
     noise : noise spec; default: the noise the model was trained with
     seed : seed of the corruption
     """
+    source = str(model) if isinstance(model, (str, Path)) else "the model"
     model, loss, header = _model(model, backend)
-    require_images(header, "evaluate", str(model) if isinstance(model, (str, Path)) else "the model")
+    require_images(header, "evaluate", source)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: --seed 0.")
     be = model.backend
     if images is not None:
         source = str(images) if isinstance(images, (str, Path)) else "images"
@@ -73,7 +80,8 @@ def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, see
         data = load_dataset(dataset, data_dir, log=log or (lambda *a: None))
         images, source = data.test_images, f"{data.name} test split"
     else:
-        raise ValueError("give the images to evaluate on: images=IDX_FILE, dataset=NAME or data_dir=FOLDER.")
+        raise ValueError("give the images to evaluate on. Fix: images=IDX_FILE, dataset=NAME or data_dir=FOLDER "
+                         "(--images, --dataset or --data-dir).")
     _check_shape(images, header, source)
     corrupt = get_corruption(noise or header["corruption"])
     x = be.asarray(prepare_images(images, model.dtype))
@@ -119,6 +127,7 @@ def denoise(model, inputs, out, *, backend=None):
     Every input is read and checked before anything is written, so a bad file
     never leaves half the outputs behind. Outputs keep the input file names.
     """
+    source = str(model) if isinstance(model, (str, Path)) else "the model"
     model, loss, header = _model(model, backend)
     inputs = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not inputs:
@@ -128,14 +137,14 @@ def denoise(model, inputs, out, *, backend=None):
     if dupes:
         raise ValueError(f"several inputs share the file name {dupes}; outputs keep the names, so they would "
                          "overwrite each other. Fix: rename them or denoise them in separate runs.")
-    out = Path(out)
-    clash = [str(p) for p in inputs if (out / p.with_suffix(".png").name).resolve() == p.resolve()]
+    out = check_folder(out)
+    clash = [str(p) for p in inputs if os.path.realpath(out / p.with_suffix(".png").name) == os.path.realpath(p)]
     if clash:
         raise ValueError(f"denoising {clash[0]} into {out} would overwrite the input itself. Fix: choose another "
                          "--out folder.")
     if header.get("task") == "documents":
         return _denoise_pages(model, loss, header, inputs, out)
-    require_images(header, "denoise")
+    require_images(header, "denoise", source)
     shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first
     x = model.backend.asarray(prepare_images(images, model.dtype))

@@ -45,6 +45,7 @@ def write_pngs(items):
     from PIL import Image
 
     staged = []
+    new_folders = {Path(path).parent for path, _ in items if not Path(path).parent.exists()}
     try:
         for path, gray in items:
             path = Path(path)
@@ -64,8 +65,24 @@ def write_pngs(items):
         for tmp in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        for folder in new_folders:  # made for these outputs: gone with them
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     return [Path(path) for path, _ in items]
+
+
+def check_folder(path, what="--out"):
+    """A folder to write into: it need not exist yet, but neither it nor a folder above it may be a file."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if os.path.lexists(p):
+            if not p.is_dir():
+                where = "is" if p == path else f"lies under {p}, which is"
+                raise ValueError(f"{what} {path} {where} a file, not a folder. Fix: choose a folder that is free or "
+                                 "already a folder.")
+            break
+    return path
 
 
 def _temporary_beside(path):
@@ -146,8 +163,14 @@ def read_gray(path, *, colour="refuse", what="image"):
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{what} {str(path)!r} does not exist.")
+    try:
+        exists = path.exists()
+    except OSError as err:  # a loop of symbolic links, a path too long
+        raise ValueError(f"{what} {str(path)!r} cannot be opened ({err.strerror}). Fix: pass the image file "
+                         "itself.") from None
+    if not exists:
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist{' (a link to nothing)' if path.is_symlink() else ''}"
+                                ". Fix: check the path.")
     if not path.is_file():
         raise ValueError(f"{path} is not a regular file (a folder, pipe or device). Fix: pass PNG files.")
     try:

@@ -33,7 +33,7 @@ from typing import Any
 
 from .activations import sigmoid, softplus
 from .backend import Array, Backend, DType, Rng, backend_of, check_dtype, get_backend
-from .validation import check_positive
+from .validation import SIGMA_RANGE, check_positive
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -94,7 +94,7 @@ class GaussianNLL(Loss):
 
     def __init__(self, sigma: float = 1.0) -> None:
         super().__init__()
-        self.sigma = check_positive(sigma, "sigma")
+        self.sigma = check_positive(sigma, "sigma", SIGMA_RANGE)
 
     def forward(self, out: dict[str, Array], x: Array) -> tuple[Array, tuple]:
         """The batch mean (L1) of the NLL (G2) of x (N, D) under N(mu, sigma^2 I); returns ``(value, cache)``."""
@@ -135,7 +135,7 @@ class GaussianNLLLearnedSigma(Loss):
     def __init__(self, init_sigma: float = 1.0, *, backend: str | Backend | None = None,
                  dtype: DType = "float32") -> None:
         super().__init__()
-        self.init_sigma = check_positive(init_sigma, "init_sigma")
+        self.init_sigma = check_positive(init_sigma, "init_sigma", SIGMA_RANGE)
         xp = get_backend(backend).xp
         self.params = {"log_var": xp.full((), 2 * math.log(self.init_sigma), dtype=check_dtype(dtype))}
 
@@ -355,13 +355,16 @@ def get_loss(spec: str | dict | Loss = "gaussian", *, backend: str | Backend | N
         raise ValueError(f"unknown loss {name!r}; expected one of: {', '.join(LOSSES)} "
                          "(e.g. gaussian:0.1, gaussian-hetero:0.5).")
     cls = LOSSES[name]
-    if cls is GaussianNLL:
-        return cls(arg if arg not in ("", None) else 1.0)
-    if cls is HeteroscedasticGaussianNLL:
-        min_sigma = cfg.get("min_sigma", 1e-3) if isinstance(spec, dict) else 1e-3
-        return cls(arg if arg not in ("", None) else 0.0, min_sigma=min_sigma)
-    if cls is GaussianNLLLearnedSigma:
-        return cls(arg if arg not in ("", None) else 1.0, backend=backend, dtype=dtype)
+    try:
+        if cls is GaussianNLL:
+            return cls(arg if arg not in ("", None) else 1.0)
+        if cls is HeteroscedasticGaussianNLL:
+            min_sigma = cfg.get("min_sigma", 1e-3) if isinstance(spec, dict) else 1e-3
+            return cls(arg if arg not in ("", None) else 0.0, min_sigma=min_sigma)
+        if cls is GaussianNLLLearnedSigma:
+            return cls(arg if arg not in ("", None) else 1.0, backend=backend, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(f"loss spec {spec!r}: {err}") from None
     if arg not in ("", None):
-        raise ValueError(f"loss {name!r} takes no argument, got {spec!r}.")
+        raise ValueError(f"loss {name!r} takes no argument, got {spec!r}. Fix: --loss {name}.")
     return cls()

@@ -213,7 +213,7 @@ def learning_rate(base_lr: float, epoch: int, n_epochs: int, schedule: str | Non
             every, factor = int(parts[1]), float(parts[2])
         except ValueError:
             every = factor = None
-        if every and every > 0 and factor and factor > 0:
+        if every and every > 0 and factor and 0 < factor < math.inf:
             return base_lr * factor ** (epoch // every)  # (O9)
     raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected constant, cosine or step:K:F "
                      "(e.g. step:10:0.5).")

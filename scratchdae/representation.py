@@ -92,8 +92,9 @@ def probe_report(model: str | Path | Autoencoder, *, models: dict[str, Any] | No
         raise ValueError(f"{', '.join(taken)} names a row the probe fills itself (model, raw, random). "
                          "Fix: give the other models other names.")
     named = {"model": model, **(models or {})}
-    loaded = {}
+    loaded, where = {}, {}
     for name, m in named.items():
+        where[name] = f"{name} ({m})" if isinstance(m, (str, Path)) else name
         if isinstance(m, (str, Path)):
             m = load_model(m, backend)[0]
         loaded[name] = m
@@ -102,7 +103,7 @@ def probe_report(model: str | Path | Autoencoder, *, models: dict[str, Any] | No
     x_tr, y_tr, x_te, y_te, data = labelled_digits(dataset, data_dir, max_train, log)
     for name, m in loaded.items():
         if m.config["n_in"] != x_tr.shape[1]:
-            raise ValueError(f"{name} takes {m.config['n_in']} inputs, and {data.name} has images of "
+            raise ValueError(f"{where[name]} takes {m.config['n_in']} inputs, and {data.name} has images of "
                              f"{x_tr.shape[1]} pixels. Fix: probe a model trained on {data.name}.")
     on_device = {}  # dtype -> (train, test) pixels on the device, copied once
 

@@ -161,20 +161,21 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
     from .checkpoint import load_model
     from .corruption import get_corruption
     from .evaluate import require_images
+    from .files import check_folder
     from .figures import chain_figure
     from .probe import LinearProbe
     from .representation import labelled_digits
 
     log = log or (lambda *a: None)
+    source = str(model) if not isinstance(model, tuple) else "the model"
     model, loss, header = load_model(model, backend) if not isinstance(model, tuple) else model
-    require_images(header, "sample")
+    require_images(header, "sample", source)
     for name, value, lo, hi in (("steps", steps, 1, 100_000), ("chains", chains, 1, 100),
                                 ("quality_chains", quality_chains, 0, 100_000)):
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise ValueError(f"{name} must be an integer from {lo} to {hi:,}, got {value!r}. "
                              f"Fix: --{name.replace('_', '-')} {max(lo, min(hi, 10))}.")
-    if Path(out).exists() and not Path(out).is_dir():
-        raise ValueError(f"--out {str(out)!r} is a file; the chain figures go into a folder. Fix: another --out.")
+    check_folder(out)  # the chain figures go into a folder
     shape = tuple(header["normalisation"]["image_shape"])
     corrupt = get_corruption(header["corruption"])
     be = model.backend

@@ -74,7 +74,7 @@ def load_toy_model(path: str | Path,
     model, loss, header = load_model(path, backend)
     name = header.get("toy")
     if header.get("task") != "points" or not name:
-        raise ValueError(f"score compares a model with the exact field of its toy data set, and this model "
+        raise ValueError(f"score compares a model with the exact field of its toy data set, and {path} "
                          f"was trained on {header.get('dataset')!r}. Fix: train one with "
                          "--dataset toy:mixture8 (or toy:spiral) --noise gaussian:0.3.")
     return model, loss, get_toy(name), noise_level(header["corruption"])

@@ -37,7 +37,7 @@ from .backend import get_backend
 from .checkpoint import (CheckpointError, load_model, load_npz, model_arrays, model_header, restore_model, save_model,
                          save_npz)
 from .corruption import get_corruption
-from .files import atomic_write, folder_lock
+from .files import atomic_write, check_folder, folder_lock
 from .inference import evaluate_arrays
 from .losses import get_loss
 from .model import Autoencoder
@@ -117,7 +117,11 @@ class TrainConfig:
                 setattr(self, name, tuple(int(h) if isinstance(h, numbers.Integral) and not isinstance(h, bool)
                                           else h for h in v))
         if self.task == "points" and (not isinstance(self.n_points, int) or not 2 <= self.n_points <= MAX_POINTS):
-            raise ValueError(f"n_points must be an integer from 2 to {MAX_POINTS:,}, got {self.n_points!r}.")
+            raise ValueError(f"n_points must be an integer from 2 to {MAX_POINTS:,}, got {self.n_points!r}. "
+                             "Fix: --n-points 20000.")
+        if self.task != "points" and self.n_points is not None:
+            raise ValueError(f"n_points sets how many points a toy data set draws, and {self.dataset!r} is not one. "
+                             "Fix: drop --n-points, or train on --dataset toy:NAME.")
         for name in ("activation", "output_activation"):
             if getattr(self, name) is not None and getattr(self, name) not in ACTIVATIONS:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
@@ -148,8 +152,15 @@ class TrainConfig:
             if self.task == "documents" and (not isinstance(getattr(self, name), int) or getattr(self, name) < 1):
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}. "
                                  f"Fix: --{name.replace('_', '-')} N with N >= 1.")
-        if self.max_train is not None and self.max_train < 2:
-            raise ValueError(f"max_train must be at least 2, got {self.max_train!r}.")
+        if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 2):
+            raise ValueError(f"max_train must be an integer of at least 2, got {self.max_train!r}. "
+                             "Fix: e.g. --max-train 1000.")
+        if not isinstance(self.momentum, float) or not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}. Fix: --momentum 0.9.")
+        try:
+            learning_rate(1.0, 0, self.epochs, self.lr_schedule)  # a schedule that cannot work is refused now
+        except ValueError as err:
+            raise ValueError(f"{err} Fix: --lr-schedule cosine.") from None
 
 
 @dataclass
@@ -316,7 +327,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     if resume and not cfg.out:
         raise ValueError("resume continues the run in a folder: say which. Fix: --resume --out runs/NAME.")
-    out = Path(cfg.out) if cfg.out else new_run_dir()
+    out = check_folder(cfg.out) if cfg.out else new_run_dir()
     cfg.out = str(out)
     state_path, model_path = out / "checkpoint.npz", out / "model.npz"
     log = (lambda *a: None) if cfg.quiet else print

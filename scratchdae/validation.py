@@ -53,10 +53,17 @@ def check_array(x, name="x", *, ndim=None, dtype=None, n_features=None, finite=T
     return x
 
 
-def check_positive(value, name):
-    """A finite number > 0 (a sigma, a learning rate)."""
+SIGMA_RANGE = (1e-6, 1e6)  # a noise level or a likelihood's spread: 1/sigma^2 and sigma^2 stay far from float32's limits
+
+
+def check_positive(value, name, within=None):
+    """A finite number > 0 (a sigma, a learning rate), inside ``within = (low, high)`` when given."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0 or value == float("inf"):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}. Fix: pass e.g. {name}=0.5.")
+    if within is not None and not within[0] <= value <= within[1]:
+        raise ValueError(f"{name} must lie between {within[0]:g} and {within[1]:g}, got {value!r}: beyond that, "
+                         "float32 arithmetic overflows or underflows and training would fail for a reason that "
+                         f"has nothing to do with the learning rate. Fix: pass e.g. {name}=0.5.")
     return float(value)
 
 

@@ -39,7 +39,7 @@ def read_idx(path):
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"IDX file {str(path)!r} does not exist.")
+        raise FileNotFoundError(f"IDX file {str(path)!r} does not exist. Fix: check the path.")
     if not path.is_file():
         raise IDXError(f"{path} is a folder or a device, not an IDX file. Fix: pass the file itself, e.g. "
                        "train-images-idx3-ubyte.gz.")
@@ -62,7 +62,8 @@ def _read_idx(path, f):
                        f"(08 for uint8) and NN >= 1 dimensions (0x00000803 for MNIST images). Is this an IDX file?")
     raw_dims = f.read(4 * ndim)
     if len(raw_dims) < 4 * ndim:
-        raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends after {4 + len(raw_dims)} bytes.")
+        raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends after {4 + len(raw_dims)} bytes. "
+                       "Fix: download it again.")
     dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = np.dtype(TYPES[code])
     expected = math.prod(dims) * dtype.itemsize  # Python integers: no overflow however large the dimensions

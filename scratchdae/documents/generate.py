@@ -289,8 +289,8 @@ def generate_folder(out, n, seed=0, *, n_test=0, fonts=FONT_FAMILIES, background
     if n + n_test == 0:
         raise ValueError("0 pages asked for. Fix: --pages 144 (and --test-pages N for a test/ folder).")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} already exists and is not an empty folder; generate into a new folder so no page "
-                         "is overwritten.")
+        raise ValueError(f"{out} already exists and is not an empty folder; nothing in it is overwritten. Fix: "
+                         "generate into a new folder.")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:

@@ -29,7 +29,7 @@ def page_files(folder):
     """Image files of a folder in numeric order of their names (1.png, 2.png, 10.png)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"folder {str(folder)!r} does not exist.")
+        raise FileNotFoundError(f"folder {str(folder)!r} does not exist. Fix: check the path.")
     files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     key = lambda p: (int(p.stem) if p.stem.isdigit() else float("inf"), p.name)  # noqa: E731
     return sorted(files, key=key)
@@ -48,9 +48,10 @@ def kaggle_pairs(folder):
     missing = [p.name for p in noisy if not (cleaned / p.name).is_file()]
     if missing:
         raise ValueError(f"{cleaned} lacks the clean twins of {missing[:5]}{' ...' if len(missing) > 5 else ''}; "
-                         "every page in train/ needs the same file name in train_cleaned/.")
+                         "every page in train/ needs the same file name in train_cleaned/. Fix: add them, or remove "
+                         "those pages from train/.")
     if not noisy:
-        raise ValueError(f"{train} holds no images.")
+        raise ValueError(f"{train} holds no images. Fix: put the noisy pages there (1.png, 2.png, ...).")
     return [(p, cleaned / p.name) for p in noisy]
 
 
@@ -81,10 +82,10 @@ def write_submission(path, pages, clean_fn, log=print):
     ids = []
     for p in pages:
         if not re.fullmatch(r"\d+", p.stem):
-            raise ValueError(f"{p.name}: Kaggle ids need numeric file names (1.png, 4.png, ...).")
+            raise ValueError(f"{p}: Kaggle ids need numeric file names. Fix: rename the test pages 1.png, 2.png, ...")
         ids.append(int(p.stem))
     if len(set(ids)) != len(ids):
-        raise ValueError("two test pages share an image number.")
+        raise ValueError("two test pages share an image number (e.g. 1.png and 1.jpg). Fix: keep one of them.")
     noisy = [read_page(p) for p in pages]  # every page readable before anything is written
     rows = 0
     with atomic_write(path, "w") as f:

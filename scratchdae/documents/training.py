@@ -59,7 +59,8 @@ def document_data(cfg, log):
     if cfg.data_dir is not None:
         files = kaggle_pairs(cfg.data_dir)  # explains what is missing from a folder that is not Kaggle's
         if len(files) < 2:
-            raise ValueError(f"{cfg.data_dir} has {len(files)} page pair; at least 2 are needed (train and validation).")
+            raise ValueError(f"{cfg.data_dir} has {len(files)} page pair; at least 2 are needed (train and "
+                             "validation). Fix: add pages to train/ and train_cleaned/.")
         order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
         n_val = max(1, int(round(len(files) * cfg.val_fraction)))
         train_pairs = read_pairs([files[i] for i in sorted(order[n_val:])])

@@ -1,0 +1,885 @@
+"""Hostile but fair inputs: every one must end in one clear line and exit status 2.
+
+Each case builds a bad input in a fresh folder (a damaged model file, a lying
+IDX header, a pipe where an image should be, an option out of range, ...) and
+runs the command line on it, in this process (fast) or, for signals, in a
+child process. Each asserts:
+
+* exit status 2 (argparse's own usage errors too), and no traceback;
+* the last line on stderr names the command, and the file or option at fault;
+  our own errors are that one line, and say how to fix it ("Fix:");
+* nothing in the folder was written, changed or removed.
+
+The families: data files, model and checkpoint files, options, paths and
+outputs, documents, the Python API, and signals.
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scratchdae import cli
+from scratchdae.checkpoint import load_npz, save_npz
+
+# -- fixtures: one small trained model of each kind ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Tiny models (digits, toy points, documents), trained once for the whole module."""
+    from scratchdae.train import train
+
+    root = tmp_path_factory.mktemp("models")
+    quiet = dict(quiet=True, figures=False, epochs=1)
+    train(out=root / "digits", max_train=300, hidden=(16,), **quiet)
+    train(out=root / "toy", dataset="toy:mixture8", n_points=600, hidden=(8,), noise="gaussian:0.3", **quiet)
+    train(out=root / "docs", dataset="documents", pages=2, windows_per_page=60, hidden=(8,), **quiet)
+    return root
+
+
+def snapshot(folder):
+    """Every file under ``folder``: relative path -> (size, mode, SHA-256)."""
+    out = {}
+    for p in sorted(Path(folder).rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            out[str(p.relative_to(folder))] = ("not a file", p.is_dir())
+            continue
+        out[str(p.relative_to(folder))] = (p.stat().st_size, p.stat().st_mode,
+                                           hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+def run_cli(argv, capsys):
+    """(exit status, stdout, stderr) of ``scratchdae ARGV`` in this process."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as err:  # argparse's usage errors
+        code = err.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_refused(argv, capsys, folder, *names):
+    """Exit 2, one clear line naming each of ``names``, nothing written in ``folder``."""
+    before = snapshot(folder)
+    code, out, err = run_cli(argv, capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, f"exit {code} for {argv}; stderr: {err}"
+    assert "Traceback" not in err and lines, err
+    last = lines[-1]
+    assert last.startswith(f"scratchdae {argv[0]}") or last.startswith("scratchdae: error"), last
+    if "usage:" not in err:  # our own errors: one line, with the fix
+        assert len(lines) == 1, f"more than one line for {argv}: {err}"
+        assert "Fix:" in last or "expected" in last or "must" in last, last
+    for name in names:
+        assert str(name) in last, f"{name!r} not named in: {last}"
+    assert snapshot(folder) == before, f"{argv} changed the folder"
+    return last
+
+
+# -- building bad files ------------------------------------------------------------------
+
+
+def write_idx_bytes(path, code, dims, payload=b"", gz=False):
+    raw = struct.pack(">HBB", 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims) + payload
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def read_members(path):
+    with zipfile.ZipFile(path) as z:
+        return {info.filename: z.read(info) for info in z.infolist()}
+
+
+def write_members(path, members):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def npy_bytes(a):
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def with_header(src, dst, change):
+    """Copy model file ``src`` to ``dst`` with its JSON header passed through ``change`` (which may
+    return any JSON value)."""
+    members = read_members(src)
+    header = json.loads(np.load(io.BytesIO(members["__header__.npy"])).tobytes())
+    new = change(header)
+    members["__header__.npy"] = npy_bytes(np.frombuffer(json.dumps(new).encode(), dtype=np.uint8))
+    return write_members(dst, members)
+
+
+def with_arrays(src, dst, change):
+    """Copy ``src`` to ``dst`` with its arrays passed through ``change`` (header kept)."""
+    arrays, header = load_npz(src)
+    header = {k: v for k, v in header.items() if k not in ("format", "format_version", "scratchdae_version")}
+    save_npz(dst, change(dict(arrays)), header)
+    return dst
+
+
+def drop(key):
+    return lambda h: {k: v for k, v in h.items() if k != key}
+
+
+def put(key, value):
+    return lambda h: {**h, key: value}
+
+
+def put_arch(key, value):
+    return lambda h: {**h, "architecture": {**h["architecture"], key: value}}
+
+
+# -- model files: each damaged header, given to each command that reads models ----------
+
+HEADER_DAMAGE = {
+    "no architecture": (drop("architecture"), "architecture"),
+    "no loss": (drop("loss"), "loss"),
+    "no corruption": (drop("corruption"), "corruption"),
+    "no dtype": (drop("dtype"), "dtype"),
+    "no kind": (drop("kind"), "kind"),
+    "no format version": (drop("format_version"), "format_version"),
+    "string format version": (put("format_version", "1"), "format_version"),
+    "future format version": (put("format_version", 7), "format version 7"),
+    "architecture a list": (put("architecture", [784, 16]), "architecture"),
+    "hidden 1e12 units": (put_arch("hidden", [10**12]), "parameter"),
+    "hidden negative": (put_arch("hidden", [-16]), "hidden"),
+    "hidden empty": (put_arch("hidden", []), "hidden"),
+    "n_in a string": (put_arch("n_in", "784"), "n_in"),
+    "unknown activation": (put_arch("activation", "swish"), "activation"),
+    "unknown architecture entry": (put_arch("depth", 3), "depth"),
+    "dtype float16": (put("dtype", "float16"), "dtype"),
+    "dtype object": (put("dtype", "object"), "dtype"),
+    "loss a number": (put("loss", 3), "loss"),
+    "unknown loss": (put("loss", {"name": "hinge"}), "hinge"),
+    "negative loss sigma": (put("loss", {"name": "gaussian", "sigma": -1}), "sigma"),
+    "corruption a list": (put("corruption", ["gaussian", 0.5]), "corruption"),
+    "unknown corruption": (put("corruption", "blur:3"), "blur"),
+    "image shape 1-D": (put("normalisation", {"scale": 255.0, "image_shape": [784]}), "normalisation"),
+    "image shape of another size": (put("normalisation", {"scale": 255.0, "image_shape": [27, 27]}), "27x27"),
+    "task unknown": (put("task", "audio"), "task"),
+    "kind a checkpoint": (put("kind", "training-state"), "training-state"),
+}
+WHOLE_HEADER = {"header a JSON list": [1, 2], "header null": None, "header a number": 42, "header a string": "model"}
+
+
+def digit_commands(model, folder):
+    """Each command that reads a digit model, as argv."""
+    png = folder / "in.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(png)
+    return {
+        "evaluate": ["evaluate", "--model", model, "--dataset", "mnist-sample"],
+        "denoise": ["denoise", "--model", model, png, "--out", folder / "out"],
+        "probe": ["probe", "--model", model, "--max-train", "100"],
+        "sample": ["sample", "--model", model, "--out", folder / "s", "--steps", "2", "--quality-chains", "0"],
+    }
+
+
+@pytest.mark.parametrize("damage", sorted(HEADER_DAMAGE))
+@pytest.mark.parametrize("command", ["evaluate", "denoise", "probe", "sample"])
+def test_a_damaged_model_header_is_refused_by_every_command(models, tmp_path, capsys, damage, command):
+    change, named = HEADER_DAMAGE[damage]
+    bad = with_header(models / "digits" / "model.npz", tmp_path / "bad.npz", change)
+    argv = digit_commands(bad, tmp_path)[command]
+    last = assert_refused(argv, capsys, tmp_path, "bad.npz")
+    assert named in last, last
+
+
+@pytest.mark.parametrize("name", sorted(WHOLE_HEADER))
+def test_a_header_that_is_not_an_object_is_refused(models, tmp_path, capsys, name):
+    bad = with_header(models / "digits" / "model.npz", tmp_path / "bad.npz", lambda h: WHOLE_HEADER[name])
+    assert "JSON object" in assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys,
+                                           tmp_path, "bad.npz")
+
+
+def _members_case(models, tmp_path, kind):
+    src = models / "digits" / "model.npz"
+    members = read_members(src)
+    dst = tmp_path / "bad.npz"
+    if kind == "raw bytes member":
+        members["param/encoder.0.W.npy"] = b"these are not the weights"
+    elif kind == "raw bytes header":
+        members["__header__.npy"] = b'{"format": "scratchdae"}'
+    elif kind == "no header":
+        del members["__header__.npy"]
+    elif kind == "header of floats":
+        members["__header__.npy"] = npy_bytes(np.zeros(8))
+    elif kind == "missing weight":
+        del members["param/mean_head.W.npy"]
+    elif kind == "extra weight":
+        members["param/encoder.9.W.npy"] = npy_bytes(np.zeros((2, 2), np.float32))
+    elif kind == "object array":
+        members["param/encoder.0.b.npy"] = npy_bytes(np.array(["a", "b"]))
+    elif kind == "huge declared weight":
+        members["param/encoder.0.W.npy"] = npy_bytes(np.zeros(4, np.float32))
+        write_members(dst, members)
+        return _declare_size(dst, "param/encoder.0.W.npy", 2**40)
+    return write_members(dst, members)
+
+
+def _declare_size(path, member, size):
+    """Rewrite the uncompressed size that ``path``'s zip directory records for ``member``: a file that lies."""
+    raw = bytearray(path.read_bytes())
+    i = raw.find(b"PK\x01\x02")
+    while i >= 0:  # each central directory entry: its name length at +28, the name at +46, the size at +24
+        n = struct.unpack("<H", raw[i + 28:i + 30])[0]
+        if raw[i + 46:i + 46 + n] == member.encode():
+            struct.pack_into("<I", raw, i + 24, min(size, 2**32 - 1))
+        i = raw.find(b"PK\x01\x02", i + 4)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+MEMBER_DAMAGE = ["raw bytes member", "raw bytes header", "no header", "header of floats", "missing weight",
+                 "extra weight", "object array", "huge declared weight"]
+
+
+@pytest.mark.parametrize("kind", MEMBER_DAMAGE)
+def test_damaged_members_are_refused(models, tmp_path, capsys, kind):
+    bad = _members_case(models, tmp_path, kind)
+    assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys, tmp_path, "bad.npz")
+
+
+def test_a_huge_unused_member_is_never_read(models, tmp_path, capsys):
+    src = models / "digits" / "model.npz"
+    members = read_members(src)
+    members["unused.npy"] = npy_bytes(np.zeros(16, np.uint8))
+    bad = _declare_size(write_members(tmp_path / "m.npz", members), "unused.npy", 2**40)
+    code, out, err = run_cli(["evaluate", "--model", bad, "--dataset", "mnist-sample", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["n_images"] == 1000
+
+
+@pytest.mark.parametrize("kind", ["empty file", "text file", "npy renamed npz", "truncated", "a folder",
+                                  "does not exist", "a fifo", "zip of text"])
+def test_model_files_that_are_not_models(models, tmp_path, capsys, kind):
+    bad = tmp_path / "bad.npz"
+    if kind == "empty file":
+        bad.write_bytes(b"")
+    elif kind == "text file":
+        bad.write_text("hello")
+    elif kind == "npy renamed npz":
+        np.save(tmp_path / "x.npy", np.zeros(3))
+        (tmp_path / "x.npy").rename(bad)
+    elif kind == "truncated":
+        data = (models / "digits" / "model.npz").read_bytes()
+        bad.write_bytes(data[: len(data) // 2])
+    elif kind == "a folder":
+        bad.mkdir()
+    elif kind == "a fifo":
+        os.mkfifo(bad)
+    elif kind == "zip of text":
+        write_members(bad, {"readme.txt": b"hi"})
+    assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys, tmp_path, "bad.npz")
+
+
+@pytest.mark.parametrize("kind", ["nan weight", "inf loss parameter", "weight of wrong shape", "int weights"])
+def test_model_arrays_that_cannot_be_a_model(models, tmp_path, capsys, kind):
+    def change(arrays):
+        if kind == "nan weight":
+            arrays["param/encoder.0.W"] = np.full_like(arrays["param/encoder.0.W"], np.nan)
+        elif kind == "inf loss parameter":
+            arrays["param/mean_head.b"] = np.full_like(arrays["param/mean_head.b"], np.inf)
+        elif kind == "weight of wrong shape":
+            arrays["param/encoder.0.W"] = arrays["param/encoder.0.W"][:, :5]
+        elif kind == "int weights":
+            arrays["param/encoder.0.W"] = arrays["param/encoder.0.W"].astype(np.int64)
+        return arrays
+
+    bad = with_arrays(models / "digits" / "model.npz", tmp_path / "bad.npz", change)
+    code, out, err = run_cli(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys)
+    if kind == "int weights":  # integers convert exactly to the model's float32: a model that works
+        assert code == 0, err
+        return
+    assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys, tmp_path, "bad.npz")
+
+
+TASK_COMMANDS = {  # each command, and the kinds of model it takes
+    ("evaluate", "--dataset", "mnist-sample"): "digits",
+    ("denoise", "IN", "--out", "OUT"): "digits docs",
+    ("probe", "--max-train", "100"): "digits",
+    ("sample", "--out", "OUT", "--steps", "2"): "digits",
+    ("score", "--points", "200"): "toy",
+    ("documents", "evaluate", "--pages", "1"): "docs",
+}
+WRONG_TASK = [(command, kind) for command, fits in TASK_COMMANDS.items() for kind in ("digits", "toy", "docs")
+              if kind not in fits]
+
+
+@pytest.mark.parametrize("command, kind", WRONG_TASK)
+def test_a_model_of_another_task_is_refused(models, tmp_path, capsys, command, kind):
+    png = tmp_path / "in.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(png)
+    head = 2 if command[0] == "documents" else 1
+    rest = [png if a == "IN" else tmp_path / "out" if a == "OUT" else a for a in command[head:]]
+    assert_refused([*command[:head], "--model", models / kind / "model.npz", *rest], capsys, tmp_path, "model.npz")
+
+
+def test_a_model_saved_outside_train_is_refused_clearly_by_evaluate(tmp_path, capsys):
+    from scratchdae import Autoencoder, GaussianNLL, get_corruption, save_model
+
+    model = Autoencoder(784, 8, seed=0)
+    save_model(tmp_path / "m.npz", model, GaussianNLL(0.1), get_corruption("gaussian:0.5"))
+    last = assert_refused(["evaluate", "--model", tmp_path / "m.npz", "--dataset", "mnist-sample"], capsys, tmp_path,
+                          "m.npz")
+    assert "normalisation" in last or "image" in last
+
+
+# -- resume from a damaged checkpoint -----------------------------------------------------
+
+
+def interrupted_run(tmp_path):
+    """A run stopped mid-epoch, so its checkpoint holds the order of the examples."""
+    from scratchdae.train import train
+
+    def stop(epoch, step, run):
+        if step == 3:
+            run.stop()
+
+    train(out=tmp_path / "run", max_train=300, hidden=(8,), epochs=2, batch_size=32, quiet=True, figures=False,
+          on_step=stop)
+    return tmp_path / "run" / "checkpoint.npz"
+
+
+RESUME_DAMAGE = {
+    "perm out of range": lambda a, h: ({**a, "perm": a["perm"] + 10**6}, h),
+    "perm too short": lambda a, h: ({**a, "perm": a["perm"][:10]}, h),
+    "perm of floats": lambda a, h: ({**a, "perm": a["perm"].astype(np.float64)}, h),
+    "perm repeated": lambda a, h: ({**a, "perm": np.zeros_like(a["perm"])}, h),
+    "perm missing": lambda a, h: ({k: v for k, v in a.items() if k != "perm"}, h),
+    "history not a list": lambda a, h: (a, {**h, "history": {"epoch": 1}}),
+    "best missing": lambda a, h: (a, {k: v for k, v in h.items() if k != "best"}),
+    "best without val_loss": lambda a, h: (a, {**h, "best": {"epoch": 0}}),
+    "negative epoch": lambda a, h: (a, {**h, "epoch": -1}),
+    "step a string": lambda a, h: (a, {**h, "step": "3"}),
+    "step past the epoch": lambda a, h: (a, {**h, "step": 10**6}),
+    "rng garbage": lambda a, h: (a, {**h, "rng": {"shuffle": {"bit_generator": "nope"}, "noise": None}}),
+    "rng missing": lambda a, h: (a, {k: v for k, v in h.items() if k != "rng"}),
+    "config with an unknown setting": lambda a, h: (a, {**h, "config": {**h["config"], "colour": "blue"}}),
+    "config with a bad value": lambda a, h: (a, {**h, "config": {**h["config"], "batch_size": -4}}),
+    "optimizer moment of wrong shape": lambda a, h: ({**a, "opt/encoder.0.W/m": np.zeros((2, 2), np.float32)}, h),
+    "running not a pair": lambda a, h: (a, {**h, "running": [1.0]}),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(RESUME_DAMAGE))
+def test_resume_from_a_damaged_checkpoint_is_refused(tmp_path, capsys, damage):
+    state = interrupted_run(tmp_path)
+    arrays, header = load_npz(state)
+    arrays, header = RESUME_DAMAGE[damage](dict(arrays), dict(header))
+    header = {k: v for k, v in header.items() if k not in ("format", "format_version", "scratchdae_version")}
+    save_npz(state, arrays, header)
+    assert_refused(["train", "--out", tmp_path / "run", "--resume"], capsys, tmp_path, "checkpoint.npz")
+
+
+def test_resume_after_the_data_changed_is_refused(tmp_path, capsys):
+    interrupted_run(tmp_path)
+    from scratchdae.train import train
+
+    with pytest.raises(ValueError, match="differ|max_train"):
+        train(out=tmp_path / "run", resume=True, max_train=200, quiet=True)
+
+
+# -- data files -------------------------------------------------------------------------------
+
+
+def idx_case(folder, kind):
+    p = folder / "images.idx"
+    ok = np.zeros((3, 28, 28), np.uint8).tobytes()
+    if kind == "bad magic":
+        p.write_bytes(b"\x12\x34\x56\x78" + ok)
+    elif kind == "unknown type":
+        write_idx_bytes(p, 0x42, (3, 28, 28), ok)
+    elif kind == "zero dimensions":
+        p.write_bytes(struct.pack(">HBB", 0, 8, 0))
+    elif kind == "truncated header":
+        p.write_bytes(struct.pack(">HBB", 0, 8, 3) + b"\x00\x00")
+    elif kind == "truncated data":
+        write_idx_bytes(p, 8, (3, 28, 28), ok[:-5])
+    elif kind == "trailing data":
+        write_idx_bytes(p, 8, (3, 28, 28), ok + b"extra")
+    elif kind == "dims overflow int64":
+        write_idx_bytes(p, 8, (2**32 - 1, 2**32 - 1, 2**32 - 1))
+    elif kind == "gzip declaring 2e6 images":
+        write_idx_bytes(p, 8, (2_000_000, 28, 28), ok, gz=True)
+    elif kind == "corrupt gzip":
+        p.write_bytes(b"\x1f\x8b" + b"garbage" * 10)
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "labels not images":
+        write_idx_bytes(p, 8, (3,), b"\x01\x02\x03")
+    elif kind == "images of another size":
+        write_idx_bytes(p, 8, (3, 20, 20), bytes(1200))
+    elif kind == "float images":
+        write_idx_bytes(p, 0x0D, (1, 28, 28), np.zeros(784, ">f4").tobytes())
+    elif kind == "a folder":
+        p.mkdir()
+    elif kind == "a fifo":
+        os.mkfifo(p)
+    elif kind == "missing":
+        pass
+    elif kind == "zero images":
+        write_idx_bytes(p, 8, (0, 28, 28))
+    return p
+
+
+IDX_CASES = ["bad magic", "unknown type", "zero dimensions", "truncated header", "truncated data", "trailing data",
+             "dims overflow int64", "gzip declaring 2e6 images", "corrupt gzip", "empty", "labels not images",
+             "images of another size", "float images", "a folder", "a fifo", "missing", "zero images"]
+
+
+@pytest.mark.parametrize("kind", IDX_CASES)
+def test_bad_idx_files_for_evaluate(models, tmp_path, capsys, kind):
+    p = idx_case(tmp_path, kind)
+    assert_refused(["evaluate", "--model", models / "digits" / "model.npz", "--images", p], capsys, tmp_path,
+                   "images.idx")
+
+
+@pytest.mark.parametrize("kind", ["bad magic", "truncated data", "dims overflow int64", "gzip declaring 2e6 images",
+                                  "labels not images"])
+def test_bad_idx_files_in_a_training_folder(tmp_path, capsys, kind):
+    data = tmp_path / "data"
+    data.mkdir()
+    p = idx_case(data, kind)
+    p.rename(data / "train-images-idx3-ubyte")
+    write_idx_bytes(data / "t10k-images-idx3-ubyte", 8, (2, 28, 28), bytes(2 * 784))
+    assert_refused(["train", "--data-dir", data, "--out", tmp_path / "run"], capsys, tmp_path,
+                   "train-images-idx3-ubyte")
+
+
+def test_a_folder_without_idx_files(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("hi")
+    assert_refused(["train", "--data-dir", tmp_path / "data", "--out", tmp_path / "run"], capsys, tmp_path, "data")
+
+
+# -- images given to denoise --------------------------------------------------------------------
+
+
+def image_case(folder, kind):
+    p = folder / "in.png"
+    if kind == "not an image":
+        p.write_bytes(b"hello, not a png")
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "colour":
+        rgb = np.zeros((28, 28, 3), np.uint8)
+        rgb[..., 0] = 255
+        Image.fromarray(rgb).save(p)
+    elif kind == "wrong size":
+        Image.fromarray(np.zeros((30, 28), np.uint8)).save(p)
+    elif kind == "a folder":
+        p.mkdir()
+    elif kind == "a fifo":
+        os.mkfifo(p)
+    elif kind == "missing":
+        pass
+    elif kind == "truncated png":
+        buf = io.BytesIO()
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(buf, format="PNG")
+        p.write_bytes(buf.getvalue()[:40])
+    elif kind == "decompression bomb":
+        Image.new("1", (40000, 40000)).save(p)  # 1.6 gigapixels, a small file
+    elif kind == "a link to nowhere":
+        p.symlink_to(folder / "nowhere.png")
+    elif kind == "a link loop":
+        p.symlink_to(p)
+    return p
+
+
+IMAGE_CASES = ["not an image", "empty", "wrong size", "a folder", "a fifo", "missing", "truncated png",
+               "decompression bomb", "a link to nowhere", "a link loop"]
+
+
+@pytest.mark.parametrize("kind", IMAGE_CASES)
+def test_bad_images_for_denoise(models, tmp_path, capsys, kind):
+    if kind == "decompression bomb" and os.environ.get("SCRATCHDAE_FAST_HOSTILE"):
+        pytest.skip("slow to build")
+    p = image_case(tmp_path, kind)
+    assert_refused(["denoise", "--model", models / "digits" / "model.npz", p, "--out", tmp_path / "out"], capsys,
+                   tmp_path, "in.png")
+
+
+# -- options ----------------------------------------------------------------------------------------
+
+TRAIN_OPTIONS = [
+    ("--epochs", "0"), ("--epochs", "-1"), ("--epochs", "1.5"), ("--batch-size", "0"), ("--batch-size", "-8"),
+    ("--lr", "0"), ("--lr", "-0.1"), ("--lr", "nan"), ("--lr", "inf"), ("--lr", "abc"), ("--seed", "-1"),
+    ("--seed", "x"), ("--val-fraction", "0"), ("--val-fraction", "1"), ("--val-fraction", "nan"),
+    ("--max-train", "1"), ("--max-train", "-5"), ("--patience", "-1"), ("--max-seconds", "0"),
+    ("--max-seconds", "inf"), ("--momentum", "1.5"), ("--weight-decay", "-1"), ("--hidden", "0"),
+    ("--hidden", "-3"), ("--hidden", "abc"), ("--hidden", "10000000000"), ("--hidden", "100000,100000,100000"),
+    ("--decoder-hidden", "-1"), ("--noise", "gaussian:"), ("--noise", "gaussian:-1"), ("--noise", "gaussian:nan"),
+    ("--noise", "gaussian:inf"), ("--noise", "masking:2"), ("--noise", "foo:1"), ("--noise", "salt-pepper:-0.1"),
+    ("--loss", "gaussian:0"), ("--loss", "gaussian:1e308"), ("--loss", "gaussian:1e-300"), ("--loss", "hinge"),
+    ("--loss", "gaussian-learned:-1"), ("--activation", "swish"), ("--output-activation", "softmax"),
+    ("--lr-schedule", "linear"), ("--lr-schedule", "step:0:0.5"), ("--dataset", "cifar"),
+    ("--backend", "cupy"), ("--n-points", "0"), ("--optimizer", "rmsprop"),
+]
+
+
+@pytest.mark.parametrize("option, value", TRAIN_OPTIONS)
+def test_bad_training_options(tmp_path, capsys, option, value):
+    if option == "--backend":
+        from scratchdae.backend import available_backends
+
+        if "cupy" in available_backends():
+            pytest.skip("CuPy works here")
+    argv = ["train", "--out", tmp_path / "run", "--max-train", "300", "--epochs", "1", option, value]
+    last = assert_refused(argv, capsys, tmp_path)
+    stem = option.lstrip("-").replace("-", "_")
+    assert option in last or stem in last or value in last or stem.split("_")[0] in last, last
+
+
+OTHER_OPTIONS = [
+    (["score", "--points", "5"], "--points"),
+    (["score", "--points", "-1"], "--points"),
+    (["sample", "--steps", "0", "--out", "OUT"], "steps"),
+    (["sample", "--chains", "-1", "--out", "OUT"], "chains"),
+    (["sample", "--quality-chains", "-3", "--out", "OUT"], "quality"),
+    (["probe", "--max-train", "1"], "max"),
+    (["probe", "--compare", "nofile"], "--compare"),
+    (["probe", "--compare", "a=MODEL", "--compare", "a=MODEL"], "twice"),
+    (["evaluate", "--dataset", "mnist-sample", "--noise", "gaussian:-2"], "gaussian"),
+    (["evaluate", "--dataset", "mnist-sample", "--seed", "-1"], "seed"),
+    (["evaluate"], "say what to evaluate on"),
+    (["documents", "generate", "--out", "OUT", "--pages", "-3"], "--pages"),
+    (["documents", "generate", "--out", "OUT", "--pages", "0", "--test-pages", "0"], "--pages"),
+    (["documents", "generate", "--out", "OUT", "--fonts", "comic"], "comic"),
+    (["documents", "generate", "--out", "OUT", "--backgrounds", "tea"], "tea"),
+    (["documents", "evaluate", "--pages", "0"], "pages"),
+    (["documents", "evaluate", "--pages", "-1"], "pages"),
+]
+
+
+@pytest.mark.parametrize("argv, named", OTHER_OPTIONS)
+def test_bad_options_of_the_other_commands(models, tmp_path, capsys, argv, named):
+    model = {"score": "toy", "documents": "docs"}.get(argv[0], "digits")
+    argv = [tmp_path / "out" if a == "OUT" else models / "digits" / "model.npz" if a == "MODEL" else a for a in argv]
+    if argv[0] == "documents" and argv[1] == "evaluate":
+        argv = [*argv[:2], "--model", models / model / "model.npz", *argv[2:]]
+    elif argv[0] != "documents" and argv[-1] != "say what to evaluate on":
+        argv = [argv[0], "--model", models / model / "model.npz", *argv[1:]]
+    if argv == ["evaluate"]:
+        argv = ["evaluate", "--model", models / "digits" / "model.npz"]
+    assert named in assert_refused(argv, capsys, tmp_path)
+
+
+# -- paths and outputs -------------------------------------------------------------------------------
+
+
+def test_train_out_is_a_file(tmp_path, capsys):
+    (tmp_path / "run").write_text("my notes")
+    assert_refused(["train", "--out", tmp_path / "run", "--max-train", "300"], capsys, tmp_path, "run")
+
+
+def test_train_out_under_a_file(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert_refused(["train", "--out", tmp_path / "afile" / "run", "--max-train", "300"], capsys, tmp_path, "afile")
+
+
+def test_train_out_holding_a_model_is_not_replaced(models, tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.npz").write_bytes((models / "digits" / "model.npz").read_bytes())
+    assert_refused(["train", "--out", tmp_path / "run", "--max-train", "300"], capsys, tmp_path, "model.npz")
+
+
+def test_train_out_holding_a_run_needs_resume(models, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("model.npz", "checkpoint.npz"):
+        (run / name).write_bytes((models / "digits" / name).read_bytes())
+    assert_refused(["train", "--out", run], capsys, tmp_path, "--resume")
+
+
+def test_resume_without_out(tmp_path, capsys):
+    assert_refused(["train", "--resume"], capsys, tmp_path, "--out")
+
+
+def test_resume_of_a_folder_without_a_run(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    assert_refused(["train", "--resume", "--out", tmp_path / "run"], capsys, tmp_path, "checkpoint.npz")
+
+
+def test_resume_with_changed_settings(models, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("model.npz", "checkpoint.npz"):
+        (run / name).write_bytes((models / "digits" / name).read_bytes())
+    assert_refused(["train", "--resume", "--out", run, "--lr", "0.5"], capsys, tmp_path, "lr")
+
+
+def test_a_folder_given_as_model(tmp_path, capsys):
+    (tmp_path / "m").mkdir()
+    assert "folder" in assert_refused(["evaluate", "--model", tmp_path / "m", "--dataset", "mnist-sample"], capsys,
+                                      tmp_path, "m")
+
+
+def test_a_folder_given_as_images(models, tmp_path, capsys):
+    (tmp_path / "imgs").mkdir()
+    assert_refused(["evaluate", "--model", models / "digits" / "model.npz", "--images", tmp_path / "imgs"], capsys,
+                   tmp_path, "imgs")
+
+
+def test_denoise_duplicate_output_names(models, tmp_path, capsys):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.jpg", format="PNG")
+    assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "a.png", tmp_path / "a.jpg",
+                    "--out", tmp_path / "out"], capsys, tmp_path, "a.png")
+
+
+def test_denoise_over_its_own_input(models, tmp_path, capsys):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "x.png")
+    assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "x.png", "--out", tmp_path],
+                   capsys, tmp_path, "x.png")
+
+
+def test_denoise_into_a_file(models, tmp_path, capsys):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "x.png")
+    (tmp_path / "out").write_text("a file")
+    assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "x.png", "--out",
+                    tmp_path / "out"], capsys, tmp_path, "out")
+
+
+def test_denoise_one_bad_input_among_good_ones_writes_nothing(models, tmp_path, capsys):
+    for name in ("a", "b"):
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / f"{name}.png")
+    (tmp_path / "c.png").write_text("not an image")
+    assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "a.png", tmp_path / "b.png",
+                    tmp_path / "c.png", "--out", tmp_path / "out"], capsys, tmp_path, "c.png")
+
+
+def test_denoise_on_a_full_disk_writes_nothing(models, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from PIL import PngImagePlugin
+
+    for name in ("a", "b", "c"):
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / f"{name}.png")
+    real, calls = PngImagePlugin._save, []
+
+    def full(im, fp, filename, *args, **kw):
+        calls.append(filename)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(im, fp, filename, *args, **kw)
+
+    monkeypatch.setitem(Image.SAVE, "PNG", full)
+    last = assert_refused(["denoise", "--model", models / "digits" / "model.npz", *(tmp_path / f"{n}.png" for n in "abc"),
+                           "--out", tmp_path / "out"], capsys, tmp_path, "c.png")
+    assert "No space left" in last and "none of the 3" in last
+
+
+@pytest.mark.parametrize("dest", ["/dev/null", "DIR"])
+def test_outputs_that_are_not_regular_files(models, tmp_path, capsys, dest):
+    dest = tmp_path / "d" if dest == "DIR" else Path(dest)
+    if dest != Path("/dev/null"):
+        dest.mkdir()
+    before = os.stat("/dev/null")
+    code, out, err = run_cli(["score", "--model", models / "toy" / "model.npz", "--points", "200", "--figure", dest],
+                             capsys)
+    assert code == 2 and "not a regular file" in err and "Traceback" not in err, err
+    after = os.stat("/dev/null")
+    assert (before.st_ino, before.st_mode) == (after.st_ino, after.st_mode)
+
+
+def test_a_read_only_output_folder(models, tmp_path, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root may write anywhere")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "x.png")
+    try:
+        assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "x.png", "--out", ro],
+                       capsys, tmp_path, "ro")
+    finally:
+        ro.chmod(0o700)
+
+
+# -- documents -----------------------------------------------------------------------------------------
+
+
+def kaggle_folder(root, *, cleaned=True, shapes=((40, 50), (40, 50)), names=("1.png", "1.png")):
+    (root / "train").mkdir(parents=True)
+    Image.fromarray(np.full(shapes[0], 200, np.uint8)).save(root / "train" / names[0])
+    if cleaned:
+        (root / "train_cleaned").mkdir()
+        Image.fromarray(np.full(shapes[1], 255, np.uint8)).save(root / "train_cleaned" / names[1])
+    return root
+
+
+@pytest.mark.parametrize("kind", ["no train_cleaned", "shapes differ", "twin missing", "empty train"])
+def test_bad_kaggle_folders(models, tmp_path, capsys, kind):
+    k = tmp_path / "k"
+    if kind == "no train_cleaned":
+        kaggle_folder(k, cleaned=False)
+    elif kind == "shapes differ":
+        kaggle_folder(k, shapes=((40, 50), (41, 50)))
+    elif kind == "twin missing":
+        kaggle_folder(k, names=("1.png", "2.png"))
+    elif kind == "empty train":
+        (k / "train").mkdir(parents=True)
+        (k / "train_cleaned").mkdir()
+    named = {"no train_cleaned": "train_cleaned", "shapes differ": "1.png", "twin missing": "1.png",
+             "empty train": "train"}[kind]
+    assert_refused(["documents", "evaluate", "--model", models / "docs" / "model.npz", "--data-dir", k], capsys,
+                   tmp_path, named)
+    if kind != "no train_cleaned":
+        assert_refused(["train", "--dataset", "documents", "--data-dir", k, "--out", tmp_path / "run"], capsys,
+                       tmp_path)
+
+
+def test_generate_into_a_folder_that_holds_files(tmp_path, capsys):
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "mine.txt").write_text("keep me")
+    assert_refused(["documents", "generate", "--out", tmp_path / "g", "--pages", "1"], capsys, tmp_path, "g")
+
+
+def test_generate_interrupted_leaves_nothing(tmp_path, monkeypatch):
+    from scratchdae.documents import generate
+
+    real, calls = generate.write_png, []
+
+    def interrupted(path, gray):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path, gray)
+
+    monkeypatch.setattr(generate, "write_png", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate.generate_folder(tmp_path / "g", 3, log=lambda *a: None)
+    assert list(tmp_path.iterdir()) == []  # no folder that looks like Kaggle's, no temporary
+    monkeypatch.setattr(generate, "write_png", real)
+    generate.generate_folder(tmp_path / "g", 2, log=lambda *a: None)  # and a rerun works
+    assert (tmp_path / "g" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("kind", ["non-numeric name", "colour page", "empty folder", "missing folder"])
+def test_bad_submission_inputs(models, tmp_path, capsys, kind):
+    t = tmp_path / "test"
+    if kind != "missing folder":
+        t.mkdir()
+    if kind == "non-numeric name":
+        Image.fromarray(np.full((20, 20), 200, np.uint8)).save(t / "page.png")
+    elif kind == "colour page":
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8) + np.array([255, 0, 0], np.uint8)).save(t / "1.png")
+    assert_refused(["documents", "submit", "--model", models / "docs" / "model.npz", "--test-dir", t, "--csv",
+                    tmp_path / "s.csv"], capsys, tmp_path)
+
+
+# -- the Python API --------------------------------------------------------------------------------------
+
+
+API_CASES = {
+    "train val_fraction a string": (lambda m, t: __import__("scratchdae").train(val_fraction="0.1", quiet=True),
+                                    "val_fraction"),
+    "train lr a string": (lambda m, t: __import__("scratchdae").train(lr="0.1", quiet=True), "lr"),
+    "train hidden a string": (lambda m, t: __import__("scratchdae").train(hidden="16", quiet=True), "hidden"),
+    "train inputs a list": (lambda m, t: __import__("scratchdae").train(inputs=[[0.0, 1.0]], quiet=True), "inputs"),
+    "train inputs float64": (lambda m, t: __import__("scratchdae").train(inputs=np.zeros((10, 2)), quiet=True),
+                             "float32"),
+    "train inputs with nan": (lambda m, t: __import__("scratchdae").train(
+        inputs=np.full((10, 2), np.nan, np.float32), quiet=True), "NaN"),
+    "load_model of a folder": (lambda m, t: __import__("scratchdae").load_model(t), "folder"),
+    "reconstruct a list": (lambda m, t: __import__("scratchdae").reconstruct(
+        *__import__("scratchdae").load_model(m / "digits" / "model.npz")[:2], [[0.0] * 784]), "array"),
+    "reconstruct wrong width": (lambda m, t: __import__("scratchdae").reconstruct(
+        *__import__("scratchdae").load_model(m / "digits" / "model.npz")[:2], np.zeros((2, 5), np.float32)), "784"),
+    "score_field negative sigma": (lambda m, t: __import__("scratchdae").score_field(
+        *__import__("scratchdae").load_model(m / "toy" / "model.npz")[:2], np.zeros((2, 2), np.float32), -1.0),
+        "sigma"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_CASES))
+def test_the_python_api_explains_bad_arguments(models, tmp_path, case):
+    call, named = API_CASES[case]
+    before = snapshot(tmp_path)
+    with pytest.raises((ValueError, TypeError)) as info:
+        call(models, tmp_path)
+    assert named in str(info.value) and ("Fix" in str(info.value) or "expected" in str(info.value)
+                                          or "must" in str(info.value)), str(info.value)
+    assert snapshot(tmp_path) == before
+
+
+def test_the_python_api_accepts_numpy_scalars(tmp_path):
+    from scratchdae import train
+
+    run = train(out=tmp_path / "r", max_train=np.int64(300), hidden=(np.int64(8),), epochs=np.int32(1),
+                lr=np.float32(1e-3), batch_size=np.int64(64), seed=np.int64(1), quiet=True, figures=False)
+    assert run.stopped == "finished"
+
+
+# -- signals --------------------------------------------------------------------------------------------
+
+
+def child(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "scratchdae", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_training_saves_the_state_and_leaves_no_temporary(tmp_path, sig):
+    run = tmp_path / "run"
+    p = child("train", "--out", run, "--max-train", "2000", "--epochs", "50", "--hidden", "64")
+    deadline = time.time() + 120
+    while not (run / "checkpoint.npz").exists() and time.time() < deadline:  # the first epoch is done
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (out, err)
+    assert "state saved" in out and "Traceback" not in err
+    assert not list(run.glob(".*.part")) and not (run / ".lock").exists()
+    arrays, header = load_npz(run / "checkpoint.npz")
+    assert header["step"] > 0 or header["epoch"] > 0
+    r = subprocess.run([sys.executable, "-m", "scratchdae", "train", "--out", run, "--resume", "--epochs",
+                        str(header["epoch"] + 1), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def test_stale_temporaries_of_a_killed_run_are_cleaned_on_resume(tmp_path):
+    from scratchdae.train import train
+
+    interrupted_run(tmp_path)
+    stale = tmp_path / "run" / ".checkpoint.npz.abc123.part"
+    stale.write_bytes(b"half a checkpoint")
+    (tmp_path / "run" / ".lock").write_text("999999999")  # the killed run's lock: its process is gone
+    train(out=tmp_path / "run", resume=True, quiet=True)
+    assert not stale.exists() and not (tmp_path / "run" / ".lock").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_during_denoise_leaves_no_temporary(models, tmp_path):
+    pages = []
+    for i in range(30):
+        Image.fromarray(np.full((420, 540), 200, np.uint8)).save(tmp_path / f"{i}.png")
+        pages.append(tmp_path / f"{i}.png")
+    out = tmp_path / "out"
+    p = child("denoise", "--model", models / "docs" / "model.npz", *pages, "--out", out)
+    time.sleep(3)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    if p.returncode == 0:
+        pytest.skip("denoising finished before the signal")
+    assert p.returncode == 143 and "terminated" in err and "Traceback" not in err, err
+    assert not out.exists() or not any(out.iterdir())
