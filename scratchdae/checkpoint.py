@@ -19,15 +19,16 @@ import json
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import __version__
 from .activations import ACTIVATIONS
-from .backend import get_backend, to_host
-from .corruption import get_corruption
+from .backend import Array, Backend, get_backend, to_host
+from .corruption import Corruption, get_corruption
 from .files import atomic_write
-from .losses import get_loss
+from .losses import Loss, get_loss
 from .model import Autoencoder, parameter_count, parameter_shapes
 
 FORMAT = "scratchdae"
@@ -38,7 +39,7 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, of another version or another shape."""
 
 
-def save_npz(path, arrays, header):
+def save_npz(path: str | Path, arrays: dict[str, Array], header: dict[str, Any]) -> Path:
     """Write host copies of ``arrays`` and the JSON ``header`` to ``path`` atomically."""
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "scratchdae_version": __version__, **header}
     payload = {k: to_host(v) for k, v in arrays.items()}
@@ -48,7 +49,7 @@ def save_npz(path, arrays, header):
     return Path(path)
 
 
-def load_npz(path, kind=None):
+def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read ``(arrays, header)``, checking the format, version, kind and the whole header.
 
     Only the members a checkpoint of that kind holds are read (an unknown member is
@@ -193,8 +194,11 @@ def _check_entries(header, schema, path, where="the header's"):
                                   "copy.")
 
 
-def check_header(header, path="checkpoint", kind=None):
-    """Check a header against the schema of what scratchdae writes, before anything uses it."""
+def check_header(header: Any, path: str | Path = "checkpoint", kind: str | None = None) -> dict[str, Any]:
+    """Check a header against the schema of what scratchdae writes, before anything uses it; returns it.
+
+    ``header`` is whatever the file's JSON held: anything but an object is refused too.
+    """
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: the header must be a JSON object, got {type(header).__name__} "
                               f"({header!r:.100}). The file is not a scratchdae checkpoint. Fix: pass a model.npz "
@@ -229,14 +233,15 @@ def check_header(header, path="checkpoint", kind=None):
     return header
 
 
-def model_arrays(model, loss):
+def model_arrays(model: Autoencoder, loss: Loss) -> dict[str, Array]:
     """The arrays that define a trained model: its parameters and the loss's."""
     arrays = {f"param/{k}": v for k, v in model.parameters().items()}
     arrays.update({f"loss/{k}": v for k, v in loss.params.items()})
     return arrays
 
 
-def restore_model(arrays, header, backend=None, path="the checkpoint"):
+def restore_model(arrays: dict[str, np.ndarray], header: dict[str, Any], backend: str | Backend | None = None,
+                  path: str | Path = "the checkpoint") -> tuple[Autoencoder, Loss]:
     """Build the model and loss described by ``header`` and load their arrays.
 
     The header is checked first, and the parameter count its architecture implies
@@ -286,19 +291,19 @@ def _sizes(arch):
                               arch.get("n_out", arch["n_in"])]))
 
 
-def model_header(model, loss, corruption, **extra):
+def model_header(model: Autoencoder, loss: Loss, corruption: Corruption, **extra: Any) -> dict[str, Any]:
     """The JSON header of a model: architecture, loss, corruption, and the task's entries
     (``task``; ``normalisation`` of images, or the ``window`` of a document model)."""
     return {"kind": "model", "architecture": model.config, "dtype": model.dtype.name, "loss": loss.config(),
             "corruption": corruption.spec(), "trained_on": model.backend.name, **extra}
 
 
-def save_model(path, model, loss, corruption, **extra):
+def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Corruption, **extra: Any) -> Path:
     """Write ``model.npz``: what evaluate and denoise need."""
     return save_npz(path, model_arrays(model, loss), model_header(model, loss, corruption, **extra))
 
 
-def load_model(path, backend=None):
+def load_model(path: str | Path, backend: str | Backend | None = None) -> tuple[Autoencoder, Loss, dict[str, Any]]:
     """Read a ``model.npz``: returns ``(model, loss, header)`` on the chosen backend."""
     arrays, header = load_npz(path, kind="model")
     model, loss = restore_model(arrays, header, get_backend(backend), path)

@@ -107,7 +107,8 @@ def _count(n, noun):
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-def cmd_train(args):
+def cmd_train(args: argparse.Namespace) -> int:
+    """``scratchdae train``: train with the flags given, print the files written; 130 when interrupted."""
     from .train import TrainConfig, train
 
     fields = TrainConfig.__dataclass_fields__
@@ -128,7 +129,8 @@ def cmd_train(args):
     return 130 if result.stopped == "interrupted" else 0
 
 
-def cmd_evaluate(args):
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``scratchdae evaluate``: MSE, PSNR and NLL of the noisy and the denoised images, as a table or JSON."""
     from .evaluate import evaluate
 
     dataset = args.dataset
@@ -150,7 +152,8 @@ def cmd_evaluate(args):
     return 0
 
 
-def cmd_denoise(args):
+def cmd_denoise(args: argparse.Namespace) -> int:
+    """``scratchdae denoise``: write the denoised PNGs and print their paths."""
     from .evaluate import denoise
 
     paths = denoise(args.model, args.inputs, args.out, backend=args.backend)
@@ -162,7 +165,8 @@ def cmd_denoise(args):
     return 0
 
 
-def cmd_score(args):
+def cmd_score(args: argparse.Namespace) -> int:
+    """``scratchdae score``: a toy model's score field and denoiser against the exact ones (S4, TM2, TM3)."""
     from .score import load_toy_model, score_report
 
     if not 100 <= args.points <= 10_000_000:
@@ -192,7 +196,8 @@ def cmd_score(args):
     return 0
 
 
-def cmd_probe(args):
+def cmd_probe(args: argparse.Namespace) -> int:
+    """``scratchdae probe``: linear-probe accuracy of the code, the pixels and a random net; McNemar's test (MN1)."""
     from .representation import probe_report
 
     models = {}
@@ -222,7 +227,8 @@ def cmd_probe(args):
     return 0
 
 
-def cmd_sample(args):
+def cmd_sample(args: argparse.Namespace) -> int:
+    """``scratchdae sample``: draw the DAE Markov chain (MC1), print the sample measures and the files."""
     from .sampling import sample_report
 
     dataset = _labelled_dataset(args)
@@ -252,7 +258,8 @@ def cmd_sample(args):
     return 0
 
 
-def cmd_documents_generate(args):
+def cmd_documents_generate(args: argparse.Namespace) -> int:
+    """``scratchdae documents generate``: write a folder of generated pages in Kaggle's layout."""
     from .documents.generate import generate_folder
 
     if args.pages < 0 or args.test_pages < 0 or args.pages + args.test_pages == 0:
@@ -276,7 +283,8 @@ def _names(text, what):
     return parse_families(text, FONT_FAMILIES if what == "fonts" else BACKGROUNDS, what)
 
 
-def cmd_documents_evaluate(args):
+def cmd_documents_evaluate(args: argparse.Namespace) -> int:
+    """``scratchdae documents evaluate``: RMSE of a document model beside the baselines."""
     from .documents.evaluate import evaluate_documents
 
     r = evaluate_documents(args.model, data_dir=args.data_dir, pages=args.pages, seed=args.seed, fonts=args.fonts,
@@ -293,7 +301,8 @@ def cmd_documents_evaluate(args):
     return 0
 
 
-def cmd_documents_submit(args):
+def cmd_documents_submit(args: argparse.Namespace) -> int:
+    """``scratchdae documents submit``: clean the test pages into Kaggle's submission CSV."""
     from .documents.evaluate import document_cleaner
     from .documents.pages import page_files, write_submission
 
@@ -310,7 +319,8 @@ def cmd_documents_submit(args):
     return 0
 
 
-def cmd_gradcheck(args):
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """``scratchdae gradcheck``: every backward pass against central differences (GC1, GC2); 1 when one fails."""
     from .gradient_check import TOLERANCE, run_all
 
     be = get_backend(args.backend)
@@ -332,7 +342,8 @@ def cmd_gradcheck(args):
     return 1 if failed else 0
 
 
-def cmd_info(args):
+def cmd_info(args: argparse.Namespace) -> int:
+    """``scratchdae info``: versions, the BLAS, the backends and the GPU."""
     import numpy as np
 
     info = {"scratchdae": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
@@ -395,7 +406,8 @@ def _blas():
         return names[0] if names else None
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The ``scratchdae`` parser: one subcommand per command, each with its ``func`` set to its ``cmd_*``."""
     parser = argparse.ArgumentParser(prog="scratchdae", description="Denoising autoencoders from scratch.",
                                      epilog="scratchdae COMMAND --help explains each command's options.")
     parser.add_argument("--version", action="version", version=f"scratchdae {__version__}")
@@ -580,7 +592,8 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
+    """Run ``scratchdae`` with ``argv`` (default: the command line); returns the exit status."""
     args = build_parser().parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
     # SIGTERM like Ctrl-C: files being written are removed, not left half-written

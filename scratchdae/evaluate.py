@@ -6,17 +6,21 @@ reconstruction. ``denoise`` reads PNG images, writes the model's
 reconstructions as PNG images of the same names.
 """
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .backend import to_host
+from .backend import Backend, to_host
 from .checkpoint import load_model
 from .corruption import get_corruption
 from .data import load_dataset, read_idx
 from .files import check_folder, read_gray, write_pngs
+from .losses import Loss
 from .metrics import psnr
 from .inference import evaluate_arrays, prepare_images, reconstruct
+from .model import Autoencoder
 
 # the noisy input as a prediction has an NLL only where the loss needs nothing but a mean
 NOISY_NLL_LOSSES = ("gaussian", "gaussian-learned", "mse")
@@ -28,7 +32,7 @@ def _model(model, backend):
     return model
 
 
-def require_images(header, command, source="the model"):
+def require_images(header: dict[str, Any], command: str, source: str = "the model") -> None:
     """Image commands need an image model: one whose header has the pixel normalisation."""
     if header.get("task", "images") == "images" and "normalisation" in header:
         return
@@ -55,8 +59,11 @@ def _check_shape(images, header, source):
         raise ValueError(f"{source} holds no images (its first dimension is 0). Fix: use a file with images in it.")
 
 
-def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, seed=0, backend=None,
-             batch_size=1000, log=None):
+def evaluate(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], *,
+             images: str | Path | np.ndarray | None = None, dataset: str | None = None,
+             data_dir: str | Path | None = None, noise: str | None = None, seed: int = 0,
+             backend: str | Backend | None = None, batch_size: int = 1000,
+             log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Corrupt, denoise and score; the Python face of ``scratchdae evaluate``.
 
     Parameters
@@ -101,7 +108,7 @@ def evaluate(model, *, images=None, dataset=None, data_dir=None, noise=None, see
     }
 
 
-def read_png(path, shape):
+def read_png(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """A PNG as a uint8 (H, W) grayscale array; colour is converted by luminance, 16-bit scaled (not clamped)."""
     gray = np.round(read_gray(path, colour="luminance", what="input image") * 255).astype(np.uint8)
     if gray.shape != tuple(shape):
@@ -121,7 +128,8 @@ def _denoise_pages(model, loss, header, inputs, out):
                         .astype(np.uint8)) for p, page in zip(inputs, pages)])
 
 
-def denoise(model, inputs, out, *, backend=None):
+def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs: str | Path | Iterable[str | Path],
+            out: str | Path, *, backend: str | Backend | None = None) -> list[Path]:
     """Denoise PNG images; the Python face of ``scratchdae denoise``.
 
     Every input is read and checked before anything is written, so a bad file

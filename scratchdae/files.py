@@ -11,11 +11,15 @@ file (a device, a FIFO, a link to one) is refused, never replaced.
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
+
+from .backend import Array
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode="wb"):
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Context manager yielding a file object; ``path`` appears only on success."""
     path = Path(path)
     fd, tmp = _temporary_beside(path)
@@ -34,7 +38,7 @@ def atomic_write(path, mode="wb"):
         raise
 
 
-def write_pngs(items):
+def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
     """Write several uint8 (H, W) arrays as grayscale PNGs, all or none.
 
     ``items`` is a list of (path, array). Each is written to a temporary file
@@ -72,7 +76,7 @@ def write_pngs(items):
     return [Path(path) for path, _ in items]
 
 
-def check_folder(path, what="--out"):
+def check_folder(path: str | Path, what: str = "--out") -> Path:
     """A folder to write into: it need not exist yet, but neither it nor a folder above it may be a file."""
     path = Path(path)
     for p in (path, *path.parents):
@@ -99,7 +103,7 @@ def _temporary_beside(path):
 
 
 @contextlib.contextmanager
-def folder_lock(folder, what="training run"):
+def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path]:
     """Hold ``folder/.lock`` (created with O_EXCL, holding our process id) while writing into the folder.
 
     A second run into the same folder is refused while the first is alive, so two
@@ -144,14 +148,14 @@ def _alive(pid):
     return True
 
 
-def current_umask():
+def current_umask() -> int:
     """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def read_gray(path, *, colour="refuse", what="image"):
+def read_gray(path: str | Path, *, colour: str = "refuse", what: str = "image") -> Array:
     """A grayscale image file as float32 (H, W) in [0, 1]: the one reader for digits and pages.
 
     8-bit images are divided by 255 and 16-bit ones by 65535, so no value is clamped.
@@ -189,7 +193,7 @@ def read_gray(path, *, colour="refuse", what="image"):
     return gray / np.float32(65535.0 if sixteen else 255.0)
 
 
-def write_png(path, gray):
+def write_png(path: str | Path, gray: Array) -> Path:
     """A uint8 (H, W) array as a grayscale PNG, atomically."""
     from PIL import Image
 
@@ -198,7 +202,7 @@ def write_png(path, gray):
     return Path(path)
 
 
-def default_cache_dir():
+def default_cache_dir() -> Path:
     """Where downloads go: $SCRATCHDAE_DATA, else $XDG_CACHE_HOME/scratchdae, else ~/.cache/scratchdae."""
     if os.environ.get("SCRATCHDAE_DATA"):
         return Path(os.environ["SCRATCHDAE_DATA"]).expanduser()

@@ -11,12 +11,14 @@ figures and the score, probe and sample commands all use these.
 """
 import numpy as np
 
-from .backend import backend_of
+from .backend import Array, DType, backend_of
+from .losses import Loss
 from .metrics import psnr
+from .model import Autoencoder
 from .validation import check_positive
 
 
-def prepare_images(images, dtype="float32"):
+def prepare_images(images: np.ndarray, dtype: DType = "float32") -> np.ndarray:
     """uint8 images (N, H, W) -> float rows (N, H*W) in [0, 1]. The normalisation is saved with the model."""
     images = np.asarray(images)
     return (images.reshape(len(images), -1) / 255.0).astype(dtype)
@@ -29,19 +31,19 @@ def _batched(fn, x, batch_size):
     return xp.concatenate(parts) if parts else None
 
 
-def reconstruct(model, loss, x_tilde, batch_size=1000):
+def reconstruct(model: Autoencoder, loss: Loss, x_tilde: Array, batch_size: int = 1000) -> Array:
     """The model's predicted mean r(x~) for every row, in batches: the DAE's estimate of E[x | x~]  (S1)."""
     out = _batched(lambda b: loss.reconstruction(model.forward(b)[0]), x_tilde, batch_size)
     return x_tilde[:0] if out is None else out
 
 
-def encode(model, x, batch_size=1000):
+def encode(model: Autoencoder, x: Array, batch_size: int = 1000) -> Array:
     """The code h = E(x) for every row, in batches: (N, D) -> (N, H)."""
     out = _batched(model.encode, x, batch_size)
     return x[:0, :0] if out is None else out
 
 
-def score_field(model, loss, x, sigma, batch_size=1000):
+def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_size: int = 1000) -> Array:
     r"""The DAE's estimate of the score of the noise-smoothed data density.
 
     For a DAE trained on additive Gaussian noise of standard deviation
@@ -71,7 +73,8 @@ def score_field(model, loss, x, sigma, batch_size=1000):
     return (r - x) * (1.0 / sigma**2)  # (S4)
 
 
-def evaluate_arrays(model, loss, x, x_tilde, batch_size=1000):
+def evaluate_arrays(model: Autoencoder, loss: Loss, x: Array, x_tilde: Array,
+                    batch_size: int = 1000) -> dict[str, float]:
     """Mean loss and PSNR of the reconstruction of x~ against x (host floats; syncs)."""
     total, sse = 0.0, 0.0
     for i in range(0, len(x), batch_size):

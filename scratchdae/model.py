@@ -17,8 +17,10 @@ With ``tied=True`` each decoder weight is the transposed encoder weight.
 (D stays the pixel count; the decoder is Dec.)
 """
 import math
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from .backend import check_dtype, get_backend
+from .backend import Array, Backend, DType, check_dtype, get_backend
 from .layers import Dense, TiedDense
 from .validation import check_array, check_fits_memory
 
@@ -26,17 +28,19 @@ from .validation import check_array, check_fits_memory
 class Sequential:
     """Layers applied in order."""
 
-    def __init__(self, layers):
+    def __init__(self, layers: Iterable[Dense]) -> None:
         self.layers = list(layers)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> tuple[Array, list[tuple]]:
+        """x through every layer in order; returns the last output and one cache per layer, for :meth:`backward`."""
         caches = []
         for layer in self.layers:
             x, cache = layer.forward(x)
             caches.append(cache)
         return x, caches
 
-    def backward(self, dout, caches, need_dx=True):
+    def backward(self, dout: Array, caches: list[tuple],
+                 need_dx: bool = True) -> tuple[Array | None, list[dict[str, Array]]]:
         """Return dL/dx (None when ``need_dx`` is False) and one grads dict per layer."""
         grads = [None] * len(self.layers)
         for i in reversed(range(len(self.layers))):
@@ -63,7 +67,9 @@ def _parse_sizes(hidden, name="hidden"):
     return hidden
 
 
-def parameter_shapes(n_in, hidden, *, decoder_hidden=None, n_out=None, tied=False, variance_head=False, **_):
+def parameter_shapes(n_in: int, hidden: int | Sequence[int], *, decoder_hidden: Sequence[int] | None = None,
+                     n_out: int | None = None, tied: bool = False, variance_head: bool = False,
+                     **_: Any) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every parameter of an :class:`Autoencoder` of these sizes, worked
     out in Python integers before anything is allocated (a size typed by mistake cannot
     overflow, and a model file can be checked before its weights are built)."""
@@ -85,7 +91,7 @@ def parameter_shapes(n_in, hidden, *, decoder_hidden=None, n_out=None, tied=Fals
     return shapes
 
 
-def parameter_count(**config):
+def parameter_count(**config: Any) -> int:
     """How many numbers an :class:`Autoencoder` with this ``config`` holds (nothing allocated)."""
     return sum(math.prod(shape) for shape in parameter_shapes(**config).values())
 
@@ -126,9 +132,10 @@ class Autoencoder:
     backend, dtype : see :mod:`scratchdae.backend`.
     """
 
-    def __init__(self, n_in, hidden=(1000,), *, decoder_hidden=None, n_out=None, activation="relu",
-                 output_activation="sigmoid", tied=False, variance_head=False, seed=None, backend=None,
-                 dtype="float32"):
+    def __init__(self, n_in: int, hidden: int | Sequence[int] = (1000,), *, decoder_hidden: Sequence[int] | None = None,
+                 n_out: int | None = None, activation: str = "relu", output_activation: str = "sigmoid",
+                 tied: bool = False, variance_head: bool = False, seed: int | None = None,
+                 backend: str | Backend | None = None, dtype: DType = "float32") -> None:
         n_out = n_in if n_out is None else n_out
         for n, label in ((n_in, "n_in"), (n_out, "n_out")):
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -189,14 +196,15 @@ class Autoencoder:
                 self._key[(lname, k)] = name
                 self._params.setdefault(name, p)
 
-    def parameters(self):
+    def parameters(self) -> dict[str, Array]:
         """Dict name -> array, each array once. Optimizers update these in place."""
         return dict(self._params)
 
-    def n_parameters(self):
+    def n_parameters(self) -> int:
+        """How many numbers the parameters hold (a tied weight counted once)."""
         return int(sum(p.size for p in self._params.values()))
 
-    def load_parameters(self, arrays):
+    def load_parameters(self, arrays: dict[str, Array]) -> None:
         """Copy arrays (NumPy or CuPy) into the parameters, in place, checking names and shapes."""
         missing = sorted(set(self._params) - set(arrays))
         extra = sorted(set(arrays) - set(self._params))
@@ -209,7 +217,7 @@ class Autoencoder:
             p[...] = self.backend.asarray(a, dtype=self.dtype)
 
     # -- forward / backward ---------------------------------------------
-    def forward(self, x):
+    def forward(self, x: Array) -> tuple[dict[str, Array], tuple]:
         r"""x~ (N, D) -> outputs ``{"mean": (N, D)[, "log_var": (N, D)]}`` and the cache."""
         check_array(x, "x", ndim=2, n_features=self.config["n_in"], dtype=self.dtype, finite=False)
         h, enc_cache = self.encoder.forward(x)  # N,H  the code
@@ -220,7 +228,8 @@ class Autoencoder:
             out["log_var"], var_cache = self.var_head.forward(h_prime)  # N,D
         return out, (enc_cache, dec_cache, mean_cache, var_cache)
 
-    def backward(self, d_out, cache, need_input_grad=True):
+    def backward(self, d_out: dict[str, Array], cache: tuple,
+                 need_input_grad: bool = True) -> tuple[Array | None, dict[str, Array]]:
         """dL/d(outputs) -> dL/dx~ and a grads dict with the names of :meth:`parameters`.
 
         Training needs no dL/dx~ (the input is data): ``need_input_grad=False``
@@ -244,18 +253,18 @@ class Autoencoder:
         return dx, grads
 
     # -- the user-facing maps ---------------------------------------------
-    def encode(self, x):
+    def encode(self, x: Array) -> Array:
         """h = E(x): the learned representation, (N, D) -> (N, H)."""
         check_array(x, "x", ndim=2, n_features=self.config["n_in"], dtype=self.dtype)
         return self.encoder.forward(x)[0]
 
-    def decode(self, h):
+    def decode(self, h: Array) -> Array:
         """The mean head's output for codes h, (N, H) -> (N, D)."""
         check_array(h, "h", ndim=2, n_features=self.config["hidden"][-1], dtype=self.dtype)
         h_prime = self.decoder.forward(h)[0]  # N,H1
         return self.mean_head.forward(h_prime)[0]
 
-    def reconstruct(self, x):
+    def reconstruct(self, x: Array) -> Array:
         """Dec(E(x)): the mean head's output for inputs x."""
         return self.decode(self.encode(x))
 

@@ -11,12 +11,17 @@ An array with more columns than POINTS_MAX_DIM trains with the image
 defaults. Each task gives a :class:`TaskData`: inputs and targets for
 training and validation (host float32 rows), the model-header entries that
 say where the data came from, and the figures drawn at the end of a run.
+The ``cfg`` the functions below take is the run's :class:`scratchdae.train.TrainConfig`
+(hinted ``Any``: train.py imports this module, so this module cannot import it back).
 """
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from .backend import Array
 from .data import load_dataset
 from .inference import prepare_images
 
@@ -55,7 +60,7 @@ class TaskData:
     header: dict
     figures: object  # figures(out, model, loss, corrupt, history, seed) -> {name: path}
 
-    def fingerprint(self):
+    def fingerprint(self) -> dict[str, Any]:
         """Count and SHA-256 of the training and validation rows: a resumed run must see the same data."""
         h = hashlib.sha256()
         arrays = [self.inputs, self.val_inputs]
@@ -68,12 +73,12 @@ class TaskData:
         return {"n_train": int(len(self.inputs)), "n_val": int(len(self.val_inputs)), "sha256": h.hexdigest()}
 
 
-def validation_count(n, val_fraction):
+def validation_count(n: int, val_fraction: float) -> int:
     """How many of n examples are held out for validation: the fraction, rounded, at least 1."""
     return max(1, int(round(n * val_fraction)))
 
 
-def split_train_val(n, val_fraction, seed):
+def split_train_val(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A fixed, seeded split of n training indices into (train, validation)."""
     order = np.random.default_rng([seed, 1]).permutation(n)
     n_val = validation_count(n, val_fraction)
@@ -83,7 +88,7 @@ def split_train_val(n, val_fraction, seed):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def task_of(dataset, inputs=None):
+def task_of(dataset: str | None, inputs: Array | None = None) -> str:
     """The task a data set trains as: documents, points (toy data, few columns) or images."""
     if dataset == "documents":
         return "documents"
@@ -94,7 +99,7 @@ def task_of(dataset, inputs=None):
     return "images"
 
 
-def image_data(cfg, log):
+def image_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     """The digits (or any IDX images), split into training and validation rows."""
     data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
     images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
@@ -109,7 +114,7 @@ def image_data(cfg, log):
     return TaskData(data.name, data.source, X, X, X_val, X_val, header, figures)
 
 
-def check_inputs(X, name="inputs"):
+def check_inputs(X: Array, name: str = "inputs") -> np.ndarray:
     """A user's array for ``train(inputs=X)``: float32 rows (N, D), finite, at least 2 of them."""
     if not isinstance(X, np.ndarray):
         if type(X).__module__.split(".")[0] == "cupy":  # the loop copies data to the device itself
@@ -130,7 +135,7 @@ def check_inputs(X, name="inputs"):
     return X
 
 
-def array_data(cfg, inputs, val_inputs=None):
+def array_data(cfg: Any, inputs: np.ndarray, val_inputs: Array | None = None) -> TaskData:
     """A user's float32 array (N, D), already checked by :func:`check_inputs`; a seeded share of it for
     validation unless val_inputs is given."""
     X = inputs
@@ -155,7 +160,7 @@ def array_data(cfg, inputs, val_inputs=None):
     return TaskData("array", source, X, X, X_val, X_val, header, figures)
 
 
-def toy_data(cfg):
+def toy_data(cfg: Any) -> TaskData:
     """Points drawn from a toy mixture (``--dataset toy:NAME``): n_points for training, a share more for validation."""
     from .toy import get_toy
 

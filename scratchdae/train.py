@@ -25,25 +25,27 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .backend import get_backend
+from .backend import Array, get_backend
 from .checkpoint import (CheckpointError, load_model, load_npz, model_arrays, model_header, restore_model, save_model,
                          save_npz)
 from .corruption import get_corruption
 from .files import atomic_write, check_folder, folder_lock
 from .inference import evaluate_arrays
-from .losses import get_loss
+from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .progress import Progress
-from .tasks import TASK_DEFAULTS, array_data, check_inputs, image_data, task_of, toy_data
+from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data
 
 
 @dataclass
@@ -165,6 +167,10 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """What :func:`train` returns: the model and loss (the best ones, read back from model.npz, or the
+    live ones of an interrupted run), the history (one record per epoch), the run folder, why training
+    stopped, and the files written (name -> path)."""
+
     model: Autoencoder
     loss: object
     history: list
@@ -180,7 +186,9 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf."""
 
 
-def new_run_dir(root="runs"):
+def new_run_dir(root: str | Path = "runs") -> Path:
+    """A new run folder's path under ``root``, named by the date and time (20250131-142500, then -2, -3,
+    ... if taken); nothing is created here."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path, i = Path(root) / stamp, 1
     while path.exists():
@@ -228,7 +236,7 @@ def _rng_state(rng):
 MAX_POINTS = 10_000_000  # toy data sets: more points than this would not fit a class's machines
 
 
-def check_targets(cfg, data):
+def check_targets(cfg: TrainConfig, data: TaskData) -> None:
     """Refuse a loss or output that cannot reach the targets: a silent wrong answer otherwise."""
     lo, hi = float(data.targets.min()), float(data.targets.max())
     if lo >= 0 and hi <= 1:
@@ -241,7 +249,8 @@ def check_targets(cfg, data):
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
 
 
-def check_resume_order(perm, step, n, batch_size, path):
+def check_resume_order(perm: np.ndarray | None, step: int, n: int, batch_size: int,
+                       path: str | Path) -> np.ndarray:
     """The saved order of this epoch's examples: a permutation of 0..n-1 that ``step`` batches fit in."""
     if perm is None or perm.ndim != 1 or perm.dtype.kind not in "iu" or len(perm) != n:
         got = "none" if perm is None else f"{perm.dtype} of shape {perm.shape}"
@@ -254,13 +263,14 @@ def check_resume_order(perm, step, n, batch_size, path):
     return perm.astype(np.int64)
 
 
-def bits_per_dim(nll, D, loss):
+def bits_per_dim(nll: float, D: int, loss: Loss) -> float | None:
     """A per-example NLL in nats as bits per value (pixel), on the data's own scale ([0, 1] for images:
     add log2(256) = 8 for the 0-255 scale of the literature); None for a loss that is not a likelihood."""
     return None if loss.name == "mse" else nll / (D * math.log(2))
 
 
-def load_task_data(cfg, inputs, val_inputs, log):
+def load_task_data(cfg: TrainConfig, inputs: np.ndarray | None, val_inputs: Array | None,
+                   log: Callable[[str], None]) -> TaskData:
     """The rows to train on: a user's array, toy points, documents, or images."""
     if inputs is not None:
         return array_data(cfg, inputs, val_inputs)
@@ -277,7 +287,8 @@ def load_task_data(cfg, inputs, val_inputs, log):
     return image_data(cfg, log)
 
 
-def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **overrides):
+def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val_inputs: Array | None = None,
+          on_step: Callable[[int, int, SimpleNamespace], None] | None = None, **overrides: Any) -> TrainResult:
     """Train a DAE; the Python face of ``scratchdae train``.
 
     Parameters
@@ -507,7 +518,7 @@ def train(config=None, *, inputs=None, val_inputs=None, on_step=None, **override
     return TrainResult(model, loss, history, out, stopped, files)
 
 
-def write_history(path, history):
+def write_history(path: str | Path, history: list[dict[str, Any]]) -> None:
     """The history as JSON lines, one epoch a line, rewritten atomically."""
     with atomic_write(path, "w") as f:
         for record in history:

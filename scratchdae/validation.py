@@ -5,11 +5,13 @@ was expected, what came, and how to fix it. The hot training loop checks the
 data once, up front, and not on every batch.
 """
 import numbers
+from collections.abc import Sequence
 
-from .backend import backend_of
+from .backend import Array, DType, backend_of
 
 
-def check_array(x, name="x", *, ndim=None, dtype=None, n_features=None, finite=True):
+def check_array(x: Array, name: str = "x", *, ndim: int | None = None, dtype: DType | None = None,
+                n_features: int | None = None, finite: bool = True) -> Array:
     """Check an input array and return it unchanged.
 
     Parameters
@@ -56,7 +58,7 @@ def check_array(x, name="x", *, ndim=None, dtype=None, n_features=None, finite=T
 SIGMA_RANGE = (1e-6, 1e6)  # a noise level or a likelihood's spread: 1/sigma^2 and sigma^2 stay far from float32's limits
 
 
-def check_positive(value, name, within=None):
+def check_positive(value: float, name: str, within: tuple[float, float] | None = None) -> float:
     """A finite number > 0 (a sigma, a learning rate), inside ``within = (low, high)`` when given."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0 or value == float("inf"):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}. Fix: pass e.g. {name}=0.5.")
@@ -67,7 +69,7 @@ def check_positive(value, name, within=None):
     return float(value)
 
 
-def check_fraction(value, name, *, closed_right=True):
+def check_fraction(value: float, name: str, *, closed_right: bool = True) -> float:
     """A number in [0, 1] (a masking fraction, a momentum)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     ok = ok and 0.0 <= value and (value <= 1.0 if closed_right else value < 1.0)
@@ -77,14 +79,14 @@ def check_fraction(value, name, *, closed_right=True):
     return float(value)
 
 
-def check_choice(value, name, choices):
+def check_choice(value: str, name: str, choices: Sequence[str]) -> str:
     """One of a fixed set of names."""
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; expected one of: {', '.join(map(str, choices))}.")
     return value
 
 
-def physical_memory():
+def physical_memory() -> int | None:
     """This machine's memory in bytes (None where the OS does not say)."""
     import os
 
@@ -94,7 +96,7 @@ def physical_memory():
         return None
 
 
-def check_fits_memory(nbytes, what, fix, error=MemoryError):
+def check_fits_memory(nbytes: int, what: str, fix: str, error: type[Exception] = MemoryError) -> None:
     """Refuse, before allocating, ``nbytes`` (a Python int: no overflow) more than the machine's memory."""
     total = physical_memory()
     if total is not None and nbytes > total:

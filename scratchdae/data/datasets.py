@@ -16,6 +16,7 @@ import hashlib
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class FileSpec:
 
 @dataclass
 class RemoteSpec:
+    """A data set to download: the base URLs of its mirrors (tried in order), its files by role
+    (train-images, ...: a :class:`FileSpec` each), and how to cite it."""
+
     name: str
     mirrors: list
     files: dict  # role -> FileSpec
@@ -107,7 +111,8 @@ class Dataset:
     files: dict = field(default_factory=dict)
 
     @property
-    def image_shape(self):
+    def image_shape(self) -> tuple[int, int]:
+        """(H, W) of one image."""
         return tuple(self.train_images.shape[1:])
 
     def __repr__(self):
@@ -138,7 +143,8 @@ def _manual_hint(remote, folder):
             "the bundled sample needs nothing: --dataset mnist-sample.")
 
 
-def download(remote, folder, *, mirrors=None, timeout=30, log=print):
+def download(remote: RemoteSpec, folder: str | Path, *, mirrors: list[str] | None = None, timeout: float = 30,
+             log: Callable[[str], None] = print) -> dict[str, Path]:
     """Fetch every file of ``remote`` missing from ``folder``; return role -> path.
 
     Mirrors are tried in order for each file. Each download goes to a temporary
@@ -195,7 +201,7 @@ def _free_name(path):
     return candidate
 
 
-def find_idx_files(folder):
+def find_idx_files(folder: str | Path) -> dict[str, Path]:
     """role -> path for the IDX files in a folder, under their usual names (raw or .gz)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -238,7 +244,8 @@ def _read(name, files, source):
                    arrays.get("test-labels"), source=source, files={k: str(v) for k, v in files.items()})
 
 
-def load_dataset(name="mnist-sample", data_dir=None, *, mirrors=None, log=print):
+def load_dataset(name: str | None = "mnist-sample", data_dir: str | Path | None = None, *,
+                 mirrors: list[str] | None = None, log: Callable[[str], None] = print) -> Dataset:
     """Load a data set by name, or the IDX files of a folder (``name=None``).
 
     Parameters

@@ -30,7 +30,7 @@ def _open(path):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
-def read_idx(path):
+def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (raw or .gz) into a NumPy array, checking every part of it.
 
     The header is read first; then exactly the bytes it declares, after checking
@@ -85,7 +85,7 @@ def _read_idx(path, f):
     return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def write_idx(path, array):
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
     """Write an array as IDX (gzip when the name ends in .gz), atomically."""
     array = np.ascontiguousarray(array)
     key = array.dtype.newbyteorder("=").str.lstrip("<>|=")

@@ -5,17 +5,23 @@ every page, for: the noisy page as it is, a global (Otsu) threshold, median
 filter background subtraction, and the model. All measured in the same run.
 """
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..backend import Backend
 from ..checkpoint import CheckpointError, load_model
+from ..losses import Loss
+from ..model import Autoencoder
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import generated_pages
 from .windows import WindowSpec, clean_page
 
 
-def load_document_model(path, backend=None):
+def load_document_model(path: str | Path,
+                        backend: str | Backend | None = None) -> tuple[Autoencoder, Loss, WindowSpec]:
     """(model, loss, spec) from a model.npz trained on documents."""
     model, loss, header = load_model(path, backend)
     if header.get("task") != "documents":
@@ -24,13 +30,14 @@ def load_document_model(path, backend=None):
     return model, loss, WindowSpec(**header["window"])
 
 
-def document_cleaner(path, backend=None):
+def document_cleaner(path: str | Path, backend: str | Backend | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """A function page (H, W) -> cleaned page, from a model file."""
     model, loss, spec = load_document_model(path, backend)
     return lambda page: clean_page(model, loss, page, spec)
 
 
-def score_pages(pairs, cleaner, log=None):
+def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[np.ndarray], np.ndarray],
+                log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """RMSE of each method over all pixels of ``pairs`` [(noisy, clean)], and seconds per page of the model."""
     methods = {"noisy page": lambda p: p, "global threshold": global_threshold,
                "median background subtraction": median_background_subtraction}
@@ -52,8 +59,10 @@ def score_pages(pairs, cleaner, log=None):
             "max_seconds_per_page": float(np.max(seconds))}
 
 
-def evaluate_documents(model_path, *, data_dir=None, pages=20, seed=12345, fonts=None, backgrounds=None,
-                       system_fonts=False, backend=None, log=None):
+def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = None, pages: int = 20,
+                       seed: int = 12345, fonts: str | None = None, backgrounds: str | None = None,
+                       system_fonts: bool = False, backend: str | Backend | None = None,
+                       log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages."""
     if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or pages < 1):
         raise ValueError(f"pages must be a positive integer, got {pages!r}. Fix: --pages 20.")

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +46,15 @@ WORDS = (
 
 @dataclass(frozen=True)
 class Font:
+    """A TrueType font file: its family (serif, sans, mono), its style (regular, bold, italic) and its path."""
+
     family: str
     style: str
     path: str
 
     @property
-    def name(self):
+    def name(self) -> str:
+        """The file name without its suffix, e.g. DejaVuSans-Bold: the font's name in the manifest."""
         return Path(self.path).stem
 
 
@@ -93,7 +97,7 @@ def _system_fonts():
 _FONTS = {}
 
 
-def available_fonts(system=False):
+def available_fonts(system: bool = False) -> list[Font]:
     """Every usable font, as Font(family, style, path): those that ship with matplotlib, and with
     ``system=True`` also the machine's own (which differ between machines, and so do the pages)."""
     if system not in _FONTS:
@@ -116,7 +120,7 @@ def _sentence(rng):
     return " ".join(words) + rng.choice([".", ".", ".", ",", ";", ":"])
 
 
-def render_ink(rng, height, width, font, size):
+def render_ink(rng: np.random.Generator, height: int, width: int, font: Font, size: int) -> np.ndarray:
     """Glyph coverage in [0, 1] (H, W): paragraphs of text in one font and size."""
     from PIL import Image, ImageDraw, ImageFont
 
@@ -222,7 +226,8 @@ def _wrinkled(rng, H, W, variant):
 BACKGROUND_MAKERS = {"coffee": _coffee, "folded": _folded, "watermark": _watermark, "wrinkled": _wrinkled}
 
 
-def paper(rng, height, width, background, variant, sun_spots):
+def paper(rng: np.random.Generator, height: int, width: int, background: str, variant: int,
+          sun_spots: bool) -> np.ndarray:
     """A background (H, W) in about [0.3, 1]; 1 is clean white paper."""
     p = BACKGROUND_MAKERS[background](rng, height, width, variant)
     p *= rng.uniform(0.8, 1.0)  # the paper's own tone
@@ -236,12 +241,16 @@ def paper(rng, height, width, background, variant, sun_spots):
 
 @dataclass
 class Page:
+    """A generated page: the noisy and the clean image, uint8 (H, W), and ``meta``, what it was drawn
+    with (seed, font, size, background, ...), as recorded in manifest.json."""
+
     noisy: np.ndarray  # uint8 (H, W)
     clean: np.ndarray  # uint8 (H, W)
     meta: dict
 
 
-def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None, system_fonts=False):
+def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES,
+              backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, system_fonts: bool = False) -> Page:
     """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn,
     ``system_fonts`` adds the machine's own fonts to matplotlib's."""
     rng = np.random.default_rng(seed)
@@ -274,8 +283,9 @@ def make_page(seed, *, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, height=None
     return Page(to_u8(noisy), to_u8(clean), meta)
 
 
-def generate_folder(out, n, seed=0, *, n_test=0, fonts=FONT_FAMILIES, backgrounds=BACKGROUNDS, system_fonts=False,
-                    log=print):
+def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, fonts: Sequence[str] = FONT_FAMILIES,
+                    backgrounds: Sequence[str] = BACKGROUNDS, system_fonts: bool = False,
+                    log: Callable[[str], None] = print) -> Path:
     """Write a Kaggle-style folder: train/, train_cleaned/ (n pages) and test/ (n_test pages), 1.png ...
 
     A manifest.json records each page's font, size, background and seed. Page i uses seed (seed, i).

@@ -10,6 +10,7 @@ an image, rows varying fastest (1_1_1, 1_2_1, 1_3_1, ...), as in Kaggle's
 sample submission.
 """
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,12 @@ from .filters import median_filter
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
-def read_page(path):
+def read_page(path: str | Path) -> np.ndarray:
     """A grayscale page as float32 (H, W) in [0, 1]. Colour, non-images and unreadable files are refused."""
     return read_gray(path, what="page")
 
 
-def page_files(folder):
+def page_files(folder: str | Path) -> list[Path]:
     """Image files of a folder in numeric order of their names (1.png, 2.png, 10.png)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -35,7 +36,7 @@ def page_files(folder):
     return sorted(files, key=key)
 
 
-def kaggle_pairs(folder):
+def kaggle_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
     """(noisy path, clean path) for every page of ``train/`` that has its twin in ``train_cleaned/``."""
     folder = Path(folder)
     train, cleaned = folder / "train", folder / "train_cleaned"
@@ -55,7 +56,7 @@ def kaggle_pairs(folder):
     return [(p, cleaned / p.name) for p in noisy]
 
 
-def read_pairs(files):
+def read_pairs(files: Iterable[tuple[str | Path, str | Path]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Read (noisy, clean) page pairs from paths, refusing a pair whose two pages differ in size."""
     pairs = []
     for noisy_path, clean_path in files:
@@ -68,11 +69,13 @@ def read_pairs(files):
     return pairs
 
 
-def is_kaggle_folder(folder):
+def is_kaggle_folder(folder: str | Path | None) -> bool:
+    """Whether ``folder`` holds ``train/`` and ``train_cleaned/``: a Kaggle-style folder of page pairs."""
     return folder is not None and (Path(folder) / "train").is_dir() and (Path(folder) / "train_cleaned").is_dir()
 
 
-def write_submission(path, pages, clean_fn, log=print):
+def write_submission(path: str | Path, pages: Iterable[str | Path], clean_fn: Callable[[np.ndarray], np.ndarray],
+                     log: Callable[[str], None] = print) -> int:
     """Stream the Kaggle CSV for ``pages`` (paths) cleaned by ``clean_fn(page) -> (H, W)``; returns rows written.
 
     Every page is read and checked before the first row is written, and the
@@ -108,11 +111,12 @@ def write_submission(path, pages, clean_fn, log=print):
 
 # -- baselines, measured beside the model --------------------------------------------------
 
-def rmse(a, b):
+def rmse(a: np.ndarray, b: np.ndarray) -> float:
+    """Root mean squared difference of two pages (Kaggle's metric), computed in float64."""
     return float(np.sqrt(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)))
 
 
-def global_threshold(page, t=None):
+def global_threshold(page: np.ndarray, t: float | None = None) -> np.ndarray:
     """Every pixel to white or black around one threshold (Otsu's when none is given)."""
     if t is None:
         hist = np.histogram(page, bins=256, range=(0, 1))[0].astype(np.float64)
@@ -123,7 +127,7 @@ def global_threshold(page, t=None):
     return np.where(page > t, 1.0, 0.0).astype(np.float32)
 
 
-def median_background_subtraction(page, k=11):
+def median_background_subtraction(page: np.ndarray, k: int = 11) -> np.ndarray:
     """The classic baseline: estimate the paper with a k x k median filter, subtract it,
     keep only what is darker than the paper, and stretch that to [0, 1] (darkest ink to 0)."""
     foreground = np.minimum(page - median_filter(page, k), 0)  # <= 0: ink only

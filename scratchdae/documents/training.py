@@ -7,7 +7,9 @@ comes from a page seen in training. From each page we sample windows: half at
 uniformly random pixels (the metric counts every pixel, most of them paper),
 half at pixels near ink, where the cleaning is hard.
 """
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +19,8 @@ from .pages import kaggle_pairs, read_pairs
 from .windows import WindowSpec, page_features, patch_targets
 
 
-def parse_families(text, allowed, what):
+def parse_families(text: str | None, allowed: Sequence[str], what: str) -> tuple[str, ...]:
+    """The names in comma-separated ``text`` ("serif,mono"), each one of ``allowed``; None gives all of them."""
     if text is None:
         return tuple(allowed)
     names = tuple(t.strip() for t in str(text).split(",") if t.strip())
@@ -27,7 +30,8 @@ def parse_families(text, allowed, what):
     return names
 
 
-def generated_pages(n, seed, split, fonts=None, backgrounds=None, system_fonts=False):
+def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
+                    system_fonts: bool = False) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, Any]]]:
     """n (noisy, clean) float pairs; the split name keeps training, validation and test pages apart.
     Drawn with the fonts that ship with matplotlib (the same pages on every machine), and also
     the machine's own fonts when ``system_fonts`` is true."""
@@ -39,7 +43,8 @@ def generated_pages(n, seed, split, fonts=None, backgrounds=None, system_fonts=F
     return [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages], [p.meta for p in pages]
 
 
-def sample_windows(pairs, spec, per_page, rng):
+def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec, per_page: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(features, targets) for ``per_page`` windows of each page: half uniform, half near ink."""
     X, Y = [], []
     for noisy, clean in pairs:
@@ -53,8 +58,8 @@ def sample_windows(pairs, spec, per_page, rng):
     return np.concatenate(X), np.concatenate(Y)
 
 
-def document_data(cfg, log):
-    """TaskData for ``scratchdae train --dataset documents``."""
+def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
+    """TaskData for ``scratchdae train --dataset documents``; ``cfg`` is the run's TrainConfig."""
     spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride)
     if cfg.data_dir is not None:
         files = kaggle_pairs(cfg.data_dir)  # explains what is missing from a folder that is not Kaggle's

@@ -16,11 +16,15 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..backend import to_host
+from ..losses import Loss
+from ..model import Autoencoder
 from .filters import box_filter, max_filter
 
 
 @dataclass(frozen=True)
 class WindowSpec:
+    """The sizes, in pixels, of what the document model sees and predicts, and of how a page is cleaned."""
+
     window: int = 9  # k: the input window, k x k
     out: int = 3  # c: the predicted clean patch, c x c
     background: int = 15  # size of the max filter that estimates the paper
@@ -41,18 +45,21 @@ class WindowSpec:
             raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}).")
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
+        """Inputs per window: k^2 noisy pixels, k^2 ratios to the paper, and with ``context`` k^2 coarse means."""
         return (3 if self.context else 2) * self.window**2
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int:
+        """Outputs per window: the c^2 pixels of the clean patch."""
         return self.out**2
 
-    def config(self):
+    def config(self) -> dict[str, int]:
+        """The sizes as a dict, for the model header: ``WindowSpec(**spec.config())`` rebuilds the spec."""
         return asdict(self)
 
 
-def paper_estimate(page, spec):
+def paper_estimate(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
     """The paper's brightness without the ink: a max filter wider than a stroke, then smoothed."""
     k = spec.background
     return box_filter(max_filter(page, k), k)
@@ -70,7 +77,7 @@ def _padded_inputs(page, spec):
     return padded
 
 
-def features_at(padded, spec, rows, cols):
+def features_at(padded: list[np.ndarray], spec: WindowSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(len(rows) * len(cols), n_features) float32: the features of the pixels on a grid
     (rows x cols), copied from lazy window views, so only what is asked for is built."""
     k, s = spec.window, spec.context
@@ -83,13 +90,13 @@ def features_at(padded, spec, rows, cols):
     return np.concatenate([p.reshape(n, -1) for p in parts], axis=1)
 
 
-def page_features(page, spec):
+def page_features(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
     """(H*W, n_features) float32: the features of every pixel, in row-major order."""
     H, W = np.shape(page)
     return features_at(_padded_inputs(page, spec), spec, np.arange(H), np.arange(W))
 
 
-def patch_targets(clean, spec):
+def patch_targets(clean: np.ndarray, spec: WindowSpec) -> np.ndarray:
     """(H*W, c^2) float32: the clean c x c patch centred on every pixel."""
     r = spec.out // 2
     H, W = clean.shape
@@ -97,13 +104,14 @@ def patch_targets(clean, spec):
     return win.reshape(H * W, -1)
 
 
-def grid_positions(n, stride):
+def grid_positions(n: int, stride: int) -> np.ndarray:
     """0, stride, 2 stride, ... and always the last index, so every pixel is covered."""
     pos = np.arange(0, n, stride)
     return pos if pos[-1] == n - 1 else np.append(pos, n - 1)
 
 
-def assemble(pred, rows, cols, height, width, spec):
+def assemble(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int, width: int,
+             spec: WindowSpec) -> np.ndarray:
     """Average the overlapping c x c patches predicted at rows x cols into an (H, W) page."""
     c, r = spec.out, spec.out // 2
     pred = pred.reshape(len(rows), len(cols), c, c)
@@ -117,7 +125,8 @@ def assemble(pred, rows, cols, height, width, spec):
     return (acc[r:r + height, r:r + width] / cnt[r:r + height, r:r + width]).astype(np.float32)
 
 
-def clean_page(model, loss, page, spec, windows_per_batch=16384):
+def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpec,
+               windows_per_batch: int = 16384) -> np.ndarray:
     """Clean one page (H, W) in [0, 1] of any size; returns float32 (H, W) in [0, 1].
 
     Windows sit on a grid ``spec.stride`` pixels apart (every pixel still gets
