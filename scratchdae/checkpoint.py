@@ -16,6 +16,7 @@ a model trained on CuPy loads on NumPy and the other way round. Files are
 written atomically.
 """
 import json
+import math
 import zipfile
 import zlib
 from pathlib import Path
@@ -43,7 +44,7 @@ def save_npz(path: str | Path, arrays: dict[str, Array], header: dict[str, Any])
     """Write host copies of ``arrays`` and the JSON ``header`` to ``path`` atomically."""
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "scratchdae_version": __version__, **header}
     payload = {k: to_host(v) for k, v in arrays.items()}
-    payload["__header__"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    payload["__header__"] = np.frombuffer(json.dumps(header, default=_json_value).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as f:
         np.savez(f, **payload)
     return Path(path)
@@ -61,8 +62,8 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist. Fix: train a model first "
                               "(scratchdae train --out DIR writes DIR/model.npz).")
     if not path.is_file():
-        raise CheckpointError(f"{path} is a folder or a device, not a checkpoint file. Fix: pass the model file "
-                              f"itself, e.g. {path / 'model.npz'}.")
+        raise CheckpointError(f"{path} is a folder or a device, not a checkpoint file. Fix: pass the .npz file "
+                              "itself (a run folder's model.npz).")
     with open(path, "rb") as f:
         magic = f.read(6)
     if magic == b"\x93NUMPY":
@@ -100,6 +101,14 @@ def _read_member(path, z, info, limit):
                               "scratchdae checkpoint. Fix: retrain, or use an intact copy.")
     with z.open(info) as f:
         try:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(f)
+            if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ValueError(f"its .npy header announces {dtype} of shape {shape}, more than the "
+                                 f"{info.file_size:,} bytes it holds" if not dtype.hasobject else "Python objects")
+            f.seek(0)
             a = np.lib.format.read_array(f, allow_pickle=False)
         except ValueError as err:
             raise CheckpointError(f"{path}: member {info.filename!r} is not a NumPy array ({err}). The file is "
@@ -174,11 +183,14 @@ TRAINING_STATE = {
     "optimizer_t": (True, _is_int, "an integer >= 0"),
     "history": (True, lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
                 "a list of one record per epoch"),
-    "best": (True, lambda v: isinstance(v, dict) and _is_number(v.get("val_loss")) and _is_int(v.get("epoch"), -1)
-             and _is_int(v.get("bad_epochs")), "an object with val_loss, epoch and bad_epochs"),
+    "best": (True, lambda v: isinstance(v, dict) and _is_number(v.get("val_loss")) and not math.isnan(v["val_loss"])
+             and _is_int(v.get("epoch"), -1) and _is_int(v.get("bad_epochs")),
+             "an object with val_loss (a number, inf before the first epoch), epoch and bad_epochs"),
     "running": (True, lambda v: isinstance(v, list) and len(v) == 2 and all(map(_is_number, v)), "[sum, count]"),
     "rng": (True, lambda v: isinstance(v, dict) and isinstance(v.get("shuffle"), dict)
             and (v.get("noise") is None or isinstance(v["noise"], dict)), "the random generators' states"),
+    "data": (True, lambda v: isinstance(v, dict) and isinstance(v.get("sha256"), str) and _is_int(v.get("n_train")),
+             "the record of the training data (sha256, n_train)"),
 }
 
 
@@ -230,6 +242,10 @@ def check_header(header: Any, path: str | Path = "checkpoint", kind: str | None 
                               f"the model reads {n_in}. The file is damaged. Fix: retrain, or use an intact copy.")
     if header["kind"] == "training-state":
         _check_entries(header, TRAINING_STATE, path)
+        if header["epoch"] != len(header["history"]):
+            raise CheckpointError(f"{path}: it says {header['epoch']} epochs are done and holds the record of "
+                                  f"{len(header['history'])}. The file is damaged. Fix: start a new run, or restore "
+                                  "an intact copy.")
     return header
 
 
@@ -261,15 +277,20 @@ def restore_model(arrays: dict[str, np.ndarray], header: dict[str, Any], backend
             raise CheckpointError(f"{path} does not fit its own architecture {_sizes(arch)}: parameter {name} has "
                                   f"shape {tuple(params[name].shape)}, this model expects {shape}. The file is damaged. "
                                   "Fix: retrain, or use an intact copy.")
-    bad = sorted(k for k, v in arrays.items() if k.startswith(("param/", "loss/")) and v.dtype.kind == "f"
-                 and not np.isfinite(v).all())
+    largest = float(np.finfo(header["dtype"]).max)  # beyond it the model's dtype holds inf
+    bad = sorted(k for k, v in arrays.items() if k.startswith(("param/", "loss/")) and v.size
+                 and (not np.isfinite(v).all() or float(np.abs(v).max()) > largest))
     if bad:
-        raise CheckpointError(f"{path}: its {', '.join(bad)} hold NaN or inf: the model would output garbage. "
-                              "Fix: use a model.npz written by a run that did not diverge, or retrain.")
+        raise CheckpointError(f"{path}: its {', '.join(bad)} hold NaN, inf or values too large for "
+                              f"{header['dtype']}: the model would output garbage. Fix: use a model.npz written by a "
+                              "run that did not diverge, or retrain.")
     try:
         model = Autoencoder(arch.pop("n_in"), arch.pop("hidden"), backend=backend, dtype=header["dtype"], **arch)
         loss = get_loss(header["loss"], backend=model.backend, dtype=model.dtype)
         get_corruption(header["corruption"])
+        if loss.needs_variance_head != model.config["variance_head"]:
+            raise ValueError(f"the loss {loss.name} {'needs' if loss.needs_variance_head else 'has no use for'} "
+                             "the model's variance head, and the architecture says the opposite")
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: its header does not describe a model this scratchdae can build ({err}). "
                               "Fix: retrain, or use an intact copy.") from None
@@ -299,8 +320,45 @@ def model_header(model: Autoencoder, loss: Loss, corruption: Corruption, **extra
 
 
 def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Corruption, **extra: Any) -> Path:
-    """Write ``model.npz``: what evaluate and denoise need."""
-    return save_npz(path, model_arrays(model, loss), model_header(model, loss, corruption, **extra))
+    """Write ``model.npz``: what evaluate and denoise need.
+
+    ``extra`` adds entries to the header (``task``, ``normalisation`` of images, ...). The file is
+    checked as :func:`load_model` will check it before anything is written, so a model that could
+    not be loaded again (NaN weights, a header entry of the wrong kind) is refused here.
+    """
+    for name, value, wanted in (("model", model, Autoencoder), ("loss", loss, Loss),
+                                ("corruption", corruption, Corruption)):
+        if not isinstance(value, wanted):
+            raise TypeError(f"save_model's {name} must be a {wanted.__name__}, got {type(value).__name__}. Fix: e.g. "
+                            "save_model(path, model, get_loss('gaussian:0.1'), get_corruption('gaussian:0.5')).")
+    reserved = sorted(set(extra) & RESERVED)
+    if reserved:
+        raise ValueError(f"save_model writes the header entries {', '.join(reserved)} itself. Fix: drop them from "
+                         "the keyword arguments.")
+    arrays, header = model_arrays(model, loss), model_header(model, loss, corruption, **extra)
+    full = json.loads(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **header}, default=_json_value))
+    check_header(full, path, "model")
+    largest = float(np.finfo(model.dtype).max)
+    for name, a in arrays.items():
+        host = to_host(a)
+        if host.size and (not np.isfinite(host).all() or float(np.abs(host).max()) > largest):
+            raise ValueError(f"the model's {name} holds NaN or inf: a file that load_model would refuse. Fix: save a "
+                             "model that has not diverged.")
+    return save_npz(path, arrays, header)
+
+
+RESERVED = {"format", "format_version", "scratchdae_version", "kind", "architecture", "dtype", "loss", "corruption",
+            "trained_on"}
+
+
+def _json_value(value: Any) -> Any:
+    """NumPy scalars and arrays in a header become plain numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a header entry of type {type(value).__name__} cannot be stored as JSON. Fix: pass numbers, "
+                    "strings, lists or dicts.")
 
 
 def load_model(path: str | Path, backend: str | Backend | None = None) -> tuple[Autoencoder, Loss, dict[str, Any]]:

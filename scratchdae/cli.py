@@ -54,6 +54,17 @@ def _add_page_choices(p):
                         "between machines)")
 
 
+def _seed(text: str) -> int:
+    """An argparse type: a seed, an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r} (e.g. --seed 0)")
+    return value
+
+
 def _sizes(text):
     if text.strip().lower() in ("", "none"):
         return ()
@@ -134,6 +145,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     dataset = args.dataset
+    if args.images and args.data_dir:
+        raise ValueError("--images and --data-dir both say what to evaluate on. Fix: give one of them.")
     if dataset is None and args.data_dir is None and args.images is None:
         raise ValueError("say what to evaluate on. Fix: --images IDX_FILE, --dataset NAME or --data-dir DIR.")
     r = evaluate(args.model, images=args.images, dataset=dataset, data_dir=args.data_dir, noise=args.noise,
@@ -287,7 +300,13 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
     """``scratchdae documents evaluate``: RMSE of a document model beside the baselines."""
     from .documents.evaluate import evaluate_documents
 
-    r = evaluate_documents(args.model, data_dir=args.data_dir, pages=args.pages, seed=args.seed, fonts=args.fonts,
+    if args.data_dir:
+        given = [o for o, v in (("--pages", args.pages), ("--fonts", args.fonts), ("--backgrounds", args.backgrounds),
+                               ("--system-fonts", args.system_fonts)) if v]
+        if given:
+            raise ValueError(f"{', '.join(given)} would be ignored here: they choose generated pages, and --data-dir "
+                             "scores the pages of that folder. Fix: drop one or the other.")
+    r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages, seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, system_fonts=args.system_fonts, backend=args.backend,
                            log=_log(args))
     if args.json:
@@ -477,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
     g = p.add_argument_group("running")
     g.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")
-    g.add_argument("--seed", type=int, default=None,
+    g.add_argument("--seed", type=_seed, default=None,
                    help=f"seed of the initial weights, the example order, the noise and the split ({d.seed})")
     _add_backend(g)
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -494,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], help="its test split")
     p.add_argument("--data-dir", help="a folder of IDX files (its test split), or where --dataset's files are")
     p.add_argument("--noise", help="noise spec (default: the one the model was trained with)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the corruption (0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the corruption (0)")
     _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_evaluate)
@@ -513,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "exact posterior mean E[x | x~], on points drawn from p_S.")
     p.add_argument("--model", required=True, help="a model.npz trained on toy:NAME with Gaussian noise")
     p.add_argument("--points", type=int, default=20_000, help="points drawn from p_s to average over (20000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of those points (0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of those points (0)")
     p.add_argument("--figure", default=None, help="also write the learned and exact fields to this PNG")
     _add_output(p)
     _add_backend(p)
@@ -528,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="another model's code to probe beside it (repeatable), e.g. plain=runs/plain/model.npz")
     _add_labelled_data(p, "labelled images")
     p.add_argument("--max-train", type=int, default=None, help="probe on only the first N training images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the probe and the random network (0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the probe and the random network (0)")
     _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_probe)
@@ -546,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-chains", type=int, default=300,
                    help="chains from noise whose last images are measured (300; 0 skips the measures)")
     _add_labelled_data(p, "the real images to compare with")
-    p.add_argument("--seed", type=int, default=0, help="seed of the starting noise and the chain (0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the starting noise and the chain (0)")
     _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_sample)
@@ -559,7 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--test-pages", type=int, default=0, help="test pages, noisy only (0)")
     q.add_argument("--n", dest="pages", type=int, help=argparse.SUPPRESS)  # older name of --pages
     q.add_argument("--test", dest="test_pages", type=int, help=argparse.SUPPRESS)  # older name of --test-pages
-    q.add_argument("--seed", type=int, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
+    q.add_argument("--seed", type=_seed, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
     _add_page_choices(q)
     _add_output(q)
     q.set_defaults(func=cmd_documents_generate)
@@ -567,8 +586,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--model", required=True, help="a model.npz written by scratchdae train --dataset documents")
     q.add_argument("--data-dir", help="a Kaggle-style folder (scores train/ against train_cleaned/); "
                                       "default: freshly generated pages")
-    q.add_argument("--pages", type=int, default=20, help="generated pages to score (20)")
-    q.add_argument("--seed", type=int, default=12345, help="seed of the generated pages (12345)")
+    q.add_argument("--pages", type=int, default=None, help="generated pages to score (20)")
+    q.add_argument("--seed", type=_seed, default=12345, help="seed of the generated pages (12345)")
     _add_page_choices(q)
     _add_output(q)
     _add_backend(q)

@@ -76,14 +76,31 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
     return [Path(path) for path, _ in items]
 
 
+def _cannot_write(folder, err):
+    """An OSError that names the folder and what to do, not a hidden temporary file."""
+    return OSError(err.errno, f"cannot write into {folder} ({err.strerror}). Fix: choose a folder you may write "
+                              "into, or free some space")
+
+
+def make_folder(path: str | Path) -> Path:
+    """``mkdir -p``, with an error that names the folder and the fix."""
+    path = check_folder(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _cannot_write(path, err) from None
+    return path
+
+
 def check_folder(path: str | Path, what: str = "--out") -> Path:
     """A folder to write into: it need not exist yet, but neither it nor a folder above it may be a file."""
     path = Path(path)
     for p in (path, *path.parents):
         if os.path.lexists(p):
             if not p.is_dir():
+                kind = "a link that leads nowhere (or to itself)" if p.is_symlink() and not p.exists() else "a file"
                 where = "is" if p == path else f"lies under {p}, which is"
-                raise ValueError(f"{what} {path} {where} a file, not a folder. Fix: choose a folder that is free or "
+                raise ValueError(f"{what} {path} {where} {kind}, not a folder. Fix: choose a folder that is free or "
                                  "already a folder.")
             break
     return path
@@ -96,8 +113,12 @@ def _temporary_beside(path):
     if path.exists() and not path.is_file():
         raise ValueError(f"{path} exists and is not a regular file (a folder, device or pipe); refusing to replace "
                          "it. Fix: choose a file name that is free or a regular file.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    check_folder(path.parent, "the folder of")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as err:
+        raise _cannot_write(path.parent, err) from None
     os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask())  # not mkstemp's 0600
     return fd, tmp
 
@@ -111,16 +132,21 @@ def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path
     (killed) is taken over, and so are the temporary files it left half-written.
     """
     lock = Path(folder) / ".lock"
+    if os.path.lexists(lock) and not lock.is_file():
+        raise ValueError(f"{lock} is not a regular file (a folder or a link), so the folder cannot be locked. "
+                         "Fix: remove it.")
     for attempt in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             break
-        except FileExistsError:
+        except OSError as err:
+            if not isinstance(err, FileExistsError):
+                raise _cannot_write(folder, err) from None
             try:
                 pid = int(lock.read_text().strip() or 0)
             except (OSError, ValueError):
                 pid = 0
-            held = bool(pid) and pid != os.getpid() and _alive(pid)
+            held = bool(pid) and pid != os.getpid() and alive(pid)
             if held or attempt:  # a live holder; or a stale lock that came back at once
                 raise ValueError(f"{folder} is in use by another {what} (process {pid or 'unknown'}, lock file "
                                  f"{lock}). Fix: wait for it to finish, or choose another --out folder.") from None
@@ -138,7 +164,8 @@ def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path
             lock.unlink()
 
 
-def _alive(pid):
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -345,7 +345,10 @@ def get_loss(spec: str | dict | Loss = "gaussian", *, backend: str | Backend | N
         name = cfg.pop("name", None)
         arg = cfg.get("sigma", cfg.get("beta", cfg.get("init_sigma")))
     else:
-        name, _, arg = str(spec).partition(":")
+        name, sep, arg = str(spec).partition(":")
+        if sep and not arg:
+            raise ValueError(f"loss spec {spec!r} ends in ':' with no number after it. Fix: e.g. gaussian:0.1, or "
+                             f"{name} alone for its default.")
         if arg:
             try:
                 arg = float(arg)

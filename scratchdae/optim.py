@@ -213,7 +213,7 @@ def learning_rate(base_lr: float, epoch: int, n_epochs: int, schedule: str | Non
             every, factor = int(parts[1]), float(parts[2])
         except ValueError:
             every = factor = None
-        if every and every > 0 and factor and 0 < factor < math.inf:
+        if every and every > 0 and factor and 0 < factor <= 1:  # a step schedule decays
             return base_lr * factor ** (epoch // every)  # (O9)
     raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected constant, cosine or step:K:F "
-                     "(e.g. step:10:0.5).")
+                     "with K >= 1 epochs and a factor F in (0, 1] (e.g. step:10:0.5).")

@@ -21,6 +21,7 @@ run reaches (on NumPy: the generators' states are saved).
 import json
 import math
 import numbers
+import os
 import signal
 import sys
 import threading
@@ -39,12 +40,13 @@ from .backend import Array, get_backend
 from .checkpoint import (CheckpointError, load_model, load_npz, model_arrays, model_header, restore_model, save_model,
                          save_npz)
 from .corruption import get_corruption
-from .files import atomic_write, check_folder, folder_lock
+from .files import atomic_write, check_folder, folder_lock, make_folder
 from .inference import evaluate_arrays
 from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .progress import Progress
+from .documents.generate import MAX_PAGES
 from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data
 
 
@@ -159,6 +161,35 @@ class TrainConfig:
                              "Fix: e.g. --max-train 1000.")
         if not isinstance(self.momentum, float) or not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}. Fix: --momentum 0.9.")
+        if not isinstance(self.weight_decay, float) or not 0.0 <= self.weight_decay <= 1.0:
+            raise ValueError(f"weight_decay must be a number from 0 to 1, got {self.weight_decay!r} (larger pulls the "
+                             "weights to zero faster than any data can move them). Fix: e.g. --weight-decay 1e-4.")
+        self._refuse_what_does_not_apply()
+        if self.task == "documents":
+            for name, most in (("pages", MAX_PAGES), ("windows_per_page", 100_000), ("window", 99)):
+                if getattr(self, name) > most:
+                    raise ValueError(f"{name} must be at most {most:,}, got {getattr(self, name):,}. "
+                                     f"Fix: --{name.replace('_', '-')} {TASK_DEFAULTS['documents'][name]}.")
+        if self.out is not None and not str(self.out).strip():
+            raise ValueError("out is empty. Fix: --out runs/NAME, or leave it out for a new folder under runs/.")
+
+    def _refuse_what_does_not_apply(self) -> None:
+        """Options that would be ignored without a word are refused: the user meant something by them."""
+        ignored = []
+        if self.task != "documents":
+            ignored += [f"--{k.replace('_', '-')}" for k in ("pages", "windows_per_page", "window", "patch", "stride",
+                                                               "fonts", "backgrounds") if getattr(self, k) is not None]
+            ignored += ["--system-fonts"] if self.system_fonts else []
+            why = "for --dataset documents only"
+        if self.optimizer != "sgd" and (self.nesterov or self.momentum != 0.9):
+            ignored, why = ["--momentum/--nesterov"], f"for --optimizer sgd only; this run uses {self.optimizer}"
+        if self.task == "documents" and self.max_train is not None:
+            ignored, why = ["--max-train"], "documents train on --pages, not on a number of images"
+        if str(self.dataset).startswith("toy:") and self.data_dir is not None:
+            ignored, why = ["--data-dir"], "a toy data set is drawn, not read from a folder"
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} would be ignored here ({why}). Fix: drop "
+                             f"{'it' if len(ignored) == 1 else 'them'}, or choose the data set or optimizer meant.")
         try:
             learning_rate(1.0, 0, self.epochs, self.lr_schedule)  # a schedule that cannot work is refused now
         except ValueError as err:
@@ -249,6 +280,20 @@ def check_targets(cfg: TrainConfig, data: TaskData) -> None:
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
 
 
+def check_optimizer_state(arrays: dict, params: dict, opt: Any, t: int, path: Path) -> None:
+    """After ``t`` > 0 steps every parameter's optimizer state is in the checkpoint, finite, and (Adam's v)
+    not negative."""
+    expected = {f"opt/{name}/{k}" for name in params for k in opt.keys} if t else set()
+    found = {k for k in arrays if k.startswith("opt/")}
+    bad = sorted(k for k in found & expected if not np.isfinite(arrays[k]).all()
+                 or (k.endswith("/v") and opt.name == "adam" and (arrays[k] < 0).any()))
+    if expected - found or bad:
+        what = (f"lacks {sorted(expected - found)[:3]}" if expected - found
+                else f"holds NaN, inf or negative second moments in {bad[:3]}")
+        raise CheckpointError(f"{path}: its optimizer state {what}; resuming would not continue the run. The file is "
+                              "damaged. Fix: start a new run, or restore an intact copy.")
+
+
 def check_resume_order(perm: np.ndarray | None, step: int, n: int, batch_size: int,
                        path: str | Path) -> np.ndarray:
     """The saved order of this epoch's examples: a permutation of 0..n-1 that ``step`` batches fit in."""
@@ -330,11 +375,9 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         if overrides.get("output_activation") is None and overrides["task"] == "images" and not (
                 inputs.min() >= 0 and inputs.max() <= 1):
             overrides["output_activation"] = "identity"  # a sigmoid output cannot reach values outside [0, 1]
-    if resume and (config is not None or set(overrides) - RESUME_MAY_CHANGE):
-        changed = sorted(set(overrides) - RESUME_MAY_CHANGE) or ["config"]
-        raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} was "
-                         f"given too. Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop "
-                         "those options, or start a new run in another --out folder.")
+    if resume and config is not None:
+        raise ValueError("resume continues the saved run with its own settings; a config was given too. Fix: drop "
+                         "it, or start a new run in another --out folder.")
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     if resume and not cfg.out:
         raise ValueError("resume continues the run in a folder: say which. Fix: --resume --out runs/NAME.")
@@ -345,12 +388,23 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
 
     state = None
     if resume:
+        if not os.path.lexists(state_path):
+            where = f"{out} holds no checkpoint.npz" if out.is_dir() else f"the folder {out} does not exist"
+            raise ValueError(f"there is nothing to resume: {where} (a run writes it at the end of its first epoch, "
+                             "or when stopped). Fix: check --out, or drop --resume to start a new run.")
         arrays, state = load_npz(state_path, kind="training-state")
         try:
-            cfg = TrainConfig(**{**state["config"], **overrides, "out": str(out)})
+            saved = TrainConfig(**{**state["config"], "out": str(out)})
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{state_path}: its saved settings are not valid ({err}). The file is damaged or "
                                   "from another version. Fix: start a new run in another --out folder.") from None
+        cfg = TrainConfig(**{**asdict(saved), **overrides, "out": str(out)})
+        changed = sorted(k for k in overrides if k not in RESUME_MAY_CHANGE and getattr(cfg, k) != getattr(saved, k))
+        if changed:  # the same values again are fine: the command that started the run, with --resume added
+            raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} "
+                             f"differs from the saved {', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)}. "
+                             f"Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop those "
+                             "options, or start a new run in another --out folder.")
         log(f"resuming {out} at epoch {state['epoch'] + 1}, step {state['step']}")
     elif state_path.exists():
         raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
@@ -401,6 +455,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}
     run_sum, run_count = 0.0, 0
     if state is not None:
+        check_optimizer_state(arrays, params, opt, state["optimizer_t"], state_path)
         try:
             opt.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, params,
                                   state["optimizer_t"])
@@ -409,7 +464,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
                 noise_rng.bit_generator.state = state["rng"]["noise"]
             else:  # CuPy's generator state cannot be saved: a fresh stream, seeded by where we resume
                 noise_rng = be.rng(cfg.seed + 3 + 1_000_003 * (state["epoch"] + 1) + state["step"])
-        except (ValueError, TypeError, KeyError) as err:
+        except (ValueError, TypeError, KeyError, OverflowError) as err:
             raise CheckpointError(f"{state_path}: its optimizer or random-generator state is damaged ({err}). "
                                   "Fix: start a new run, or restore an intact copy of the checkpoint.") from None
         history, epoch, step, best = state["history"], state["epoch"], state["step"], state["best"]
@@ -436,7 +491,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; "
         f"noise {corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
         f"backend {be.name}; writing to {out}")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     stopped, t_start = "finished", time.perf_counter()
 

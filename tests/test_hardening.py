@@ -107,7 +107,7 @@ def test_denoised_outputs_are_png_files_whatever_the_input_name(tmp_path):
     (("documents", "generate", "--out", "{tmp}/g", "--pages", "2", "--test-pages", "-1"),
      "got --pages 2 --test-pages -1"),
     (("documents", "generate", "--out", "{tmp}/g", "--n", "0"), "not both 0"),
-    (("documents", "evaluate", "--model", "{tmp}/none.npz", "--pages", "0"), "pages must be a positive integer"),
+    (("documents", "evaluate", "--model", "{tmp}/none.npz", "--pages", "0"), "pages must be an integer from 1"),
     (("train", "--out", "{tmp}/t", "--max-seconds", "-1"), "max_seconds must be a finite number"),
     (("train", "--out", "{tmp}/t", "--max-seconds", "nan"), "max_seconds must be a finite number"),
     (("train", "--out", "{tmp}/t", "--dataset", "documents", "--windows-per-page", "0"),
@@ -177,11 +177,17 @@ def test_a_model_with_non_finite_weights_is_refused(tmp_path):
     from scratchdae import Autoencoder, GaussianNLL, get_corruption, load_model, save_model
     from scratchdae.checkpoint import CheckpointError
 
+    from scratchdae.checkpoint import model_arrays, model_header, save_npz
+
     model = Autoencoder(784, 8, seed=0, backend="numpy")
     model.parameters()["encoder.0.W"][0, 0] = np.nan
-    save_model(tmp_path / "nan.npz", model, GaussianNLL(0.1), get_corruption("gaussian:0.5"), task="images",
-               normalisation={"scale": 255.0, "image_shape": [28, 28]})
-    with pytest.raises(CheckpointError, match="encoder.0.W hold NaN or inf"):
+    extra = {"task": "images", "normalisation": {"scale": 255.0, "image_shape": [28, 28]}}
+    with pytest.raises(ValueError, match="encoder.0.W holds NaN or inf"):  # refused when saved ...
+        save_model(tmp_path / "nan.npz", model, GaussianNLL(0.1), get_corruption("gaussian:0.5"), **extra)
+    assert not (tmp_path / "nan.npz").exists()
+    loss, noise = GaussianNLL(0.1), get_corruption("gaussian:0.5")  # ... and when such a file is loaded
+    save_npz(tmp_path / "nan.npz", model_arrays(model, loss), model_header(model, loss, noise, **extra))
+    with pytest.raises(CheckpointError, match="encoder.0.W hold NaN, inf"):
         load_model(tmp_path / "nan.npz")
     r = cli("evaluate", "--model", tmp_path / "nan.npz", "--dataset", "mnist-sample")
-    assert r.returncode == 2 and "NaN or inf" in r.stderr
+    assert r.returncode == 2 and "NaN, inf" in r.stderr

@@ -84,8 +84,13 @@ def test_resume_refuses_changed_settings_and_fresh_runs_refuse_old_folders(tmp_p
         train(out=tmp_path / "r", resume=True, lr=0.5)
     with pytest.raises(ValueError, match="already holds a training run.*--resume"):
         train(out=tmp_path / "r", **SMALL)
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(ValueError, match="nothing to resume.*does not exist.*drop --resume"):
         train(out=tmp_path / "empty", resume=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="nothing to resume.*holds no checkpoint.npz"):
+        train(out=tmp_path / "empty", resume=True)
+    again = train(out=tmp_path / "r", resume=True, **{**SMALL, "epochs": SMALL["epochs"] + 1})
+    assert len(again.history) == SMALL["epochs"] + 1  # the first command again, with --resume: same values are fine
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path):

@@ -64,8 +64,10 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                        system_fonts: bool = False, backend: str | Backend | None = None,
                        log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages."""
-    if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or pages < 1):
-        raise ValueError(f"pages must be a positive integer, got {pages!r}. Fix: --pages 20.")
+    from .generate import MAX_PAGES
+
+    if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or not 1 <= pages <= MAX_PAGES):
+        raise ValueError(f"pages must be an integer from 1 to {MAX_PAGES:,}, got {pages!r}. Fix: --pages 20.")
     cleaner = document_cleaner(model_path, backend)
     if data_dir is not None:
         pairs = read_pairs(kaggle_pairs(data_dir))

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write, current_umask, write_png
+from ..files import alive, atomic_write, current_umask, make_folder, write_png
 from .filters import gaussian_blur, resize
 
 WIDTH, HEIGHTS = 540, (258, 420)
+MAX_PAGES = 100_000  # per folder or training run: about 25 GB of pages
 FONT_FAMILIES = ("serif", "sans", "mono")
 BACKGROUNDS = ("coffee", "folded", "watermark", "wrinkled")
 SIZES = {"footnote": (13, 15), "normal": (16, 20), "large": (23, 28)}  # pixel heights of the font
@@ -298,11 +299,15 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
             raise ValueError(f"the number of {what} must be an integer >= 0, got {count!r}.")
     if n + n_test == 0:
         raise ValueError("0 pages asked for. Fix: --pages 144 (and --test-pages N for a test/ folder).")
+    if n + n_test > MAX_PAGES:
+        raise ValueError(f"{n + n_test:,} pages asked for; at most {MAX_PAGES:,} (about {MAX_PAGES // 4000} GB of "
+                         "PNG files). Fix: --pages 144.")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out} already exists and is not an empty folder; nothing in it is overwritten. Fix: "
                          "generate into a new folder.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    make_folder(out.parent)
+    _remove_stale_partials(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent))
     try:
         manifest = {}
         for i in range(1, n + n_test + 1):
@@ -319,7 +324,18 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
                        "pages": manifest}, f, indent=1)
         os.chmod(tmp, 0o777 & ~current_umask())  # a folder as mkdir would make it, not mkdtemp's 0700
         os.replace(tmp, out)  # an empty folder of that name is replaced; a full one was refused above
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError) and err.errno is not None:
+            raise OSError(err.errno, f"could not write the pages into {out} ({err.strerror}); nothing was kept. "
+                                     "Fix: free some space, or choose another --out") from None
         raise
     return out
+
+
+def _remove_stale_partials(out):
+    """Remove the half-built folders of generate runs into ``out`` that were killed (their process is gone)."""
+    for partial in out.parent.glob(f".{out.name}.*.partial"):
+        pid = partial.name[len(out.name) + 2:].split(".")[0]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)

@@ -40,9 +40,10 @@ class WindowSpec:
                 raise ValueError(f"{name} must be an odd positive integer, got {v!r}. Fix: e.g. window=9, out=3.")
         if not isinstance(self.stride, int) or not 1 <= self.stride <= self.out:
             raise ValueError(f"stride must be between 1 and out ({self.out}) so that patches cover every pixel, "
-                             f"got {self.stride!r}.")
+                             f"got {self.stride!r}. Fix: e.g. stride=2.")
         if self.out > self.window:
-            raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}).")
+            raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}). "
+                             "Fix: e.g. window=9, out=5.")
 
     @property
     def n_features(self) -> int:
