@@ -137,7 +137,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         for name, path in result.files.items():
             print(f"{name:<12} {path}")
-    return 130 if result.stopped == "interrupted" else 0
+    if result.stopped != "interrupted":
+        return 0
+    return 143 if result.signal == signal.SIGTERM else 130  # as a shell reports each signal
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ and reports MSE, PSNR (P1) and NLL for the noisy input and for the
 reconstruction. ``denoise`` reads PNG images, writes the model's
 reconstructions as PNG images of the same names.
 """
+import numbers
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,9 +28,13 @@ NOISY_NLL_LOSSES = ("gaussian", "gaussian-learned", "mse")
 
 
 def _model(model, backend):
+    """(model, loss, header) from a model file, or as load_model returned them."""
     if isinstance(model, (str, Path)):
         return load_model(model, backend)
-    return model
+    if isinstance(model, tuple) and len(model) == 3 and isinstance(model[2], dict):
+        return model
+    raise TypeError(f"model must be the path of a model.npz or the (model, loss, header) that load_model returns, "
+                    f"got {type(model).__name__}. Fix: evaluate('runs/NAME/model.npz', ...).")
 
 
 def require_images(header: dict[str, Any], command: str, source: str = "the model") -> None:
@@ -77,8 +82,9 @@ def evaluate(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], *,
     source = str(model) if isinstance(model, (str, Path)) else "the model"
     model, loss, header = _model(model, backend)
     require_images(header, "evaluate", source)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: --seed 0.")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: seed=0.")
+    seed = int(seed)
     be = model.backend
     if images is not None:
         source = str(images) if isinstance(images, (str, Path)) else "images"
@@ -137,6 +143,10 @@ def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs
     """
     source = str(model) if isinstance(model, (str, Path)) else "the model"
     model, loss, header = _model(model, backend)
+    if not isinstance(inputs, (str, Path)) and not (hasattr(inputs, "__iter__") and
+                                                     all(isinstance(p, (str, Path)) for p in inputs)):
+        raise TypeError(f"inputs must be an image path or a list of them, got {inputs!r:.80}. Fix: "
+                        "denoise(model, ['a.png', 'b.png'], 'out/').")
     inputs = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not inputs:
         raise ValueError("no input images given. Fix: scratchdae denoise --model FILE a.png b.png --out DIR.")

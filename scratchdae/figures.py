@@ -34,6 +34,10 @@ def _figure(rows, cols, figsize, **kw):
 
 
 def _save(fig, path):
+    """Write ``fig`` as a PNG to ``path``, atomically; a name that promises another format is refused."""
+    if Path(path).suffix.lower() != ".png":
+        raise ValueError(f"figures are PNG files, and {path} ends in {Path(path).suffix or 'no suffix'}. Fix: a name "
+                         "ending in .png.")
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     return path

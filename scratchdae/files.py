@@ -11,6 +11,7 @@ file (a device, a FIFO, a link to one) is refused, never replaced.
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -205,19 +206,29 @@ def read_gray(path: str | Path, *, colour: str = "refuse", what: str = "image") 
     if not path.is_file():
         raise ValueError(f"{path} is not a regular file (a folder, pipe or device). Fix: pass PNG files.")
     try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV") and colour == "refuse":
-                rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
-                if np.abs(np.diff(rgb, axis=2)).max() > 2:
-                    raise ValueError(f"{path} is a colour image ({mode}); it must be grayscale. Fix: convert it "
-                                     "to grayscale first (e.g. PIL: Image.open(p).convert('L')).")
-            sixteen = mode in ("I;16", "I;16B", "I;16L", "I")
-            gray = np.asarray(im if sixteen else im.convert("L"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused below, not printed
+            with Image.open(path) as im:
+                im.load()
+                mode = im.mode
+                if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV") and colour == "refuse":
+                    rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+                    if np.abs(np.diff(rgb, axis=2)).max() > 2:
+                        raise ValueError(f"{path} is a colour image ({mode}); it must be grayscale. Fix: convert it "
+                                         "to grayscale first (e.g. PIL: Image.open(p).convert('L')).")
+                if mode == "F":  # 32-bit floats: intensities already, if they lie in [0, 1]
+                    gray, scale = np.asarray(im, dtype=np.float64), 1.0
+                elif mode.startswith("I"):  # 16- or 32-bit integers: 0-65535, as a 16-bit PNG holds
+                    gray, scale = np.asarray(im, dtype=np.float64), 65535.0
+                else:
+                    gray, scale = np.asarray(im.convert("L"), dtype=np.float64), 255.0
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ValueError(f"{path} is not a readable image ({err}). Fix: pass PNG files.") from None
-    return gray / np.float32(65535.0 if sixteen else 255.0)
+    if gray.size and not (0 <= gray.min() and gray.max() <= scale):
+        raise ValueError(f"{path} holds {mode} pixels from {gray.min():g} to {gray.max():g}, outside 0-{scale:g}, so "
+                         "they cannot be read as intensities without guessing. Fix: save it as an 8- or 16-bit "
+                         "grayscale PNG.")
+    return (gray / scale).astype(np.float32)
 
 
 def write_png(path: str | Path, gray: Array) -> Path:

@@ -9,19 +9,52 @@ Everything here works on NumPy or CuPy arrays and keeps no caches (no
 backward pass follows). The training loop, the evaluation command, the
 figures and the score, probe and sample commands all use these.
 """
+import numbers
+
 import numpy as np
 
 from .backend import Array, DType, backend_of
 from .losses import Loss
 from .metrics import psnr
 from .model import Autoencoder
-from .validation import check_positive
+from .validation import SIGMA_RANGE, check_array, check_positive
 
 
 def prepare_images(images: np.ndarray, dtype: DType = "float32") -> np.ndarray:
-    """uint8 images (N, H, W) -> float rows (N, H*W) in [0, 1]. The normalisation is saved with the model."""
+    """uint8 images (N, H, W) -> float rows (N, H*W) in [0, 1]. The normalisation is saved with the model.
+
+    A stack of images is (N, H, W); an (N, D) array is taken as N images already flattened.
+    Pixels must be integers from 0 to 255: floats are refused rather than divided by 255 again.
+    """
     images = np.asarray(images)
+    if images.ndim not in (2, 3) or images.shape[0] == 0:
+        raise ValueError(f"prepare_images takes a stack of images (N, H, W) or flattened rows (N, D), N >= 1, got "
+                         f"shape {images.shape}. Fix: for one image, images[None].")
+    if images.dtype.kind not in "ui":
+        raise TypeError(f"prepare_images scales 0-255 integer pixels to [0, 1], got {images.dtype}. Fix: pass uint8 "
+                        "images; floats already in [0, 1] need no preparing (use them as they are, in float32).")
+    if images.min() < 0 or images.max() > 255:
+        raise ValueError(f"pixels must lie in 0-255, got {images.min()} to {images.max()}. Fix: scale them to 8 bits.")
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"prepare_images makes floats in [0, 1]; dtype {dtype} cannot hold them. Fix: dtype='float32'.")
     return (images.reshape(len(images), -1) / 255.0).astype(dtype)
+
+
+def check_model_inputs(model: Autoencoder, x: Array, batch_size: int, loss: Loss | None | bool = False,
+                       name: str = "x") -> None:
+    """What reconstruct, encode and score_field need: a model (and loss), rows it reads, a batch size.
+
+    Checked by what they do (a model has ``forward``, a loss ``reconstruction``), so a stand-in
+    written in class (an exact denoiser, say) works too."""
+    if not callable(getattr(model, "forward", None)):
+        raise TypeError(f"model must be an Autoencoder, got {type(model).__name__}. Fix: model, loss, header = "
+                        "load_model('model.npz').")
+    if loss is not False and not callable(getattr(loss, "reconstruction", None)):  # False: no loss needed
+        raise TypeError(f"loss must be a Loss, got {type(loss).__name__}. Fix: the loss load_model returns.")
+    n_in = getattr(model, "config", {}).get("n_in")
+    check_array(x, name, ndim=2, n_features=n_in, dtype=getattr(model, "dtype", None))
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}. Fix: batch_size=1000.")
 
 
 def _batched(fn, x, batch_size):
@@ -33,12 +66,14 @@ def _batched(fn, x, batch_size):
 
 def reconstruct(model: Autoencoder, loss: Loss, x_tilde: Array, batch_size: int = 1000) -> Array:
     """The model's predicted mean r(x~) for every row, in batches: the DAE's estimate of E[x | x~]  (S1)."""
+    check_model_inputs(model, x_tilde, batch_size, loss, "x_tilde")
     out = _batched(lambda b: loss.reconstruction(model.forward(b)[0]), x_tilde, batch_size)
     return x_tilde[:0] if out is None else out
 
 
 def encode(model: Autoencoder, x: Array, batch_size: int = 1000) -> Array:
     """The code h = E(x) for every row, in batches: (N, D) -> (N, H)."""
+    check_model_inputs(model, x, batch_size)
     out = _batched(model.encode, x, batch_size)
     return x[:0, :0] if out is None else out
 
@@ -68,7 +103,9 @@ def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_si
     -------
     array like x: one score vector per row.
     """
-    sigma = check_positive(sigma, "sigma")
+    if getattr(sigma, "ndim", None) == 0:
+        sigma = sigma.item()  # a 0-d array
+    sigma = check_positive(sigma, "sigma", SIGMA_RANGE)
     r = reconstruct(model, loss, x, batch_size)  # N,D  r(x)
     return (r - x) * (1.0 / sigma**2)  # (S4)
 
@@ -76,6 +113,10 @@ def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_si
 def evaluate_arrays(model: Autoencoder, loss: Loss, x: Array, x_tilde: Array,
                     batch_size: int = 1000) -> dict[str, float]:
     """Mean loss and PSNR of the reconstruction of x~ against x (host floats; syncs)."""
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}. Fix: batch_size=1000.")
+    if len(x) == 0:
+        raise ValueError("no rows to evaluate on. Fix: pass at least one example.")
     total, sse = 0.0, 0.0
     for i in range(0, len(x), batch_size):
         out = model.forward(x_tilde[i:i + batch_size])[0]

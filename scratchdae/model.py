@@ -17,6 +17,7 @@ With ``tied=True`` each decoder weight is the transposed encoder weight.
 (D stays the pixel count; the decoder is Dec.)
 """
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -57,9 +58,12 @@ class Sequential:
 
 def _parse_sizes(hidden, name="hidden"):
     """Layer sizes as a tuple of positive ints; ``decoder_hidden`` may be empty (decode the code directly)."""
-    if isinstance(hidden, int):
+    if isinstance(hidden, numbers.Integral):
         hidden = (hidden,)
-    hidden = tuple(hidden)
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"{name} must be layer sizes, a number or a list of numbers, got {hidden!r}. "
+                         f"Fix: e.g. {name}=(1000,) or (512, 128).")
+    hidden = tuple(int(h) if isinstance(h, numbers.Integral) and not isinstance(h, bool) else h for h in hidden)
     ok = all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden)
     if not ok or (not hidden and name == "hidden"):
         raise ValueError(f"{name} must be {'one or more' if name == 'hidden' else 'zero or more'} positive layer "
@@ -138,8 +142,11 @@ class Autoencoder:
                  backend: str | Backend | None = None, dtype: DType = "float32") -> None:
         n_out = n_in if n_out is None else n_out
         for n, label in ((n_in, "n_in"), (n_out, "n_out")):
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"{label} must be a positive int, got {n!r}.")
+            if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"{label} must be a positive int, got {n!r}. Fix: e.g. {label}=784.")
+        n_in, n_out = int(n_in), int(n_out)
+        if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
+            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}. Fix: e.g. seed=0.")
         hidden = list(_parse_sizes(hidden))
         mirror = hidden[-2::-1]  # 784-512-128 decodes through 512
         decoder_hidden = mirror if decoder_hidden is None else list(_parse_sizes(decoder_hidden, "decoder_hidden"))

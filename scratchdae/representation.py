@@ -62,6 +62,19 @@ def labelled_digits(
     if data.train_labels is None or data.test_labels is None:
         raise ValueError(f"{data.name} has no label files; the probe needs train and test labels "
                          "(train-labels-idx1-ubyte, t10k-labels-idx1-ubyte).")
+    for split in ("train", "test"):
+        images, labels = getattr(data, f"{split}_images"), getattr(data, f"{split}_labels")
+        where = data.files.get(f"{split}-labels", data.name) if data.files else data.name
+        if len(images) == 0:
+            raise ValueError(f"{data.files.get(f'{split}-images', data.name) if data.files else data.name} holds no "
+                             "images; the probe needs labelled train and test images. Fix: use a data set with both.")
+        if labels.ndim != 1:
+            raise ValueError(f"{where}: labels must be one number per image (an IDX file of 1 dimension), got shape "
+                             f"{labels.shape}. Fix: use MNIST's label files.")
+    if len(np.unique(data.train_labels[:max_train or None])) < 2:
+        raise ValueError(f"{data.files.get('train-labels', data.name) if data.files else data.name}: the training "
+                         "labels hold a single class; a probe needs two or more. Fix: use more of the data "
+                         "(--max-train) or another label file.")
     n = max_train or len(data.train_images)
     return (prepare_images(data.train_images[:n]), data.train_labels[:n].astype(np.int64),
             prepare_images(data.test_images), data.test_labels.astype(np.int64), data)

@@ -185,8 +185,10 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
     out = Path(out)
     files = {}
     rng = be.rng(seed)
-    starts = {"noise": be.asarray(np.random.default_rng([seed, 8]).random((chains, x_tr.shape[1]), dtype=np.float32)),
-              "digit": be.asarray(x_te[:chains])}
+    dtype = model.dtype  # the chains run in the model's dtype (float32, or float64 for a model saved so)
+    starts = {"noise": be.asarray(np.random.default_rng([seed, 8]).random((chains, x_tr.shape[1]), dtype=np.float32)
+                                  .astype(dtype, copy=False)),
+              "digit": be.asarray(x_te[:chains].astype(dtype, copy=False))}
     for name, x0 in starts.items():
         snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng)
         files[f"chain_{name}"] = chain_figure(out / f"chain_{name}.png", to_host(x0), snaps, shape,
@@ -194,7 +196,8 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
                                               f" {corrupt.spec()} corruption")
     result = {"model_noise": corrupt.spec(), "steps": steps, "chains": chains, "seed": seed, "files": files}
     if quality_chains:
-        x0 = be.asarray(np.random.default_rng([seed, 9]).random((quality_chains, x_tr.shape[1]), dtype=np.float32))
+        x0 = be.asarray(np.random.default_rng([seed, 9]).random((quality_chains, x_tr.shape[1]), dtype=np.float32)
+                        .astype(dtype, copy=False))
         keep = sorted(set(np.linspace(steps / 10, steps, 10).round().astype(int).clip(1).tolist()))
         snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng, keep=keep)
         classifier = LinearProbe(seed=seed).fit(x_tr, y_tr)

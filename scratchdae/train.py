@@ -208,6 +208,7 @@ class TrainResult:
     out: Path
     stopped: str  # "finished", "early stopping", "time budget", "interrupted"
     files: dict = field(default_factory=dict)
+    signal: int | None = None  # the signal that interrupted it (SIGINT, SIGTERM), if one did
 
 
 RESUME_MAY_CHANGE = {"out", "epochs", "max_seconds", "quiet", "backend", "figures"}
@@ -237,7 +238,7 @@ class _StopFlag:
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
+        self.requested, self.signum = False, None
         self._old = {}
 
     def __enter__(self):
@@ -248,7 +249,7 @@ class _StopFlag:
     def _handle(self, signum, frame):
         if self.requested:  # a second signal: the user means it
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested, self.signum = True, signum
 
     def request(self):
         """Stop after the current step, as Ctrl-C does."""
@@ -278,6 +279,16 @@ def check_targets(cfg: TrainConfig, data: TaskData) -> None:
     if (cfg.output_activation or ("identity" if str(cfg.loss).startswith("bernoulli") else "sigmoid")) == "sigmoid":
         raise ValueError(f"a sigmoid output lies in (0, 1), and the targets range from {lo:.3g} to {hi:.3g}. "
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
+
+
+def _loss_spec(loss: Any) -> str:
+    """A loss object as the spec string that rebuilds it (``gaussian:0.1``)."""
+    config = dict(loss.config())
+    name = config.pop("name")
+    args = [v for k, v in config.items() if k in ("sigma", "init_sigma", "beta")]
+    if set(config) - {"sigma", "init_sigma", "beta"} - ({"min_sigma"} if config.get("min_sigma") == 1e-3 else set()):
+        raise ValueError(f"the loss {loss!r} has settings a spec string cannot carry. Fix: pass loss='{name}:...'.")
+    return f"{name}:{args[0]:g}" if args else name
 
 
 def check_optimizer_state(arrays: dict, params: dict, opt: Any, t: int, path: Path) -> None:
@@ -378,6 +389,16 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     if resume and config is not None:
         raise ValueError("resume continues the saved run with its own settings; a config was given too. Fix: drop "
                          "it, or start a new run in another --out folder.")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}. Fix: train(**settings) for a "
+                        "dict of settings, or train(TrainConfig(...)).")
+    if hasattr(overrides.get("noise"), "spec"):  # a corruption object: its spec is what the run saves
+        overrides["noise"] = overrides["noise"].spec()
+    if hasattr(overrides.get("loss"), "config"):  # a loss object, likewise
+        overrides["loss"] = _loss_spec(overrides["loss"])
+    if "optimizer" in overrides and not isinstance(overrides["optimizer"], str):
+        raise TypeError(f"optimizer must be a name (adam or sgd), got {type(overrides['optimizer']).__name__}. "
+                        "Fix: train(optimizer='adam', lr=1e-3).")
     cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     if resume and not cfg.out:
         raise ValueError("resume continues the run in a folder: say which. Fix: --resume --out runs/NAME.")
@@ -570,7 +591,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         if cfg.figures:
             files.update(data.figures(out, best_model, best_loss, corrupt, history, cfg.seed))
         return TrainResult(best_model, best_loss, history, out, stopped, files)
-    return TrainResult(model, loss, history, out, stopped, files)
+    return TrainResult(model, loss, history, out, stopped, files, flag.signum)
 
 
 def write_history(path: str | Path, history: list[dict[str, Any]]) -> None:

@@ -691,9 +691,11 @@ def test_outputs_that_are_not_regular_files(models, tmp_path, capsys, dest):
     dest = tmp_path / "d" if dest == "DIR" else Path(dest)
     if dest != Path("/dev/null"):
         dest.mkdir()
+    (tmp_path / "pages").mkdir()
+    Image.fromarray(np.full((20, 20), 200, np.uint8)).save(tmp_path / "pages" / "1.png")
     before = os.stat("/dev/null")
-    code, out, err = run_cli(["score", "--model", models / "toy" / "model.npz", "--points", "200", "--figure", dest],
-                             capsys)
+    code, out, err = run_cli(["documents", "submit", "--model", models / "docs" / "model.npz", "--test-dir",
+                              tmp_path / "pages", "--csv", dest], capsys)
     assert code == 2 and "not a regular file" in err and "Traceback" not in err, err
     after = os.stat("/dev/null")
     assert (before.st_ino, before.st_mode) == (after.st_ino, after.st_mode)
@@ -847,7 +849,7 @@ def test_a_signal_during_training_saves_the_state_and_leaves_no_temporary(tmp_pa
     time.sleep(0.3)
     p.send_signal(sig)
     out, err = p.communicate(timeout=120)
-    assert p.returncode == 130, (out, err)
+    assert p.returncode == (143 if sig == signal.SIGTERM else 130), (out, err)
     assert "state saved" in out and "Traceback" not in err
     assert not list(run.glob(".*.part")) and not (run / ".lock").exists()
     arrays, header = load_npz(run / "checkpoint.npz")
@@ -883,3 +885,288 @@ def test_sigterm_during_denoise_leaves_no_temporary(models, tmp_path):
         pytest.skip("denoising finished before the signal")
     assert p.returncode == 143 and "terminated" in err and "Traceback" not in err, err
     assert not out.exists() or not any(out.iterdir())
+
+
+# -- more: what a second sweep of bad inputs found ---------------------------------------------------
+
+
+def test_weights_beyond_float32_are_refused(models, tmp_path, capsys):
+    bad = with_arrays(models / "digits" / "model.npz", tmp_path / "bad.npz",
+                      lambda a: {**a, "param/encoder.0.W": a["param/encoder.0.W"].astype(np.float64) * 1e300})
+    assert "too large for float32" in assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"],
+                                                     capsys, tmp_path, "bad.npz")
+
+
+def test_a_npy_member_whose_header_lies_about_its_size(models, tmp_path, capsys):
+    members = read_members(models / "digits" / "model.npz")
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((784, 16), np.float32))
+    header["shape"] = (784, 10**9)
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    members["param/encoder.0.W.npy"] = buf.getvalue() + bytes(64)
+    bad = write_members(tmp_path / "bad.npz", members)
+    assert "announces" in assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys, tmp_path,
+                                         "bad.npz")
+
+
+def test_a_loss_that_does_not_fit_the_architecture(models, tmp_path, capsys):
+    bad = with_header(models / "digits" / "model.npz", tmp_path / "bad.npz",
+                      put("loss", {"name": "gaussian-hetero", "beta": 0.5, "min_sigma": 1e-3}))
+    assert "variance head" in assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys,
+                                             tmp_path, "bad.npz")
+
+
+MORE_RESUME_DAMAGE = {
+    "best is NaN": lambda a, h: (a, {**h, "best": {**h["best"], "val_loss": float("nan")}}),
+    "epoch disagrees with the history": lambda a, h: (a, {**h, "epoch": 10**6}),
+    "optimizer state missing": lambda a, h: ({k: v for k, v in a.items() if not k.startswith("opt/")}, h),
+    "optimizer state NaN": lambda a, h: ({**a, **{k: np.full_like(v, np.nan) for k, v in a.items()
+                                                   if k.startswith("opt/")}}, h),
+    "negative second moments": lambda a, h: ({**a, **{k: -np.ones_like(v) for k, v in a.items()
+                                                       if k.endswith("/v")}}, h),
+    "data record missing": lambda a, h: (a, {k: v for k, v in h.items() if k != "data"}),
+    "data hash a number": lambda a, h: (a, {**h, "data": {**h["data"], "sha256": 5}}),
+    "rng state out of range": lambda a, h: (a, {**h, "rng": {**h["rng"], "shuffle": {
+        **h["rng"]["shuffle"], "state": {**h["rng"]["shuffle"]["state"], "state": -1}}}}),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(MORE_RESUME_DAMAGE))
+def test_resume_that_would_not_continue_the_run_is_refused(tmp_path, capsys, damage):
+    state = interrupted_run(tmp_path)
+    arrays, header = load_npz(state)
+    arrays, header = MORE_RESUME_DAMAGE[damage](dict(arrays), dict(header))
+    header = {k: v for k, v in header.items() if k not in ("format", "format_version", "scratchdae_version")}
+    save_npz(state, arrays, header)
+    assert_refused(["train", "--out", tmp_path / "run", "--resume"], capsys, tmp_path, "checkpoint.npz")
+
+
+def test_a_lock_that_is_a_folder(tmp_path, capsys):
+    interrupted_run(tmp_path)
+    (tmp_path / "run" / ".lock").mkdir()
+    assert_refused(["train", "--out", tmp_path / "run", "--resume"], capsys, tmp_path, ".lock")
+
+
+@pytest.mark.parametrize("kind", ["floats beyond 1", "32-bit integers beyond 16 bits", "negative integers",
+                                  "100 megapixels"])
+def test_images_that_cannot_be_read_as_intensities(models, tmp_path, capsys, kind):
+    p = tmp_path / ("in.png" if kind == "100 megapixels" else "in.tif")
+    if kind == "floats beyond 1":
+        Image.fromarray(np.full((28, 28), 5, np.float32), "F").save(p)
+    elif kind == "32-bit integers beyond 16 bits":
+        Image.fromarray(np.arange(784, dtype=np.int32).reshape(28, 28) * 1000, "I").save(p)
+    elif kind == "negative integers":
+        Image.fromarray(np.arange(784, dtype=np.int32).reshape(28, 28) - 400, "I").save(p)
+    else:
+        Image.new("1", (10000, 10000)).save(p)
+    code, out, err = run_cli(["denoise", "--model", models / "digits" / "model.npz", p, "--out", tmp_path / "o"],
+                             capsys)
+    assert code == 2 and "Warning" not in err and len(err.splitlines()) == 1 and p.name in err, err
+
+
+def test_float_images_in_unit_range_are_read_as_they_are(tmp_path):
+    from scratchdae.files import read_gray
+
+    values = np.linspace(0, 1, 784, dtype=np.float32).reshape(28, 28)
+    Image.fromarray(values, "F").save(tmp_path / "f.tif")
+    np.testing.assert_array_equal(read_gray(tmp_path / "f.tif"), values)
+
+
+def idx_folder(root, **extra):
+    root.mkdir()
+    write_idx_bytes(root / "train-images-idx3-ubyte", 8, (150, 28, 28), bytes(150 * 784))
+    write_idx_bytes(root / "t10k-images-idx3-ubyte", 8, (20, 28, 28), bytes(20 * 784))
+    write_idx_bytes(root / "train-labels-idx1-ubyte", 8, (150,), bytes(range(10)) * 15)
+    write_idx_bytes(root / "t10k-labels-idx1-ubyte", 8, (20,), bytes(range(10)) * 2)
+    for name, make in extra.items():
+        make(root / name)
+    return root
+
+
+@pytest.mark.parametrize("kind", ["no test images", "labels of two dimensions", "one class"])
+def test_probe_on_labels_it_cannot_use(models, tmp_path, capsys, kind):
+    d = idx_folder(tmp_path / "d")
+    if kind == "no test images":
+        write_idx_bytes(d / "t10k-images-idx3-ubyte", 8, (0, 28, 28))
+        write_idx_bytes(d / "t10k-labels-idx1-ubyte", 8, (0,))
+    elif kind == "labels of two dimensions":
+        write_idx_bytes(d / "train-labels-idx1-ubyte", 8, (150, 1), bytes(150))
+    else:
+        write_idx_bytes(d / "train-labels-idx1-ubyte", 8, (150,), bytes(150))
+    assert_refused(["probe", "--model", models / "digits" / "model.npz", "--data-dir", d], capsys, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["a folder under the name", "raw and gzip both", "train/ without train_cleaned/"])
+def test_idx_folders_that_are_not_what_they_seem(tmp_path, capsys, kind):
+    d = idx_folder(tmp_path / "d")
+    if kind == "a folder under the name":
+        (d / "train-images-idx3-ubyte").unlink()
+        (d / "train-images-idx3-ubyte").mkdir()
+        named = "not a regular file"
+    elif kind == "raw and gzip both":
+        write_idx_bytes(d / "train-images-idx3-ubyte.gz", 8, (150, 28, 28), bytes(150 * 784), gz=True)
+        named = "keep one"
+    else:
+        for p in d.iterdir():
+            p.unlink()
+        (d / "train").mkdir()
+        named = "train_cleaned"
+    assert named in assert_refused(["train", "--data-dir", d, "--out", tmp_path / "run"], capsys, tmp_path)
+
+
+MORE_OPTIONS = [
+    (["train", "--dataset", "documents", "--pages", "10000000000"], "pages"),
+    (["train", "--dataset", "documents", "--windows-per-page", "10000000000"], "windows_per_page"),
+    (["train", "--dataset", "documents", "--window", "1001"], "window"),
+    (["train", "--dataset", "documents", "--patch", "0"], "--patch"),
+    (["documents", "generate", "--out", "OUT", "--pages", "10000000000"], "pages"),
+    (["documents", "evaluate", "--model", "DOCS", "--pages", "10000000000"], "pages"),
+    (["documents", "evaluate", "--model", "DOCS", "--data-dir", "OUT", "--pages", "3"], "--pages"),
+    (["train", "--weight-decay", "inf"], "weight_decay"),
+    (["train", "--weight-decay", "1e10"], "weight_decay"),
+    (["train", "--nesterov"], "--momentum/--nesterov"),
+    (["train", "--momentum", "0.5"], "--momentum/--nesterov"),
+    (["train", "--pages", "5"], "--pages"),
+    (["train", "--fonts", "comic"], "--fonts"),
+    (["train", "--system-fonts"], "--system-fonts"),
+    (["train", "--dataset", "documents", "--max-train", "5"], "--max-train"),
+    (["train", "--dataset", "toy:mixture8", "--data-dir", "OUT"], "--data-dir"),
+    (["train", "--loss", "gaussian:"], "gaussian:"),
+    (["train", "--out", ""], "out"),
+    (["train", "--lr-schedule", "step:1:1e308"], "step"),
+    (["evaluate", "--model", "DIGITS", "--images", "OUT", "--data-dir", "OUT"], "--images and --data-dir"),
+    (["score", "--model", "TOY", "--seed", "-1"], "--seed"),
+    (["probe", "--model", "DIGITS", "--seed", "-1"], "--seed"),
+    (["sample", "--model", "DIGITS", "--out", "OUT", "--seed", "-1"], "--seed"),
+    (["documents", "generate", "--out", "OUT", "--seed", "-1"], "--seed"),
+    (["documents", "evaluate", "--model", "DOCS", "--seed", "-1"], "--seed"),
+    (["score", "--model", "TOY", "--figure", "FIG.jpg"], ".png"),
+]
+
+
+@pytest.mark.parametrize("argv, named", MORE_OPTIONS)
+def test_more_options_that_cannot_work(models, tmp_path, capsys, argv, named):
+    if argv[0] == "train" and "--out" not in argv:
+        argv = [*argv, "--out", tmp_path / "run"]
+    swap = {"OUT": tmp_path / "o", "DOCS": models / "docs" / "model.npz", "DIGITS": models / "digits" / "model.npz",
+            "TOY": models / "toy" / "model.npz", "FIG.jpg": tmp_path / "fig.jpg"}
+    argv = [swap.get(a, a) if isinstance(a, str) else a for a in argv]
+    assert named in assert_refused(argv, capsys, tmp_path)
+
+
+@pytest.mark.parametrize("where", ["score figure", "generate out", "submit csv"])
+def test_outputs_under_a_file(models, tmp_path, capsys, where):
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "pages").mkdir()
+    Image.fromarray(np.full((20, 20), 200, np.uint8)).save(tmp_path / "pages" / "1.png")
+    argv = {"score figure": ["score", "--model", models / "toy" / "model.npz", "--points", "200", "--figure",
+                             tmp_path / "afile" / "f.png"],
+            "generate out": ["documents", "generate", "--out", tmp_path / "afile" / "g", "--pages", "1"],
+            "submit csv": ["documents", "submit", "--model", models / "docs" / "model.npz", "--test-dir",
+                           tmp_path / "pages", "--csv", tmp_path / "afile" / "s.csv"]}[where]
+    assert "afile" in assert_refused(argv, capsys, tmp_path)
+
+
+def test_paths_of_the_wrong_kind(models, tmp_path, capsys):
+    (tmp_path / "loop.npz").symlink_to(tmp_path / "loop.npz")
+    assert_refused(["evaluate", "--model", tmp_path / "loop.npz", "--dataset", "mnist-sample"], capsys, tmp_path,
+                   "loop.npz")
+    (tmp_path / "loopdir").symlink_to(tmp_path / "loopdir")
+    assert "leads nowhere" in assert_refused(["train", "--out", tmp_path / "loopdir"], capsys, tmp_path, "loopdir")
+    Image.fromarray(np.full((20, 20), 200, np.uint8)).save(tmp_path / "1.png")
+    assert "is a file" in assert_refused(["documents", "submit", "--model", models / "docs" / "model.npz",
+                                          "--test-dir", tmp_path / "1.png", "--csv", tmp_path / "s.csv"], capsys,
+                                         tmp_path, "1.png")
+
+
+def api(call):
+    import scratchdae
+
+    return lambda models, tmp: call(scratchdae, models, tmp)
+
+
+def digit_model(models):
+    from scratchdae import load_model
+
+    return load_model(models / "digits" / "model.npz")
+
+
+MORE_API_CASES = {
+    "evaluate batch_size -1": (api(lambda s, m, t: s.evaluate.evaluate(m / "digits" / "model.npz",
+                                                                        dataset="mnist-sample", batch_size=-1)),
+                               "batch_size"),
+    "reconstruct batch_size 0": (api(lambda s, m, t: s.reconstruct(*digit_model(m)[:2], np.zeros((2, 784), np.float32),
+                                                                   batch_size=0)), "batch_size"),
+    "encode batch_size a string": (api(lambda s, m, t: s.encode(digit_model(m)[0], np.zeros((2, 784), np.float32),
+                                                                batch_size="10")), "batch_size"),
+    "reconstruct NaN rows": (api(lambda s, m, t: s.reconstruct(*digit_model(m)[:2],
+                                                               np.full((2, 784), np.nan, np.float32))), "NaN"),
+    "reconstruct without a loss": (api(lambda s, m, t: s.reconstruct(digit_model(m)[0], None,
+                                                                     np.zeros((2, 784), np.float32))), "loss"),
+    "prepare_images of floats": (api(lambda s, m, t: s.prepare_images(np.random.rand(3, 28, 28))), "uint8"),
+    "prepare_images of nothing": (api(lambda s, m, t: s.prepare_images(np.zeros((0, 28, 28), np.uint8))), "N >= 1"),
+    "prepare_images into ints": (api(lambda s, m, t: s.prepare_images(np.zeros((2, 28, 28), np.uint8),
+                                                                      dtype="int32")), "float32"),
+    "evaluate a model object": (api(lambda s, m, t: s.evaluate.evaluate(digit_model(m)[0], dataset="mnist-sample")),
+                                "load_model"),
+    "denoise inputs None": (api(lambda s, m, t: s.evaluate.denoise(m / "digits" / "model.npz", None, t / "o")),
+                            "input"),
+    "Autoencoder hidden a string": (api(lambda s, m, t: s.Autoencoder(784, "16")), "hidden"),
+    "Autoencoder seed -1": (api(lambda s, m, t: s.Autoencoder(784, 16, seed=-1)), "seed"),
+    "train a dict": (api(lambda s, m, t: s.train({"epochs": 1})), "TrainConfig"),
+    "train an optimizer object": (api(lambda s, m, t: s.train(optimizer=s.Adam(1e-3), quiet=True)), "optimizer"),
+    "save_model of NaN weights": (api(lambda s, m, t: _save_nan(s, t)), "NaN"),
+    "save_model overriding the kind": (api(lambda s, m, t: s.save_model(
+        t / "m.npz", s.Autoencoder(784, 8), s.GaussianNLL(0.1), s.get_corruption("gaussian:0.5"),
+        kind="training-state")), "kind"),
+    "save_model images of another size": (api(lambda s, m, t: s.save_model(
+        t / "m.npz", s.Autoencoder(784, 8), s.GaussianNLL(0.1), s.get_corruption("gaussian:0.5"), task="images",
+        normalisation={"scale": 255.0, "image_shape": [10, 10]})), "10x10"),
+    "save_model with a loss spec": (api(lambda s, m, t: s.save_model(
+        t / "m.npz", s.Autoencoder(784, 8), "gaussian:0.1", s.get_corruption("gaussian:0.5"))), "Loss"),
+    "score_field sigma 1e-30": (api(lambda s, m, t: s.score_field(
+        *s.load_model(m / "toy" / "model.npz")[:2], np.zeros((2, 2), np.float32), 1e-30)), "sigma"),
+}
+
+
+def _save_nan(s, t):
+    model = s.Autoencoder(784, 8)
+    model.parameters()["encoder.0.W"][0, 0] = np.nan
+    return s.save_model(t / "m.npz", model, s.GaussianNLL(0.1), s.get_corruption("gaussian:0.5"))
+
+
+@pytest.mark.parametrize("case", sorted(MORE_API_CASES))
+def test_more_python_api_misuse_is_explained(models, tmp_path, case):
+    call, named = MORE_API_CASES[case]
+    before = snapshot(tmp_path)
+    with pytest.raises((ValueError, TypeError)) as info:
+        call(models, tmp_path)
+    msg = str(info.value)
+    assert named in msg and ("Fix" in msg or "expected" in msg or "must" in msg), msg
+    assert snapshot(tmp_path) == before
+
+
+def test_the_python_api_takes_objects_and_numpy_scalars_where_it_can(models, tmp_path):
+    import scratchdae as s
+
+    run = s.train(max_train=300, hidden=(8,), epochs=1, out=tmp_path / "r", noise=s.GaussianNoise(0.3),
+                  loss=s.GaussianNLL(0.2), quiet=True, figures=False)
+    _, header = load_npz(tmp_path / "r" / "model.npz")
+    assert header["corruption"] == "gaussian:0.3" and header["loss"] == {"name": "gaussian", "sigma": 0.2}
+    assert run.model.config["n_in"] == s.Autoencoder(np.int64(784), np.int64(16)).config["n_in"]
+    r = s.evaluate.evaluate(models / "digits" / "model.npz", dataset="mnist-sample", seed=np.int64(3))
+    assert r["seed"] == 3 and r["n_images"] == 1000
+    field = s.score_field(*s.load_model(models / "toy" / "model.npz")[:2], np.zeros((2, 2), np.float32),
+                          np.array(0.3))
+    assert field.shape == (2, 2)
+
+
+def test_a_float64_model_saved_by_hand_samples(tmp_path, capsys):
+    import scratchdae as s
+
+    s.save_model(tmp_path / "m.npz", s.Autoencoder(784, 16, dtype="float64", seed=0), s.GaussianNLL(0.1),
+                 s.get_corruption("gaussian:0.5"), task="images", normalisation={"scale": 255.0, "image_shape": [28, 28]})
+    code, out, err = run_cli(["sample", "--model", tmp_path / "m.npz", "--out", tmp_path / "s", "--steps", "2",
+                              "--quality-chains", "20", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["quality"]["chains"] == 20

@@ -13,6 +13,7 @@ looks complete.
 """
 import gzip
 import hashlib
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -211,18 +212,29 @@ def find_idx_files(folder: str | Path) -> dict[str, Path]:
     for role in ROLES:
         split, kind = role.split("-")
         dims = "idx3" if kind == "images" else "idx1"
-        for prefix in prefixes[split]:
-            for sep in ("-", "."):
-                for ext in (".gz", ""):
-                    path = folder / f"{prefix}-{kind}{sep}{dims}-ubyte{ext}"
-                    if path.is_file() and role not in found:
-                        found[role] = path
+        candidates = [folder / f"{prefix}-{kind}{sep}{dims}-ubyte{ext}" for prefix in prefixes[split]
+                      for sep in ("-", ".") for ext in (".gz", "")]
+        present = [p for p in candidates if os.path.lexists(p)]
+        odd = [p for p in present if not p.is_file()]
+        if odd:
+            raise ValueError(f"{odd[0]} is not a regular file (a folder, pipe or broken link). Fix: put the IDX file "
+                             "itself there.")
+        if len(present) > 1:
+            raise ValueError(f"{folder} holds {len(present)} {role} files ({', '.join(p.name for p in present)}); "
+                             "which one to read would be a guess. Fix: keep one of them.")
+        if present:
+            found[role] = present[0]
     missing = [r for r in ("train-images", "test-images") if r not in found]
     if missing:
         listing = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
+        hint = ""
+        if (folder / "train").is_dir() and not (folder / "train_cleaned").is_dir():
+            hint = (" It has a train/ folder but no train_cleaned/: a Kaggle dirty-documents folder needs both "
+                    "(train_cleaned/ holds the clean twins of the pages in train/).")
         raise FileNotFoundError(
             f"{folder} has no {' or '.join(missing)} IDX file; expected names like train-images-idx3-ubyte.gz "
-            f"and t10k-images-idx3-ubyte.gz (raw or gzip). Found: {listing}.")
+            f"and t10k-images-idx3-ubyte.gz (raw or gzip). Found: {listing}.{hint} Fix: point --data-dir at a "
+            "folder of IDX files, or use --dataset mnist-sample.")
     return found
 
 

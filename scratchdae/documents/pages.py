@@ -30,7 +30,8 @@ def page_files(folder: str | Path) -> list[Path]:
     """Image files of a folder in numeric order of their names (1.png, 2.png, 10.png)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"folder {str(folder)!r} does not exist. Fix: check the path.")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"folder {str(folder)!r} {what}. Fix: pass the folder of pages.")
     files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     key = lambda p: (int(p.stem) if p.stem.isdigit() else float("inf"), p.name)  # noqa: E731
     return sorted(files, key=key)
