@@ -165,7 +165,8 @@ def download(remote: RemoteSpec, folder: str | Path, *, mirrors: list[str] | Non
                 paths[role] = path
                 continue
             log(f"{path}: not the expected file (SHA-256 differs); downloading it again")
-        tried = []
+        tried = [f"{path}: already there, but not {remote.name}'s file (its SHA-256 differs; to train on the IDX "
+                 "files of a folder as they are, pass --data-dir without --dataset)"] if path.exists() else []
         for base in mirrors:
             url = base + spec.name
             part = folder / f".{spec.name}.download"
