@@ -1,116 +1,184 @@
-"""Training throughput of the default DAE: scratchdae against PyTorch, same run.
+"""Training throughput: scratchdae against PyTorch, each in its own process, taking turns.
 
-Same architecture (784-1000-784, ReLU, sigmoid output), batch size, optimizer
-(Adam, lr 1e-3), loss (Gaussian NLL, fixed sigma), corruption (Gaussian 0.5)
-and dtype (float32) on both sides; PyTorch computes its gradients by autograd.
-Prints samples per second and the ratio. Run by hand:
+Same network, loss (Gaussian NLL, sigma 0.1), optimizer (Adam, lr 1e-3), noise
+(Gaussian 0.5, fresh every batch), batch gathered from a shuffled order, and
+dtype (float32) on both sides; PyTorch computes its gradients by autograd.
+Each side runs in its own worker process (NumPy's and PyTorch's thread pools
+fight when they share one), with the same number of threads, and the two
+take turns for slices of ``--slice`` seconds, ``--rounds`` times, the order
+swapped every round. For each round the ratio of the two rates is taken; the
+table gives the median of those paired ratios, and each side's GFLOP/s.
 
-    python benchmarks/train_throughput.py [--backend numpy|cupy] [--steps 300]
+    python benchmarks/train_throughput.py                   # both nets, batches 64, 256, 1024
+    python benchmarks/train_throughput.py --backend cupy    # PyTorch on CUDA, batches 256 and 4096
 
-On --backend cupy PyTorch runs on the GPU too (when it has CUDA).
+Run it by hand on an otherwise idle machine.
 """
 import argparse
+import json
 import math
 import os
+import statistics
+import subprocess
+import sys
 import time
 
-from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption
-from scratchdae.data import load_dataset
-from scratchdae import prepare_images
+NETS = {"784-1000-784": (1000,), "784-512-128-512-784": (512, 128)}
 
 
-def scratchdae_rate(be, X, steps, batch, hidden):
-    model = Autoencoder(X.shape[1], hidden, seed=0, backend=be)
+def flops_per_step(batch, sizes):
+    """Multiply-adds of one step, times two: forward (x W), dW, and dx for every layer but the first."""
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    mults = sum(a * b for a, b in pairs)
+    return 2 * batch * (2 * mults + (mults - pairs[0][0] * pairs[0][1]))
+
+
+def layer_sizes(hidden):
+    return [784, *hidden, *hidden[-2::-1], 784]
+
+
+# -- the workers ------------------------------------------------------------------------
+
+
+def scratchdae_worker(args):
+    from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images
+    from scratchdae.data import load_dataset
+    from scratchdae.train import train_step
+
+    be = get_backend(args.backend)
+    X = be.asarray(prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images))
+    model = Autoencoder(784, NETS[args.net], seed=0, backend=be)
     loss, opt, corrupt = GaussianNLL(0.1), Adam(1e-3), get_corruption("gaussian:0.5")
-    params, rng = model.parameters(), be.rng(0)
-    Xd = be.asarray(X)
+    params, rng, order = model.parameters(), be.rng(3), __import__("numpy").random.default_rng(2)
+    state = {"perm": None, "at": len(X)}
 
-    def step(i):
-        x = Xd[(i * batch) % (len(Xd) - batch):][:batch]
-        out, cache = model.forward(corrupt(x, rng))
-        value, lc = loss.forward(out, x)
-        _, grads = model.backward(loss.backward(lc)[0], cache)
-        opt.step(params, grads)
-        return value
+    def step():
+        if state["at"] + args.batch > len(X):
+            state["perm"], state["at"] = be.asarray(order.permutation(len(X))), 0
+        idx = state["perm"][state["at"]:state["at"] + args.batch]
+        state["at"] += args.batch
+        return train_step(model, loss, opt, corrupt, X, X, idx, rng, params)
 
-    for i in range(10):  # warm-up: allocations, BLAS threads, CUDA kernels
-        step(i)
-    be.synchronize()
-    t = time.perf_counter()
-    for i in range(steps):
-        value = step(i)
-    float(value)
-    be.synchronize()
-    return steps * batch / (time.perf_counter() - t)
+    return step, be.synchronize
 
 
-def torch_rate(device, X, steps, batch, hidden):
+def torch_worker(args):
+    import numpy as np
     import torch
 
+    from scratchdae import prepare_images
+    from scratchdae.data import load_dataset
+
+    torch.set_num_threads(args.threads)
+    device = "cuda" if args.backend == "cupy" else "cpu"
     torch.manual_seed(0)
-    layers, sizes = [], [X.shape[1], *hidden]
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    for a, b in zip(sizes[::-1][:-2], sizes[::-1][1:-1]):
-        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-    layers += [torch.nn.Linear(sizes[1], X.shape[1]), torch.nn.Sigmoid()]
+    sizes, layers = layer_sizes(NETS[args.net]), []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [torch.nn.Linear(a, b), torch.nn.Sigmoid() if i == len(sizes) - 2 else torch.nn.ReLU()]
     net = torch.nn.Sequential(*layers).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    Xd = torch.as_tensor(X, device=device)
-    const = X.shape[1] * (math.log(0.1) + 0.5 * math.log(2 * math.pi))
+    X = torch.as_tensor(prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images), device=device)
+    order = np.random.default_rng(2)
+    const = 784 * (math.log(0.1) + 0.5 * math.log(2 * math.pi))
+    state = {"perm": None, "at": len(X)}
 
-    def step(i):
-        x = Xd[(i * batch) % (len(Xd) - batch):][:batch]
-        x_tilde = x + 0.5 * torch.randn_like(x)
-        mu = net(x_tilde)
-        value = ((mu - x) ** 2).sum(1).mean() / (2 * 0.01) + const
+    def step():
+        if state["at"] + args.batch > len(X):
+            state["perm"], state["at"] = torch.as_tensor(order.permutation(len(X)), device=device), 0
+        idx = state["perm"][state["at"]:state["at"] + args.batch]
+        state["at"] += args.batch
+        x = X[idx]
+        mu = net(x + 0.5 * torch.randn_like(x))
+        value = ((mu - x) ** 2).sum(1).mean() / (2 * 0.1**2) + const
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
-        return value
+        return value.item()  # the loss on the host, as scratchdae's loop reads it
 
-    for i in range(10):
-        step(i)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    for i in range(steps):
-        value = step(i)
-    value.item()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch / (time.perf_counter() - t)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    return step, sync
+
+
+def worker(args):
+    """Warm up, then for each line "SECONDS" on stdin run steps for that long and print steps and seconds."""
+    step, sync = (scratchdae_worker if args.side == "scratchdae" else torch_worker)(args)
+    for _ in range(20):  # warm-up: buffers, BLAS threads, CUDA kernels
+        step()
+    sync()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        budget = float(line)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < budget:
+            step()
+            n += 1
+        sync()
+        print(json.dumps({"steps": n, "seconds": time.perf_counter() - t0}), flush=True)
+
+
+# -- the driver -------------------------------------------------------------------------------
+
+
+def start(side, args, net, batch):
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
+    cmd = [sys.executable, __file__, "--worker", side, "--net", net, "--batch", str(batch), "--backend",
+           args.backend, "--threads", str(args.threads)]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert p.stdout.readline().strip() == "ready", f"{side} worker failed to start"
+    return p
+
+
+def turn(p, seconds):
+    p.stdin.write(f"{seconds}\n")
+    p.stdin.flush()
+    r = json.loads(p.stdout.readline())
+    return r["steps"] / r["seconds"]
+
+
+def compare(args, net, batch):
+    ours, theirs = start("scratchdae", args, net, batch), start("torch", args, net, batch)
+    ratios, rates = [], {"scratchdae": [], "torch": []}
+    try:
+        for r in range(args.rounds):
+            order = [("scratchdae", ours), ("torch", theirs)][:: 1 if r % 2 == 0 else -1]
+            got = {name: turn(p, args.slice) for name, p in order}
+            for name in got:
+                rates[name].append(got[name])
+            ratios.append(got["scratchdae"] / got["torch"])
+    finally:
+        for p in (ours, theirs):
+            p.stdin.close()
+            p.wait(timeout=60)
+    flops = flops_per_step(batch, layer_sizes(NETS[net]))
+    gflops = {k: statistics.median(v) * flops / 1e9 for k, v in rates.items()}
+    return statistics.median(ratios), gflops, {k: statistics.median(v) * batch for k, v in rates.items()}
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--hidden", default="1000")
-    ap.add_argument("--repeats", type=int, default=3, help="alternate the two this many times; report the best")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads on each side (all cores)")
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--slice", type=float, default=1.0, help="seconds each side runs per turn")
+    ap.add_argument("--batches", default=None, help="comma-separated (64,256,1024; cupy: 256,4096)")
+    ap.add_argument("--nets", default=",".join(NETS), help="comma-separated: " + ", ".join(NETS))
+    ap.add_argument("--worker", choices=["scratchdae", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--net", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    hidden = tuple(int(h) for h in args.hidden.split(","))
-    be = get_backend(args.backend)
-    X = prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images)
-    print(f"backend {be.name}, {os.cpu_count()} CPUs, 784-{'-'.join(map(str, hidden))}-784, batch {args.batch_size}, "
-          f"float32, Adam, {args.steps} steps x {args.repeats}")
-    try:
-        import torch
-        device = "cuda" if be.name == "cupy" and torch.cuda.is_available() else "cpu"
-        print(f"torch {torch.__version__} on {device}, {torch.get_num_threads()} threads")
-    except ImportError:
-        torch = None
-        print("torch not importable: scratchdae alone")
-    ours, theirs = [], []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine load
-        ours.append(scratchdae_rate(be, X, args.steps, args.batch_size, hidden))
-        if torch is not None:
-            theirs.append(torch_rate(device, X, args.steps, args.batch_size, hidden))
-    print(f"scratchdae ({be.name}): {max(ours):10,.0f} samples/s  (runs: {', '.join(f'{r:,.0f}' for r in ours)})")
-    if theirs:
-        print(f"pytorch ({device}):   {max(theirs):10,.0f} samples/s  (runs: {', '.join(f'{r:,.0f}' for r in theirs)})")
-        print(f"ratio scratchdae / pytorch: {max(ours) / max(theirs):.2f}")
+    if args.worker:
+        args.side = args.worker
+        return worker(args)
+    batches = [int(b) for b in (args.batches or ("256,4096" if args.backend == "cupy" else "64,256,1024")).split(",")]
+    print(f"scratchdae / PyTorch training steps per second, {args.backend}, {args.threads} thread(s) each, "
+          f"{args.rounds} rounds of {args.slice:g} s slices, median of paired ratios")
+    print(f"{'net':<22} {'batch':>6} {'ratio':>7} {'scratchdae ex/s':>16} {'PyTorch ex/s':>13} "
+          f"{'GFLOP/s ours':>13} {'theirs':>7}")
+    for net in args.nets.split(","):
+        for batch in batches:
+            ratio, gflops, ex = compare(args, net, batch)
+            print(f"{net:<22} {batch:>6} {ratio:>6.2f}x {ex['scratchdae']:>16,.0f} {ex['torch']:>13,.0f} "
+                  f"{gflops['scratchdae']:>13.1f} {gflops['torch']:>7.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -98,9 +98,13 @@ class Dense:
     def forward(self, x: Array) -> tuple[Array, tuple]:
         """a = f(x W + b) for a batch x (N, I)  (D1); returns ``(a, cache)``."""
         W, b = self.weight(), self.params["b"]
-        z = x @ W + b  # (D1) N,O
-        a = self.activation.forward(z)  # N,O
-        return a, (x, z, a)
+        z = x @ W  # N,O  the product, a new array ...
+        z += b  # (D1) ... with the bias added in place
+        if self.activation.uses_input:
+            a = self.activation.forward(z)  # N,O  backward will need z: keep it
+            return a, (x, z, a)
+        a = self.activation.forward(z, out=z)  # N,O  in z's memory: backward reads only a
+        return a, (x, None, a)
 
     def backward(self, da: Array, cache: tuple, need_dx: bool = True) -> tuple[Array | None, dict[str, Array]]:
         """dL/dW (D2), dL/db (D3) and dL/dx (D4) from dL/da, through f by the chain rule.

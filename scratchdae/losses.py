@@ -101,7 +101,7 @@ class GaussianNLL(Loss):
         _check_pair(out, x, ["mean"])
         N, D = x.shape
         r = out["mean"] - x  # N,D  residual mu - x
-        sse = (r * r).sum(axis=1)  # N
+        sse = backend_of(r).xp.einsum("nd,nd->n", r, r)  # N  sum of r^2 per row, with no N,D temporary
         nll = sse / (2 * self.sigma**2) + D * (math.log(self.sigma) + HALF_LOG_2PI)  # (G1) summed: (G2) N
         return nll.mean(), (r, N)  # (L1)
 

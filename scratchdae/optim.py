@@ -19,6 +19,8 @@ that is all weights, all biases and a loss's learned log-variance.
 :func:`learning_rate` gives the schedules (O7)-(O9).
 """
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .backend import Array, backend_of
@@ -29,6 +31,21 @@ def _check_weight_decay(weight_decay):
     if not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
         raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}. Fix: e.g. weight_decay=1e-4.")
     return float(weight_decay)
+
+
+CHUNK = 1 << 18  # numbers per piece of an update of a large parameter: enough work to share among the cores
+
+
+_POOL = None
+
+
+def _workers():
+    """One worker thread per core, made on first use (for the elementwise updates of large parameters)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                   else os.cpu_count() or 1)
+    return _POOL
 
 
 class Optimizer:
@@ -66,9 +83,26 @@ class Optimizer:
         if set(params) != set(grads):
             raise ValueError(f"params and grads must have the same names; got {sorted(params)} and {sorted(grads)}.")
         self.t += 1
+        pieces = []  # (p, g, state) to update: whole arrays, or pieces of large ones
         for name, p in params.items():
             st = self._buffers(name, p)
-            self._update(p, self._gradient(p, grads[name], st["g"]), st)
+            g = self._gradient(p, grads[name], st["g"])
+            if backend_of(p).name == "cupy" or p.size <= CHUNK or not p.flags.c_contiguous:
+                pieces.append((p, g, st))
+                continue
+            # Speed, not maths: a large parameter is updated in pieces of CHUNK numbers, so that
+            # the cores can share the work (below).
+            flat = {k: a.reshape(-1) for k, a in st.items()}  # views: the buffers are contiguous
+            p_flat, g_flat = p.reshape(-1), g.reshape(-1)  # g from a tied layer is a transposed view: one copy
+            pieces += [(p_flat[i:i + CHUNK], g_flat[i:i + CHUNK], {k: a[i:i + CHUNK] for k, a in flat.items()})
+                       for i in range(0, p.size, CHUNK)]
+        if len(pieces) > 1 and backend_of(next(iter(params.values()))).name == "numpy":
+            # the pieces are independent, and NumPy lets go of Python's lock inside each pass:
+            # every core updates its share, and the result is the same to the last bit
+            list(_workers().map(lambda job: self._update(*job), pieces))
+        else:
+            for job in pieces:
+                self._update(*job)
 
     def state_arrays(self) -> dict[str, Array]:
         """Flat dict ``name/key -> array`` of the state to save in a checkpoint."""

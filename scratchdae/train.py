@@ -281,6 +281,29 @@ def check_targets(cfg: TrainConfig, data: TaskData) -> None:
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
 
 
+def train_step(model: Autoencoder, loss: Any, opt: Any, corrupt: Any, X: Array, X_in: Array, idx: Array,
+               rng: Any, params: dict[str, Array]) -> tuple[float, Array, dict[str, Array]]:
+    """One step of minibatch training on the examples ``idx``: gather, corrupt, forward, loss,
+    backward, update. Returns ``(value, x, out)``: the batch loss (L1) as a host float, the
+    clean batch and the model's output. When the loss is not finite, no update is made: the
+    caller decides what to say.
+
+    ``X`` holds the clean targets and ``X_in`` the inputs before corruption (the same array for
+    digits; a document model reads context features and predicts a smaller patch).
+    """
+    x = X[idx]  # B,D the clean targets
+    x_tilde = corrupt(X_in[idx], rng)  # B,D fresh noise  (C1)-(C4); for digits X_in is X
+    out, cache = model.forward(x_tilde)  # forward through E and Dec
+    value, loss_cache = loss.forward(out, x)  # (L1)
+    v = float(value)  # note: a CPU-GPU sync point on CuPy
+    if math.isfinite(v):
+        d_out, loss_grads = loss.backward(loss_cache)
+        _, grads = model.backward(d_out, cache, need_input_grad=False)  # backprop (D2)-(D4)
+        grads.update({f"loss.{k}": g for k, g in loss_grads.items()})
+        opt.step(params, grads)  # (O1)-(O6), (O10), in place
+    return v, x, out
+
+
 def _loss_spec(loss: Any) -> str:
     """A loss object as the spec string that rebuilds it (``gaussian:0.1``)."""
     config = dict(loss.config())
@@ -528,21 +551,13 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             t_epoch = time.perf_counter()
             while step < steps_per_epoch:
                 idx = perm_dev[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                x = X[idx]  # B,D the clean targets
-                x_tilde = corrupt(X_in[idx], noise_rng)  # B,D fresh noise  (C1)-(C4); for digits X_in is X
-                out_, cache = model.forward(x_tilde)  # forward through E and D
-                value, loss_cache = loss.forward(out_, x)  # (L1)
-                v = float(value)  # note: a CPU-GPU sync point on CuPy
+                v, x, out_ = train_step(model, loss, opt, corrupt, X, X_in, idx, noise_rng, params)
                 if not math.isfinite(v):
                     kept = (f"The last good state is in {state_path} (written after epoch {epoch})."
                             if state_path.exists() else "No checkpoint was written: it diverged in the first epoch.")
                     raise TrainingDiverged(
                         f"the loss became {v} at epoch {epoch + 1}, step {step + 1}; stopped before the update. "
                         f"{kept} Fix: lower the learning rate (now {lr:g}), or use a loss with a fixed sigma.")
-                d_out, loss_grads = loss.backward(loss_cache)
-                _, grads = model.backward(d_out, cache, need_input_grad=False)  # backprop (D2)-(D4)
-                grads.update({f"loss.{k}": g for k, g in loss_grads.items()})
-                opt.step(params, grads)  # (O1)-(O6), (O10), in place
                 run_sum, run_count, step = run_sum + v * len(x), run_count + len(x), step + 1
                 bar.update(step, loss=run_sum / run_count)
                 if on_step is not None:
