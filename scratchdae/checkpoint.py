@@ -83,7 +83,8 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
             limit = _member_limit(header)
             arrays = {name: _read_member(path, z, info, limit) for name, info in members.items()
                       if name.startswith(MEMBER_PREFIXES) or name == "perm"}
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as err:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression zip files may use, numpy never does
         raise CheckpointError(f"{path} is not a readable .npz checkpoint ({err}). Fix: retrain, or use "
                               "an intact copy.") from None
     return arrays, header
@@ -133,8 +134,8 @@ def _parse_header(path, raw):
                               f"{raw.shape}. Fix: pass a model.npz written by scratchdae train.")
     try:
         return json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: the header is corrupt ({err}). Fix: retrain, or use an intact copy.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as err:
+        raise CheckpointError(f"{path}: the header is corrupt ({str(err)[:200]}). Fix: retrain, or use an intact copy.") from None
 
 
 # -- the header's schema ----------------------------------------------------------

@@ -633,7 +633,7 @@ def _run(args):
     try:
         return args.func(args)
     except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged, MemoryError, OverflowError) as err:
-        if os.environ.get("SCRATCHDAE_DEBUG"):
+        if os.environ.get("SCRATCHDAE_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
             raise
         if isinstance(err, (MemoryError, OverflowError)) and "Fix:" not in str(err):
             err = f"{err or type(err).__name__}: a size asked for is too large for this machine. Fix: smaller numbers."
