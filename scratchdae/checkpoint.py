@@ -30,7 +30,9 @@ from .backend import Array, Backend, get_backend, to_host
 from .corruption import Corruption, get_corruption
 from .files import atomic_write
 from .losses import Loss, get_loss
-from .model import Autoencoder, parameter_count, parameter_shapes
+from .model import Autoencoder, parameter_shapes
+
+MIN_LOG_VAR = -60.0  # log sigma^2 of a learned sigma: exp(60) times a squared error stays finite in float32
 
 FORMAT = "scratchdae"
 FORMAT_VERSION = 1
@@ -57,7 +59,12 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
     never inflated), and each one's size is checked against what the header's
     architecture allows before it is read.
     """
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"a model file's path must be a str or Path, got {type(path).__name__}. Fix: "
+                        "load_model('runs/NAME/model.npz').")
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise CheckpointError(f"{path} is a link that leads nowhere (or to itself). Fix: pass the .npz file itself.")
     if not path.exists():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist. Fix: train a model first "
                               "(scratchdae train --out DIR writes DIR/model.npz).")
@@ -80,8 +87,7 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
                                       "a model.npz written by scratchdae train.")
             header = _parse_header(path, _read_member(path, z, members["__header__"], MAX_HEADER_BYTES))
             check_header(header, path, kind)
-            limit = _member_limit(header)
-            arrays = {name: _read_member(path, z, info, limit) for name, info in members.items()
+            arrays = {name: _read_member(path, z, info, _member_limit(header, name)) for name, info in members.items()
                       if name.startswith(MEMBER_PREFIXES) or name == "perm"}
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as err:
         # RuntimeError: an encrypted member; NotImplementedError: a compression zip files may use, numpy never does
@@ -96,6 +102,12 @@ MEMBER_PREFIXES = ("param/", "loss/", "opt/")
 
 def _read_member(path, z, info, limit):
     """One .npy member as an array, refusing it before inflation when it declares more than ``limit`` bytes."""
+    lies = (info.file_size != info.compress_size if info.compress_type == zipfile.ZIP_STORED  # stored: as large as said
+            else info.file_size > 1000 * info.compress_size + 4096)  # no weights compress 1000 to 1: a bomb
+    if lies:
+        raise CheckpointError(f"{path}: member {info.filename!r} declares {info.file_size:,} bytes in "
+                              f"{info.compress_size:,} stored. The file is damaged or built to exhaust memory. Fix: "
+                              "retrain, or use an intact copy.")
     if info.file_size > limit:
         raise CheckpointError(f"{path}: member {info.filename!r} declares {info.file_size:,} bytes, more than the "
                               f"{limit:,} its header's architecture allows. The file is damaged or not a "
@@ -115,17 +127,19 @@ def _read_member(path, z, info, limit):
             raise CheckpointError(f"{path}: member {info.filename!r} is not a NumPy array ({err}). The file is "
                                   "damaged or not a scratchdae checkpoint. Fix: retrain, or use an intact "
                                   "copy.") from None
-    if a.dtype.kind not in "fiub":
+    if a.dtype.kind not in "fiu":
         raise CheckpointError(f"{path}: member {info.filename!r} holds {a.dtype} values, expected numbers. The file "
                               "is damaged. Fix: retrain, or use an intact copy.")
     return a
 
 
-def _member_limit(header):
-    """Bytes one member may declare: the whole model in float64, or the training order (perm)."""
-    arch = header["architecture"]
-    n_train = header.get("data", {}).get("n_train", 0) if isinstance(header.get("data"), dict) else 0
-    return 8 * max(parameter_count(**arch), n_train if isinstance(n_train, int) else 0) + 4096
+def _member_limit(header, name):
+    """Bytes a member may declare: its largest parameter in float64, or, in a training state, the
+    training order (perm) of the data record's rows."""
+    if name == "perm" and header["kind"] == "training-state":
+        return 8 * header["data"]["n_train"] + 4096
+    largest = max(math.prod(shape) for shape in parameter_shapes(**header["architecture"]).values())
+    return 8 * largest + 4096
 
 
 def _parse_header(path, raw):
@@ -135,7 +149,8 @@ def _parse_header(path, raw):
     try:
         return json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as err:
-        raise CheckpointError(f"{path}: the header is corrupt ({str(err)[:200]}). Fix: retrain, or use an intact copy.") from None
+        raise CheckpointError(f"{path}: the header is corrupt ({str(err)[:200]}). Fix: retrain, or use an intact "
+                              "copy.") from None
 
 
 # -- the header's schema ----------------------------------------------------------
@@ -171,7 +186,7 @@ MODEL = {
     "corruption": (True, lambda v: isinstance(v, str), "a noise spec such as 'gaussian:0.5'"),
     "task": (False, lambda v: v in ("images", "points", "documents"), "'images', 'points' or 'documents'"),
     "normalisation": (False, lambda v: isinstance(v, dict) and _is_sizes(v.get("image_shape"), False)
-                      and len(v["image_shape"]) == 2 and _is_number(v.get("scale", 1.0)),
+                      and len(v["image_shape"]) == 2 and _is_number(v.get("scale", 1.0)) and v.get("scale", 1.0) > 0,
                       "an object with image_shape [height, width] and a scale"),
     "window": (False, lambda v: isinstance(v, dict) and all(_is_int(x, 0) for x in v.values()),
                "an object of window sizes"),
@@ -276,11 +291,15 @@ def restore_model(arrays: dict[str, np.ndarray], header: dict[str, Any], backend
     for name, shape in expected.items():
         if tuple(params[name].shape) != shape:
             raise CheckpointError(f"{path} does not fit its own architecture {_sizes(arch)}: parameter {name} has "
-                                  f"shape {tuple(params[name].shape)}, this model expects {shape}. The file is damaged. "
-                                  "Fix: retrain, or use an intact copy.")
+                                  f"shape {tuple(params[name].shape)}, this model expects {shape}. The file is "
+                                  "damaged. Fix: retrain, or use an intact copy.")
     largest = float(np.finfo(header["dtype"]).max)  # beyond it the model's dtype holds inf
     bad = sorted(k for k, v in arrays.items() if k.startswith(("param/", "loss/")) and v.size
                  and (not np.isfinite(v).all() or float(np.abs(v).max()) > largest))
+    if "loss/log_var" in arrays and arrays["loss/log_var"].size:  # a learned sigma, not so small that the
+        log_var = arrays["loss/log_var"].astype(np.float64)  # NLL's 1/sigma^2 overflows float32 (sigma < 1e-13)
+        if not (np.isfinite(log_var).all() and log_var.min() >= MIN_LOG_VAR):
+            bad.append("loss/log_var (a learned sigma below 1e-13)")
     if bad:
         raise CheckpointError(f"{path}: its {', '.join(bad)} hold NaN, inf or values too large for "
                               f"{header['dtype']}: the model would output garbage. Fix: use a model.npz written by a "

@@ -27,6 +27,7 @@ import threading
 
 from . import __version__
 from .backend import BACKEND_NAMES, ENV_VAR, BackendUnavailable, available_backends, get_backend
+from .files import check_outputs
 
 
 def _add_backend(p):
@@ -42,7 +43,8 @@ def _labelled_dataset(args):
 def _add_labelled_data(p, what):
     p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
                    help=f"{what} (mnist-sample; with only --data-dir: the IDX files in that folder)")
-    p.add_argument("--data-dir", default=None, help="a folder of IDX files with labels, or where --dataset's are")
+    p.add_argument("--data-dir", type=_path, default=None,
+                   help="a folder of IDX files with labels, or where --dataset's are")
 
 
 def _add_page_choices(p):
@@ -52,6 +54,13 @@ def _add_page_choices(p):
     p.add_argument("--system-fonts", action="store_true",
                    help="draw pages with this machine's fonts too, not only matplotlib's (pages then differ "
                         "between machines)")
+
+
+def _path(text: str) -> str:
+    """An argparse type: a file or folder name, not empty (an unset shell variable gives '')."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; expected a file or folder name (an unset shell variable?)")
+    return text
 
 
 def _seed(text: str) -> int:
@@ -139,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"{name:<12} {path}")
     if result.stopped != "interrupted":
         return 0
-    return 143 if result.signal == signal.SIGTERM else 130  # as a shell reports each signal
+    return 128 + result.signal if result.signal else 130  # as a shell reports it: 130 SIGINT, 143 SIGTERM, 129 SIGHUP
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -171,7 +180,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     """``scratchdae denoise``: write the denoised PNGs and print their paths."""
     from .evaluate import denoise
 
-    paths = denoise(args.model, args.inputs, args.out, backend=args.backend)
+    paths = denoise(args.model, args.inputs, args.out, backend=args.backend, overwrite=args.overwrite)
     if args.json:
         _print_json({"model": args.model, "outputs": [str(p) for p in paths]})
     else:
@@ -187,6 +196,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not 100 <= args.points <= 10_000_000:
         raise ValueError(f"--points must be from 100 to 10,000,000 (the averages need enough points), "
                          f"got {args.points}.")
+    if args.figure is not None:
+        if not args.figure.strip():
+            raise ValueError("--figure is empty. Fix: --figure field.png, or leave it out.")
+        check_outputs([args.figure], [args.model], args.overwrite, "--figure")
     model, loss, mixture, sigma = load_toy_model(args.model, args.backend)  # read once, for the report and figure
     r = score_report(model, loss, mixture, sigma, n=args.points, seed=args.seed)
     if args.figure:
@@ -249,7 +262,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     dataset = _labelled_dataset(args)
     r = sample_report(args.model, args.out, steps=args.steps, chains=args.chains, quality_chains=args.quality_chains,
                       dataset=dataset, data_dir=args.data_dir, seed=args.seed, backend=args.backend,
-                      log=_log(args))
+                      log=_log(args), overwrite=args.overwrite)
     if args.json:
         _print_json(r)
         return 0
@@ -308,7 +321,8 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
         if given:
             raise ValueError(f"{', '.join(given)} would be ignored here: they choose generated pages, and --data-dir "
                              "scores the pages of that folder. Fix: drop one or the other.")
-    r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages, seed=args.seed, fonts=args.fonts,
+    r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages,
+                           seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, system_fonts=args.system_fonts, backend=args.backend,
                            log=_log(args))
     if args.json:
@@ -327,11 +341,12 @@ def cmd_documents_submit(args: argparse.Namespace) -> int:
     from .documents.evaluate import document_cleaner
     from .documents.pages import page_files, write_submission
 
-    if not args.csv:
+    if not args.csv or not args.csv.strip():
         raise ValueError("say where to write the submission. Fix: --csv submission.csv.")
     pages = page_files(args.test_dir)
     if not pages:
         raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
+    check_outputs([args.csv], [args.model, *pages], args.overwrite, "--csv")
     rows = write_submission(args.csv, pages, document_cleaner(args.model, args.backend), log=_log(args))
     if args.json:
         _print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})
@@ -444,7 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"mnist-sample, mnist, fashion-mnist, documents or toy:mixture8|spiral|rings (default "
                         f"{d.dataset}; with only --data-dir: the IDX files in that folder; documents: generated "
                         "pages, or a Kaggle folder with --data-dir; toy:NAME: 2-D points with an exact score)")
-    g.add_argument("--data-dir", default=None, help="folder of IDX files, or where --dataset's files go, or a "
+    g.add_argument("--data-dir", type=_path, default=None,
+                   help="folder of IDX files, or where --dataset's files go, or a "
                                                     "Kaggle dirty-documents folder (train/, train_cleaned/)")
     g.add_argument("--val-fraction", type=float, default=None, help=f"held out for validation ({d.val_fraction})")
     g.add_argument("--max-train", type=int, default=None, help="use only the first N training images")
@@ -466,8 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("model")
     g.add_argument("--noise", default=None, help=f"corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none "
                                                  f"({d.noise}; documents: {dd.noise}; toy: {dp.noise})")
-    g.add_argument("--loss", default=None, help="gaussian[:SIGMA], gaussian-learned[:INIT_SIGMA], gaussian-hetero[:BETA], "
-                                                f"bernoulli, mse ({d.loss})")
+    g.add_argument("--loss", default=None,
+                   help="gaussian[:SIGMA] (SIGMA 1 when left out), gaussian-learned[:INIT_SIGMA], "
+                        f"gaussian-hetero[:BETA], bernoulli, mse ({d.loss})")
     g.add_argument("--hidden", type=_sizes, default=None, help="encoder sizes, e.g. 1000 or 512,128 "
                                                               f"({','.join(map(str, d.hidden))}; documents: "
                                                               f"{','.join(map(str, dd.hidden))}; toy: "
@@ -497,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"early-stopping patience, 0 = off ({d.patience}; documents and toy: {dd.patience})")
     g.add_argument("--max-seconds", type=float, default=None, help="stop after the epoch that crosses this budget")
     g = p.add_argument_group("running")
-    g.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")
+    g.add_argument("--out", type=_path, default=None, help="output folder (default: a new folder under ./runs)")
     g.add_argument("--seed", type=_seed, default=None,
                    help=f"seed of the initial weights, the example order, the noise and the split ({d.seed})")
     _add_backend(g)
@@ -509,11 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="corrupt, denoise and score images with a trained model")
-    p.add_argument("--model", required=True, help="a model.npz written by scratchdae train")
+    p.add_argument("--model", type=_path, required=True, help="a model.npz written by scratchdae train")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--images", help="an IDX file of images (raw or .gz)")
+    src.add_argument("--images", type=_path, help="an IDX file of images (raw or .gz)")
     src.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], help="its test split")
-    p.add_argument("--data-dir", help="a folder of IDX files (its test split), or where --dataset's files are")
+    p.add_argument("--data-dir", type=_path,
+                   help="a folder of IDX files (its test split), or where --dataset's files are")
     p.add_argument("--noise", help="noise spec (default: the one the model was trained with)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the corruption (0)")
     _add_output(p)
@@ -521,9 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("denoise", help="denoise PNG images with a trained model")
-    p.add_argument("--model", required=True, help="a model.npz written by scratchdae train")
-    p.add_argument("inputs", nargs="+", help="PNG images of the size the model was trained on")
-    p.add_argument("--out", required=True, help="folder for the denoised PNGs (same names, ending in .png)")
+    p.add_argument("--model", type=_path, required=True, help="a model.npz written by scratchdae train")
+    p.add_argument("inputs", type=_path, nargs="+", help="PNG images of the size the model was trained on")
+    p.add_argument("--out", type=_path, required=True, help="folder for the denoised PNGs (same names, ending in .png)")
+    p.add_argument("--overwrite", action="store_true", help="replace files of those names already in --out")
     _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_denoise)
@@ -532,10 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="For a model trained with --dataset toy:NAME --noise gaussian:S: compare "
                                    "(r(x) - x)/S^2 with the exact score of the smoothed data, and r(x~) with the "
                                    "exact posterior mean E[x | x~], on points drawn from p_S.")
-    p.add_argument("--model", required=True, help="a model.npz trained on toy:NAME with Gaussian noise")
+    p.add_argument("--model", type=_path, required=True, help="a model.npz trained on toy:NAME with Gaussian noise")
     p.add_argument("--points", type=int, default=20_000, help="points drawn from p_s to average over (20000)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of those points (0)")
-    p.add_argument("--figure", default=None, help="also write the learned and exact fields to this PNG")
+    p.add_argument("--figure", type=_path, default=None, help="also write the learned and exact fields to this PNG")
+    p.add_argument("--overwrite", action="store_true", help="replace the --figure file if it exists")
     _add_output(p)
     _add_backend(p)
     p.set_defaults(func=cmd_score)
@@ -544,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fit softmax regression on the code h = E(x) of the labelled training digits, "
                                    "on the raw pixels, and on the code of a random network of the same shape; "
                                    "test on the test digits; compare each pair with McNemar's exact test.")
-    p.add_argument("--model", required=True, help="a model.npz trained on digits")
+    p.add_argument("--model", type=_path, required=True, help="a model.npz trained on digits")
     p.add_argument("--compare", action="append", metavar="NAME=FILE",
                    help="another model's code to probe beside it (repeatable), e.g. plain=runs/plain/model.npz")
     _add_labelled_data(p, "labelled images")
@@ -560,8 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "chains; measure the last images of many chains against real digits: recognised "
                                    "by a linear probe, distance to the nearest training digit (copies), grey share "
                                    "of ink (blur), and how often a chain changes digit (mixing).")
-    p.add_argument("--model", required=True, help="a model.npz trained on digits")
-    p.add_argument("--out", required=True, help="folder for chain_noise.png and chain_digit.png")
+    p.add_argument("--model", type=_path, required=True, help="a model.npz trained on digits")
+    p.add_argument("--out", type=_path, required=True, help="folder for chain_noise.png and chain_digit.png")
+    p.add_argument("--overwrite", action="store_true", help="replace those figures if --out holds them")
     p.add_argument("--steps", type=int, default=100, help="steps of the chain (100)")
     p.add_argument("--chains", type=int, default=10, help="chains drawn in each figure (10)")
     p.add_argument("--quality-chains", type=int, default=300,
@@ -575,18 +596,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("documents", help="dirty documents: generate pages, evaluate a model, write a submission")
     dsub = p.add_subparsers(dest="documents_command", required=True, metavar="{generate,evaluate,submit}")
     q = dsub.add_parser("generate", help="write generated (noisy, clean) pages in Kaggle's layout")
-    q.add_argument("--out", required=True, help="a new folder: train/, train_cleaned/, test/, manifest.json")
+    q.add_argument("--out", type=_path, required=True,
+                   help="a new folder: train/, train_cleaned/, test/, manifest.json")
     q.add_argument("--pages", type=int, default=144, help="training pages, noisy and clean (144, as Kaggle)")
     q.add_argument("--test-pages", type=int, default=0, help="test pages, noisy only (0)")
-    q.add_argument("--n", dest="pages", type=int, help=argparse.SUPPRESS)  # older name of --pages
-    q.add_argument("--test", dest="test_pages", type=int, help=argparse.SUPPRESS)  # older name of --test-pages
     q.add_argument("--seed", type=_seed, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
     _add_page_choices(q)
     _add_output(q)
     q.set_defaults(func=cmd_documents_generate)
     q = dsub.add_parser("evaluate", help="RMSE of a document model beside the baselines")
-    q.add_argument("--model", required=True, help="a model.npz written by scratchdae train --dataset documents")
-    q.add_argument("--data-dir", help="a Kaggle-style folder (scores train/ against train_cleaned/); "
+    q.add_argument("--model", type=_path, required=True,
+                   help="a model.npz written by scratchdae train --dataset documents")
+    q.add_argument("--data-dir", type=_path, help="a Kaggle-style folder (scores train/ against train_cleaned/); "
                                       "default: freshly generated pages")
     q.add_argument("--pages", type=int, default=None, help="generated pages to score (20)")
     q.add_argument("--seed", type=_seed, default=12345, help="seed of the generated pages (12345)")
@@ -595,10 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend(q)
     q.set_defaults(func=cmd_documents_evaluate)
     q = dsub.add_parser("submit", help="clean test/ pages into Kaggle's submission CSV (streamed)")
-    q.add_argument("--model", required=True, help="a model.npz written by scratchdae train --dataset documents")
-    q.add_argument("--test-dir", required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
-    q.add_argument("--csv", help="the submission file to write (id,value); required")
-    q.add_argument("--out", dest="csv", help=argparse.SUPPRESS)  # older name of --csv
+    q.add_argument("--model", type=_path, required=True,
+                   help="a model.npz written by scratchdae train --dataset documents")
+    q.add_argument("--test-dir", type=_path, required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
+    q.add_argument("--csv", type=_path, help="the submission file to write (id,value); required")
+    q.add_argument("--overwrite", action="store_true", help="replace the --csv file if it exists")
     _add_output(q)
     _add_backend(q)
     q.set_defaults(func=cmd_documents_submit)
@@ -617,13 +639,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``scratchdae`` with ``argv`` (default: the command line); returns the exit status."""
     args = build_parser().parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
-    # SIGTERM like Ctrl-C: files being written are removed, not left half-written
-    old = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    # SIGTERM and SIGHUP (a closed terminal) like Ctrl-C: files being written are removed, not left half-written
+    polite = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    old = {sig: signal.signal(sig, _terminated) for sig in polite} if main_thread else {}
     try:
         return _run(args)
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _run(args):
@@ -639,20 +662,24 @@ def _run(args):
             err = f"{err or type(err).__name__}: a size asked for is too large for this machine. Fix: smaller numbers."
         print(f"scratchdae {command}: error: {err}", file=sys.stderr)
         return 3 if isinstance(err, TrainingDiverged) else 2
-    except Terminated:
+    except Terminated as stop:
         print(f"scratchdae {command}: terminated", file=sys.stderr)
-        return 143
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print(f"scratchdae {command}: interrupted", file=sys.stderr)
         return 130
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is so that cleanup runs as for Ctrl-C."""
+    """SIGTERM or SIGHUP, raised where the program is so that cleanup runs as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminated(signum, frame):
-    raise Terminated
+    raise Terminated(signum)
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ def get_corruption(spec: str | Corruption) -> Corruption:
             raise ValueError(f"noise 'none' takes no argument, got {spec!r}.")
         return NoCorruption()
     if len(args) > 1:
-        raise ValueError(f"noise spec {spec!r} has too many parts; expected NAME:LEVEL, e.g. {name}:0.3.")
+        raise ValueError(f"noise spec {spec!r} has too many parts; expected NAME:LEVEL (gaussian:S:clip for clipped "
+                         f"Gaussian noise), e.g. {name}:0.3.")
     try:
         level = [float(a) for a in args]
     except ValueError:

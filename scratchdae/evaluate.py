@@ -6,7 +6,6 @@ reconstruction. ``denoise`` reads PNG images, writes the model's
 reconstructions as PNG images of the same names.
 """
 import numbers
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from .backend import Backend, to_host
 from .checkpoint import load_model
 from .corruption import get_corruption
 from .data import load_dataset, read_idx
-from .files import check_folder, read_gray, write_pngs
+from .files import check_folder, check_outputs, read_gray, write_pngs
 from .losses import Loss
 from .metrics import psnr
 from .inference import evaluate_arrays, prepare_images, reconstruct
@@ -115,8 +114,8 @@ def evaluate(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], *,
 
 
 def read_png(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
-    """A PNG as a uint8 (H, W) grayscale array; colour is converted by luminance, 16-bit scaled (not clamped)."""
-    gray = np.round(read_gray(path, colour="luminance", what="input image") * 255).astype(np.uint8)
+    """A PNG as a uint8 (H, W) grayscale array: colour refused (as for pages), 16-bit scaled (not clamped)."""
+    gray = np.round(read_gray(path, colour="refuse", what="input image") * 255).astype(np.uint8)
     if gray.shape != tuple(shape):
         raise ValueError(f"{path} is {gray.shape[1]}x{gray.shape[0]} pixels; the model takes {shape[1]}x{shape[0]}. "
                          f"Fix: resize the image to {shape[1]}x{shape[0]} first.")
@@ -135,15 +134,20 @@ def _denoise_pages(model, loss, header, inputs, out):
 
 
 def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs: str | Path | Iterable[str | Path],
-            out: str | Path, *, backend: str | Backend | None = None) -> list[Path]:
+            out: str | Path, *, backend: str | Backend | None = None, overwrite: bool = False) -> list[Path]:
     """Denoise PNG images; the Python face of ``scratchdae denoise``.
 
     Every input is read and checked before anything is written, so a bad file
-    never leaves half the outputs behind. Outputs keep the input file names.
+    never leaves half the outputs behind. Outputs keep the input file names
+    (ending in .png); a file of that name already in ``out`` is replaced only
+    with ``overwrite``, and an input never.
     """
     source = str(model) if isinstance(model, (str, Path)) else "the model"
+    model_path = [model] if isinstance(model, (str, Path)) else []
     model, loss, header = _model(model, backend)
-    if not isinstance(inputs, (str, Path)) and not (hasattr(inputs, "__iter__") and
+    if hasattr(inputs, "__iter__") and not isinstance(inputs, (str, Path)):
+        inputs = list(inputs)  # a generator is read once
+    if not isinstance(inputs, (str, Path)) and not (isinstance(inputs, list) and
                                                      all(isinstance(p, (str, Path)) for p in inputs)):
         raise TypeError(f"inputs must be an image path or a list of them, got {inputs!r:.80}. Fix: "
                         "denoise(model, ['a.png', 'b.png'], 'out/').")
@@ -155,11 +159,10 @@ def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs
     if dupes:
         raise ValueError(f"several inputs share the file name {dupes}; outputs keep the names, so they would "
                          "overwrite each other. Fix: rename them or denoise them in separate runs.")
+    if not str(out).strip():
+        raise ValueError("out is empty. Fix: --out DIR, a folder for the denoised images.")
     out = check_folder(out)
-    clash = [str(p) for p in inputs if os.path.realpath(out / p.with_suffix(".png").name) == os.path.realpath(p)]
-    if clash:
-        raise ValueError(f"denoising {clash[0]} into {out} would overwrite the input itself. Fix: choose another "
-                         "--out folder.")
+    check_outputs([out / name for name in names], [*inputs, *model_path], overwrite)
     if header.get("task") == "documents":
         return _denoise_pages(model, loss, header, inputs, out)
     require_images(header, "denoise", source)

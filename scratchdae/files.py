@@ -9,6 +9,7 @@ replaced file keeps its own; a destination that exists but is not a regular
 file (a device, a FIFO, a link to one) is refused, never replaced.
 """
 import contextlib
+import errno
 import os
 import tempfile
 import warnings
@@ -34,8 +35,8 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(err, OSError) and err.errno is not None:  # a full disk, a quota: say which file
-            raise OSError(err.errno, f"could not write {path} ({err.strerror}); it was left as it was. Fix: free "
-                                     "some space or choose another place") from None
+            raise OSError(err.errno, f"could not write {path} ({err.strerror}); it was left as it was. "
+                                     f"Fix: {_fix_for(err)}") from None
         raise
 
 
@@ -63,9 +64,12 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
                     os.fsync(f.fileno())
             except OSError as err:
                 raise OSError(err.errno, f"could not write {path} ({err.strerror}); none of the {len(items)} "
-                                         "outputs was written. Fix: free some space or choose another --out") from None
+                                         f"outputs was written. Fix: {_fix_for(err)}") from None
         for tmp, (path, _) in zip(staged, items):
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise OSError(err.errno, f"could not replace {path} ({err.strerror}). Fix: {_fix_for(err)}") from None
     except BaseException:
         for tmp in staged:
             with contextlib.suppress(FileNotFoundError):
@@ -79,8 +83,18 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
 
 def _cannot_write(folder, err):
     """An OSError that names the folder and what to do, not a hidden temporary file."""
-    return OSError(err.errno, f"cannot write into {folder} ({err.strerror}). Fix: choose a folder you may write "
-                              "into, or free some space")
+    return OSError(err.errno, f"cannot write into {folder} ({err.strerror}). Fix: {_fix_for(err)}")
+
+
+def _fix_for(err):
+    """What to do about a failed write, by its cause."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some space, or choose another place"
+    if err.errno == errno.ENAMETOOLONG:
+        return "choose a shorter name"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "choose a place you may write to, or make that file or folder writable"
+    return "choose another place"
 
 
 def make_folder(path: str | Path) -> Path:
@@ -107,17 +121,56 @@ def check_folder(path: str | Path, what: str = "--out") -> Path:
     return path
 
 
+def check_outputs(outputs: list[str | Path], inputs: list[str | Path] = (), overwrite: bool = False,
+                  option: str = "--out") -> None:
+    """Refuse outputs that would replace an input (the model, an image being read) in any case, and files that
+    already exist unless ``overwrite``: nothing that existed before is lost without being asked."""
+    read = {os.path.realpath(p) for p in inputs}
+    for out in outputs:
+        check_name_length(Path(out))
+        if os.path.realpath(out) in read:
+            raise ValueError(f"writing {out} would replace one of this command's own inputs. Fix: choose another "
+                             f"{option}.")
+        if not overwrite and os.path.lexists(out):
+            raise ValueError(f"{out} already exists. Fix: choose another {option}, move that file away, or pass "
+                             "--overwrite to replace it.")
+
+
+def check_name_length(path: Path) -> None:
+    """A file name longer than file systems allow (255 bytes) is refused in words, not as an OS error."""
+    if len(path.name.encode()) > 255:
+        raise ValueError(f"the file name {path.name[:40]}... is {len(path.name.encode())} bytes long; file systems "
+                         "allow 255. Fix: choose a shorter name.")
+
+
+TEMP_PREFIX = ".scratchdae-"  # temporary files: .scratchdae-PID-XXXXXXXX.part
+
+
+def remove_stale_temporaries(folder: str | Path) -> None:
+    """Delete the temporary files that writers killed before they finished (their process is gone) left in
+    ``folder``; a live writer's are left alone."""
+    for tmp in Path(folder).glob(f"{TEMP_PREFIX}*.part"):
+        pid = tmp.name[len(TEMP_PREFIX):].split("-")[0]
+        if pid.isdigit() and not alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def _temporary_beside(path):
     """A new temporary file in ``path``'s folder (so renaming it over ``path`` is atomic), with the mode
     ``path`` has or, for a new file, the mode the umask allows; a destination that is not a regular file
     is refused."""
+    check_name_length(path)
     if path.exists() and not path.is_file():
         raise ValueError(f"{path} exists and is not a regular file (a folder, device or pipe); refusing to replace "
                          "it. Fix: choose a file name that is free or a regular file.")
     check_folder(path.parent, "the folder of")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        remove_stale_temporaries(path.parent)
+        # named by our process, not by the file: a long file name still fits, and a killed run's leftovers
+        # can be told from a live writer's
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".part", dir=path.parent)
     except OSError as err:
         raise _cannot_write(path.parent, err) from None
     os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask())  # not mkstemp's 0600
@@ -150,14 +203,13 @@ def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path
             held = bool(pid) and pid != os.getpid() and alive(pid)
             if held or attempt:  # a live holder; or a stale lock that came back at once
                 raise ValueError(f"{folder} is in use by another {what} (process {pid or 'unknown'}, lock file "
-                                 f"{lock}). Fix: wait for it to finish, or choose another --out folder.") from None
+                                 f"{lock}). Fix: wait for it to finish, or choose another --out folder; if no run "
+                                 f"is writing there (the lock outlived a restart), delete {lock}.") from None
             with contextlib.suppress(FileNotFoundError):
                 lock.unlink()  # stale: its process is gone
     with os.fdopen(fd, "w") as f:
         f.write(str(os.getpid()))
-    for stale in Path(folder).glob(".*.part"):  # atomic_write's temporaries from a run that was killed
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    remove_stale_temporaries(folder)  # atomic_write's temporaries from a run that was killed
     try:
         yield lock
     finally:
@@ -169,7 +221,7 @@ def alive(pid: int) -> bool:
     """Whether a process with this id exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):  # gone, or no process id at all
         return False
     except PermissionError:
         return True  # someone else's process
@@ -201,15 +253,21 @@ def read_gray(path: str | Path, *, colour: str = "refuse", what: str = "image") 
         raise ValueError(f"{what} {str(path)!r} cannot be opened ({err.strerror}). Fix: pass the image file "
                          "itself.") from None
     if not exists:
-        raise FileNotFoundError(f"{what} {str(path)!r} does not exist{' (a link to nothing)' if path.is_symlink() else ''}"
-                                ". Fix: check the path.")
+        nothing = " (a link to nothing)" if path.is_symlink() else ""
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist{nothing}. Fix: check the path.")
     if not path.is_file():
         raise ValueError(f"{path} is not a regular file (a folder, pipe or device). Fix: pass PNG files.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused below, not printed
             with Image.open(path) as im:
+                if getattr(im, "n_frames", 1) > 1:
+                    raise ValueError(f"{path} holds {im.n_frames} images (frames); which one to read would be a "
+                                     "guess. Fix: save the one you mean as a PNG.")
                 im.load()
+                if im.mode in ("LA", "RGBA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                    # transparent pixels show the paper: composite on white, as a viewer shows the image
+                    im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
                 mode = im.mode
                 if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV") and colour == "refuse":
                     rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
@@ -222,8 +280,13 @@ def read_gray(path: str | Path, *, colour: str = "refuse", what: str = "image") 
                     gray, scale = np.asarray(im, dtype=np.float64), 65535.0
                 else:
                     gray, scale = np.asarray(im.convert("L"), dtype=np.float64), 255.0
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"{path} is too large to be a digit or a page (over {Image.MAX_IMAGE_PIXELS:,} pixels; "
+                         "Pillow refuses it as a possible decompression bomb). Fix: resize it first.") from None
+    except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"{path} is not a readable image ({err}). Fix: pass PNG files.") from None
+    if gray.size and np.isnan(gray).any():
+        raise ValueError(f"{path} holds NaN pixels. Fix: save it as an 8- or 16-bit grayscale PNG.")
     if gray.size and not (0 <= gray.min() and gray.max() <= scale):
         raise ValueError(f"{path} holds {mode} pixels from {gray.min():g} to {gray.max():g}, outside 0-{scale:g}, so "
                          "they cannot be read as intensities without guessing. Fix: save it as an 8- or 16-bit "

@@ -13,6 +13,7 @@ model     the trained encoder's code h = E(x)
 
 and compare every pair on the same test digits with McNemar's exact test (MN1).
 """
+import numbers
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,8 @@ def labelled_digits(
     log: Callable[[str], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dataset]:
     """(train x, train y, test x, test y, data): float32 rows in [0, 1], int64 labels and the :class:`Dataset`."""
+    if isinstance(max_train, numbers.Integral) and not isinstance(max_train, bool):
+        max_train = int(max_train)  # NumPy integers are fine
     if max_train is not None and (not isinstance(max_train, int) or isinstance(max_train, bool) or max_train < 100):
         raise ValueError(f"the probe needs at least 100 labelled training images (it holds a tenth out to choose "
                          f"its L2 strength), got max_train={max_train!r}. Fix: --max-train 1000, or leave it out.")
@@ -71,6 +74,10 @@ def labelled_digits(
         if labels.ndim != 1:
             raise ValueError(f"{where}: labels must be one number per image (an IDX file of 1 dimension), got shape "
                              f"{labels.shape}. Fix: use MNIST's label files.")
+        if labels.dtype.kind not in "iu" or (labels.size and not 0 <= labels.min() <= labels.max() < 1000):
+            raise ValueError(f"{where}: labels must be class numbers 0, 1, 2, ... (integers below 1000), got "
+                             f"{labels.dtype} values from {labels.min()} to {labels.max()}. Fix: use MNIST's label "
+                             "files, or number the classes from 0.")
     if len(np.unique(data.train_labels[:max_train or None])) < 2:
         raise ValueError(f"{data.files.get('train-labels', data.name) if data.files else data.name}: the training "
                          "labels hold a single class; a probe needs two or more. Fix: use more of the data "
@@ -100,6 +107,9 @@ def probe_report(model: str | Path | Autoencoder, *, models: dict[str, Any] | No
     """
     log = log or (lambda *a: None)
     t0 = time.perf_counter()
+    if models is not None and not isinstance(models, dict):
+        raise TypeError(f"models must be a dict of name -> model (or path), got {type(models).__name__}. Fix: "
+                        "models={'plain': 'runs/plain/model.npz'}.")
     taken = sorted(set(models or {}) & {"model", "raw", "random"})
     if taken:
         raise ValueError(f"{', '.join(taken)} names a row the probe fills itself (model, raw, random). "

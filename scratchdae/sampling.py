@@ -16,6 +16,7 @@ nearest_distances   each row's L2 distance to its nearest neighbour in a referen
 sample_quality   are the samples digits? copies of training digits? blurs?
 class_switches   how often the chain moves from one digit to another (its mixing)
 """
+import numbers
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,10 @@ def class_switches(snapshots: dict[int, np.ndarray], classifier: LinearProbe) ->
 def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 100, chains: int = 10,
                   quality_chains: int = 300, dataset: str = "mnist-sample", data_dir: str | Path | None = None,
                   seed: int = 0, backend: str | Backend | None = None,
-                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                  log: Callable[[str], None] | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Run the DAE chain (MC1) of a digit model, draw it, and measure its samples.
+
+    The two figures replace files of their names in ``out`` only with ``overwrite``.
 
     Parameters
     ----------
@@ -161,7 +164,7 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
     from .checkpoint import load_model
     from .corruption import get_corruption
     from .evaluate import require_images
-    from .files import check_folder
+    from .files import check_folder, check_outputs
     from .figures import chain_figure
     from .probe import LinearProbe
     from .representation import labelled_digits
@@ -170,12 +173,18 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
     source = str(model) if not isinstance(model, tuple) else "the model"
     model, loss, header = load_model(model, backend) if not isinstance(model, tuple) else model
     require_images(header, "sample", source)
+    steps, chains, quality_chains = (int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+                                     for v in (steps, chains, quality_chains))  # NumPy integers are fine
     for name, value, lo, hi in (("steps", steps, 1, 100_000), ("chains", chains, 1, 100),
                                 ("quality_chains", quality_chains, 0, 100_000)):
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise ValueError(f"{name} must be an integer from {lo} to {hi:,}, got {value!r}. "
                              f"Fix: --{name.replace('_', '-')} {max(lo, min(hi, 10))}.")
+    if not str(out).strip():
+        raise ValueError("out is empty. Fix: --out DIR, a folder for the chain figures.")
     check_folder(out)  # the chain figures go into a folder
+    check_outputs([Path(out) / f"chain_{name}.png" for name in ("noise", "digit")],
+                  [source] if source != "the model" else [], overwrite)
     shape = tuple(header["normalisation"]["image_shape"])
     corrupt = get_corruption(header["corruption"])
     be = model.backend

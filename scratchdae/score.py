@@ -15,6 +15,7 @@ field_agreement    cosine, relative L2 error and norm ratio of a learned field a
 score_report       all of it for a trained toy model: the field and the denoising error against the Bayes error
 """
 import math
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,11 @@ def score_report(model: str | Path | Autoencoder, loss: Loss | None = None, mixt
     Bayes error, and (S5)'s prediction of it from the score error, ``excess_from_score``. The two
     differ by ``cross_term``, zero in expectation, given with its standard error ``cross_term_se``.
     """
+    for name, value, low in (("n", n, 100), ("seed", seed, 0)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+            why = " (the averages need enough points)" if name == "n" else ""
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}{why}. Fix: e.g. n=20000, seed=0.")
+    n, seed = int(n), int(seed)
     if not hasattr(model, "forward"):
         model, loss, mixture, sigma = load_toy_model(model, backend)
     elif mixture is None or sigma is None or loss is None:

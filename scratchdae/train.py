@@ -102,6 +102,16 @@ class TrainConfig:
     figures: bool = True
 
     def __post_init__(self):
+        for name in ("data_dir", "out"):  # a Path is fine; saved as text
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                setattr(self, name, str(value))
+            if value is not None and not str(value).strip():
+                raise ValueError(f"{name} is empty. Fix: --{name.replace('_', '-')} FOLDER, or leave it out.")
+        if self.dataset == "mnist-sample" and self.data_dir is not None:
+            raise ValueError(f"data_dir {self.data_dir!r} would be ignored: the bundled MNIST sample is not read "
+                             "from a folder. Fix: drop --dataset to train on that folder's IDX files (dataset=None in "
+                             "Python), or drop --data-dir.")
         natural = task_of(self.dataset)
         self.task = self.task or natural
         if self.task not in TASK_DEFAULTS:
@@ -130,7 +140,8 @@ class TrainConfig:
             if getattr(self, name) is not None and getattr(self, name) not in ACTIVATIONS:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
                                  f"Fix: e.g. --{name.replace('_', '-')} identity.")
-        for name in ("batch_size", "epochs", "seed", "patience", "max_train", "n_points", "pages", "windows_per_page"):
+        for name in ("batch_size", "epochs", "seed", "patience", "max_train", "n_points", "pages", "windows_per_page",
+                     "window", "patch", "stride"):
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 setattr(self, name, int(v))  # NumPy integers are fine
@@ -230,12 +241,12 @@ def new_run_dir(root: str | Path = "runs") -> Path:
 
 
 class _StopFlag:
-    """Turns Ctrl-C (SIGINT) and a polite kill (SIGTERM, as sent by ``kill``, a job
-    scheduler or a closing terminal) into a flag the loop checks between steps, so a
+    """Turns Ctrl-C (SIGINT), a polite kill (SIGTERM, as sent by ``kill`` or a job
+    scheduler) and a closed terminal (SIGHUP) into a flag the loop checks between steps, so a
     step is never cut in half (an optimizer stopped mid-update would leave some
     parameters stepped and others not) and the state is saved for --resume."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self):
         self.requested, self.signum = False, None
@@ -412,6 +423,11 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     if resume and config is not None:
         raise ValueError("resume continues the saved run with its own settings; a config was given too. Fix: drop "
                          "it, or start a new run in another --out folder.")
+    generation = sorted(k for k in ("pages", "fonts", "backgrounds", "system_fonts") if overrides.get(k))
+    if not resume and overrides.get("data_dir") and generation and overrides.get("dataset") in ("documents", None):
+        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in generation)} would be ignored: they "
+                         "choose generated pages, and --data-dir trains on the pages of that folder. Fix: drop one "
+                         "or the other.")
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}. Fix: train(**settings) for a "
                         "dict of settings, or train(TrainConfig(...)).")
@@ -442,8 +458,26 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{state_path}: its saved settings are not valid ({err}). The file is damaged or "
                                   "from another version. Fix: start a new run in another --out folder.") from None
-        cfg = TrainConfig(**{**asdict(saved), **overrides, "out": str(out)})
-        changed = sorted(k for k in overrides if k not in RESUME_MAY_CHANGE and getattr(cfg, k) != getattr(saved, k))
+        if state["history"]:  # the best weights so far live only in model.npz: it must be there and whole
+            try:
+                if not model_path.is_file():
+                    raise CheckpointError("it is missing")
+                load_model(model_path)
+            except (CheckpointError, OSError) as err:
+                raise CheckpointError(f"{model_path}, the best model of this run so far, cannot be read ({err}); "
+                                      "resuming would lose it for good. Fix: restore it from a copy, or start a new "
+                                      "run in another --out folder.") from None
+        if overrides.get("epochs") is not None and overrides["epochs"] < state["epoch"]:
+            raise ValueError(f"--epochs {overrides['epochs']} asks for fewer epochs than the {state['epoch']} this run "
+                             f"has done. Fix: --epochs {state['epoch'] + 1} or more to train further.")
+        try:
+            cfg = TrainConfig(**{**asdict(saved), **overrides, "out": str(out)})
+            changed = sorted(k for k in overrides
+                             if k not in RESUME_MAY_CHANGE and getattr(cfg, k) != getattr(saved, k))
+        except (TypeError, ValueError):  # the new settings do not even fit together with the saved ones
+            changed = sorted(k for k in overrides if k not in RESUME_MAY_CHANGE and overrides[k] != getattr(saved, k))
+            if not changed:
+                raise
         if changed:  # the same values again are fine: the command that started the run, with --resume added
             raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} "
                              f"differs from the saved {', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)}. "

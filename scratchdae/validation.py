@@ -55,7 +55,8 @@ def check_array(x: Array, name: str = "x", *, ndim: int | None = None, dtype: DT
     return x
 
 
-SIGMA_RANGE = (1e-6, 1e6)  # a noise level or a likelihood's spread: 1/sigma^2 and sigma^2 stay far from float32's limits
+# a noise level or a likelihood's spread: 1/sigma^2 and sigma^2 stay far from float32's limits
+SIGMA_RANGE = (1e-6, 1e6)
 
 
 def check_positive(value: float, name: str, within: tuple[float, float] | None = None) -> float:

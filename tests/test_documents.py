@@ -194,7 +194,7 @@ def run(*args):
 
 def test_cli_generate_evaluate_denoise_submit(doc_model, tmp_path):
     out, _, _ = doc_model
-    r = run("documents", "generate", "--out", tmp_path / "k", "--n", "2", "--test", "1", "--seed", "4")
+    r = run("documents", "generate", "--out", tmp_path / "k", "--pages", "2", "--test-pages", "1", "--seed", "4")
     assert r.returncode == 0, r.stderr
     r = run("documents", "evaluate", "--model", out / "model.npz", "--data-dir", tmp_path / "k", "--json")
     assert r.returncode == 0, r.stderr
@@ -205,7 +205,7 @@ def test_cli_generate_evaluate_denoise_submit(doc_model, tmp_path):
     with Image.open(tmp_path / "clean" / "3.png") as im, Image.open(tmp_path / "k" / "test" / "3.png") as src:
         assert im.size == src.size and im.mode == "L"
     r = run("documents", "submit", "--model", out / "model.npz", "--test-dir", tmp_path / "k" / "test",
-            "--out", tmp_path / "s.csv")
+            "--csv", tmp_path / "s.csv")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "s.csv").read_text().startswith("id,value\n3_1_1,")
 

@@ -695,7 +695,7 @@ def test_outputs_that_are_not_regular_files(models, tmp_path, capsys, dest):
     Image.fromarray(np.full((20, 20), 200, np.uint8)).save(tmp_path / "pages" / "1.png")
     before = os.stat("/dev/null")
     code, out, err = run_cli(["documents", "submit", "--model", models / "docs" / "model.npz", "--test-dir",
-                              tmp_path / "pages", "--csv", dest], capsys)
+                              tmp_path / "pages", "--csv", dest, "--overwrite"], capsys)
     assert code == 2 and "not a regular file" in err and "Traceback" not in err, err
     after = os.stat("/dev/null")
     assert (before.st_ino, before.st_mode) == (after.st_ino, after.st_mode)
@@ -839,7 +839,7 @@ def child(*args, **kw):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_during_training_saves_the_state_and_leaves_no_temporary(tmp_path, sig):
     run = tmp_path / "run"
     p = child("train", "--out", run, "--max-train", "2000", "--epochs", "50", "--hidden", "64")
@@ -849,7 +849,7 @@ def test_a_signal_during_training_saves_the_state_and_leaves_no_temporary(tmp_pa
     time.sleep(0.3)
     p.send_signal(sig)
     out, err = p.communicate(timeout=120)
-    assert p.returncode == (143 if sig == signal.SIGTERM else 130), (out, err)
+    assert p.returncode == 128 + sig, (out, err)  # as a shell reports it: 130, 143, 129
     assert "state saved" in out and "Traceback" not in err
     assert not list(run.glob(".*.part")) and not (run / ".lock").exists()
     arrays, header = load_npz(run / "checkpoint.npz")
@@ -863,7 +863,7 @@ def test_stale_temporaries_of_a_killed_run_are_cleaned_on_resume(tmp_path):
     from scratchdae.train import train
 
     interrupted_run(tmp_path)
-    stale = tmp_path / "run" / ".checkpoint.npz.abc123.part"
+    stale = tmp_path / "run" / ".scratchdae-999999999-abc123.part"
     stale.write_bytes(b"half a checkpoint")
     (tmp_path / "run" / ".lock").write_text("999999999")  # the killed run's lock: its process is gone
     train(out=tmp_path / "run", resume=True, quiet=True)
@@ -1170,3 +1170,167 @@ def test_a_float64_model_saved_by_hand_samples(tmp_path, capsys):
                               "--quality-chains", "20", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["quality"]["chains"] == 20
+
+
+# -- a third sweep: outputs over inputs, resume without its model, what would be ignored ---------------
+
+
+def test_submit_never_writes_over_the_model_or_a_page(models, tmp_path, capsys):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    Image.fromarray(np.full((20, 20), 200, np.uint8)).save(pages / "1.png")
+    model = tmp_path / "m.npz"
+    model.write_bytes((models / "docs" / "model.npz").read_bytes())
+    for csv in (model, pages / "1.png"):
+        assert "own inputs" in assert_refused(["documents", "submit", "--model", model, "--test-dir", pages, "--csv",
+                                               csv, "--overwrite"], capsys, tmp_path)
+    (tmp_path / "s.csv").write_text("my earlier submission")
+    assert "--overwrite" in assert_refused(["documents", "submit", "--model", model, "--test-dir", pages, "--csv",
+                                            tmp_path / "s.csv"], capsys, tmp_path, "s.csv")
+    code, _, err = run_cli(["documents", "submit", "--model", model, "--test-dir", pages, "--csv", tmp_path / "s.csv",
+                            "--overwrite", "--quiet"], capsys)
+    assert code == 0 and (tmp_path / "s.csv").read_text().startswith("id,value"), err
+
+
+def test_denoise_never_replaces_a_file_it_was_not_asked_to(models, tmp_path, capsys):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.jpg", format="PNG")
+    Image.fromarray(np.full((28, 28), 9, np.uint8)).save(tmp_path / "a.png")  # another picture, same stem
+    assert "--overwrite" in assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "a.jpg",
+                                            "--out", tmp_path], capsys, tmp_path, "a.png")
+    code, _, err = run_cli(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "a.jpg", "--out",
+                            tmp_path, "--overwrite"], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_resume_without_its_best_model_is_refused_before_training(tmp_path, capsys, damage):
+    interrupted_run(tmp_path)
+    model = tmp_path / "run" / "model.npz"
+    if not model.exists():  # stopped in the first epoch: finish it, so that a best model exists
+        from scratchdae.train import train
+
+        train(out=tmp_path / "run", resume=True, quiet=True)
+    if damage == "missing":
+        model.unlink()
+    else:
+        model.write_text("junk")
+    assert "best model" in assert_refused(["train", "--out", tmp_path / "run", "--resume", "--epochs", "5"], capsys,
+                                          tmp_path, "model.npz")
+
+
+def test_resume_with_fewer_epochs_than_done(tmp_path, capsys):
+    from scratchdae.train import train
+
+    train(out=tmp_path / "run", max_train=300, hidden=(8,), epochs=2, quiet=True, figures=False)
+    assert "fewer epochs" in assert_refused(["train", "--out", tmp_path / "run", "--resume", "--epochs", "1"], capsys,
+                                            tmp_path, "--epochs")
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["train", "--dataset", "mnist-sample", "--data-dir", "DATA"], "data_dir"),
+    (["evaluate", "--model", "DIGITS", "--dataset", "mnist-sample", "--data-dir", "DATA"], "data_dir"),
+    (["probe", "--model", "DIGITS", "--dataset", "mnist-sample", "--data-dir", "DATA"], "data_dir"),
+    (["train", "--data-dir", ""], "--data-dir"),
+    (["denoise", "--model", "DIGITS", "IMG", "--out", ""], "--out"),
+    (["sample", "--model", "DIGITS", "--out", ""], "--out"),
+    (["score", "--model", "TOY", "--figure", ""], "--figure"),
+    (["train", "--data-dir", "KAGGLE", "--pages", "50"], "--pages"),
+    (["train", "--data-dir", "KAGGLE", "--fonts", "serif"], "--fonts"),
+    (["train", "--noise", "gaussian:0.5:0"], "clip"),
+])
+def test_settings_that_would_be_ignored_or_are_empty(models, tmp_path, capsys, argv, named):
+    (tmp_path / "data").mkdir()
+    kaggle_folder(tmp_path / "k")
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "in.png")
+    swap = {"DATA": tmp_path / "data", "DIGITS": models / "digits" / "model.npz", "TOY": models / "toy" / "model.npz",
+            "IMG": tmp_path / "in.png", "KAGGLE": tmp_path / "k"}
+    argv = [swap.get(a, a) for a in argv]
+    if argv[0] == "train":
+        argv += ["--out", tmp_path / "run"]
+    assert named in assert_refused(argv, capsys, tmp_path)
+
+
+def test_transparent_and_many_frame_images(models, tmp_path, capsys):
+    from scratchdae.files import read_gray
+
+    ink = np.zeros((28, 28), np.uint8)
+    ink[10:18, 10:18] = 255  # the digit lives in the alpha channel: black ink on a transparent page
+    Image.fromarray(np.stack([np.zeros_like(ink), ink], axis=-1), "LA").save(tmp_path / "la.png")
+    gray = read_gray(tmp_path / "la.png")
+    assert gray[0, 0] == 1.0 and gray[12, 12] == 0.0  # white paper, black ink, as a viewer shows it
+    frames = [Image.fromarray(np.zeros((28, 28), np.uint8)), Image.fromarray(ink)]
+    frames[0].save(tmp_path / "two.gif", save_all=True, append_images=frames[1:])
+    assert "frames" in assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "two.gif",
+                                       "--out", tmp_path / "o"], capsys, tmp_path, "two.gif")
+
+
+@pytest.mark.parametrize("kind", ["float labels", "negative labels", "a label of a billion"])
+def test_labels_that_are_not_class_numbers(models, tmp_path, capsys, kind):
+    d = idx_folder(tmp_path / "d")
+    if kind == "float labels":
+        write_idx_bytes(d / "train-labels-idx1-ubyte", 0x0D, (150,), (np.arange(150) % 10 + 0.7).astype(">f4").tobytes())
+    elif kind == "negative labels":
+        write_idx_bytes(d / "train-labels-idx1-ubyte", 0x09, (150,), (np.arange(150) % 10 - 1).astype("i1").tobytes())
+    else:
+        labels = (np.arange(150) % 10).astype(">i4")
+        labels[0] = 10**9
+        write_idx_bytes(d / "train-labels-idx1-ubyte", 0x0C, (150,), labels.tobytes())
+    assert "class numbers" in assert_refused(["probe", "--model", models / "digits" / "model.npz", "--data-dir", d],
+                                             capsys, tmp_path, "train-labels")
+
+
+def test_members_that_lie_about_their_size_through_the_zip_directory(models, tmp_path, capsys):
+    members = read_members(models / "digits" / "model.npz")
+    bad = write_members(tmp_path / "bad.npz", members)  # stored, as numpy writes them
+    _declare_size(bad, "param/encoder.0.W.npy", 10**9)
+    assert "declares" in assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys, tmp_path,
+                                        "bad.npz")
+
+
+def test_a_learned_sigma_too_small_for_float32(tmp_path, capsys):
+    from scratchdae import Autoencoder, get_corruption, get_loss, save_model
+
+    loss = get_loss("gaussian-learned:0.1")
+    save_model(tmp_path / "m.npz", Autoencoder(784, 8, seed=0), loss, get_corruption("gaussian:0.5"), task="images",
+               normalisation={"scale": 255.0, "image_shape": [28, 28]})
+    bad = with_arrays(tmp_path / "m.npz", tmp_path / "bad.npz", lambda a: {**a, "loss/log_var": np.float32(-80)})
+    assert "sigma below" in assert_refused(["evaluate", "--model", bad, "--dataset", "mnist-sample"], capsys,
+                                           tmp_path, "bad.npz")
+
+
+def test_a_file_name_too_long_and_a_lock_with_no_process(models, tmp_path, capsys):
+    last = assert_refused(["score", "--model", models / "toy" / "model.npz", "--points", "200", "--figure",
+                           tmp_path / ("e" * 300 + ".png")], capsys, tmp_path)
+    assert "shorter name" in last
+    from scratchdae.files import folder_lock
+
+    (tmp_path / ".lock").write_text("9" * 30)  # no process has such an id: a stale lock
+    with folder_lock(tmp_path):
+        pass
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_generate_into_a_link_to_an_empty_folder(tmp_path):
+    from scratchdae.documents.generate import generate_folder
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    generate_folder(tmp_path / "link", 1, log=lambda *a: None)
+    assert (tmp_path / "real" / "manifest.json").is_file() and (tmp_path / "link").is_symlink()
+
+
+def test_the_newer_entry_points_take_numpy_integers(models, tmp_path):
+    from scratchdae.documents.evaluate import evaluate_documents
+    from scratchdae.documents.generate import generate_folder
+    from scratchdae.documents.windows import WindowSpec
+    from scratchdae.representation import probe_report
+    from scratchdae.sampling import sample_report
+
+    generate_folder(tmp_path / "g", np.int64(1), np.int64(3), log=lambda *a: None)
+    assert evaluate_documents(models / "docs" / "model.npz", pages=np.int64(1), seed=np.int64(2))["pages"] == 1
+    assert WindowSpec(window=np.int64(9), out=np.int64(3)).window == 9
+    assert probe_report(models / "digits" / "model.npz", max_train=np.int64(200))["n_train"] == 200
+    assert sample_report(models / "digits" / "model.npz", tmp_path / "s", steps=np.int64(2), chains=np.int64(2),
+                         quality_chains=0)["steps"] == 2
+    with pytest.raises(TypeError, match="dict of name"):
+        probe_report(models / "digits" / "model.npz", models=[models / "digits" / "model.npz"])

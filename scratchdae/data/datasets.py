@@ -275,6 +275,10 @@ def load_dataset(name: str | None = "mnist-sample", data_dir: str | Path | None 
             raise ValueError("give a data set name or a folder of IDX files (data_dir).")
         return _read(Path(data_dir).name, find_idx_files(data_dir), f"folder {data_dir}")
     if name == "mnist-sample":
+        if data_dir is not None:
+            raise ValueError(f"data_dir {str(data_dir)!r} would be ignored: the bundled sample is not read from a "
+                             "folder. Fix: drop --dataset to read that folder's IDX files (name=None in Python), or "
+                             "drop --data-dir.")
         return _read(name, find_idx_files(SAMPLE_DIR), "the sample bundled with scratchdae")
     if name not in REMOTE:
         raise ValueError(f"unknown data set {name!r}; expected one of: {', '.join(DATASETS)}, "

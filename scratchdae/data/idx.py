@@ -38,6 +38,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     images is refused before anything is inflated.
     """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise IDXError(f"{path} is a link that leads nowhere (or to itself). Fix: pass the IDX file itself.")
     if not path.exists():
         raise FileNotFoundError(f"IDX file {str(path)!r} does not exist. Fix: check the path.")
     if not path.is_file():

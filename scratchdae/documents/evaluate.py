@@ -4,6 +4,7 @@ RMSE of pixel intensities in [0, 1], Kaggle's metric, over every pixel of
 every page, for: the noisy page as it is, a global (Otsu) threshold, median
 filter background subtraction, and the model. All measured in the same run.
 """
+import numbers
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,9 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages."""
     from .generate import MAX_PAGES
 
+    pages, seed = (int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v for v in (pages, seed))
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: --seed 12345.")
     if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or not 1 <= pages <= MAX_PAGES):
         raise ValueError(f"pages must be an integer from 1 to {MAX_PAGES:,}, got {pages!r}. Fix: --pages 20.")
     cleaner = document_cleaner(model_path, backend)

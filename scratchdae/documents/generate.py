@@ -16,6 +16,7 @@ only when asked: ``system_fonts=True``, ``--system-fonts``). Everything is
 drawn from one seed per page.
 """
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -254,6 +255,9 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
               backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, system_fonts: bool = False) -> Page:
     """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn,
     ``system_fonts`` adds the machine's own fonts to matplotlib's."""
+    parts = [seed] if isinstance(seed, numbers.Integral) else list(seed) if isinstance(seed, (list, tuple)) else None
+    if parts is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in parts):
+        raise ValueError(f"a page's seed must be an integer >= 0 or a list of them, got {seed!r}. Fix: make_page(0).")
     rng = np.random.default_rng(seed)
     choices = [f for f in available_fonts(system_fonts) if f.family in fonts]
     if not choices:
@@ -294,9 +298,14 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
     fails (a full disk, Ctrl-C) leaves no folder that looks complete and nothing to clean up.
     """
     out = Path(out)
-    for count, what in ((n, "training pages"), (n_test, "test pages")):
+    n, n_test, seed = (int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+                       for v in (n, n_test, seed))  # NumPy integers are fine
+    for count, what in ((n, "training pages"), (n_test, "test pages"), (seed, "seed")):
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise ValueError(f"the number of {what} must be an integer >= 0, got {count!r}.")
+            raise ValueError(f"the {what if what == 'seed' else 'number of ' + what} must be an integer >= 0, got "
+                             f"{count!r}. Fix: e.g. 144 pages, seed 0.")
+    if out.is_symlink() and out.is_dir():
+        out = Path(os.path.realpath(out))  # a link to an empty folder: build the pages where it leads
     if n + n_test == 0:
         raise ValueError("0 pages asked for. Fix: --pages 144 (and --test-pages N for a test/ folder).")
     if n + n_test > MAX_PAGES:

@@ -95,15 +95,17 @@ def write_submission(path: str | Path, pages: Iterable[str | Path], clean_fn: Ca
     with atomic_write(path, "w") as f:
         f.write("id,value\n")
         for n, p, page in zip(ids, pages, noisy):
-            cleaned = np.clip(clean_fn(page), 0, 1)
-            if cleaned.shape != page.shape:
-                raise RuntimeError(f"cleaning {p.name} changed its size from {page.shape} to {cleaned.shape}.")
+            cleaned = clean_fn(page)
+            if cleaned.shape != page.shape or not np.isfinite(cleaned).all():
+                raise ValueError(f"cleaning {p} gave values of shape {cleaned.shape} (NaN or inf among them: "
+                                 f"{not np.isfinite(cleaned).all()}) for a page of {page.shape}. Fix: use an intact "
+                                 "model that did not diverge.")
+            cleaned = np.clip(cleaned, 0, 1)
             H, W = cleaned.shape
-            r = np.arange(1, H + 1)
             lines = []
             for c in range(W):  # rows vary fastest, as in Kaggle's sample submission
-                col = np.char.mod("%.4f", cleaned[:, c])
-                lines.append("\n".join(f"{n}_{i}_{c + 1},{v}" for i, v in zip(r, col)))
+                # formatted in Python, not np.char.mod, which can swallow Ctrl-C
+                lines.append("\n".join(f"{n}_{i}_{c + 1},{v:.4f}" for i, v in enumerate(cleaned[:, c].tolist(), 1)))
             f.write("\n".join(lines) + "\n")
             rows += H * W
             log(f"{p.name}: {H}x{W}")

@@ -10,6 +10,7 @@ any size is cleaned by sliding the window over every pixel, in bands of rows
 (batched on the model's backend), and averaging the c*c overlapping
 predictions each pixel receives.
 """
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,6 +33,10 @@ class WindowSpec:
     stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `out`)
 
     def __post_init__(self):
+        for name in ("window", "out", "background", "context", "stride"):  # NumPy integers are fine
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                object.__setattr__(self, name, int(value))
         if not isinstance(self.context, int) or self.context < 0 or (self.context and self.context % 2 == 0):
             raise ValueError(f"context must be 0 or an odd positive integer, got {self.context!r}.")
         for name in ("window", "out", "background"):
