@@ -18,6 +18,7 @@ print one line saying what is wrong and how to fix it, and exit with status 2;
 set SCRATCHDAE_DEBUG=1 to see the traceback instead.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -185,7 +186,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         _print_json({"model": args.model, "outputs": [str(p) for p in paths]})
     else:
         for path in paths:
-            print(path)
+            print(os.fsencode(path).decode(errors="replace"))  # a name that is not UTF-8 still prints
     return 0
 
 
@@ -655,6 +656,10 @@ def _run(args):
     command = " ".join(filter(None, [args.command, getattr(args, "documents_command", None)]))
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as a SIGPIPE would
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged, MemoryError, OverflowError) as err:
         if os.environ.get("SCRATCHDAE_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
             raise

@@ -78,7 +78,7 @@ class Masking(Corruption):
     name = "masking"
 
     def __init__(self, nu: float = 0.3) -> None:
-        self.nu = check_fraction(nu, "masking probability nu")
+        self.nu = check_fraction(nu, "masking probability nu", closed_right=False)  # nu = 1 erases every input
 
     def __call__(self, x: Array, rng: Rng) -> Array:
         """x~_d = chi_d x_d with chi_d ~ Bernoulli(1 - nu)  (C2); a new array."""

@@ -56,7 +56,7 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
         for path, gray in items:
             path = Path(path)
             fd, tmp = _temporary_beside(path)
-            staged.append(tmp)
+            staged.append((tmp, path))
             try:
                 with os.fdopen(fd, "wb") as f:
                     Image.fromarray(gray, mode="L").save(f, format="PNG")
@@ -65,13 +65,9 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
             except OSError as err:
                 raise OSError(err.errno, f"could not write {path} ({err.strerror}); none of the {len(items)} "
                                          f"outputs was written. Fix: {_fix_for(err)}") from None
-        for tmp, (path, _) in zip(staged, items):
-            try:
-                os.replace(tmp, path)
-            except OSError as err:
-                raise OSError(err.errno, f"could not replace {path} ({err.strerror}). Fix: {_fix_for(err)}") from None
+        replace_all(staged)
     except BaseException:
-        for tmp in staged:
+        for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         for folder in new_folders:  # made for these outputs: gone with them
@@ -79,6 +75,43 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
                 folder.rmdir()
         raise
     return [Path(path) for path, _ in items]
+
+
+def replace_all(pairs: list[tuple[str | Path, str | Path]]) -> None:
+    """Move finished temporary files onto their destinations, all or none.
+
+    The files they replace are first moved aside (a file that cannot be moved stops everything
+    before any change), then the new ones move in; if one fails, every destination gets its old
+    file back. The files moved aside are deleted only at the end.
+    """
+    aside, placed = [], []
+    try:
+        for _, dest in pairs:
+            if os.path.lexists(dest):
+                fd, old = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".part",
+                                           dir=Path(dest).parent)
+                os.close(fd)
+                try:
+                    os.replace(dest, old)
+                except OSError:
+                    os.unlink(old)
+                    raise
+                aside.append((old, dest))
+        for tmp, dest in pairs:
+            os.replace(tmp, dest)
+            placed.append(dest)
+    except OSError as err:
+        for dest in placed:
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+        for old, dest in aside:
+            with contextlib.suppress(OSError):
+                os.replace(old, dest)
+        raise OSError(err.errno, f"could not replace {err.filename or 'an output'} ({err.strerror}); every output "
+                                 f"was left as it was. Fix: {_fix_for(err)}") from None
+    for old, _ in aside:
+        with contextlib.suppress(OSError):
+            os.unlink(old)
 
 
 def _cannot_write(folder, err):
@@ -110,6 +143,7 @@ def make_folder(path: str | Path) -> Path:
 def check_folder(path: str | Path, what: str = "--out") -> Path:
     """A folder to write into: it need not exist yet, but neither it nor a folder above it may be a file."""
     path = Path(path)
+    check_name_length(path)
     for p in (path, *path.parents):
         if os.path.lexists(p):
             if not p.is_dir():
@@ -125,6 +159,8 @@ def check_outputs(outputs: list[str | Path], inputs: list[str | Path] = (), over
                   option: str = "--out") -> None:
     """Refuse outputs that would replace an input (the model, an image being read) in any case, and files that
     already exist unless ``overwrite``: nothing that existed before is lost without being asked."""
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
     read = {os.path.realpath(p) for p in inputs}
     for out in outputs:
         check_name_length(Path(out))
@@ -132,26 +168,28 @@ def check_outputs(outputs: list[str | Path], inputs: list[str | Path] = (), over
             raise ValueError(f"writing {out} would replace one of this command's own inputs. Fix: choose another "
                              f"{option}.")
         if not overwrite and os.path.lexists(out):
-            raise ValueError(f"{out} already exists. Fix: choose another {option}, move that file away, or pass "
+            dangling = os.path.islink(out) and not os.path.exists(out)
+            what = "is a link that leads nowhere" if dangling else "already exists"
+            raise ValueError(f"{out} {what}. Fix: choose another {option}, move that file away, or pass "
                              "--overwrite to replace it.")
 
 
 def check_name_length(path: Path) -> None:
     """A file name longer than file systems allow (255 bytes) is refused in words, not as an OS error."""
-    if len(path.name.encode()) > 255:
-        raise ValueError(f"the file name {path.name[:40]}... is {len(path.name.encode())} bytes long; file systems "
-                         "allow 255. Fix: choose a shorter name.")
+    if len(os.fsencode(path.name)) > 255:  # fsencode: any name the file system gave us, UTF-8 or not
+        raise ValueError(f"the file name {path.name[:40]}... is {len(os.fsencode(path.name))} bytes long; file "
+                         "systems allow 255. Fix: choose a shorter name.")
 
 
-TEMP_PREFIX = ".scratchdae-"  # temporary files: .scratchdae-PID-XXXXXXXX.part
+TEMP_PREFIX = ".scratchdae-"  # temporary files: .scratchdae-PID-XXXXXXXX.part (or -NAME.png for figures)
 
 
 def remove_stale_temporaries(folder: str | Path) -> None:
     """Delete the temporary files that writers killed before they finished (their process is gone) left in
     ``folder``; a live writer's are left alone."""
-    for tmp in Path(folder).glob(f"{TEMP_PREFIX}*.part"):
+    for tmp in Path(folder).glob(f"{TEMP_PREFIX}*"):
         pid = tmp.name[len(TEMP_PREFIX):].split("-")[0]
-        if pid.isdigit() and not alive(int(pid)):
+        if pid.isdigit() and tmp.is_file() and not alive(int(pid)):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
@@ -177,6 +215,9 @@ def _temporary_beside(path):
     return fd, tmp
 
 
+_HELD = set()  # the folders this process holds locked (its own process id cannot tell two of its runs apart)
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path]:
     """Hold ``folder/.lock`` (created with O_EXCL, holding our process id) while writing into the folder.
@@ -186,6 +227,10 @@ def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path
     (killed) is taken over, and so are the temporary files it left half-written.
     """
     lock = Path(folder) / ".lock"
+    key = os.path.realpath(folder)
+    if key in _HELD:  # another training in this very process (a thread, or a train() inside on_step)
+        raise ValueError(f"{folder} is in use by another {what} in this same program. Fix: choose another --out "
+                         "folder.")
     if os.path.lexists(lock) and not lock.is_file():
         raise ValueError(f"{lock} is not a regular file (a folder or a link), so the folder cannot be locked. "
                          "Fix: remove it.")
@@ -210,9 +255,11 @@ def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path
     with os.fdopen(fd, "w") as f:
         f.write(str(os.getpid()))
     remove_stale_temporaries(folder)  # atomic_write's temporaries from a run that was killed
+    _HELD.add(key)
     try:
         yield lock
     finally:
+        _HELD.discard(key)
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
 

@@ -77,7 +77,9 @@ def encode(model: Autoencoder, x: Array, batch_size: int = 1000) -> Array:
     """The code h = E(x) for every row, in batches: (N, D) -> (N, H)."""
     check_model_inputs(model, x, batch_size)
     out = _batched(model.encode, x, batch_size)
-    return x[:0, :0] if out is None else out
+    if out is None:  # no rows: no codes, but of the code's width
+        return backend_of(x).xp.empty((0, model.config["hidden"][-1]), dtype=x.dtype)
+    return out
 
 
 def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_size: int = 1000) -> Array:

@@ -11,6 +11,7 @@ Shapes: N examples, I inputs, O outputs. Equations (D1)-(D7) are in
 docs/derivations.md.
 """
 import math
+import numbers
 
 from .activations import Activation, get_activation
 from .backend import Array, Backend, DType, Rng, check_dtype, get_backend
@@ -68,8 +69,9 @@ class Dense:
     def __init__(self, n_in: int, n_out: int, activation: str | Activation = "identity", *, init: str | None = None,
                  rng: Rng | None = None, backend: str | Backend | None = None, dtype: DType = "float32") -> None:
         for n, label in ((n_in, "n_in"), (n_out, "n_out")):
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise ValueError(f"Dense {label} must be a positive int, got {n!r}.")
+            if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"Dense {label} must be a positive int, got {n!r}. Fix: e.g. Dense(784, 1000).")
+        n_in, n_out = int(n_in), int(n_out)
         self.backend = get_backend(backend)
         self.dtype = check_dtype(dtype)
         self.activation = get_activation(activation)

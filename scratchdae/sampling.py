@@ -17,6 +17,7 @@ sample_quality   are the samples digits? copies of training digits? blurs?
 class_switches   how often the chain moves from one digit to another (its mixing)
 """
 import numbers
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
     from .checkpoint import load_model
     from .corruption import get_corruption
     from .evaluate import require_images
-    from .files import check_folder, check_outputs
+    from .files import TEMP_PREFIX, check_folder, check_outputs, replace_all
     from .figures import chain_figure
     from .probe import LinearProbe
     from .representation import labelled_digits
@@ -198,11 +199,20 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
     starts = {"noise": be.asarray(np.random.default_rng([seed, 8]).random((chains, x_tr.shape[1]), dtype=np.float32)
                                   .astype(dtype, copy=False)),
               "digit": be.asarray(x_te[:chains].astype(dtype, copy=False))}
-    for name, x0 in starts.items():
-        snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng)
-        files[f"chain_{name}"] = chain_figure(out / f"chain_{name}.png", to_host(x0), snaps, shape,
-                                              f"DAE chain (MC1) from {'noise' if name == 'noise' else 'test digits'},"
-                                              f" {corrupt.spec()} corruption")
+    drafts = []  # both figures are drawn under temporary names first, then appear together (or not at all)
+    try:
+        for name, x0 in starts.items():
+            snaps, _ = markov_chain(model, loss, corrupt, x0, steps, rng)
+            draft = out / f"{TEMP_PREFIX}{os.getpid()}-chain_{name}.png"
+            drafts.append((draft, out / f"chain_{name}.png"))
+            chain_figure(draft, to_host(x0), snaps, shape,
+                         f"DAE chain (MC1) from {'noise' if name == 'noise' else 'test digits'}, "
+                         f"{corrupt.spec()} corruption")
+        replace_all(drafts)
+    finally:
+        for draft, _ in drafts:
+            draft.unlink(missing_ok=True)
+    files.update({f"chain_{name}": out / f"chain_{name}.png" for name in starts})
     result = {"model_noise": corrupt.spec(), "steps": steps, "chains": chains, "seed": seed, "files": files}
     if quality_chains:
         x0 = be.asarray(np.random.default_rng([seed, 9]).random((quality_chains, x_tr.shape[1]), dtype=np.float32)

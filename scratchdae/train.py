@@ -102,6 +102,9 @@ class TrainConfig:
     figures: bool = True
 
     def __post_init__(self):
+        for name in ("tied", "nesterov", "system_fonts", "quiet", "figures"):  # 'no' would be true: refuse it
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         for name in ("data_dir", "out"):  # a Path is fine; saved as text
             value = getattr(self, name)
             if isinstance(value, Path):
@@ -464,7 +467,8 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
                     raise CheckpointError("it is missing")
                 load_model(model_path)
             except (CheckpointError, OSError) as err:
-                raise CheckpointError(f"{model_path}, the best model of this run so far, cannot be read ({err}); "
+                why = str(err).split(" Fix:")[0]
+                raise CheckpointError(f"{model_path}, the best model of this run so far, cannot be read ({why}); "
                                       "resuming would lose it for good. Fix: restore it from a copy, or start a new "
                                       "run in another --out folder.") from None
         if overrides.get("epochs") is not None and overrides["epochs"] < state["epoch"]:

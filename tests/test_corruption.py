@@ -84,7 +84,7 @@ def test_spec_round_trip():
 @pytest.mark.parametrize("spec, match", [
     ("gaussian:0", "noise sigma must be a finite number > 0, got 0.0"),
     ("gaussian:-1", "noise sigma must be a finite number > 0"),
-    ("masking:1.5", r"masking probability nu must be a number in \[0, 1\], got 1.5"),
+    ("masking:1.5", r"masking probability nu must be a number in \[0, 1\), got 1.5"),
     ("salt-pepper:-0.1", r"probability nu must be a number in \[0, 1\]"),
     ("blur:2", "unknown noise 'blur'.*expected one of"),
     ("masking:a", "the level must be a number"),

@@ -1334,3 +1334,94 @@ def test_the_newer_entry_points_take_numpy_integers(models, tmp_path):
                          quality_chains=0)["steps"] == 2
     with pytest.raises(TypeError, match="dict of name"):
         probe_report(models / "digits" / "model.npz", models=[models / "digits" / "model.npz"])
+
+
+# -- a fourth sweep: all-or-none with --overwrite, one process, odd names ---------------------------
+
+
+def test_overwrite_replaces_all_outputs_or_none(models, tmp_path, capsys, monkeypatch):
+    import scratchdae.files as files
+
+    for name in ("a", "b"):
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / f"{name}.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("a", "b"):
+        (out / f"{name}.png").write_bytes(b"old " + name.encode())
+    real = os.replace
+
+    def b_cannot_be_replaced(src, dst):  # as an immutable file: it cannot be renamed, nor renamed over
+        if str(src).endswith("b.png") or str(dst).endswith("b.png"):
+            raise PermissionError(1, "Operation not permitted", str(src))
+        return real(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", b_cannot_be_replaced)
+    last = assert_refused(["denoise", "--model", models / "digits" / "model.npz", tmp_path / "a.png",
+                           tmp_path / "b.png", "--out", out, "--overwrite"], capsys, tmp_path, "b.png")
+    assert "every output was left as it was" in last
+
+
+def test_an_interrupted_sample_leaves_no_figure(models, tmp_path, monkeypatch):
+    import scratchdae.figures as figures
+    from scratchdae.sampling import sample_report
+
+    real, calls = figures.chain_figure, []
+
+    def interrupted(*args, **kw):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(figures, "chain_figure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sample_report(models / "digits" / "model.npz", tmp_path / "s", steps=2, chains=2, quality_chains=0)
+    assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
+
+
+def test_two_trainings_in_one_process_cannot_share_a_folder(tmp_path):
+    from scratchdae.train import train
+
+    def nested(epoch, step, run):
+        if step == 1:
+            train(out=tmp_path / "run", max_train=300, hidden=(8,), epochs=1, quiet=True, figures=False)
+
+    with pytest.raises(ValueError, match="in use by another training run in this same program"):
+        train(out=tmp_path / "run", max_train=300, hidden=(8,), epochs=1, quiet=True, figures=False, on_step=nested)
+    assert not (tmp_path / "run" / ".lock").exists()
+
+
+def test_names_that_are_not_utf8_and_flags_that_are_not_booleans(models, tmp_path, capsys):
+    from scratchdae.evaluate import denoise
+    from scratchdae.train import TrainConfig
+
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.png"))
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(odd)
+    code, _, err = run_cli(["denoise", "--model", models / "digits" / "model.npz", odd, "--out", tmp_path / "o"],
+                           capsys)
+    assert code == 0, err
+    with pytest.raises(TypeError, match="overwrite must be True or False"):
+        denoise(models / "digits" / "model.npz", [odd], tmp_path / "o", overwrite="no")
+    with pytest.raises(TypeError, match="tied must be True or False"):
+        TrainConfig(tied="yes")
+
+
+def test_more_api_edges(models):
+    import scratchdae as s
+    from scratchdae.documents.evaluate import document_cleaner
+
+    model = s.load_model(models / "digits" / "model.npz")[0]
+    assert s.encode(model, np.zeros((0, 784), np.float32)).shape == (0, 16)
+    assert s.Dense(np.int64(3), np.int64(2)).n_in == 3
+    with pytest.raises(ValueError, match="epoch must be an integer >= 0"):
+        s.learning_rate(0.1, -1, 10, "step:2:0.5")
+    with pytest.raises(ValueError, match="NaN or inf pixels"):
+        document_cleaner(models / "docs" / "model.npz")(np.full((10, 10), np.nan, np.float32))
+    with pytest.raises(ValueError, match=r"masking probability nu must be a number in \[0, 1\)"):
+        s.get_corruption("masking:1")
+
+
+def test_a_closed_pipe_stops_quietly(tmp_path):
+    p = subprocess.run(f"{sys.executable} -m scratchdae train --out {tmp_path / 'run'} --max-train 300 --hidden 8 "
+                       "--epochs 3 | head -c 10", shell=True, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in p.stderr and "Broken pipe" not in p.stderr, p.stderr

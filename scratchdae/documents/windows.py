@@ -142,8 +142,11 @@ def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpe
     backend, and the predicted patches are averaged back together.
     """
     page = np.asarray(page, dtype=np.float32)
-    if page.ndim != 2:
-        raise ValueError(f"a page must be a grayscale (H, W) array, got shape {page.shape}.")
+    if page.ndim != 2 or 0 in page.shape:
+        raise ValueError(f"a page must be a grayscale (H, W) array with pixels, got shape {page.shape}. "
+                         "Fix: read pages with read_page.")
+    if not np.isfinite(page).all():
+        raise ValueError("the page holds NaN or inf pixels. Fix: pass intensities in [0, 1].")
     H, W = page.shape
     padded = _padded_inputs(page, spec)
     rows, cols = grid_positions(H, spec.stride), grid_positions(W, spec.stride)
