@@ -455,7 +455,12 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             where = f"{out} holds no checkpoint.npz" if out.is_dir() else f"the folder {out} does not exist"
             raise ValueError(f"there is nothing to resume: {where} (a run writes it at the end of its first epoch, "
                              "or when stopped). Fix: check --out, or drop --resume to start a new run.")
-        arrays, state = load_npz(state_path, kind="training-state")
+        try:
+            arrays, state = load_npz(state_path, kind="training-state")
+        except CheckpointError as err:  # the reason, with the fix that fits a resume
+            raise CheckpointError(f"{str(err).split(' Fix:')[0]} Fix: restore an intact copy of checkpoint.npz, or "
+                                  "start a new run in another --out folder (model.npz keeps the best weights so "
+                                  "far).") from None
         try:
             saved = TrainConfig(**{**state["config"], "out": str(out)})
         except (TypeError, ValueError) as err:

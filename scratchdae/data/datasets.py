@@ -140,7 +140,7 @@ def _checksum_ok(path, spec):
 def _manual_hint(remote, folder):
     names = ", ".join(f.name for f in remote.files.values())
     return (f"To install by hand: download {names} from any of the mirrors above on a machine that is online, "
-            f"put them in {folder}, and run again (or pass --data-dir FOLDER). For class without internet, "
+            f"put them in {folder} (the --data-dir folder, or the cache), and run again. For class without internet, "
             "the bundled sample needs nothing: --dataset mnist-sample.")
 
 
