@@ -100,13 +100,15 @@ def replace_all(pairs: list[tuple[str | Path, str | Path]]) -> None:
         for tmp, dest in pairs:
             os.replace(tmp, dest)
             placed.append(dest)
-    except OSError as err:
+    except BaseException as err:  # an error, or Ctrl-C in the middle: every old file goes back
         for dest in placed:
             with contextlib.suppress(OSError):
                 os.unlink(dest)
         for old, dest in aside:
             with contextlib.suppress(OSError):
                 os.replace(old, dest)
+        if not isinstance(err, OSError):
+            raise
         raise OSError(err.errno, f"could not replace {err.filename or 'an output'} ({err.strerror}); every output "
                                  f"was left as it was. Fix: {_fix_for(err)}") from None
     for old, _ in aside:
@@ -159,7 +161,7 @@ def check_outputs(outputs: list[str | Path], inputs: list[str | Path] = (), over
                   option: str = "--out") -> None:
     """Refuse outputs that would replace an input (the model, an image being read) in any case, and files that
     already exist unless ``overwrite``: nothing that existed before is lost without being asked."""
-    if not isinstance(overwrite, bool):
+    if overwrite not in (True, False):  # NumPy's booleans are fine; 'no' is not
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
     read = {os.path.realpath(p) for p in inputs}
     for out in outputs:

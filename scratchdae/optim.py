@@ -237,6 +237,7 @@ def learning_rate(base_lr: float, epoch: int, n_epochs: int, schedule: str | Non
     ``step:K:F`` (O9): base_lr F^floor(epoch / K), multiplying by F every K epochs (e.g. ``step:10:0.5``);
     docs/derivations.md writes the period K as T and the factor F as phi.
     """
+    check_positive(base_lr, "base learning rate")
     if not (isinstance(epoch, int) and isinstance(n_epochs, int) and 0 <= epoch and n_epochs >= 1):
         raise ValueError(f"epoch must be an integer >= 0 and n_epochs >= 1, got epoch={epoch!r}, "
                          f"n_epochs={n_epochs!r}. Fix: learning_rate(1e-3, 0, 30, 'cosine').")

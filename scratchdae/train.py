@@ -45,9 +45,10 @@ from .inference import evaluate_arrays
 from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
-from .progress import Progress
 from .documents.generate import MAX_PAGES
+from .progress import Progress
 from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data
+from .validation import check_positive
 
 
 @dataclass
@@ -173,6 +174,7 @@ class TrainConfig:
         if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 2):
             raise ValueError(f"max_train must be an integer of at least 2, got {self.max_train!r}. "
                              "Fix: e.g. --max-train 1000.")
+        check_positive(self.lr, "lr")  # a finite number > 0
         if not isinstance(self.momentum, float) or not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}. Fix: --momentum 0.9.")
         if not isinstance(self.weight_decay, float) or not 0.0 <= self.weight_decay <= 1.0:
@@ -470,12 +472,17 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             try:
                 if not model_path.is_file():
                     raise CheckpointError("it is missing")
-                load_model(model_path)
+                kept = load_model(model_path)[2].get("data", {})
+                if kept.get("sha256") != state["data"]["sha256"]:
+                    raise CheckpointError("it was trained on other data: another run's model")
             except (CheckpointError, OSError) as err:
                 why = str(err).split(" Fix:")[0]
                 raise CheckpointError(f"{model_path}, the best model of this run so far, cannot be read ({why}); "
                                       "resuming would lose it for good. Fix: restore it from a copy, or start a new "
                                       "run in another --out folder.") from None
+        if overrides.get("epochs") == state["epoch"]:
+            log(f"{out} has already trained {state['epoch']} epochs: nothing to do (--epochs N with N larger trains "
+                "further)")
         if overrides.get("epochs") is not None and overrides["epochs"] < state["epoch"]:
             raise ValueError(f"--epochs {overrides['epochs']} asks for fewer epochs than the {state['epoch']} this run "
                              f"has done. Fix: --epochs {state['epoch'] + 1} or more to train further.")

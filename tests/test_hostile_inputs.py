@@ -1425,3 +1425,33 @@ def test_a_closed_pipe_stops_quietly(tmp_path):
     p = subprocess.run(f"{sys.executable} -m scratchdae train --out {tmp_path / 'run'} --max-train 300 --hidden 8 "
                        "--epochs 3 | head -c 10", shell=True, capture_output=True, text=True, timeout=300)
     assert "Traceback" not in p.stderr and "Broken pipe" not in p.stderr, p.stderr
+
+
+def test_ctrl_c_while_outputs_move_in_puts_every_old_file_back(tmp_path, monkeypatch):
+    import scratchdae.files as files
+
+    for name in "abc":
+        (tmp_path / f"{name}.png").write_bytes(b"old " + name.encode())
+    real, calls = os.replace, []
+
+    def interrupted(src, dst):
+        calls.append(dst)
+        if len(calls) == 5:  # three moved aside, one moved in: then Ctrl-C
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_pngs([(tmp_path / f"{name}.png", np.zeros((4, 4), np.uint8)) for name in "abc"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]
+    assert [(tmp_path / f"{n}.png").read_bytes() for n in "abc"] == [b"old a", b"old b", b"old c"]
+
+
+def test_resume_with_another_runs_model_in_place(tmp_path, capsys):
+    from scratchdae.train import train
+
+    train(out=tmp_path / "run", max_train=300, hidden=(8,), epochs=1, quiet=True, figures=False)
+    train(out=tmp_path / "other", max_train=300, hidden=(8,), epochs=1, quiet=True, figures=False, seed=5)
+    (tmp_path / "run" / "model.npz").write_bytes((tmp_path / "other" / "model.npz").read_bytes())
+    assert "another run's model" in assert_refused(["train", "--out", tmp_path / "run", "--resume", "--epochs", "2"],
+                                                   capsys, tmp_path, "model.npz")
