@@ -887,7 +887,7 @@ def test_sigterm_during_denoise_leaves_no_temporary(models, tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
-# -- more: what a second sweep of bad inputs found ---------------------------------------------------
+# -- more model files, resume states, images, labels, options and API calls ----------------------------
 
 
 def test_weights_beyond_float32_are_refused(models, tmp_path, capsys):
@@ -1172,7 +1172,7 @@ def test_a_float64_model_saved_by_hand_samples(tmp_path, capsys):
     assert json.loads(out)["quality"]["chains"] == 20
 
 
-# -- a third sweep: outputs over inputs, resume without its model, what would be ignored ---------------
+# -- outputs over inputs, resume without its model, settings that would be ignored -----------------------
 
 
 def test_submit_never_writes_over_the_model_or_a_page(models, tmp_path, capsys):
@@ -1336,7 +1336,7 @@ def test_the_newer_entry_points_take_numpy_integers(models, tmp_path):
         probe_report(models / "digits" / "model.npz", models=[models / "digits" / "model.npz"])
 
 
-# -- a fourth sweep: all-or-none with --overwrite, one process, odd names ---------------------------
+# -- all-or-none with --overwrite, one process, odd names -------------------------------------------------
 
 
 def test_overwrite_replaces_all_outputs_or_none(models, tmp_path, capsys, monkeypatch):
