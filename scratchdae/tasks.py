@@ -104,7 +104,10 @@ def image_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
     images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
     tr_idx, va_idx = split_train_val(len(images), cfg.val_fraction, cfg.seed)
-    X, X_val = prepare_images(images[tr_idx]), prepare_images(images[va_idx])
+    X, X_val = prepare_rows(images, tr_idx), prepare_rows(images, va_idx)
+    # prepared: the uint8 training images are not needed again (the figures use test images); let them go
+    data.train_images = data.train_images[:0].copy()  # a copy: a view would keep the whole buffer alive
+    data.train_labels = None if data.train_labels is None else data.train_labels[:0].copy()
 
     def figures(out, model, loss, corrupt, history, seed):
         from .figures import training_figures
@@ -112,6 +115,14 @@ def image_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
 
     header = {"task": "images", "normalisation": {"scale": 255.0, "image_shape": list(data.image_shape)}}
     return TaskData(data.name, data.source, X, X, X_val, X_val, header, figures)
+
+
+def prepare_rows(images: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """prepare_images(images[rows]), a chunk of rows at a time: no uint8 copy of all the rows at once."""
+    out = np.empty((len(rows), int(np.prod(images.shape[1:]))), dtype=np.float32)
+    for i in range(0, len(rows), chunk):
+        out[i:i + chunk] = prepare_images(images[rows[i:i + chunk]])
+    return out
 
 
 def check_inputs(X: Array, name: str = "inputs") -> np.ndarray:
