@@ -10,6 +10,7 @@ backward pass follows). The training loop, the evaluation command, the
 figures and the score, probe and sample commands all use these.
 """
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
@@ -114,16 +115,21 @@ def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_si
     return (r - x) * (1.0 / sigma**2)  # (S4)
 
 
-def evaluate_arrays(model: Autoencoder, loss: Loss, x: Array, x_tilde: Array,
+def evaluate_arrays(model: Autoencoder, loss: Loss, x: Array, x_tilde: Array | Callable[[int, int], Array],
                     batch_size: int = 1000) -> dict[str, float]:
-    """Mean loss and PSNR of the reconstruction of x~ against x (host floats; syncs)."""
+    """Mean loss and PSNR of the reconstruction of x~ against x (host floats; syncs).
+
+    ``x_tilde`` is the corrupted rows, or a function ``(i, j) -> rows i:j of x~``, called for
+    each batch in order, so that x~ is never held whole (the training loop draws its fixed
+    validation noise this way: the same numbers, a batch at a time).
+    """
     if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}. Fix: batch_size=1000.")
     if len(x) == 0:
         raise ValueError("no rows to evaluate on. Fix: pass at least one example.")
     total, sse = 0.0, 0.0
     for i in range(0, len(x), batch_size):
-        out = model.forward(x_tilde[i:i + batch_size])[0]
+        out = model.forward(x_tilde(i, i + batch_size) if callable(x_tilde) else x_tilde[i:i + batch_size])[0]
         xb = x[i:i + batch_size]
         total += float(loss.forward(out, xb)[0]) * len(xb)
         d = loss.reconstruction(out) - xb

@@ -543,7 +543,15 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
 
     shuffle_rng = np.random.default_rng([cfg.seed, 2])  # host: the order of the examples
     noise_rng = be.rng(cfg.seed + 3)  # device: the corruption of training batches
-    x_val_tilde = corrupt(X_val_in, be.rng(cfg.seed + 4))  # one fixed corruption of the validation set
+    def x_val_tilde(i, j):
+        """Rows i:j of one fixed corruption of the validation set, drawn a batch at a time as they are needed:
+        the generator is made afresh for the first batch, so every epoch sees the same numbers."""
+        nonlocal val_rng
+        if i == 0:
+            val_rng = be.rng(cfg.seed + 4)
+        return corrupt(X_val_in[i:j], val_rng)
+
+    val_rng = None
 
     history, epoch, step, perm = [], 0, 0, None
     best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}

@@ -47,13 +47,24 @@ def read_idx(path: str | Path) -> np.ndarray:
                        "train-images-idx3-ubyte.gz.")
     try:
         with _open(path) as f:
-            return _read_idx(path, f)
+            return _read_idx(path, f, _stream_size(path))
     except (OSError, EOFError, zlib.error) as err:
         raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
                        "Fix: download it again.") from None
 
 
-def _read_idx(path, f):
+def _stream_size(path):
+    """The size of the stream a file holds: its own size, or for a gzip file the size its trailer records
+    (ISIZE, modulo 2^32). A hint only: it lets the data be read into one buffer of the right size."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b" or size < 18:
+            return size
+        f.seek(-4, 2)
+        return struct.unpack("<I", f.read(4))[0]
+
+
+def _read_idx(path, f, stream_size):
     magic = f.read(4)
     if len(magic) < 4:
         raise IDXError(f"{path}: {len(magic)} bytes is too short for an IDX header (at least 4). "
@@ -72,13 +83,22 @@ def _read_idx(path, f):
     check_fits_memory(expected, f"{path}: its header's dimensions {dims} ({dtype.itemsize}-byte values)",
                       "this is not a data set this machine can load; the file is probably corrupt. "
                       "Download it again.", error=IDXError)
-    data = bytearray()  # grown as bytes arrive: a header that lies costs only the bytes really there
-    while len(data) < expected:
-        chunk = f.read(min(2**24, expected - len(data)))
-        if not chunk:
-            break
-        data += chunk
-    got = len(data)
+    if stream_size % 2**32 == (4 + 4 * ndim + expected) % 2**32:  # the file agrees with its header:
+        data = bytearray(expected)  # one buffer of the right size, filled in place
+        got = 0
+        while got < expected:
+            n = f.readinto(memoryview(data)[got:got + 2**24])
+            if not n:
+                break
+            got += n
+    else:  # it does not: grow a buffer as bytes arrive, so a header that lies costs only the bytes really there
+        data = bytearray()
+        while len(data) < expected:
+            chunk = f.read(min(2**24, expected - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        got = len(data)
     if got < expected or f.read(1):
         what = "truncated" if got < expected else "longer than its header says"
         found = f"{got}" if got < expected else "more"
