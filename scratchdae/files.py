@@ -50,12 +50,12 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
     """
     from PIL import Image
 
-    staged = []
+    staged, cleaned = [], set()  # cleaned: the folders whose stale temporaries are already removed
     new_folders = {Path(path).parent for path, _ in items if not Path(path).parent.exists()}
     try:
         for path, gray in items:
             path = Path(path)
-            fd, tmp = _temporary_beside(path)
+            fd, tmp = _temporary_beside(path, cleaned)
             staged.append((tmp, path))
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -196,10 +196,11 @@ def remove_stale_temporaries(folder: str | Path) -> None:
                 tmp.unlink()
 
 
-def _temporary_beside(path):
+def _temporary_beside(path, cleaned=None):
     """A new temporary file in ``path``'s folder (so renaming it over ``path`` is atomic), with the mode
     ``path`` has or, for a new file, the mode the umask allows; a destination that is not a regular file
-    is refused."""
+    is refused. A killed writer's leftovers in that folder are removed first, once per folder when the
+    caller passes a set ``cleaned`` of the folders already seen."""
     check_name_length(path)
     if path.exists() and not path.is_file():
         raise ValueError(f"{path} exists and is not a regular file (a folder, device or pipe); refusing to replace "
@@ -207,7 +208,10 @@ def _temporary_beside(path):
     check_folder(path.parent, "the folder of")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path.parent)
+        if cleaned is None or path.parent not in cleaned:
+            remove_stale_temporaries(path.parent)
+            if cleaned is not None:
+                cleaned.add(path.parent)
         # named by our process, not by the file: a long file name still fits, and a killed run's leftovers
         # can be told from a live writer's
         fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".part", dir=path.parent)

@@ -13,7 +13,6 @@ model     the trained encoder's code h = E(x)
 
 and compare every pair on the same test digits with McNemar's exact test (MN1).
 """
-import numbers
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from .data import Dataset, load_dataset
 from .inference import encode, prepare_images
 from .model import Autoencoder
 from .probe import LinearProbe, compare
+from .validation import as_int
 
 
 def neighbour_correlation(W: Array, image_shape: tuple[int, int] = (28, 28), margin: int = 4) -> float:
@@ -56,8 +56,7 @@ def labelled_digits(
     log: Callable[[str], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dataset]:
     """(train x, train y, test x, test y, data): float32 rows in [0, 1], int64 labels and the :class:`Dataset`."""
-    if isinstance(max_train, numbers.Integral) and not isinstance(max_train, bool):
-        max_train = int(max_train)  # NumPy integers are fine
+    max_train = as_int(max_train)  # NumPy integers are fine
     if max_train is not None and (not isinstance(max_train, int) or isinstance(max_train, bool) or max_train < 100):
         raise ValueError(f"the probe needs at least 100 labelled training images (it holds a tenth out to choose "
                          f"its L2 strength), got max_train={max_train!r}. Fix: --max-train 1000, or leave it out.")

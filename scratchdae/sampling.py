@@ -16,7 +16,6 @@ nearest_distances   each row's L2 distance to its nearest neighbour in a referen
 sample_quality   are the samples digits? copies of training digits? blurs?
 class_switches   how often the chain moves from one digit to another (its mixing)
 """
-import numbers
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,6 +28,7 @@ from .corruption import Corruption
 from .losses import Loss
 from .model import Autoencoder
 from .probe import LinearProbe
+from .validation import as_int
 
 
 def markov_chain(model: Autoencoder, loss: Loss, corrupt: Corruption, x0: Array, steps: int, rng: Rng, *,
@@ -165,17 +165,15 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
     from .checkpoint import load_model
     from .corruption import get_corruption
     from .evaluate import require_images
-    from .files import TEMP_PREFIX, check_folder, check_outputs, replace_all
     from .figures import chain_figure
-    from .probe import LinearProbe
+    from .files import TEMP_PREFIX, check_folder, check_outputs, replace_all
     from .representation import labelled_digits
 
     log = log or (lambda *a: None)
     source = str(model) if not isinstance(model, tuple) else "the model"
     model, loss, header = load_model(model, backend) if not isinstance(model, tuple) else model
     require_images(header, "sample", source)
-    steps, chains, quality_chains = (int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
-                                     for v in (steps, chains, quality_chains))  # NumPy integers are fine
+    steps, chains, quality_chains = as_int(steps), as_int(chains), as_int(quality_chains)  # NumPy ints are fine
     for name, value, lo, hi in (("steps", steps, 1, 100_000), ("chains", chains, 1, 100),
                                 ("quality_chains", quality_chains, 0, 100_000)):
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:

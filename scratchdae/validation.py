@@ -6,6 +6,7 @@ data once, up front, and not on every batch.
 """
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 from .backend import Array, DType, backend_of
 
@@ -57,6 +58,14 @@ def check_array(x: Array, name: str = "x", *, ndim: int | None = None, dtype: DT
 
 # a noise level or a likelihood's spread: 1/sigma^2 and sigma^2 stay far from float32's limits
 SIGMA_RANGE = (1e-6, 1e6)
+
+
+def as_int(value: Any) -> Any:
+    """A NumPy integer as a Python int (so JSON, range() and the checks take it); anything else as it
+    came, for the caller's check to judge. A bool stays a bool."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def check_positive(value: float, name: str, within: tuple[float, float] | None = None) -> float:

@@ -4,7 +4,6 @@ RMSE of pixel intensities in [0, 1], Kaggle's metric, over every pixel of
 every page, for: the noisy page as it is, a global (Otsu) threshold, median
 filter background subtraction, and the model. All measured in the same run.
 """
-import numbers
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from ..backend import Backend
 from ..checkpoint import CheckpointError, load_model
 from ..losses import Loss
 from ..model import Autoencoder
+from ..validation import as_int
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import generated_pages
 from .windows import WindowSpec, clean_page
@@ -67,7 +67,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages."""
     from .generate import MAX_PAGES
 
-    pages, seed = (int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v for v in (pages, seed))
+    pages, seed = as_int(pages), as_int(seed)  # NumPy integers are fine
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: --seed 12345.")
     if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or not 1 <= pages <= MAX_PAGES):

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import alive, atomic_write, current_umask, make_folder, write_png
+from ..validation import as_int
 from .filters import gaussian_blur, resize
 
 WIDTH, HEIGHTS = 540, (258, 420)
@@ -298,8 +299,7 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
     fails (a full disk, Ctrl-C) leaves no folder that looks complete and nothing to clean up.
     """
     out = Path(out)
-    n, n_test, seed = (int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
-                       for v in (n, n_test, seed))  # NumPy integers are fine
+    n, n_test, seed = as_int(n), as_int(n_test), as_int(seed)  # NumPy integers are fine
     for count, what in ((n, "training pages"), (n_test, "test pages"), (seed, "seed")):
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ValueError(f"the {what if what == 'seed' else 'number of ' + what} must be an integer >= 0, got "

@@ -10,7 +10,6 @@ any size is cleaned by sliding the window over every pixel, in bands of rows
 (batched on the model's backend), and averaging the c*c overlapping
 predictions each pixel receives.
 """
-import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -19,6 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..backend import to_host
 from ..losses import Loss
 from ..model import Autoencoder
+from ..validation import as_int
 from .filters import box_filter, max_filter
 
 
@@ -34,9 +34,7 @@ class WindowSpec:
 
     def __post_init__(self):
         for name in ("window", "out", "background", "context", "stride"):  # NumPy integers are fine
-            value = getattr(self, name)
-            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-                object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, as_int(getattr(self, name)))
         if not isinstance(self.context, int) or self.context < 0 or (self.context and self.context % 2 == 0):
             raise ValueError(f"context must be 0 or an odd positive integer, got {self.context!r}.")
         for name in ("window", "out", "background"):
