@@ -14,6 +14,9 @@ import argparse
 import collections
 import time
 
+import scratchdae  # noqa: F401  first, before NumPy loads, so that its OpenBLAS setting takes effect
+
+# isort: split
 import numpy as np
 
 from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images

@@ -99,9 +99,34 @@ def torch_worker(args):
     return step, sync
 
 
+def tuned_worker(args):
+    """The plain NumPy DAE written for speed alone (``tuned_numpy.py``), on the same data and order."""
+    import numpy as np
+
+    from scratchdae import prepare_images
+    from scratchdae.data import load_dataset
+    from tuned_numpy import TunedDAE
+
+    X = prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images)
+    dae = TunedDAE(X, layer_sizes(NETS[args.net]), args.batch)
+    order, state = np.random.default_rng(2), {"perm": None, "at": len(X)}
+
+    def step():
+        if state["at"] + args.batch > len(X):
+            state["perm"], state["at"] = order.permutation(len(X)), 0
+        idx = state["perm"][state["at"]:state["at"] + args.batch]
+        state["at"] += args.batch
+        return dae.step(idx)
+
+    return step, lambda: None
+
+
+WORKERS = {"scratchdae": scratchdae_worker, "torch": torch_worker, "tuned": tuned_worker}
+
+
 def worker(args):
     """Warm up, then for each line "SECONDS" on stdin run steps for that long and print steps and seconds."""
-    step, sync = (scratchdae_worker if args.side == "scratchdae" else torch_worker)(args)
+    step, sync = WORKERS[args.side](args)
     for _ in range(20):  # warm-up: buffers, BLAS threads, CUDA kernels
         step()
     sync()
@@ -120,7 +145,9 @@ def worker(args):
 
 
 def start(side, args, net, batch):
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
+    # every side gets the OpenBLAS setting that scratchdae makes on import (the tuned peer is plain NumPy)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads),
+           "OPENBLAS_THREAD_TIMEOUT": "4"}
     cmd = [sys.executable, __file__, "--worker", side, "--net", net, "--batch", str(batch), "--backend",
            args.backend, "--threads", str(args.threads)]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
@@ -136,22 +163,27 @@ def turn(p, seconds):
 
 
 def compare(args, net, batch):
-    ours, theirs = start("scratchdae", args, net, batch), start("torch", args, net, batch)
-    ratios, rates = [], {"scratchdae": [], "torch": []}
+    """Median paired ratios scratchdae / peer for each peer, and each side's GFLOP/s and examples a second."""
+    sides = ["scratchdae", *args.peers]
+    procs = {side: start(side, args, net, batch) for side in sides}
+    ratios, rates = {peer: [] for peer in args.peers}, {side: [] for side in sides}
     try:
         for r in range(args.rounds):
-            order = [("scratchdae", ours), ("torch", theirs)][:: 1 if r % 2 == 0 else -1]
-            got = {name: turn(p, args.slice) for name, p in order}
-            for name in got:
-                rates[name].append(got[name])
-            ratios.append(got["scratchdae"] / got["torch"])
+            order = sides[r % len(sides):] + sides[:r % len(sides)]  # each side goes first in turn
+            order = order if r % 2 == 0 else order[::-1]
+            got = {side: turn(procs[side], args.slice) for side in order}
+            for side in sides:
+                rates[side].append(got[side])
+            for peer in args.peers:
+                ratios[peer].append(got["scratchdae"] / got[peer])
     finally:
-        for p in (ours, theirs):
+        for p in procs.values():
             p.stdin.close()
             p.wait(timeout=60)
     flops = flops_per_step(batch, layer_sizes(NETS[net]))
     gflops = {k: statistics.median(v) * flops / 1e9 for k, v in rates.items()}
-    return statistics.median(ratios), gflops, {k: statistics.median(v) * batch for k, v in rates.items()}
+    examples = {k: statistics.median(v) * batch for k, v in rates.items()}
+    return {peer: statistics.median(v) for peer, v in ratios.items()}, gflops, examples
 
 
 def main():
@@ -162,24 +194,31 @@ def main():
     ap.add_argument("--slice", type=float, default=1.0, help="seconds each side runs per turn")
     ap.add_argument("--batches", default=None, help="comma-separated (64,256,1024; cupy: 256,4096)")
     ap.add_argument("--nets", default=",".join(NETS), help="comma-separated: " + ", ".join(NETS))
-    ap.add_argument("--worker", choices=["scratchdae", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--peers", default="torch,tuned",
+                    help="comma-separated: torch (PyTorch), tuned (benchmarks/tuned_numpy.py)")
+    ap.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--net", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         args.side = args.worker
         return worker(args)
+    args.peers = [p for p in args.peers.split(",") if p]
+    if args.backend == "cupy" and "tuned" in args.peers:
+        args.peers.remove("tuned")  # the tuned peer is NumPy on the CPU
     batches = [int(b) for b in (args.batches or ("256,4096" if args.backend == "cupy" else "64,256,1024")).split(",")]
-    print(f"scratchdae / PyTorch training steps per second, {args.backend}, {args.threads} thread(s) each, "
+    print(f"scratchdae / peer training steps per second, {args.backend}, {args.threads} thread(s) each, "
           f"{args.rounds} rounds of {args.slice:g} s slices, median of paired ratios")
-    print(f"{'net':<22} {'batch':>6} {'ratio':>7} {'scratchdae ex/s':>16} {'PyTorch ex/s':>13} "
-          f"{'GFLOP/s ours':>13} {'theirs':>7}")
+    names = {"torch": "PyTorch", "tuned": "tuned NumPy"}
+    head = f"{'net':<22} {'batch':>6}" + "".join(f" {'/ ' + names[p]:>14}" for p in args.peers)
+    head += f" {'scratchdae ex/s':>16}" + "".join(f" {names[p] + ' ex/s':>17}" for p in args.peers)
+    print(head + "   GFLOP/s (scratchdae" + "".join(f", {names[p]}" for p in args.peers) + ")")
     for net in args.nets.split(","):
         for batch in batches:
-            ratio, gflops, ex = compare(args, net, batch)
-            print(f"{net:<22} {batch:>6} {ratio:>6.2f}x {ex['scratchdae']:>16,.0f} {ex['torch']:>13,.0f} "
-                  f"{gflops['scratchdae']:>13.1f} {gflops['torch']:>7.1f}", flush=True)
-
+            ratios, gflops, ex = compare(args, net, batch)
+            line = f"{net:<22} {batch:>6}" + "".join(f" {ratios[p]:>13.2f}x" for p in args.peers)
+            line += f" {ex['scratchdae']:>16,.0f}" + "".join(f" {ex[p]:>17,.0f}" for p in args.peers)
+            print(line + "   " + ", ".join(f"{gflops[s]:.0f}" for s in ["scratchdae", *args.peers]), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,14 @@ Running things: tasks (what the loop trains on), train, checkpoint, evaluate, fi
 """
 __version__ = "0.1.0"
 
+import os as _os
+
+# Speed: after each matrix product OpenBLAS's idle threads spin, by default for about 0.1 s, on
+# the cores that the elementwise passes and the optimizer's threads need next; 2^4 cycles lets
+# them sleep at once (docs/performance.md). OpenBLAS reads this when NumPy loads, so it acts only
+# when scratchdae is imported first, as the scratchdae command always is; a value set already wins.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from .activations import ACTIVATIONS, get_activation
 from .backend import Backend, BackendUnavailable, available_backends, get_backend, to_host
 from .checkpoint import load_model, save_model

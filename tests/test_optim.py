@@ -128,3 +128,32 @@ def test_schedules():
 def test_bad_hyperparameters(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("make", [lambda: Adam(1e-3, weight_decay=1e-4), lambda: SGD(0.1, momentum=0.9, nesterov=True)])
+def test_pieces_on_threads_give_the_same_bits_as_one_whole_update(monkeypatch, make):
+    # large parameters are updated in pieces, the pieces shared among worker threads; the same steps
+    # on whole arrays, on one thread, must give every bit the same
+    from scratchdae import optim
+
+    rng = np.random.default_rng(0)
+    shapes = {"W": (700, 600), "V": (600, 700), "b": (600,), "s": ()}
+    start = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    grads = [{k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()} for _ in range(3)]
+    grads[1]["V"] = grads[1]["W"].T  # a tied layer's gradient: a transposed view
+
+    def run():
+        params, opt = {k: v.copy() for k, v in start.items()}, make()
+        for g in grads:
+            opt.step(params, g)
+        return params
+
+    monkeypatch.setattr(optim, "CORES", 2)
+    monkeypatch.setattr(optim, "CHUNK", 1 << 16)  # 420,000 numbers: 7 pieces each
+    threaded = run()
+    monkeypatch.setattr(optim, "CORES", 1)
+    monkeypatch.setattr(optim, "CHUNK", 1 << 30)
+    whole = run()
+    for k in shapes:
+        assert threaded[k].dtype == np.float32
+        np.testing.assert_array_equal(threaded[k], whole[k])
