@@ -85,20 +85,12 @@ def loss_curves(path: str | Path, history: list[dict[str, float]]) -> str | Path
 
 def filters_figure(path: str | Path, W: Array, image_shape: tuple[int, int], n: int = 100,
                    title: str = "first-layer filters") -> str | Path:
-    """Columns of the first weight matrix (D, H) as images, each scaled to its own range."""
-    W = to_host(W)
+    """Columns of the first weight matrix (D, H) as images, each scaled to its own range, in one mosaic
+    (one image is drawn ten times faster than a grid of a hundred axes)."""
     n = min(n, W.shape[1])
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    fig, axes = _figure(rows, cols, (cols * 0.7, rows * 0.7))
-    for i, ax in enumerate(axes.flat):
-        if i < n:
-            w = W[:, i]
-            lim = float(np.abs(w).max()) or 1.0
-            _show(ax, w.reshape(image_shape), cmap="RdBu_r", vmin=-lim, vmax=lim)
-        else:
-            ax.axis("off")
-    fig.suptitle(title)
+    side = 0.7 * math.ceil(math.sqrt(n))
+    fig, axes = _figure(1, 1, (side, side))
+    plot_filters(axes[0, 0], W, image_shape, n, title)
     return _save(fig, path)
 
 

@@ -83,6 +83,19 @@ def test_windows_round_trip():
         WindowSpec(window=4)
 
 
+@pytest.mark.parametrize("spec", [WindowSpec(), WindowSpec(window=5, out=3, context=0), WindowSpec(window=9, out=5)])
+def test_features_and_targets_of_some_pixels_are_rows_of_the_whole_pages(spec):
+    # training builds only the sampled windows; they must be exactly the rows the whole page would give
+    rng = np.random.default_rng(2)
+    page = rng.random((13, 17), dtype=np.float32)
+    pixels = rng.integers(0, 13 * 17, 40)
+    for build in (page_features, patch_targets):
+        some, whole = build(page, spec, pixels), build(page, spec)[pixels]
+        assert some.dtype == np.float32
+        np.testing.assert_array_equal(some, whole)
+        assert build(page, spec, pixels[:0]).shape == (0, whole.shape[1])
+
+
 @pytest.fixture(scope="module")
 def doc_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("doc") / "run"

@@ -157,3 +157,28 @@ def test_pieces_on_threads_give_the_same_bits_as_one_whole_update(monkeypatch, m
     for k in shapes:
         assert threaded[k].dtype == np.float32
         np.testing.assert_array_equal(threaded[k], whole[k])
+
+
+def test_a_dead_units_moment_is_flushed_to_zero_and_no_parameter_changes(monkeypatch):
+    # a gradient that stops (a dead ReLU unit): m shrinks by 0.9 a step and, in float32, sticks at the
+    # smallest subnormal instead of reaching 0; the periodic flush sets it to 0, and the parameters
+    # are the same to the last bit as without the flush
+    from scratchdae import optim
+
+    tiny = np.finfo(np.float32).tiny
+    g_live = np.linspace(-1, 1, 64, dtype=np.float32)
+
+    def run(flush_every, steps=1200):
+        monkeypatch.setattr(optim, "FLUSH_EVERY", flush_every)
+        params, opt = {"w": np.linspace(0.5, 1.5, 64, dtype=np.float32)}, Adam(1e-3)
+        for t in range(steps):
+            opt.step(params, {"w": g_live if t < 3 else np.zeros(64, np.float32)})
+        return params["w"], opt.state["w"]["m"]
+
+    w_flushed, m_flushed = run(64)
+    w_kept, m_kept = run(10**9)
+    stuck = (m_kept != 0) & (np.abs(m_kept) < tiny)
+    assert stuck.sum() > 50  # without the flush, the moments stick at subnormal values
+    assert not ((m_flushed != 0) & (np.abs(m_flushed) < tiny)).any()
+    assert (m_flushed[stuck] == 0).all()
+    np.testing.assert_array_equal(w_flushed, w_kept)

@@ -45,17 +45,21 @@ def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, bac
 
 def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec, per_page: int,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(features, targets) for ``per_page`` windows of each page: half uniform, half near ink."""
-    X, Y = [], []
-    for noisy, clean in pairs:
+    """(features, targets) for ``per_page`` windows of each page: half uniform, half near ink.
+
+    Each page's windows are written into arrays made once for all pages (no list of pieces to
+    join, which would hold every window twice)."""
+    X = np.empty((len(pairs) * per_page, spec.n_features), np.float32)
+    Y = np.empty((len(pairs) * per_page, spec.n_outputs), np.float32)
+    for i, (noisy, clean) in enumerate(pairs):
         H, W = noisy.shape
         flat_ink = np.flatnonzero(clean.reshape(-1) < 0.9)
         n_ink = per_page // 2 if len(flat_ink) else 0
         idx = np.concatenate([rng.integers(0, H * W, per_page - n_ink),
                               rng.choice(flat_ink, n_ink) if n_ink else np.empty(0, np.int64)])
-        X.append(page_features(noisy, spec)[idx])
-        Y.append(patch_targets(clean, spec)[idx])
-    return np.concatenate(X), np.concatenate(Y)
+        X[i * per_page:(i + 1) * per_page] = page_features(noisy, spec, idx)  # only the sampled windows
+        Y[i * per_page:(i + 1) * per_page] = patch_targets(clean, spec, idx)
+    return X, Y
 
 
 def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:

@@ -81,31 +81,41 @@ def _padded_inputs(page, spec):
     return padded
 
 
-def features_at(padded: list[np.ndarray], spec: WindowSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(len(rows) * len(cols), n_features) float32: the features of the pixels on a grid
-    (rows x cols), copied from lazy window views, so only what is asked for is built."""
+def _window_features(padded: list[np.ndarray], spec: WindowSpec, index: tuple) -> np.ndarray:
+    """(windows, n_features) float32: the features of the windows that ``index`` picks from the
+    (H, W) grid of lazy window views, copied, so only what is asked for is built."""
     k, s = spec.window, spec.context
-    grid = np.ix_(rows, cols)
-    parts = [sliding_window_view(a, (k, k))[grid] for a in padded[:2]]
+    parts = [sliding_window_view(a, (k, k))[index] for a in padded[:2]]
     if s:  # the coarse grid: every s-th pixel of an (s (k - 1) + 1)-wide window
         big = s * (k - 1) + 1
-        parts.append(sliding_window_view(padded[2], (big, big))[:, :, ::s, ::s][grid])
-    n = len(rows) * len(cols)
-    return np.concatenate([p.reshape(n, -1) for p in parts], axis=1)
+        parts.append(sliding_window_view(padded[2], (big, big))[:, :, ::s, ::s][index])
+    return np.concatenate([p.reshape(-1, k * k) for p in parts], axis=1)
 
 
-def page_features(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
-    """(H*W, n_features) float32: the features of every pixel, in row-major order."""
+def features_at(padded: list[np.ndarray], spec: WindowSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(len(rows) * len(cols), n_features) float32: the features of the pixels on a grid (rows x cols)."""
+    return _window_features(padded, spec, np.ix_(rows, cols))
+
+
+def page_features(page: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None) -> np.ndarray:
+    """(H*W, n_features) float32: the features of every pixel, in row-major order; with ``pixels``
+    (flat row-major indices), those pixels' features only, in that order."""
     H, W = np.shape(page)
-    return features_at(_padded_inputs(page, spec), spec, np.arange(H), np.arange(W))
+    padded = _padded_inputs(page, spec)
+    if pixels is None:
+        return features_at(padded, spec, np.arange(H), np.arange(W))
+    return _window_features(padded, spec, np.divmod(pixels, W))
 
 
-def patch_targets(clean: np.ndarray, spec: WindowSpec) -> np.ndarray:
-    """(H*W, c^2) float32: the clean c x c patch centred on every pixel."""
+def patch_targets(clean: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None) -> np.ndarray:
+    """(H*W, c^2) float32: the clean c x c patch centred on every pixel; with ``pixels`` (flat
+    row-major indices), those pixels' patches only, in that order."""
     r = spec.out // 2
     H, W = clean.shape
     win = sliding_window_view(np.pad(np.asarray(clean, np.float32), r, mode="edge"), (spec.out, spec.out))
-    return win.reshape(H * W, -1)
+    if pixels is None:
+        return win.reshape(H * W, -1)
+    return win[np.divmod(pixels, W)].reshape(len(pixels), spec.out**2)
 
 
 def grid_positions(n: int, stride: int) -> np.ndarray:
@@ -120,24 +130,26 @@ def assemble(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int, 
     c, r = spec.out, spec.out // 2
     pred = pred.reshape(len(rows), len(cols), c, c)
     acc = np.zeros((height + 2 * r, width + 2 * r), np.float64)
-    cnt = np.zeros_like(acc)
     for di in range(c):
         for dj in range(c):
-            grid = np.ix_(rows + di, cols + dj)
-            acc[grid] += pred[:, :, di, dj]
-            cnt[grid] += 1
-    return (acc[r:r + height, r:r + width] / cnt[r:r + height, r:r + width]).astype(np.float32)
+            acc[np.ix_(rows + di, cols + dj)] += pred[:, :, di, dj]
+    # how many patches cover each pixel: (patches covering its row) x (patches covering its column)
+    per_row = np.bincount((rows[:, None] + np.arange(c)).ravel(), minlength=height + 2 * r)
+    per_col = np.bincount((cols[:, None] + np.arange(c)).ravel(), minlength=width + 2 * r)
+    count = np.outer(per_row[r:r + height], per_col[r:r + width])
+    return (acc[r:r + height, r:r + width] / count).astype(np.float32)
 
 
 def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpec,
-               windows_per_batch: int = 16384) -> np.ndarray:
+               windows_per_batch: int = 4096) -> np.ndarray:
     """Clean one page (H, W) in [0, 1] of any size; returns float32 (H, W) in [0, 1].
 
     Windows sit on a grid ``spec.stride`` pixels apart (every pixel still gets
     at least one prediction, most get several). Features are built on the host
-    a band of rows at a time (batches of about 16,000 windows: large enough for
-    fast matrix products, small enough to stay in cache), sent to the model's
-    backend, and the predicted patches are averaged back together.
+    a band of rows at a time (batches of about 4,000 windows: large enough for
+    fast matrix products, small enough that a layer's output is still in the
+    cache for its bias and activation), sent to the model's backend, and the
+    predicted patches are averaged back together.
     """
     page = np.asarray(page, dtype=np.float32)
     if page.ndim != 2 or 0 in page.shape:
