@@ -15,14 +15,16 @@ The ``cfg`` the functions below take is the run's :class:`scratchdae.train.Train
 (hinted ``Any``: train.py imports this module, so this module cannot import it back).
 """
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .backend import Array
-from .data import load_dataset
+from .data import idx_header, iter_idx, load_dataset
 from .inference import prepare_images
 
 POINTS_MAX_DIM = 16  # arrays with at most this many columns get the low-dimensional defaults
@@ -99,29 +101,42 @@ def task_of(dataset: str | None, inputs: Array | None = None) -> str:
     return "images"
 
 
+FIGURE_IMAGES = 10  # test images drawn in a digits run's figures
+
+
 def image_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
-    """The digits (or any IDX images), split into training and validation rows."""
-    data = load_dataset(cfg.dataset, cfg.data_dir, log=log)
-    images = data.train_images[: cfg.max_train] if cfg.max_train else data.train_images
-    tr_idx, va_idx = split_train_val(len(images), cfg.val_fraction, cfg.seed)
-    X, X_val = prepare_rows(images, tr_idx), prepare_rows(images, va_idx)
-    # prepared: the uint8 training images are not needed again (the figures use test images); let them go
-    data.train_images = data.train_images[:0].copy()  # a copy: a view would keep the whole buffer alive
-    data.train_labels = None if data.train_labels is None else data.train_labels[:0].copy()
+    """The digits (or any IDX images), split into training and validation rows.
+
+    The training images are read from their file a block at a time, each block prepared into its rows
+    and let go: the uint8 images are never held whole beside their float32 rows (the peak memory of a
+    run). Of the test images only the few the figures draw are kept.
+    """
+    data = load_dataset(cfg.dataset, cfg.data_dir, log=log, train_images=False)
+    data.test_images, data.train_labels, data.test_labels = data.test_images[:FIGURE_IMAGES].copy(), None, None
+    path = data.files["train-images"]
+    n = idx_header(path)[0][0]
+    n = min(n, cfg.max_train) if cfg.max_train else n
+    tr_idx, va_idx = split_train_val(n, cfg.val_fraction, cfg.seed)
+    X, X_val = prepare_rows(path, [tr_idx, va_idx])
 
     def figures(out, model, loss, corrupt, history, seed):
         from .figures import training_figures
-        return training_figures(out, model, loss, corrupt, data, history, seed)
+        return training_figures(out, model, loss, corrupt, data, history, seed, n=FIGURE_IMAGES)
 
     header = {"task": "images", "normalisation": {"scale": 255.0, "image_shape": list(data.image_shape)}}
     return TaskData(data.name, data.source, X, X, X_val, X_val, header, figures)
 
 
-def prepare_rows(images: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """prepare_images(images[rows]), a chunk of rows at a time: no uint8 copy of all the rows at once."""
-    out = np.empty((len(rows), int(np.prod(images.shape[1:]))), dtype=np.float32)
-    for i in range(0, len(rows), chunk):
-        out[i:i + chunk] = prepare_images(images[rows[i:i + chunk]])
+def prepare_rows(path: str | Path, rows: list[np.ndarray], block: int = 1024) -> list[np.ndarray]:
+    """For each sorted array of image indices in ``rows``, prepare_images(images[indices]), reading the IDX
+    file at ``path`` a block of images at a time (every block is read, so the whole file is checked)."""
+    D = math.prod(idx_header(path)[0][1:])
+    out = [np.empty((len(r), D), dtype=np.float32) for r in rows]
+    for start, images in iter_idx(path, block):
+        for indices, X in zip(rows, out):
+            a, b = np.searchsorted(indices, [start, start + len(images)])  # the rows in this block
+            if b > a:
+                X[a:b] = prepare_images(images[indices[a:b] - start])
     return out
 
 

@@ -630,7 +630,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
                 stopped = "interrupted"
                 break
             # -- end of epoch: validate, record, checkpoint, maybe stop --------------
-            val = evaluate_arrays(model, loss, X_val, x_val_tilde)
+            val = evaluate_arrays(model, loss, X_val, x_val_tilde, batch_size=256)  # small batches: a low peak memory
             const = loss.constant(X.shape[1])  # nats per example that no model can change (G2)
             record = {"epoch": epoch + 1, "lr": lr, "train_loss": run_sum / run_count, "val_loss": val["loss"],
                       "val_fit": val["loss"] - const, "loss_constant": const,
@@ -659,6 +659,8 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         log(f"{stopped} after {epochs}; best validation loss {best['val_loss']:.4f} at epoch "
             f"{best['epoch'] + 1}; model: {model_path}")
     files = {"model": model_path, "checkpoint": state_path, "history": out / "history.jsonl"}
+    # the figures draw test images, not training rows: let the rows go first (the peak memory of a run)
+    X = X_in = X_val = X_val_in = data.inputs = data.targets = data.val_inputs = data.val_targets = None
     if stopped != "interrupted" and history:
         best_model, best_loss, _ = load_model(model_path, be)
         if cfg.figures:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchdae.data import (DownloadError, FileSpec, IDXError, RemoteSpec, download, find_idx_files, load_dataset,
-                             read_idx, write_idx)
+from scratchdae.data import (DownloadError, FileSpec, IDXError, RemoteSpec, download, find_idx_files, idx_header,
+                             iter_idx, load_dataset, read_idx, write_idx)
 from scratchdae.data.datasets import MNIST, SAMPLE_DIR
 
 
@@ -52,6 +52,47 @@ def test_truncated_and_corrupt_files_are_explained(tmp_path):
         read_idx(tmp_path / "cut.gz")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_idx(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("name", ["a-idx3-ubyte", "a-idx3-ubyte.gz"])
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float64"])
+def test_reading_a_block_at_a_time_gives_the_whole_file(tmp_path, name, dtype):
+    a = (np.arange(7 * 3 * 2) % 250).reshape(7, 3, 2).astype(dtype)
+    path = write_idx(tmp_path / name, a)
+    assert idx_header(path) == ((7, 3, 2), np.dtype(dtype))
+    for rows in (1, 3, 7, 100):
+        blocks = list(iter_idx(path, rows))
+        assert [start for start, _ in blocks] == list(range(0, 7, rows))
+        whole = np.concatenate([block for _, block in blocks])
+        assert whole.dtype == a.dtype and whole.dtype.isnative
+        np.testing.assert_array_equal(whole, read_idx(path))
+
+
+def test_reading_a_block_at_a_time_checks_the_file_as_a_whole_read_does(tmp_path):
+    good = write_idx(tmp_path / "good", np.ones((4, 5, 5), np.uint8)).read_bytes()
+    for name, data, message in [("short", good[:-3], r"need 100 bytes of data, found 97: the file is truncated"),
+                                ("long", good + b"\0", "longer than its header says"),
+                                ("magic", b"\x12\x34" + good[2:], "bad magic number 0x1234"),
+                                ("cut.gz", gzip.compress(good)[:len(gzip.compress(good)) // 2], "cannot decompress.*truncated or corrupt")]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(IDXError, match=message):
+            list(iter_idx(tmp_path / name, 2))
+        with pytest.raises(IDXError, match=message):
+            read_idx(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        idx_header(tmp_path / "nope")
+
+
+def test_a_data_set_can_leave_its_training_images_on_disk(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((5, 8, 8), np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.ones((2, 8, 8), np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(5, np.uint8))
+    data = load_dataset(None, data_dir=tmp_path, train_images=False)
+    assert data.train_images.shape == (0, 8, 8) and data.image_shape == (8, 8) and len(data.train_labels) == 5
+    assert data.files["train-images"].endswith("train-images-idx3-ubyte")
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(4, np.uint8))  # the header's count is still checked
+    with pytest.raises(ValueError, match="4 labels for 5 images"):
+        load_dataset(None, data_dir=tmp_path, train_images=False)
 
 
 def test_bundled_sample_is_the_real_one():

@@ -15,8 +15,6 @@ import gzip
 import hashlib
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write, default_cache_dir
-from .idx import read_idx
+from .idx import idx_header, read_idx
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "mnist_sample"
 ROLES = ("train-images", "train-labels", "test-images", "test-labels")
@@ -167,6 +165,9 @@ def download(remote: RemoteSpec, folder: str | Path, *, mirrors: list[str] | Non
             log(f"{path}: not the expected file (SHA-256 differs); downloading it again")
         tried = [f"{path}: already there, but not {remote.name}'s file (its SHA-256 differs; to train on the IDX "
                  "files of a folder as they are, pass --data-dir without --dataset)"] if path.exists() else []
+        import urllib.error  # here, not at the top: urllib loads ssl and http, 8 MB a training run never needs
+        import urllib.request
+
         for base in mirrors:
             url = base + spec.name
             part = folder / f".{spec.name}.download"
@@ -239,26 +240,31 @@ def find_idx_files(folder: str | Path) -> dict[str, Path]:
     return found
 
 
-def _read(name, files, source):
-    arrays = {role: read_idx(path) for role, path in files.items()}
+def _read(name, files, source, train_images=True):
+    arrays = {role: read_idx(path) for role, path in files.items() if train_images or role != "train-images"}
+    if not train_images:  # only its header: an empty array of the right image size, and the count
+        dims, dtype = idx_header(files["train-images"])
+        arrays["train-images"] = np.empty((0, *dims[1:]), dtype)
+    n = {"train": len(arrays["train-images"]) if train_images else dims[0], "test": len(arrays["test-images"])}
     for role in ("train-images", "test-images"):
         a = arrays[role]
         if a.ndim != 3 or a.dtype != np.uint8:
-            raise ValueError(f"{files[role]}: expected uint8 images of shape (N, H, W), got {a.dtype} {a.shape}.")
+            raise ValueError(f"{files[role]}: expected uint8 images of shape (N, H, W), got {a.dtype} "
+                             f"{(n[role[:-7]], *a.shape[1:])}.")
     if arrays["train-images"].shape[1:] != arrays["test-images"].shape[1:]:
         raise ValueError(f"train and test images differ in size: {arrays['train-images'].shape[1:]} vs "
                          f"{arrays['test-images'].shape[1:]}.")
     for split in ("train", "test"):
         labels = arrays.get(f"{split}-labels")
-        if labels is not None and len(labels) != len(arrays[f"{split}-images"]):
-            raise ValueError(f"{files[split + '-labels']}: {len(labels)} labels for "
-                             f"{len(arrays[split + '-images'])} images.")
+        if labels is not None and len(labels) != n[split]:
+            raise ValueError(f"{files[split + '-labels']}: {len(labels)} labels for {n[split]} images.")
     return Dataset(name, arrays["train-images"], arrays["test-images"], arrays.get("train-labels"),
                    arrays.get("test-labels"), source=source, files={k: str(v) for k, v in files.items()})
 
 
 def load_dataset(name: str | None = "mnist-sample", data_dir: str | Path | None = None, *,
-                 mirrors: list[str] | None = None, log: Callable[[str], None] = print) -> Dataset:
+                 mirrors: list[str] | None = None, log: Callable[[str], None] = print,
+                 train_images: bool = True) -> Dataset:
     """Load a data set by name, or the IDX files of a folder (``name=None``).
 
     Parameters
@@ -269,20 +275,24 @@ def load_dataset(name: str | None = "mnist-sample", data_dir: str | Path | None 
         missing). Without a name: a plain folder of IDX files.
     mirrors : list of base URLs, optional
         Replace the official mirrors (for a local mirror, or tests).
+    train_images : bool
+        False: leave the training images on disk (``train_images`` is then an
+        empty (0, H, W) array, and ``files["train-images"]`` the file to read
+        with :func:`~scratchdae.data.idx.iter_idx`, a block at a time).
     """
     if name is None:
         if data_dir is None:
             raise ValueError("give a data set name or a folder of IDX files (data_dir).")
-        return _read(Path(data_dir).name, find_idx_files(data_dir), f"folder {data_dir}")
+        return _read(Path(data_dir).name, find_idx_files(data_dir), f"folder {data_dir}", train_images)
     if name == "mnist-sample":
         if data_dir is not None:
             raise ValueError(f"data_dir {str(data_dir)!r} would be ignored: the bundled sample is not read from a "
                              "folder. Fix: drop --dataset to read that folder's IDX files (name=None in Python), or "
                              "drop --data-dir.")
-        return _read(name, find_idx_files(SAMPLE_DIR), "the sample bundled with scratchdae")
+        return _read(name, find_idx_files(SAMPLE_DIR), "the sample bundled with scratchdae", train_images)
     if name not in REMOTE:
         raise ValueError(f"unknown data set {name!r}; expected one of: {', '.join(DATASETS)}, "
                          "or a folder of IDX files with --data-dir.")
     folder = Path(data_dir) if data_dir is not None else default_cache_dir() / name
     paths = download(REMOTE[name], folder, mirrors=mirrors, log=log)
-    return _read(name, paths, f"{folder}")
+    return _read(name, paths, f"{folder}", train_images)

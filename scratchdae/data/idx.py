@@ -8,6 +8,7 @@ import gzip
 import math
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,17 @@ def read_idx(path: str | Path) -> np.ndarray:
     that they would fit in memory. A small gzip file that declares millions of
     images is refused before anything is inflated.
     """
+    path = _check_path(path)
+    try:
+        with _open(path) as f:
+            return _read_idx(path, f, _stream_size(path))
+    except (OSError, EOFError, zlib.error) as err:
+        raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
+                       "Fix: download it again.") from None
+
+
+def _check_path(path):
+    """``path`` as a Path, refused unless it is an existing file."""
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise IDXError(f"{path} is a link that leads nowhere (or to itself). Fix: pass the IDX file itself.")
@@ -45,12 +57,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise IDXError(f"{path} is a folder or a device, not an IDX file. Fix: pass the file itself, e.g. "
                        "train-images-idx3-ubyte.gz.")
-    try:
-        with _open(path) as f:
-            return _read_idx(path, f, _stream_size(path))
-    except (OSError, EOFError, zlib.error) as err:
-        raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
-                       "Fix: download it again.") from None
+    return path
 
 
 def _stream_size(path):
@@ -64,7 +71,8 @@ def _stream_size(path):
         return struct.unpack("<I", f.read(4))[0]
 
 
-def _read_idx(path, f, stream_size):
+def _read_header(path, f):
+    """The dimensions, the value type and the byte count an IDX header declares, each checked."""
     magic = f.read(4)
     if len(magic) < 4:
         raise IDXError(f"{path}: {len(magic)} bytes is too short for an IDX header (at least 4). "
@@ -83,6 +91,12 @@ def _read_idx(path, f, stream_size):
     check_fits_memory(expected, f"{path}: its header's dimensions {dims} ({dtype.itemsize}-byte values)",
                       "this is not a data set this machine can load; the file is probably corrupt. "
                       "Download it again.", error=IDXError)
+    return dims, dtype, expected
+
+
+def _read_idx(path, f, stream_size):
+    dims, dtype, expected = _read_header(path, f)
+    ndim = len(dims)
     if stream_size % 2**32 == (4 + 4 * ndim + expected) % 2**32:  # the file agrees with its header:
         data = bytearray(expected)  # one buffer of the right size, filled in place
         got = 0
@@ -99,15 +113,58 @@ def _read_idx(path, f, stream_size):
                 break
             data += chunk
         got = len(data)
+    _check_end(path, f, dims, got, expected)
+    array = np.frombuffer(data, dtype=dtype).reshape(dims)  # a view of the bytes read, writable (a bytearray)
+    if dtype.itemsize == 1:
+        return array  # bytes have no byte order: no copy (the images of full MNIST are 47 MB)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def _check_end(path, f, dims, got, expected):
+    """Refuse a stream that ended early or goes on past the bytes its header declares."""
     if got < expected or f.read(1):
         what = "truncated" if got < expected else "longer than its header says"
         found = f"{got}" if got < expected else "more"
         raise IDXError(f"{path}: dimensions {dims} need {expected} bytes of data, found {found}: "
                        f"the file is {what}. Fix: download it again.")
-    array = np.frombuffer(data, dtype=dtype).reshape(dims)  # a view of the bytes read, writable (a bytearray)
-    if dtype.itemsize == 1:
-        return array  # bytes have no byte order: no copy (the images of full MNIST are 47 MB)
-    return array.astype(dtype.newbyteorder("="))
+
+
+def idx_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
+    """The dimensions and value type an IDX file's header declares (checked as :func:`read_idx` checks
+    them), read without its data."""
+    path = _check_path(path)
+    try:
+        with _open(path) as f:
+            dims, dtype, _ = _read_header(path, f)
+            return dims, dtype.newbyteorder("=")
+    except (OSError, EOFError, zlib.error) as err:
+        raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
+                       "Fix: download it again.") from None
+
+
+def iter_idx(path: str | Path, rows: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
+    """Read an IDX file a block of ``rows`` items at a time: yields ``(start, array)``, the array holding
+    items start, start + 1, ... (along the first dimension). Checked as :func:`read_idx` checks, the
+    length at the end; the whole file is never held at once (the images of full MNIST are 47 MB)."""
+    path = _check_path(path)
+    try:
+        with _open(path) as f:
+            dims, dtype, expected = _read_header(path, f)
+            item = math.prod(dims[1:]) * dtype.itemsize
+            got = start = 0
+            while start < dims[0]:
+                k = min(rows, dims[0] - start)
+                data = f.read(k * item)
+                got += len(data)
+                if len(data) < k * item:
+                    break
+                yield start, np.frombuffer(data, dtype=dtype).reshape((k, *dims[1:])).astype(
+                    dtype.newbyteorder("="), copy=dtype.itemsize > 1)
+                start += k
+            _check_end(path, f, dims, got, expected)
+    except (OSError, EOFError, zlib.error) as err:
+        raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
+                       "Fix: download it again.") from None
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> Path:
