@@ -20,6 +20,7 @@ import scratchdae  # noqa: F401  first, before NumPy loads, so that its OpenBLAS
 import numpy as np
 
 from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images
+from scratchdae.backend import keep_freed_host_memory
 from scratchdae.data import load_dataset
 from scratchdae.train import train_step
 
@@ -60,6 +61,7 @@ class TimedArray:
 
 
 def profile(net, batch, steps, backend):
+    keep_freed_host_memory()  # as train() does
     be = get_backend(backend)
     X = be.asarray(prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images))
     model = Autoencoder(784, NETS[net], seed=0, backend=be)

@@ -42,9 +42,11 @@ def layer_sizes(hidden):
 
 def scratchdae_worker(args):
     from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images
+    from scratchdae.backend import keep_freed_host_memory
     from scratchdae.data import load_dataset
     from scratchdae.train import train_step
 
+    keep_freed_host_memory()  # as train() does
     be = get_backend(args.backend)
     X = be.asarray(prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images))
     model = Autoencoder(784, NETS[args.net], seed=0, backend=be)

@@ -49,16 +49,25 @@ def _show(ax, img, cmap="gray", vmin=0.0, vmax=1.0):
     ax.set_yticks([])
 
 
+def _strip(images, image_shape):
+    """Images (N, D) side by side in one (H, N (W + 1) - 1) array, a column of NaN (drawn blank) between two."""
+    h, w = image_shape
+    strip = np.full((h, len(images) * (w + 1) - 1), np.nan)
+    for i, img in enumerate(images):
+        strip[:, i * (w + 1):i * (w + 1) + w] = img.reshape(image_shape)
+    return strip
+
+
 def denoising_figure(path: str | Path, corrupted: Array, denoised: Array, clean: Array, image_shape: tuple[int, int],
                      title: str = "") -> str | Path:
-    """Three rows: corrupted x~, denoised Dec(E(x~)), clean x; one column per image."""
+    """Three rows: corrupted x~, denoised Dec(E(x~)), clean x; one column per image.
+
+    Each row is one strip image (three axes, not one per digit: ten times faster to draw)."""
     rows = [("corrupted", corrupted), ("denoised", denoised), ("clean", clean)]
     n = len(clean)
-    fig, axes = _figure(3, n, (1.1 * n, 3.6))
+    fig, axes = _figure(3, 1, (1.1 * n, 3.6))
     for r, (label, imgs) in enumerate(rows):
-        imgs = np.clip(to_host(imgs), 0, 1)
-        for c in range(n):
-            _show(axes[r, c], imgs[c].reshape(image_shape))
+        _show(axes[r, 0], _strip(np.clip(to_host(imgs), 0, 1), image_shape))
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title)

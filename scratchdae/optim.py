@@ -105,7 +105,11 @@ class Optimizer:
             # core updates its own share of them (dealt in turn, one task per core, so the threads
             # rarely wait for the lock), and the result is the same to the last bit
             shares = [pieces[i::n] for i in range(n)]
-            list(_workers().map(lambda share: [self._update(*job) for job in share], shares))
+            update = lambda share: [self._update(*job) for job in share]  # noqa: E731
+            others = [_workers().submit(update, share) for share in shares[1:]]
+            update(shares[0])  # this thread takes the first share itself
+            for done in others:
+                done.result()
         else:
             for job in pieces:
                 self._update(*job)
