@@ -11,6 +11,7 @@ table gives the median of those paired ratios, and each side's GFLOP/s.
 
     python benchmarks/train_throughput.py                   # both nets, batches 64, 256, 1024
     python benchmarks/train_throughput.py --backend cupy    # PyTorch on CUDA, batches 256 and 4096
+    git worktree add /tmp/base REV && python benchmarks/train_throughput.py --peers base --base /tmp/base
 
 Run it by hand on an otherwise idle machine.
 """
@@ -42,11 +43,14 @@ def layer_sizes(hidden):
 
 def scratchdae_worker(args):
     from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images
-    from scratchdae.backend import keep_freed_host_memory
     from scratchdae.data import load_dataset
     from scratchdae.train import train_step
 
-    keep_freed_host_memory()  # as train() does
+    try:
+        from scratchdae.backend import keep_freed_host_memory
+        keep_freed_host_memory()  # as train() does
+    except ImportError:  # an older checkout (--base) has no such setting
+        pass
     be = get_backend(args.backend)
     X = be.asarray(prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images))
     model = Autoencoder(784, NETS[args.net], seed=0, backend=be)
@@ -123,7 +127,7 @@ def tuned_worker(args):
     return step, lambda: None
 
 
-WORKERS = {"scratchdae": scratchdae_worker, "torch": torch_worker, "tuned": tuned_worker}
+WORKERS = {"scratchdae": scratchdae_worker, "base": scratchdae_worker, "torch": torch_worker, "tuned": tuned_worker}
 
 
 def worker(args):
@@ -147,9 +151,11 @@ def worker(args):
 
 
 def start(side, args, net, batch):
-    # every side gets the OpenBLAS setting that scratchdae makes on import (the tuned peer is plain NumPy)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads),
-           "OPENBLAS_THREAD_TIMEOUT": "4"}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
+    if side == "tuned":  # the OpenBLAS setting that scratchdae makes on import (the tuned peer is plain NumPy)
+        env["OPENBLAS_THREAD_TIMEOUT"] = "4"
+    if side == "base":  # another checkout of scratchdae, as it is (its own settings, if any)
+        env["PYTHONPATH"] = os.path.abspath(args.base) + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, __file__, "--worker", side, "--net", net, "--batch", str(batch), "--backend",
            args.backend, "--threads", str(args.threads)]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
@@ -197,7 +203,9 @@ def main():
     ap.add_argument("--batches", default=None, help="comma-separated (64,256,1024; cupy: 256,4096)")
     ap.add_argument("--nets", default=",".join(NETS), help="comma-separated: " + ", ".join(NETS))
     ap.add_argument("--peers", default="torch,tuned",
-                    help="comma-separated: torch (PyTorch), tuned (benchmarks/tuned_numpy.py)")
+                    help="comma-separated: torch (PyTorch), tuned (benchmarks/tuned_numpy.py), base (--base)")
+    ap.add_argument("--base", help="a folder holding another checkout of scratchdae (git worktree add DIR REV), "
+                                   "measured as the peer 'base'")
     ap.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--net", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -211,7 +219,9 @@ def main():
     batches = [int(b) for b in (args.batches or ("256,4096" if args.backend == "cupy" else "64,256,1024")).split(",")]
     print(f"scratchdae / peer training steps per second, {args.backend}, {args.threads} thread(s) each, "
           f"{args.rounds} rounds of {args.slice:g} s slices, median of paired ratios")
-    names = {"torch": "PyTorch", "tuned": "tuned NumPy"}
+    names = {"torch": "PyTorch", "tuned": "tuned NumPy", "base": "base"}
+    if "base" in args.peers and not args.base:
+        ap.error("the peer 'base' needs --base DIR, a checkout of the code to compare with")
     head = f"{'net':<22} {'batch':>6}" + "".join(f" {'/ ' + names[p]:>14}" for p in args.peers)
     head += f" {'scratchdae ex/s':>16}" + "".join(f" {names[p] + ' ex/s':>17}" for p in args.peers)
     print(head + "   GFLOP/s (scratchdae" + "".join(f", {names[p]}" for p in args.peers) + ")")
