@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from .backend import Array
-from .data import idx_header, iter_idx, load_dataset
+from .data import check_idx_length, idx_header, iter_idx, load_dataset
 from .inference import prepare_images
+from .validation import check_fits_memory
 
 POINTS_MAX_DIM = 16  # arrays with at most this many columns get the low-dimensional defaults
 
@@ -114,7 +115,7 @@ def image_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     data = load_dataset(cfg.dataset, cfg.data_dir, log=log, train_images=False)
     data.test_images, data.train_labels, data.test_labels = data.test_images[:FIGURE_IMAGES].copy(), None, None
     path = data.files["train-images"]
-    n = idx_header(path)[0][0]
+    n = check_idx_length(path)[0]  # a truncated file is refused before its rows are made
     n = min(n, cfg.max_train) if cfg.max_train else n
     tr_idx, va_idx = split_train_val(n, cfg.val_fraction, cfg.seed)
     X, X_val = prepare_rows(path, [tr_idx, va_idx])
@@ -130,7 +131,16 @@ def image_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
 def prepare_rows(path: str | Path, rows: list[np.ndarray], block: int = 1024) -> list[np.ndarray]:
     """For each sorted array of image indices in ``rows``, prepare_images(images[indices]), reading the IDX
     file at ``path`` a block of images at a time (every block is read, so the whole file is checked)."""
-    D = math.prod(idx_header(path)[0][1:])
+    dims = idx_header(path)[0]
+    rows = [np.asarray(indices) for indices in rows]
+    for indices in rows:
+        if (indices.ndim != 1 or (indices.dtype.kind not in "iu" and indices.size)
+                or (indices.size and (indices[0] < 0 or indices[-1] >= dims[0] or (np.diff(indices) < 0).any()))):
+            raise ValueError(f"each array of rows must hold image indices from 0 to {dims[0] - 1}, sorted; got "
+                             f"{indices.dtype} of shape {indices.shape}. Fix: np.sort(indices).")
+    D = math.prod(dims[1:])
+    check_fits_memory(sum(len(r) for r in rows) * D * 4, f"{sum(len(r) for r in rows):,} float32 rows of {D} pixels",
+                      "train on fewer images, e.g. --max-train 10000.")
     out = [np.empty((len(r), D), dtype=np.float32) for r in rows]
     for start, images in iter_idx(path, block):
         for indices, X in zip(rows, out):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchdae.data import (DownloadError, FileSpec, IDXError, RemoteSpec, download, find_idx_files, idx_header,
-                             iter_idx, load_dataset, read_idx, write_idx)
+from scratchdae.data import (DownloadError, FileSpec, IDXError, RemoteSpec, check_idx_length, download,
+                             find_idx_files, idx_header, iter_idx, load_dataset, read_idx, write_idx)
 from scratchdae.data.datasets import MNIST, SAMPLE_DIR
 
 
@@ -81,6 +81,42 @@ def test_reading_a_block_at_a_time_checks_the_file_as_a_whole_read_does(tmp_path
             read_idx(tmp_path / name)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         idx_header(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_file_shorter_or_longer_than_its_header_is_refused_before_anything_is_made(tmp_path, gz):
+    # a header may claim millions of images a truncated file does not hold: say so, do not allocate for them
+    good = write_idx(tmp_path / "good", np.ones((1000, 28, 28), np.uint8)).read_bytes()
+    liar = bytes.fromhex("00000803") + (9_000_000).to_bytes(4, "big") + good[8:]
+    for name, data, message in [("liar", liar, r"dimensions \(9000000, 28, 28\) need 7056000000 bytes of data, "
+                                               r"found 784000: the file is truncated"),
+                                ("long", good + b"\0\0", "longer than its header says")]:
+        path = tmp_path / (name + (".gz" if gz else ""))
+        path.write_bytes(gzip.compress(data) if gz else data)
+        with pytest.raises(IDXError, match=message):
+            check_idx_length(path)
+    (tmp_path / "fine.gz").write_bytes(gzip.compress(good))
+    assert check_idx_length(tmp_path / "fine.gz") == check_idx_length(tmp_path / "good") == (1000, 28, 28)
+
+
+@pytest.mark.parametrize("rows", [0, -1, 2.5, True, "8"])
+def test_a_block_size_that_is_not_a_whole_number_of_items_is_refused(tmp_path, rows):
+    path = write_idx(tmp_path / "x", np.zeros((3, 2, 2), np.uint8))
+    with pytest.raises(ValueError, match="rows must be a whole number of items >= 1"):
+        iter_idx(path, rows)
+    assert [start for start, _ in iter_idx(path, np.int64(2))] == [0, 2]
+
+
+def test_images_of_no_pixels_or_a_file_of_no_images_are_refused_when_loaded(tmp_path):
+    for name, train, test, message in [("flat", (5, 0, 28), (2, 0, 28), r"H and W at least 1, got uint8 \(5, 0, 28\)"),
+                                       ("empty", (5, 8, 8), (0, 8, 8), "holds no images")]:
+        folder = tmp_path / name
+        folder.mkdir()
+        write_idx(folder / "train-images-idx3-ubyte", np.zeros(train, np.uint8))
+        write_idx(folder / "t10k-images-idx3-ubyte", np.zeros(test, np.uint8))
+        for lazy in (True, False):
+            with pytest.raises(ValueError, match=message):
+                load_dataset(None, data_dir=folder, train_images=not lazy)
 
 
 def test_a_data_set_can_leave_its_training_images_on_disk(tmp_path):

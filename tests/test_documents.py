@@ -93,7 +93,13 @@ def test_features_and_targets_of_some_pixels_are_rows_of_the_whole_pages(spec):
         some, whole = build(page, spec, pixels), build(page, spec)[pixels]
         assert some.dtype == np.float32
         np.testing.assert_array_equal(some, whole)
-        assert build(page, spec, pixels[:0]).shape == (0, whole.shape[1])
+        assert build(page, spec, pixels[:0]).shape == build(page, spec, []).shape == (0, whole.shape[1])
+        np.testing.assert_array_equal(build(page, spec, [-1, 3]), build(page, spec)[[-1, 3]])
+        for bad in (np.zeros(13 * 17, bool), 5, np.zeros((2, 2), int), [1.5]):
+            with pytest.raises(ValueError, match="1-D array of flat pixel indices"):
+                build(page, spec, bad)
+        with pytest.raises(IndexError, match=r"must lie in -221..220 for a 13x17 page"):
+            build(page, spec, [221])
 
 
 @pytest.fixture(scope="module")

@@ -22,3 +22,11 @@ def test_a_split_with_no_rows_in_a_block_is_fine(tmp_path):
     path = write_idx(tmp_path / "x", np.full((10, 2, 2), 255, np.uint8))
     X, empty = prepare_rows(path, [np.array([0, 9]), np.array([], dtype=np.int64)], block=3)
     assert X.shape == (2, 4) and (X == 1).all() and empty.shape == (0, 4)
+
+
+@pytest.mark.parametrize("rows", [[0, 10], [-1, 0], [3, 1], np.array([True, False]), [[0, 1]]])
+def test_rows_out_of_range_unsorted_or_not_indices_are_refused(tmp_path, rows):
+    # garbage rows would come back silently (the rows are made with np.empty): refuse them instead
+    path = write_idx(tmp_path / "x", np.zeros((10, 2, 2), np.uint8))
+    with pytest.raises(ValueError, match="image indices from 0 to 9, sorted"):
+        prepare_rows(path, [np.asarray(rows)])

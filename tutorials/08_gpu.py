@@ -29,8 +29,8 @@
 #   changes the picture.
 #
 # It runs on whichever backends this machine has: on a CPU-only machine
-# every cell runs on NumPy and the GPU's part is quoted from
-# `docs/gpu.md`.
+# every cell runs on NumPy, and the last section says what a GPU has (or,
+# so far, has not) measured, as `docs/gpu.md` records it.
 
 # %%
 import importlib
@@ -56,7 +56,7 @@ BACKENDS = available_backends()
 GPU = "cupy" in BACKENDS
 print("backends usable here:", BACKENDS)
 if not GPU:
-    print("No usable GPU here: every cell runs on NumPy. On a GPU machine, pip install 'scratchdae[cuda12]'.")
+    print("No usable GPU here: every cell runs on NumPy. On a GPU machine: pip install -e '.[cuda12]'.")
 data = load_dataset("mnist-sample", log=lambda *a: None)
 
 # %% [markdown]
@@ -94,7 +94,8 @@ for name in BACKENDS:
 # a kernel in the GPU's queue and returns at once, and Python runs ahead to
 # the next line. Python waits for the GPU only when it needs a result on the
 # host: `float(a)`, `to_host(a)`, `a.item()`, printing an array, or
-# `be.synchronize()`. Each is a **sync point**.
+# `be.synchronize()` (which waits for CuPy's default stream, the one every
+# kernel of the package is queued on). Each is a **sync point**.
 #
 # That makes timing easy to get wrong: a clock read after a loop of launches
 # measures the launches, not the work. A fair timer synchronizes before it
@@ -164,7 +165,7 @@ saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in doors]
 try:
     for owner, attr, direction in doors:
         setattr(owner, attr, counting(getattr(owner, attr), direction))
-    train(out=RUNS / "counted", epochs=2, quiet=True, figures=False, seed=0)
+    train(out=RUNS / "counted", epochs=2, max_train=MAX_TRAIN, quiet=True, figures=False, seed=0)
 finally:
     for owner, attr, door in saved:
         setattr(owner, attr, door)
@@ -181,9 +182,11 @@ print(f"{steps} steps, and {to_device_in_loop} copies to the device in train(): 
 # Reading the count: in `train()`, four copies to the device (the training
 # and validation images, then one order an epoch); in `load_parameters()`,
 # the best weights loaded back at the end; a few hundred steps with one
-# 4-byte sync each; and in `save_model()` and `save_npz()`, the model and
-# the checkpoint copied back once an epoch to be written to disk (the
-# weights and Adam's two moments, (O4)-(O5)). On a GPU the per-step sync costs a few microseconds:
+# 4-byte sync each. The copies back come once an epoch, to be written to
+# disk: `save_model()` copies the weights to check them for NaN and
+# `save_npz()` copies them again to write model.npz, then the weights and
+# Adam's two moments (O4)-(O5) for checkpoint.npz. On a GPU these could
+# share one copy; they are rare enough not to matter. On a GPU the per-step sync costs a few microseconds:
 # it matters at small batches, where a step is short, and not at large ones.
 # The lines themselves are in `scratchdae/train.py` (search for `asarray`
 # and `float(value)`).
@@ -208,8 +211,8 @@ for name in BACKENDS:
           f"PSNR {last['val_psnr']:.2f} dB")
     assert last["val_psnr"] > 10  # denoised: the noisy input, with noise of std 0.5, sits at 6 dB
 
-again = train(out=RUNS / "numpy-again", backend="numpy", epochs=1, max_train=1000, quiet=True, figures=False, seed=0)
 first = train(out=RUNS / "numpy-first", backend="numpy", epochs=1, max_train=1000, quiet=True, figures=False, seed=0)
+again = train(out=RUNS / "numpy-again", backend="numpy", epochs=1, max_train=1000, quiet=True, figures=False, seed=0)
 assert again.history[0]["val_loss"] == first.history[0]["val_loss"]  # bit for bit
 print("NumPy, the same seed twice: validation loss", first.history[0]["val_loss"], "both times")
 
@@ -225,13 +228,16 @@ plt.show()
 # %% [markdown]
 # ## Batch size: where a GPU pulls ahead
 #
-# A step of the 784-1000-784 DAE multiplies a batch of B images by two
-# 784 x 1000 matrices, forward (D1) and backward (D2), (D4): about
-# 2 B (2 x 1.57 M + 0.78 M) floating-point operations, 7.8 M per image. The
-# optimizer's work (O4)-(O6) is the same whatever B is. A CPU's two cores
-# are busy at a batch of a few hundred; a GPU has thousands of cores and
-# keeps getting faster per image up to batches of several thousand. We time
-# the package's own `train_step` at a few batch sizes on each backend.
+# A step of the 784-1000-784 DAE makes five matrix products with the two
+# 784 x 1000 weight matrices (0.78 M numbers each, 1.57 M together): x W for
+# each layer (D1), dW for each (D2), and dx for the second layer only (D4;
+# the first layer's input is data). That is 2 B (2 x 1.57 M + 0.78 M)
+# floating-point operations for a batch of B images, 7.8 M per image. The
+# optimizer's work (O4)-(O6) is the same whatever B is, so larger batches
+# spread it thinner. On a CPU the images per second grow more and more
+# slowly with the batch; a GPU has thousands of cores and keeps getting
+# faster per image up to batches of several thousand. We time the
+# package's own `train_step` at a few batch sizes on each backend.
 
 # %%
 def examples_per_second(name, batch, seconds):

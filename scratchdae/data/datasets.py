@@ -248,9 +248,13 @@ def _read(name, files, source, train_images=True):
     n = {"train": len(arrays["train-images"]) if train_images else dims[0], "test": len(arrays["test-images"])}
     for role in ("train-images", "test-images"):
         a = arrays[role]
-        if a.ndim != 3 or a.dtype != np.uint8:
-            raise ValueError(f"{files[role]}: expected uint8 images of shape (N, H, W), got {a.dtype} "
-                             f"{(n[role[:-7]], *a.shape[1:])}.")
+        if a.ndim != 3 or a.dtype != np.uint8 or 0 in a.shape[1:]:
+            raise ValueError(f"{files[role]}: expected uint8 images of shape (N, H, W), H and W at least 1, got "
+                             f"{a.dtype} {(n[role[:-7]], *a.shape[1:])}. Fix: pass the IDX image files of the data "
+                             "set (train-images-idx3-ubyte and t10k-images-idx3-ubyte for MNIST).")
+        if n[role[:-7]] == 0:
+            raise ValueError(f"{files[role]} holds no images (its header says 0). Fix: pass a file with images; "
+                             "training needs both, and draws its figures from the test images.")
     if arrays["train-images"].shape[1:] != arrays["test-images"].shape[1:]:
         raise ValueError(f"train and test images differ in size: {arrays['train-images'].shape[1:]} vs "
                          f"{arrays['test-images'].shape[1:]}.")
@@ -280,6 +284,8 @@ def load_dataset(name: str | None = "mnist-sample", data_dir: str | Path | None 
         empty (0, H, W) array, and ``files["train-images"]`` the file to read
         with :func:`~scratchdae.data.idx.iter_idx`, a block at a time).
     """
+    if not isinstance(train_images, bool):
+        raise TypeError(f"train_images must be True or False, got {train_images!r}.")
     if name is None:
         if data_dir is None:
             raise ValueError("give a data set name or a folder of IDX files (data_dir).")

@@ -4,6 +4,7 @@ Layout: two zero bytes, a type code, the number of dimensions n, then n
 big-endian int32 sizes, then the values, big-endian, in C order. MNIST images
 are type 0x08 (uint8) with dimensions (N, 28, 28); labels are (N,).
 """
+import contextlib
 import gzip
 import math
 import struct
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write
-from ..validation import check_fits_memory
+from ..validation import as_int, check_fits_memory
 
 TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 CODES = {np.dtype(v).newbyteorder("=").str.lstrip("<>|="): k for k, v in TYPES.items()}
@@ -39,9 +40,18 @@ def read_idx(path: str | Path) -> np.ndarray:
     images is refused before anything is inflated.
     """
     path = _check_path(path)
+    with _reading(path) as f:
+        return _read_idx(path, f, _stream_size(path))
+
+
+@contextlib.contextmanager
+def _reading(path):
+    """Open ``path`` (raw or gzip) for reading, turning the library's errors into IDXError in our words."""
     try:
         with _open(path) as f:
-            return _read_idx(path, f, _stream_size(path))
+            yield f
+    except PermissionError as err:
+        raise IDXError(f"{path}: cannot be read ({err.strerror}). Fix: check the file's permissions.") from None
     except (OSError, EOFError, zlib.error) as err:
         raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
                        "Fix: download it again.") from None
@@ -123,48 +133,72 @@ def _read_idx(path, f, stream_size):
 def _check_end(path, f, dims, got, expected):
     """Refuse a stream that ended early or goes on past the bytes its header declares."""
     if got < expected or f.read(1):
-        what = "truncated" if got < expected else "longer than its header says"
-        found = f"{got}" if got < expected else "more"
-        raise IDXError(f"{path}: dimensions {dims} need {expected} bytes of data, found {found}: "
-                       f"the file is {what}. Fix: download it again.")
+        _length_error(path, dims, got, expected)
+
+
+def _length_error(path, dims, got, expected):
+    what = "truncated" if got < expected else "longer than its header says"
+    found = f"{got}" if got < expected else "more"
+    raise IDXError(f"{path}: dimensions {dims} need {expected} bytes of data, found {found}: "
+                   f"the file is {what}. Fix: download it again.")
 
 
 def idx_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype]:
     """The dimensions and value type an IDX file's header declares (checked as :func:`read_idx` checks
     them), read without its data."""
     path = _check_path(path)
-    try:
-        with _open(path) as f:
-            dims, dtype, _ = _read_header(path, f)
-            return dims, dtype.newbyteorder("=")
-    except (OSError, EOFError, zlib.error) as err:
-        raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
-                       "Fix: download it again.") from None
+    with _reading(path) as f:
+        dims, dtype, _ = _read_header(path, f)
+        return dims, dtype.newbyteorder("=")
+
+
+def check_idx_length(path: str | Path) -> tuple[int, ...]:
+    """Refuse a file whose data are shorter or longer than its header declares, before anything is made
+    for them; returns the dimensions. A raw file's size, or a gzip file's recorded length, that agrees
+    with the header is taken as it is (the data are checked again as they are read); one that does not
+    is read through, counting the bytes, to say which it is."""
+    path = _check_path(path)
+    with _reading(path) as f:
+        dims, _, expected = _read_header(path, f)
+        if _stream_size(path) % 2**32 == (4 + 4 * len(dims) + expected) % 2**32:
+            return dims
+        got = 0
+        while got <= expected:
+            chunk = f.read(1 << 24)
+            if not chunk:
+                break
+            got += len(chunk)
+        if got != expected:
+            _length_error(path, dims, got, expected)
+        return dims
 
 
 def iter_idx(path: str | Path, rows: int = 1024) -> Iterator[tuple[int, np.ndarray]]:
     """Read an IDX file a block of ``rows`` items at a time: yields ``(start, array)``, the array holding
     items start, start + 1, ... (along the first dimension). Checked as :func:`read_idx` checks, the
     length at the end; the whole file is never held at once (the images of full MNIST are 47 MB)."""
+    rows = as_int(rows)
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        raise ValueError(f"rows must be a whole number of items >= 1, got {rows!r}. Fix: e.g. rows=1024.")
     path = _check_path(path)
-    try:
-        with _open(path) as f:
-            dims, dtype, expected = _read_header(path, f)
-            item = math.prod(dims[1:]) * dtype.itemsize
-            got = start = 0
-            while start < dims[0]:
-                k = min(rows, dims[0] - start)
-                data = f.read(k * item)
-                got += len(data)
-                if len(data) < k * item:
-                    break
-                yield start, np.frombuffer(data, dtype=dtype).reshape((k, *dims[1:])).astype(
-                    dtype.newbyteorder("="), copy=dtype.itemsize > 1)
-                start += k
-            _check_end(path, f, dims, got, expected)
-    except (OSError, EOFError, zlib.error) as err:
-        raise IDXError(f"{path}: cannot decompress ({err}); the file is truncated or corrupt. "
-                       "Fix: download it again.") from None
+    return _blocks(path, rows)
+
+
+def _blocks(path, rows):
+    with _reading(path) as f:
+        dims, dtype, expected = _read_header(path, f)
+        item = math.prod(dims[1:]) * dtype.itemsize
+        got = start = 0
+        while start < dims[0]:
+            k = min(rows, dims[0] - start)
+            data = f.read(k * item)
+            got += len(data)
+            if len(data) < k * item:
+                break
+            block = np.frombuffer(data, dtype=dtype).reshape((k, *dims[1:]))
+            yield start, block.astype(dtype.newbyteorder("="))  # a writable copy, in this machine's byte order
+            start += k
+        _check_end(path, f, dims, got, expected)
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> Path:

@@ -97,6 +97,21 @@ def features_at(padded: list[np.ndarray], spec: WindowSpec, rows: np.ndarray, co
     return _window_features(padded, spec, np.ix_(rows, cols))
 
 
+def _pixel_rows_cols(pixels, height, width):
+    """Flat row-major pixel indices (from -H*W to H*W - 1, as NumPy indexes) as (rows, cols), checked."""
+    pixels = np.asarray(pixels)
+    if pixels.size == 0:
+        pixels = pixels.astype(np.int64).reshape(0)  # [] comes as float64
+    if pixels.ndim != 1 or pixels.dtype.kind not in "iu":
+        raise ValueError(f"pixels must be a 1-D array of flat pixel indices (integers, row-major), got {pixels.dtype} "
+                         f"of shape {pixels.shape}. Fix: for a boolean mask, pass np.flatnonzero(mask).")
+    n = height * width
+    if pixels.size and (int(pixels.min()) < -n or int(pixels.max()) >= n):
+        raise IndexError(f"pixel indices must lie in -{n}..{n - 1} for a {height}x{width} page, got "
+                         f"{pixels.min()}..{pixels.max()}.")
+    return np.divmod(pixels.astype(np.int64), width)
+
+
 def page_features(page: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None) -> np.ndarray:
     """(H*W, n_features) float32: the features of every pixel, in row-major order; with ``pixels``
     (flat row-major indices), those pixels' features only, in that order."""
@@ -104,7 +119,7 @@ def page_features(page: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None 
     padded = _padded_inputs(page, spec)
     if pixels is None:
         return features_at(padded, spec, np.arange(H), np.arange(W))
-    return _window_features(padded, spec, np.divmod(pixels, W))
+    return _window_features(padded, spec, _pixel_rows_cols(pixels, H, W))
 
 
 def patch_targets(clean: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None) -> np.ndarray:
@@ -115,7 +130,8 @@ def patch_targets(clean: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None
     win = sliding_window_view(np.pad(np.asarray(clean, np.float32), r, mode="edge"), (spec.out, spec.out))
     if pixels is None:
         return win.reshape(H * W, -1)
-    return win[np.divmod(pixels, W)].reshape(len(pixels), spec.out**2)
+    rows, cols = _pixel_rows_cols(pixels, H, W)
+    return win[rows, cols].reshape(len(rows), spec.out**2)
 
 
 def grid_positions(n: int, stride: int) -> np.ndarray:
