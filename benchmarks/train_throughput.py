@@ -179,7 +179,10 @@ def compare(args, net, batch):
         for r in range(args.rounds):
             order = sides[r % len(sides):] + sides[:r % len(sides)]  # each side goes first in turn
             order = order if r % 2 == 0 else order[::-1]
-            got = {side: turn(procs[side], args.slice) for side in order}
+            got = {}
+            for side in order:
+                time.sleep(0.3)  # the last side's idle threads (OpenBLAS spins up to 0.1 s) settle first
+                got[side] = turn(procs[side], args.slice)
             for side in sides:
                 rates[side].append(got[side])
             for peer in args.peers:
