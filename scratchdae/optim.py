@@ -100,10 +100,12 @@ class Optimizer:
         if self.t % FLUSH_EVERY == 0:
             self._flush_subnormals()
         n = CORES
-        if len(pieces) > 1 and n > 1 and backend_of(next(iter(params.values()))).name == "numpy":
-            # the pieces are independent, and NumPy lets go of Python's lock inside each pass: every
-            # core updates its own share of them (dealt in turn, one task per core, so the threads
-            # rarely wait for the lock), and the result is the same to the last bit
+        work = sum(job[0].size for job in pieces)
+        if n > 1 and work >= 2 * CHUNK and backend_of(next(iter(params.values()))).name == "numpy":
+            # enough work to share (handing a share to a thread costs about 0.1 ms): the pieces are
+            # independent, and NumPy lets go of Python's lock inside each pass, so every core
+            # updates its own share of them (dealt in turn, one task per core, so the threads rarely
+            # wait for the lock), and the result is the same to the last bit
             shares = [pieces[i::n] for i in range(n)]
             update = lambda share: [self._update(*job) for job in share]  # noqa: E731
             others = [_workers().submit(update, share) for share in shares[1:]]

@@ -182,3 +182,14 @@ def test_a_dead_units_moment_is_flushed_to_zero_and_no_parameter_changes(monkeyp
     assert not ((m_flushed != 0) & (np.abs(m_flushed) < tiny)).any()
     assert (m_flushed[stuck] == 0).all()
     np.testing.assert_array_equal(w_flushed, w_kept)
+
+
+def test_small_parameters_are_updated_on_the_calling_thread(monkeypatch):
+    # handing work to a thread costs about 0.1 ms: a toy model's few hundred numbers are not worth it
+    from scratchdae import optim
+
+    monkeypatch.setattr(optim, "CORES", 2)
+    monkeypatch.setattr(optim, "_workers", lambda: pytest.fail("a thread was asked to update a small model"))
+    params = {"W": np.ones((128, 128), np.float32), "b": np.zeros(128, np.float32)}
+    Adam(1e-3).step(params, {"W": np.ones((128, 128), np.float32), "b": np.ones(128, np.float32)})
+    assert params["W"][0, 0] < 1
