@@ -297,6 +297,9 @@ def check_targets(cfg: TrainConfig, data: TaskData) -> None:
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
 
 
+SMALL_VALIDATION = 1 << 24  # bytes: a validation set this small keeps its fixed corruption (16 MB)
+
+
 def train_step(model: Autoencoder, loss: Any, opt: Any, corrupt: Any, X: Array, X_in: Array, idx: Array,
                rng: Any, params: dict[str, Array]) -> tuple[float, Array, dict[str, Array]]:
     """One step of minibatch training on the examples ``idx``: gather, corrupt, forward, loss,
@@ -553,6 +556,8 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         return corrupt(X_val_in[i:j], val_rng)
 
     val_rng = None
+    if X_val_in.nbytes <= SMALL_VALIDATION:  # speed: a small set's corruption is drawn once and kept (the same numbers)
+        x_val_tilde = be.xp.concatenate([x_val_tilde(i, i + 256) for i in range(0, len(X_val_in), 256)])
 
     history, epoch, step, perm = [], 0, 0, None
     best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}

@@ -171,3 +171,18 @@ def test_ctrl_c_in_the_cli_writes_a_checkpoint_and_resume_finishes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert len((out / "history.jsonl").read_text().splitlines()) == header["epoch"] + 1
     assert os.path.getsize(out / "model.npz") > 0
+
+
+@pytest.mark.parametrize("noise", ["gaussian:0.5", "masking:0.3"])
+def test_a_kept_and_a_batch_drawn_validation_corruption_are_the_same_numbers(tmp_path, monkeypatch, noise):
+    # a small validation set's fixed corruption is drawn once and kept; a large one is drawn a batch at a
+    # time each epoch (memory). Both must give the same validation losses, to the last bit.
+    import importlib
+
+    train_module = importlib.import_module("scratchdae.train")
+    runs = {}
+    for name, small in (("kept", 1 << 24), ("drawn", 0)):
+        monkeypatch.setattr(train_module, "SMALL_VALIDATION", small)
+        r = train_module.train(out=tmp_path / name, epochs=2, max_train=700, noise=noise, quiet=True, figures=False)
+        runs[name] = [h["val_loss"] for h in r.history]
+    assert runs["kept"] == runs["drawn"]
