@@ -322,10 +322,14 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
         if given:
             raise ValueError(f"{', '.join(given)} would be ignored here: they choose generated pages, and --data-dir "
                              "scores the pages of that folder. Fix: drop one or the other.")
+    if args.figure is not None:
+        if not args.figure.strip():
+            raise ValueError("--figure is empty. Fix: --figure worst.png, or leave it out.")
+        check_outputs([args.figure], [args.model], args.overwrite, "--figure")
     r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages,
                            seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, system_fonts=args.system_fonts, backend=args.backend,
-                           log=_log(args))
+                           log=_log(args), figure=args.figure)
     if args.json:
         _print_json(r)
         return 0
@@ -334,6 +338,15 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
     for name, v in r["rmse"].items():
         print(f"{name:<32} {v:>8.4f}")
     print(f"model: {r['seconds_per_page']:.2f} s per page on average, {r['max_seconds_per_page']:.2f} s at most")
+    from .documents.evaluate import GROUPS
+
+    for group, values in r.get("by", {}).items():
+        print(f"\nRMSE by {GROUPS[group]}: {'pages':>5} {'noisy':>7} {'median bg':>9} {'model':>7}")
+        for value, scores in values.items():
+            print(f"  {value:<28} {scores['pages']:>5} {scores['noisy page']:>7.4f} "
+                  f"{scores['median background subtraction']:>9.4f} {scores['model']:>7.4f}")
+    if "figure" in r:
+        print(f"\nthe worst pages (noisy | cleaned | truth): {r['figure']}")
     return 0
 
 
@@ -612,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "default: freshly generated pages")
     q.add_argument("--pages", type=int, default=None, help="generated pages to score (20)")
     q.add_argument("--seed", type=_seed, default=12345, help="seed of the generated pages (12345)")
+    q.add_argument("--figure", type=_path, default=None,
+                   help="write the three pages the model cleaned worst (noisy | cleaned | truth) to this PNG")
+    q.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     _add_page_choices(q)
     _add_output(q)
     _add_backend(q)

@@ -240,3 +240,43 @@ def test_cli_document_errors(doc_model, tmp_path):
     assert r.returncode == 2 and "expected train/ and train_cleaned/" in r.stderr
     r = run("documents", "evaluate", "--model", tmp_path / "missing.npz")
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_scores_by_font_size_and_background_are_the_pixels_of_those_pages():
+    # three pages, two of them serif: the serif RMSE is over the serif pages' pixels together
+    from scratchdae.documents.evaluate import score_pages, worst_pages
+
+    rng = np.random.default_rng(0)
+    clean = [np.ones((10, 12)), np.ones((10, 12)), np.ones((20, 12))]
+    pairs = [(c - rng.random(c.shape) * s, c) for c, s in zip(clean, (0.1, 0.5, 0.2))]
+    meta = [{"font_family": "serif", "size": "normal", "background": "coffee"},
+            {"font_family": "mono", "size": "normal", "background": "coffee"},
+            {"font_family": "serif", "size": "large", "background": "folded"}]
+    r = score_pages(pairs, lambda p: p, meta=meta)  # a "model" that changes nothing: it scores as the noisy page
+    sse = [float(np.sum((n - c) ** 2)) for n, c in pairs]
+    serif = r["by"]["font_family"]["serif"]
+    assert serif["pages"] == 2
+    assert serif["model"] == pytest.approx(np.sqrt((sse[0] + sse[2]) / (120 + 240)))
+    assert serif["model"] == pytest.approx(serif["noisy page"])
+    assert r["by"]["size"]["normal"]["model"] == pytest.approx(np.sqrt((sse[0] + sse[1]) / 240))
+    assert list(r["by"]["background"]) == ["coffee", "folded"]
+    assert r["page_rmse"] == pytest.approx([np.sqrt(e / c.size) for e, (_, c) in zip(sse, pairs)])
+    assert worst_pages(r, 2) == [1, 2]
+    assert "by" not in score_pages(pairs, lambda p: p)  # no record of the pages: no groups
+    with pytest.raises(ValueError, match="one dict a page: 2 for 3 pages"):
+        score_pages(pairs, lambda p: p, meta=meta[:2])
+
+
+def test_cli_evaluate_reports_by_font_and_draws_the_worst_pages(doc_model, tmp_path):
+    out, _, _ = doc_model
+    figure = tmp_path / "worst.png"
+    r = run("documents", "evaluate", "--model", out / "model.npz", "--pages", "3", "--figure", figure, "--json")
+    assert r.returncode == 0, r.stderr
+    scores = json.loads(r.stdout)
+    assert set(scores["by"]) == {"font_family", "size", "background"}
+    assert sum(v["pages"] for v in scores["by"]["font_family"].values()) == 3
+    assert scores["figure"] == str(figure) and figure.stat().st_size > 10_000
+    r = run("documents", "evaluate", "--model", out / "model.npz", "--pages", "1", "--figure", figure)
+    assert r.returncode == 2 and "already exists" in r.stderr  # nothing is replaced without --overwrite
+    r = run("documents", "evaluate", "--model", out / "model.npz", "--pages", "2")
+    assert r.returncode == 0 and "RMSE by font family" in r.stdout and "RMSE by background" in r.stdout

@@ -37,34 +37,68 @@ def document_cleaner(path: str | Path, backend: str | Backend | None = None) -> 
     return lambda page: clean_page(model, loss, page, spec)
 
 
+GROUPS = {"font_family": "font family", "size": "font size", "background": "background"}  # meta key -> label
+
+
 def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[np.ndarray], np.ndarray],
-                log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """RMSE of each method over all pixels of ``pairs`` [(noisy, clean)], and seconds per page of the model."""
+                log: Callable[[str], None] | None = None,
+                meta: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """RMSE of each method over all pixels of ``pairs`` [(noisy, clean)], and seconds per page of the model.
+
+    With ``meta``, one dict a page as the generator records it, also each method's RMSE per font family,
+    per font size and per background family (``by``: group -> value -> method -> RMSE, with ``pages``).
+    ``page_rmse`` is the model's RMSE on each page, in order (the worst pages are the largest).
+    """
+    if meta is not None and len(meta) != len(pairs):
+        raise ValueError(f"meta must hold one dict a page: {len(meta)} for {len(pairs)} pages.")
     methods = {"noisy page": lambda p: p, "global threshold": global_threshold,
                "median background subtraction": median_background_subtraction}
-    sse = dict.fromkeys([*methods, "model"], 0.0)
-    n_pixels, seconds = 0, []
+    names = [*methods, "model"]
+    sse = dict.fromkeys(names, 0.0)
+    groups = {g: {} for g in GROUPS} if meta is not None else {}  # group -> value -> [sse by method, pixels, pages]
+    n_pixels, seconds, page_rmse = 0, [], []
     for i, (noisy, clean) in enumerate(pairs):
-        for name, f in methods.items():
-            sse[name] += float(np.sum((f(noisy).astype(np.float64) - clean) ** 2))
+        outs = {name: f(noisy) for name, f in methods.items()}
         t = time.perf_counter()
-        out = cleaner(noisy)
+        outs["model"] = cleaner(noisy)
         seconds.append(time.perf_counter() - t)
-        sse["model"] += float(np.sum((out.astype(np.float64) - clean) ** 2))
+        page_sse = {name: float(np.sum((out.astype(np.float64) - clean) ** 2)) for name, out in outs.items()}
+        for name in names:
+            sse[name] += page_sse[name]
+        for g, values in groups.items():
+            total = values.setdefault(str(meta[i][g]), [dict.fromkeys(names, 0.0), 0, 0])
+            for name in names:
+                total[0][name] += page_sse[name]
+            total[1] += clean.size
+            total[2] += 1
         n_pixels += clean.size
+        page_rmse.append(float(np.sqrt(page_sse["model"] / clean.size)))
         if log:
-            log(f"page {i + 1}/{len(pairs)}: model RMSE {np.sqrt(np.mean((out - clean) ** 2)):.4f}, "
-                f"{seconds[-1]:.2f} s")
-    scores = {name: float(np.sqrt(v / n_pixels)) for name, v in sse.items()}
-    return {"rmse": scores, "pages": len(pairs), "seconds_per_page": float(np.mean(seconds)),
-            "max_seconds_per_page": float(np.max(seconds))}
+            log(f"page {i + 1}/{len(pairs)}: model RMSE {page_rmse[-1]:.4f}, {seconds[-1]:.2f} s")
+    result = {"rmse": {name: float(np.sqrt(v / n_pixels)) for name, v in sse.items()}, "pages": len(pairs),
+              "seconds_per_page": float(np.mean(seconds)), "max_seconds_per_page": float(np.max(seconds)),
+              "page_rmse": page_rmse}
+    if groups:
+        result["by"] = {g: {value: {**{name: float(np.sqrt(e / pixels)) for name, e in errors.items()}, "pages": k}
+                            for value, (errors, pixels, k) in sorted(values.items())}
+                        for g, values in groups.items()}
+    return result
+
+
+def worst_pages(result: dict[str, Any], n: int = 3) -> list[int]:
+    """The indices of the n pages the model cleaned worst (largest RMSE first)."""
+    return sorted(range(len(result["page_rmse"])), key=lambda i: -result["page_rmse"][i])[:n]
 
 
 def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = None, pages: int = 20,
                        seed: int = 12345, fonts: str | None = None, backgrounds: str | None = None,
                        system_fonts: bool = False, backend: str | Backend | None = None,
-                       log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages."""
+                       log: Callable[[str], None] | None = None, figure: str | Path | None = None) -> dict[str, Any]:
+    """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
+
+    On generated pages the result also holds each method's RMSE per font family, font size and
+    background family (``by``); with ``figure``, a PNG of the three pages the model cleaned worst
+    (noisy | cleaned | truth) is written there."""
     from .generate import MAX_PAGES
 
     pages, seed = as_int(pages), as_int(seed)  # NumPy integers are fine
@@ -74,11 +108,24 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError(f"pages must be an integer from 1 to {MAX_PAGES:,}, got {pages!r}. Fix: --pages 20.")
     cleaner = document_cleaner(model_path, backend)
     if data_dir is not None:
-        pairs = read_pairs(kaggle_pairs(data_dir))
+        pairs, meta = read_pairs(kaggle_pairs(data_dir)), None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
     else:
-        pairs, _ = generated_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
+        pairs, meta = generated_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
         source = f"{pages} generated pages, seed {seed}, fonts {fonts or 'all'}, backgrounds {backgrounds or 'all'}"
-    result = score_pages(pairs, cleaner, log)
+    result = score_pages(pairs, cleaner, log, meta)
     result["source"] = source
+    if figure is not None:
+        from .figures import worst_pages_figure
+
+        rows = [(pairs[i][0], cleaner(pairs[i][0]), pairs[i][1], _page_label(i, meta)) for i in worst_pages(result)]
+        result["figure"] = str(worst_pages_figure(figure, rows))
     return result
+
+
+def _page_label(i: int, meta: list[dict[str, Any]] | None) -> str:
+    """Page i's name in a figure: its number, and with the generator's record its font, size and paper."""
+    if meta is None:
+        return f"page {i + 1}"
+    m = meta[i]
+    return f"page {i + 1}: {m['font']} ({m['font_family']}, {m['size']}), {m['background']}"

@@ -1,4 +1,4 @@
-r"""The document figure: noisy | cleaned | truth, side by side, with each panel's RMSE."""
+r"""The document figures: noisy | cleaned | truth, side by side, with each panel's RMSE; one page or several."""
 from pathlib import Path
 
 import numpy as np
@@ -19,4 +19,19 @@ def page_figure(path: str | Path, noisy: np.ndarray, cleaned: np.ndarray, truth:
         ax.axis("off")
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def worst_pages_figure(path: str | Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]) -> str | Path:
+    """One row a page, (noisy, cleaned, truth, label): noisy | cleaned | truth, each with its RMSE to the truth."""
+    if not rows:
+        raise ValueError("no pages to draw. Fix: score at least one page.")
+    h, w = rows[0][0].shape
+    fig, axes = _figure(len(rows), 3, (14, len(rows) * (4.6 * h / w + 0.5)))
+    for r, (noisy, cleaned, truth, label) in enumerate(rows):
+        for ax, (name, img) in zip(axes[r], [("noisy", noisy), ("cleaned", cleaned), ("truth", truth)]):
+            ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            rmse = f" (RMSE {np.sqrt(np.mean((img - truth) ** 2)):.4f})" if name != "truth" else ""
+            ax.set_title(f"{label}: {name}{rmse}" if name == "noisy" else name + rmse, fontsize=9)
+            ax.axis("off")
     return _save(fig, path)
