@@ -22,7 +22,7 @@ import numpy as np
 
 from scratchdae.documents.evaluate import GROUPS, load_document_model, score_pages
 from scratchdae.documents.generate import make_page
-from scratchdae.documents.training import generated_pages
+from scratchdae.documents.training import generated_pages, make_pages
 from scratchdae.documents.windows import clean_page
 from scratchdae.train import new_run_dir, train
 
@@ -56,8 +56,10 @@ def main():
         clean_page(model, loss, page, spec)
         times.append(time.perf_counter() - t)
     print(f"cleaning one 540x420 page: median {np.median(times):.2f} s, best {min(times):.2f} s (5 runs)")
-    pairs, meta = generated_pages(args.group_pages, 54321, "test")
-    groups = score_pages(pairs, lambda p: clean_page(model, loss, p, spec), meta=meta)
+    pages = make_pages(args.group_pages, 54321, "test")
+    pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages]
+    groups = score_pages(pairs, lambda p: clean_page(model, loss, p, spec), meta=[p.meta for p in pages],
+                         lines=[p.lines for p in pages])
     seen = {"font_family": ("serif", "sans"), "background": ("coffee", "folded", "wrinkled")}
     for group, values in groups["by"].items():
         print(f"{args.group_pages} pages of every family, RMSE by {GROUPS[group]} (* held out of training):")
@@ -65,8 +67,11 @@ def main():
             mark = "*" if group in seen and value not in seen[group] else " "
             print(f"  {value + mark:<12} {s['pages']:>3} pages  noisy {s['noisy page']:.4f}  median background "
                   f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
+    for where, s in groups["marks"].items():
+        print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
+              f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
     print(json.dumps({"train_seconds": train_s, "rmse": scores["rmse"], "page_seconds_median": float(np.median(times)),
-                      "by": groups["by"]}))
+                      "by": groups["by"], "marks": groups["marks"]}))
 
 
 if __name__ == "__main__":

@@ -345,6 +345,11 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
         for value, scores in values.items():
             print(f"  {value:<28} {scores['pages']:>5} {scores['noisy page']:>7.4f} "
                   f"{scores['median background subtraction']:>9.4f} {scores['model']:>7.4f}")
+    if "marks" in r:
+        print("\nRMSE near marks that are not text (rims, creases, ridges, watermarks) and elsewhere:")
+        for where, scores in r["marks"].items():
+            print(f"  {where:<12} {scores['pixels']:>10,} pixels  noisy {scores['noisy page']:.4f}  median bg "
+                  f"{scores['median background subtraction']:.4f}  model {scores['model']:.4f}")
     if "figure" in r:
         print(f"\nthe worst pages (noisy | cleaned | truth): {r['figure']}")
     return 0

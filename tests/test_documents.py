@@ -274,9 +274,40 @@ def test_cli_evaluate_reports_by_font_and_draws_the_worst_pages(doc_model, tmp_p
     assert r.returncode == 0, r.stderr
     scores = json.loads(r.stdout)
     assert set(scores["by"]) == {"font_family", "size", "background"}
+    assert set(scores["marks"]) == {"near marks", "elsewhere"}
     assert sum(v["pages"] for v in scores["by"]["font_family"].values()) == 3
     assert scores["figure"] == str(figure) and figure.stat().st_size > 10_000
     r = run("documents", "evaluate", "--model", out / "model.npz", "--pages", "1", "--figure", figure)
     assert r.returncode == 2 and "already exists" in r.stderr  # nothing is replaced without --overwrite
     r = run("documents", "evaluate", "--model", out / "model.npz", "--pages", "2")
     assert r.returncode == 0 and "RMSE by font family" in r.stdout and "RMSE by background" in r.stdout
+
+
+def test_the_generator_knows_where_it_drew_marks_that_are_not_text():
+    # a crease, a ring's rim or a ridge is recorded as a thin band of pixels; a page of plain stains has none
+    found = {}
+    for i in range(40):
+        page = make_page([11, i])
+        key = (page.meta["background"], page.meta["variant"])
+        found.setdefault(key, []).append(page.lines.mean())
+        assert page.lines.dtype == bool and page.lines.shape == page.clean.shape
+    assert all(0 < f < 0.3 for f in found[("folded", 0)])  # creases: lines, not the whole page
+    assert all(f == 0 for f in found.get(("coffee", 1), [0]))  # small splashes have no dried rims
+    assert len(found) >= 6
+
+
+def test_scores_near_marks_and_elsewhere_split_the_pixels():
+    from scratchdae.documents.evaluate import score_pages
+
+    rng = np.random.default_rng(1)
+    clean = np.ones((8, 10))
+    noisy = clean - rng.random(clean.shape) * 0.3
+    near = np.zeros(clean.shape, bool)
+    near[2:4] = True  # two rows near a mark
+    r = score_pages([(noisy, clean)], lambda p: p, lines=[near])
+    err = (noisy - clean) ** 2
+    assert r["marks"]["near marks"]["pixels"] == 20 and r["marks"]["elsewhere"]["pixels"] == 60
+    assert r["marks"]["near marks"]["model"] == pytest.approx(np.sqrt(err[near].mean()))
+    assert r["marks"]["elsewhere"]["noisy page"] == pytest.approx(np.sqrt(err[~near].mean()))
+    with pytest.raises(ValueError, match="one mask a page"):
+        score_pages([(noisy, clean)], lambda p: p, lines=[near[:4]])

@@ -17,7 +17,7 @@ from ..losses import Loss
 from ..model import Autoencoder
 from ..validation import as_int
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
-from .training import generated_pages
+from .training import make_pages
 from .windows import WindowSpec, clean_page
 
 
@@ -41,20 +41,28 @@ GROUPS = {"font_family": "font family", "size": "font size", "background": "back
 
 
 def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[np.ndarray], np.ndarray],
-                log: Callable[[str], None] | None = None,
-                meta: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                log: Callable[[str], None] | None = None, meta: list[dict[str, Any]] | None = None,
+                lines: list[np.ndarray] | None = None) -> dict[str, Any]:
     """RMSE of each method over all pixels of ``pairs`` [(noisy, clean)], and seconds per page of the model.
 
     With ``meta``, one dict a page as the generator records it, also each method's RMSE per font family,
     per font size and per background family (``by``: group -> value -> method -> RMSE, with ``pages``).
     ``page_rmse`` is the model's RMSE on each page, in order (the worst pages are the largest).
+
+    With ``lines``, one bool (H, W) mask a page of the pixels near marks that are not text (stain rims,
+    creases, ridges, watermarks; the generator knows where it drew them), ``marks`` gives each method's
+    RMSE on those pixels and on the rest, ``near marks`` and ``elsewhere``, with their pixel counts.
     """
     if meta is not None and len(meta) != len(pairs):
         raise ValueError(f"meta must hold one dict a page: {len(meta)} for {len(pairs)} pages.")
+    if lines is not None and [m.shape for m in lines] != [c.shape for _, c in pairs]:
+        raise ValueError("lines must hold one mask a page, each of its page's shape.")
     methods = {"noisy page": lambda p: p, "global threshold": global_threshold,
                "median background subtraction": median_background_subtraction}
     names = [*methods, "model"]
     sse = dict.fromkeys(names, 0.0)
+    # pixels near marks that are not text, and the rest: [sse by method, pixels]
+    marks = {where: [dict.fromkeys(names, 0.0), 0] for where in ("near marks", "elsewhere")} if lines else {}
     groups = {g: {} for g in GROUPS} if meta is not None else {}  # group -> value -> [sse by method, pixels, pages]
     n_pixels, seconds, page_rmse = 0, [], []
     for i, (noisy, clean) in enumerate(pairs):
@@ -65,6 +73,11 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         page_sse = {name: float(np.sum((out.astype(np.float64) - clean) ** 2)) for name, out in outs.items()}
         for name in names:
             sse[name] += page_sse[name]
+        for where, total in marks.items():
+            pixels = lines[i] if where == "near marks" else ~lines[i]
+            for name, out in outs.items():
+                total[0][name] += float(np.sum((out[pixels].astype(np.float64) - clean[pixels]) ** 2))
+            total[1] += int(pixels.sum())
         for g, values in groups.items():
             total = values.setdefault(str(meta[i][g]), [dict.fromkeys(names, 0.0), 0, 0])
             for name in names:
@@ -82,6 +95,9 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         result["by"] = {g: {value: {**{name: float(np.sqrt(e / pixels)) for name, e in errors.items()}, "pages": k}
                             for value, (errors, pixels, k) in sorted(values.items())}
                         for g, values in groups.items()}
+    if marks:
+        result["marks"] = {where: {**{name: float(np.sqrt(e / max(pixels, 1))) for name, e in errors.items()},
+                                   "pixels": pixels} for where, (errors, pixels) in marks.items()}
     return result
 
 
@@ -108,12 +124,14 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError(f"pages must be an integer from 1 to {MAX_PAGES:,}, got {pages!r}. Fix: --pages 20.")
     cleaner = document_cleaner(model_path, backend)
     if data_dir is not None:
-        pairs, meta = read_pairs(kaggle_pairs(data_dir)), None
+        pairs, meta, lines = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
     else:
-        pairs, meta = generated_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
+        made = make_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
+        pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
+        meta, lines = [p.meta for p in made], [p.lines for p in made]
         source = f"{pages} generated pages, seed {seed}, fonts {fonts or 'all'}, backgrounds {backgrounds or 'all'}"
-    result = score_pages(pairs, cleaner, log, meta)
+    result = score_pages(pairs, cleaner, log, meta, lines)
     result["source"] = source
     if figure is not None:
         from .figures import worst_pages_figure

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..files import alive, atomic_write, current_umask, make_folder, write_png
 from ..validation import as_int
-from .filters import gaussian_blur, resize
+from .filters import gaussian_blur, max_filter, resize
 
 WIDTH, HEIGHTS = 540, (258, 420)
 MAX_PAGES = 100_000  # per folder or training run: about 25 GB of pages
@@ -159,7 +159,7 @@ def _smooth_field(rng, height, width, cells):
 
 def _coffee(rng, H, W, variant):
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    paper = np.ones((H, W), np.float32)
+    paper, lines = np.ones((H, W), np.float32), np.zeros((H, W), np.float32)
     n = int(rng.integers(1, 4)) if variant == 0 else int(rng.integers(8, 25))
     for _ in range(n):
         cy, cx = rng.uniform(0, H), rng.uniform(0, W)
@@ -171,26 +171,34 @@ def _coffee(rng, H, W, variant):
         body = depth * 0.6 * np.clip(1 - d, 0, 1) ** 0.3
         ring = depth * np.exp(-((d - 1) / 0.06) ** 2) if variant == 0 else 0.0  # a dried ring at the edge
         paper -= body + ring
-    return paper
+        lines = np.maximum(lines, ring / depth)  # the ring's rim: a thin dark line that is not text
+    return paper, lines
 
 
 def _folded(rng, H, W, variant):
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    paper = np.ones((H, W), np.float32)
+    paper, lines = np.ones((H, W), np.float32), np.zeros((H, W), np.float32)
     for _ in range(int(rng.integers(1, 3))):
         if variant == 0:  # a crease across the page: a dark line with shading falling away from it
             theta = rng.uniform(0, np.pi)
             c = rng.uniform(0.25, 0.75)
             dist = (xx - c * W) * np.cos(theta) + (yy - c * H) * np.sin(theta)
-            paper -= rng.uniform(0.2, 0.45) * np.exp(-(dist / rng.uniform(1.0, 2.5)) ** 2)
+            depth = rng.uniform(0.2, 0.45)
+            crease = np.exp(-(dist / rng.uniform(1.0, 2.5)) ** 2)
+            paper -= depth * crease
+            lines = np.maximum(lines, crease)
             paper -= rng.uniform(0.05, 0.2) * np.exp(-np.abs(dist) / rng.uniform(15, 60)) * (dist > 0)
         else:  # a dog-eared corner: a darker triangle with a bright edge
             cy, cx = rng.choice([0, H]), rng.choice([0, W])
             size = rng.uniform(60, 160)
             dist = np.abs(yy - cy) + np.abs(xx - cx) - size
-            paper -= rng.uniform(0.2, 0.4) * (dist < 0) + rng.uniform(0.1, 0.3) * np.exp(-(dist / 2) ** 2)
-            paper -= 0.1 * rng.uniform(0.3, 1) * (np.abs(yy - rng.uniform(0, H)) < 1.5)  # and a faint fold line
-    return paper
+            edge = np.exp(-(dist / 2) ** 2)
+            paper -= rng.uniform(0.2, 0.4) * (dist < 0) + rng.uniform(0.1, 0.3) * edge
+            depth = 0.1 * rng.uniform(0.3, 1)
+            fold = np.abs(yy - rng.uniform(0, H)) < 1.5
+            paper -= depth * fold  # and a faint fold line
+            lines = np.maximum(lines, np.maximum(edge, fold))
+    return paper, lines
 
 
 def _watermark(rng, H, W, variant):
@@ -214,30 +222,31 @@ def _watermark(rng, H, W, variant):
             draw.line((cx, cy, cx + r * np.cos(a), cy + r * np.sin(a)), fill=255, width=3)
         mark = big.crop((W // 2, H // 2, W // 2 + W, H // 2 + H))
     m = gaussian_blur(np.asarray(mark, dtype=np.float32) / 255, 1.5)
-    return 1 - rng.uniform(0.12, 0.3) * m
+    return 1 - rng.uniform(0.12, 0.3) * m, m  # words and a seal's rings and rays: marks that are not text
 
 
 def _wrinkled(rng, H, W, variant):
     if variant == 0:  # crumpled: creases where a smooth field crosses zero, shading between them
         f = _smooth_field(rng, H, W, int(rng.integers(6, 12)))
         ridges = np.exp(-(f / 0.06) ** 2)
-        return 1 - rng.uniform(0.1, 0.25) * ridges - rng.uniform(0.05, 0.15) * (f + 1) / 2
-    f = sum(_smooth_field(rng, H, W, c) for c in (20, 40))  # fine wrinkles
-    return 1 - rng.uniform(0.1, 0.2) * np.abs(f) - 0.05 * rng.random()
+        return 1 - rng.uniform(0.1, 0.25) * ridges - rng.uniform(0.05, 0.15) * (f + 1) / 2, ridges
+    f = sum(_smooth_field(rng, H, W, c) for c in (20, 40))  # fine wrinkles: a texture, not lines
+    return 1 - rng.uniform(0.1, 0.2) * np.abs(f) - 0.05 * rng.random(), np.zeros((H, W), np.float32)
 
 
 BACKGROUND_MAKERS = {"coffee": _coffee, "folded": _folded, "watermark": _watermark, "wrinkled": _wrinkled}
 
 
 def paper(rng: np.random.Generator, height: int, width: int, background: str, variant: int,
-          sun_spots: bool) -> np.ndarray:
-    """A background (H, W) in about [0.3, 1]; 1 is clean white paper."""
-    p = BACKGROUND_MAKERS[background](rng, height, width, variant)
+          sun_spots: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A background (H, W) in about [0.3, 1] (1 is clean white paper), and where it drew thin dark marks
+    that are not text (stain rims, creases, ridges, watermarks): an (H, W) intensity in [0, 1]."""
+    p, lines = BACKGROUND_MAKERS[background](rng, height, width, variant)
     p *= rng.uniform(0.8, 1.0)  # the paper's own tone
     p += 0.04 * _smooth_field(rng, height, width, 4)  # uneven lighting
     if sun_spots:  # faded sun spots: broad bright and dark patches
         p += rng.uniform(0.05, 0.15) * _smooth_field(rng, height, width, 3)
-    return np.clip(p, 0.25, 1.0)
+    return np.clip(p, 0.25, 1.0), lines
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -250,6 +259,7 @@ class Page:
     noisy: np.ndarray  # uint8 (H, W)
     clean: np.ndarray  # uint8 (H, W)
     meta: dict
+    lines: np.ndarray | None = None  # bool (H, W): pixels within 2 of a mark that is not text (rims, creases)
 
 
 def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES,
@@ -279,14 +289,16 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     fade = rng.uniform(0.45, 1.0)  # faded ink ...
     blur = rng.uniform(0.0, 1.0)  # ... and blurred
     ink = gaussian_blur(coverage, blur) * darkness * fade
-    noisy = paper(rng, H, WIDTH, background, variant, sun) * (1 - ink)
+    background_image, marks = paper(rng, H, WIDTH, background, variant, sun)
+    noisy = background_image * (1 - ink)
     noisy += rng.normal(0, rng.uniform(0.005, 0.03), noisy.shape).astype(np.float32)  # sensor noise
     to_u8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
     meta = {"seed": seed if isinstance(seed, int) else [int(s) for s in seed], "font": font.name,
             "font_family": font.family, "font_style": font.style,
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H}
-    return Page(to_u8(noisy), to_u8(clean), meta)
+    lines = max_filter((marks > 0.3).astype(np.float32), 5) > 0  # the marks, widened by 2 pixels
+    return Page(to_u8(noisy), to_u8(clean), meta, lines)
 
 
 def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, fonts: Sequence[str] = FONT_FAMILIES,

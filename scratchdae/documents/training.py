@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..tasks import TaskData
-from .generate import BACKGROUNDS, FONT_FAMILIES, make_page
+from .generate import BACKGROUNDS, FONT_FAMILIES, Page, make_page
 from .pages import kaggle_pairs, read_pairs
 from .windows import WindowSpec, page_features, patch_targets
 
@@ -30,16 +30,22 @@ def parse_families(text: str | None, allowed: Sequence[str], what: str) -> tuple
     return names
 
 
-def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
-                    system_fonts: bool = False) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, Any]]]:
-    """n (noisy, clean) float pairs; the split name keeps training, validation and test pages apart.
-    Drawn with the fonts that ship with matplotlib (the same pages on every machine), and also
-    the machine's own fonts when ``system_fonts`` is true."""
+def make_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
+               system_fonts: bool = False) -> list[Page]:
+    """n generated pages (uint8, with their record and where they hold marks that are not text); the split
+    name keeps training, validation and test pages apart. Drawn with the fonts that ship with matplotlib
+    (the same pages on every machine), and also the machine's own fonts when ``system_fonts`` is true."""
     base = {"train": 100, "val": 200, "test": 300}[split]
     fonts = parse_families(fonts, FONT_FAMILIES, "font families")
     backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")
-    pages = [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts)
-             for i in range(n)]
+    return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts)
+            for i in range(n)]
+
+
+def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
+                    system_fonts: bool = False) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, Any]]]:
+    """n (noisy, clean) float pairs in [0, 1] and their records, from :func:`make_pages`."""
+    pages = make_pages(n, seed, split, fonts, backgrounds, system_fonts)
     return [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages], [p.meta for p in pages]
 
 
