@@ -322,6 +322,12 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
         if given:
             raise ValueError(f"{', '.join(given)} would be ignored here: they choose generated pages, and --data-dir "
                              "scores the pages of that folder. Fix: drop one or the other.")
+    if args.generator == "other":
+        given = [o for o, v in (("--data-dir", args.data_dir), ("--fonts", args.fonts),
+                               ("--backgrounds", args.backgrounds), ("--system-fonts", args.system_fonts)) if v]
+        if given:
+            raise ValueError(f"{', '.join(given)} would be ignored here: the other generator draws its own fonts and "
+                             "damage. Fix: drop them, or drop --generator other.")
     if args.figure is not None:
         if not args.figure.strip():
             raise ValueError("--figure is empty. Fix: --figure worst.png, or leave it out.")
@@ -329,7 +335,7 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
     r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages,
                            seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, system_fonts=args.system_fonts, backend=args.backend,
-                           log=_log(args), figure=args.figure)
+                           log=_log(args), figure=args.figure, generator=args.generator)
     if args.json:
         _print_json(r)
         return 0
@@ -346,7 +352,8 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
             print(f"  {value:<28} {scores['pages']:>5} {scores['noisy page']:>7.4f} "
                   f"{scores['median background subtraction']:>9.4f} {scores['model']:>7.4f}")
     if "marks" in r:
-        print("\nRMSE near marks that are not text (rims, creases, ridges, watermarks) and elsewhere:")
+        print("\nRMSE near marks that are not text (where the generator drew stains' rims, creases, scribbles...) "
+              "and elsewhere:")
         for where, scores in r["marks"].items():
             print(f"  {where:<12} {scores['pixels']:>10,} pixels  noisy {scores['noisy page']:.4f}  median bg "
                   f"{scores['median background subtraction']:.4f}  model {scores['model']:.4f}")
@@ -633,6 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--figure", type=_path, default=None,
                    help="write the three pages the model cleaned worst (noisy | cleaned | truth) to this PNG")
     q.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
+    q.add_argument("--generator", choices=["main", "other"], default="main",
+                   help="other: pages of a second generator, drawn differently and never used in training (main)")
     _add_page_choices(q)
     _add_output(q)
     _add_backend(q)

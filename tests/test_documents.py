@@ -311,3 +311,32 @@ def test_scores_near_marks_and_elsewhere_split_the_pixels():
     assert r["marks"]["elsewhere"]["noisy page"] == pytest.approx(np.sqrt(err[~near].mean()))
     with pytest.raises(ValueError, match="one mask a page"):
         score_pages([(noisy, clean)], lambda p: p, lines=[near[:4]])
+
+
+def test_the_second_generator_draws_other_pages_the_same_way_from_a_seed():
+    from scratchdae.documents.other_pages import DAMAGES, make_other_page, other_pages
+
+    a, b = make_other_page([3, 1]), make_other_page([3, 1])
+    assert np.array_equal(a.noisy, b.noisy) and np.array_equal(a.clean, b.clean) and a.meta == b.meta
+    pages = other_pages(8, seed=5)
+    for p in pages:
+        assert p.noisy.dtype == p.clean.dtype == np.uint8 and p.noisy.shape == p.clean.shape == p.lines.shape
+        assert p.noisy.shape[1] == 540 and p.meta["generator"] == "other"
+        assert set(p.meta["damages"]) <= set(DAMAGES) and 1 <= len(p.meta["damages"]) <= 3
+        paper = p.clean > 250  # where the clean page is white paper, the noisy one is damaged
+        assert paper.mean() > 0.5 and p.noisy[paper].mean() < 245
+    assert len({p.meta["font"] for p in pages}) > 1
+    marked = [p for p in pages if {"scribbles", "photocopy", "tape"} & set(p.meta["damages"])]
+    assert marked and all(0 < p.lines.mean() < 0.3 for p in marked)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        make_other_page(-1)
+
+
+def test_cli_evaluates_on_the_second_generator(doc_model, tmp_path):
+    out, _, _ = doc_model
+    r = run("documents", "evaluate", "--model", out / "model.npz", "--generator", "other", "--pages", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    scores = json.loads(r.stdout)
+    assert "second generator" in scores["source"] and set(scores["by"]) == {"font_family"}
+    r = run("documents", "evaluate", "--model", out / "model.npz", "--generator", "other", "--fonts", "mono")
+    assert r.returncode == 2 and "--fonts would be ignored" in r.stderr

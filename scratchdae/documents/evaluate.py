@@ -63,7 +63,8 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
     sse = dict.fromkeys(names, 0.0)
     # pixels near marks that are not text, and the rest: [sse by method, pixels]
     marks = {where: [dict.fromkeys(names, 0.0), 0] for where in ("near marks", "elsewhere")} if lines else {}
-    groups = {g: {} for g in GROUPS} if meta is not None else {}  # group -> value -> [sse by method, pixels, pages]
+    groups = ({g: {} for g in GROUPS if all(g in m for m in meta)}  # group -> value -> [sse by method, pixels, pages]
+              if meta is not None else {})
     n_pixels, seconds, page_rmse = 0, [], []
     for i, (noisy, clean) in enumerate(pairs):
         outs = {name: f(noisy) for name, f in methods.items()}
@@ -109,12 +110,16 @@ def worst_pages(result: dict[str, Any], n: int = 3) -> list[int]:
 def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = None, pages: int = 20,
                        seed: int = 12345, fonts: str | None = None, backgrounds: str | None = None,
                        system_fonts: bool = False, backend: str | Backend | None = None,
-                       log: Callable[[str], None] | None = None, figure: str | Path | None = None) -> dict[str, Any]:
+                       log: Callable[[str], None] | None = None, figure: str | Path | None = None,
+                       generator: str = "main") -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
 
     On generated pages the result also holds each method's RMSE per font family, font size and
-    background family (``by``); with ``figure``, a PNG of the three pages the model cleaned worst
-    (noisy | cleaned | truth) is written there."""
+    background family (``by``) and near marks that are not text (``marks``); with ``figure``, a PNG of
+    the three pages the model cleaned worst (noisy | cleaned | truth) is written there.
+    ``generator="other"`` scores pages of :mod:`scratchdae.documents.other_pages`, a second generator
+    drawn differently on purpose and never used in training (``fonts`` and ``backgrounds`` are then the
+    main generator's choices, and must be left out)."""
     from .generate import MAX_PAGES
 
     pages, seed = as_int(pages), as_int(seed)  # NumPy integers are fine
@@ -122,8 +127,21 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: --seed 12345.")
     if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or not 1 <= pages <= MAX_PAGES):
         raise ValueError(f"pages must be an integer from 1 to {MAX_PAGES:,}, got {pages!r}. Fix: --pages 20.")
+    if generator not in ("main", "other"):
+        raise ValueError(f"generator must be 'main' or 'other', got {generator!r}.")
+    if generator == "other" and (fonts or backgrounds or system_fonts or data_dir is not None):
+        raise ValueError("the other generator draws its own fonts and damage, and does not read folders: fonts, "
+                         "backgrounds, system_fonts and data_dir choose the main generator's pages. Fix: drop them, "
+                         "or drop generator='other'.")
     cleaner = document_cleaner(model_path, backend)
-    if data_dir is not None:
+    if generator == "other":
+        from .other_pages import other_pages
+
+        made = other_pages(pages, seed)
+        pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
+        meta, lines = [p.meta for p in made], [p.lines for p in made]
+        source = f"{pages} pages of the second generator (other_pages), seed {seed}"
+    elif data_dir is not None:
         pairs, meta, lines = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
     else:
@@ -146,4 +164,6 @@ def _page_label(i: int, meta: list[dict[str, Any]] | None) -> str:
     if meta is None:
         return f"page {i + 1}"
     m = meta[i]
+    if m.get("generator") == "other":
+        return f"page {i + 1}: {m['font']} ({m['font_family']}, {m['font_px']} px), {', '.join(m['damages'])}"
     return f"page {i + 1}: {m['font']} ({m['font_family']}, {m['size']}), {m['background']}"
