@@ -12,7 +12,8 @@ cleaning of one 540x420 page. Run by hand:
 
 Then it scores pages of every font family and background family, seen in
 training or not, and prints the RMSE per font family, per font size and per
-background family.
+background family, and near marks that are not text; and pages of the second
+generator (scratchdae/documents/other_pages.py), drawn differently on purpose.
 """
 import argparse
 import json
@@ -22,6 +23,7 @@ import numpy as np
 
 from scratchdae.documents.evaluate import GROUPS, load_document_model, score_pages
 from scratchdae.documents.generate import make_page
+from scratchdae.documents.other_pages import other_pages
 from scratchdae.documents.training import generated_pages, make_pages
 from scratchdae.documents.windows import clean_page
 from scratchdae.train import new_run_dir, train
@@ -31,6 +33,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=20, help="held-out test pages")
     ap.add_argument("--group-pages", type=int, default=24, help="pages of all families, for the tables by group")
+    ap.add_argument("--other-pages", type=int, default=20, help="pages of the second generator (other_pages)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--model", default=None, help="a model trained by this benchmark before: score it, do not train")
     args = ap.parse_args()
@@ -70,7 +73,16 @@ def main():
     for where, s in groups["marks"].items():
         print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
               f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
-    print(json.dumps({"train_seconds": train_s, "rmse": scores["rmse"], "page_seconds_median": float(np.median(times)),
+    made = other_pages(args.other_pages, 12345)
+    other = score_pages([(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made],
+                        lambda p: clean_page(model, loss, p, spec), lines=[p.lines for p in made])
+    print(f"{args.other_pages} pages of the second generator, never used in training:")
+    for name, v in other["rmse"].items():
+        print(f"  {name:<32} RMSE {v:.4f}")
+    for where, s in other["marks"].items():
+        print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
+              f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
+    print(json.dumps({"train_seconds": train_s, "other_generator": other["rmse"], "rmse": scores["rmse"], "page_seconds_median": float(np.median(times)),
                       "by": groups["by"], "marks": groups["marks"]}))
 
 
