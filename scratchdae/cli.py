@@ -499,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--patch", type=int, default=None, help=f"clean patch predicted per window, odd ({dd.patch})")
     g.add_argument("--stride", type=int, default=None,
                    help=f"pixels between windows when cleaning, at most --patch ({dd.stride})")
+    g.add_argument("--lines", type=int, default=None,
+                   help="length, odd, of the mean along 8 lines through each window's centre, which tells a long "
+                        f"mark that is not text from a letter's stroke; 0: none ({dd.lines})")
     g.add_argument("--fonts", default=None, help="font families of generated pages: serif,sans,mono (all)")
     g.add_argument("--backgrounds", default=None,
                    help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")

@@ -73,6 +73,7 @@ class TrainConfig:
     window: int = None  # input window size k (odd)
     patch: int = None  # the clean patch predicted around each pixel, c x c (odd)
     stride: int = None  # cleaning: windows this many pixels apart; each pixel averages the patches covering it
+    lines: int = None  # length of the oriented line means each window also sees (0: none)
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     system_fonts: bool = False  # draw pages with the machine's fonts too (pages then differ between machines)
@@ -145,7 +146,7 @@ class TrainConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
                                  f"Fix: e.g. --{name.replace('_', '-')} identity.")
         for name in ("batch_size", "epochs", "seed", "patience", "max_train", "n_points", "pages", "windows_per_page",
-                     "window", "patch", "stride"):
+                     "window", "patch", "stride", "lines"):
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 setattr(self, name, int(v))  # NumPy integers are fine
@@ -194,7 +195,8 @@ class TrainConfig:
         ignored = []
         if self.task != "documents":
             ignored += [f"--{k.replace('_', '-')}" for k in ("pages", "windows_per_page", "window", "patch", "stride",
-                                                               "fonts", "backgrounds") if getattr(self, k) is not None]
+                                                               "lines", "fonts", "backgrounds")
+                        if getattr(self, k) is not None]
             ignored += ["--system-fonts"] if self.system_fonts else []
             why = "for --dataset documents only"
         if self.optimizer != "sgd" and (self.nesterov or self.momentum != 0.9):

@@ -340,3 +340,30 @@ def test_cli_evaluates_on_the_second_generator(doc_model, tmp_path):
     assert "second generator" in scores["source"] and set(scores["by"]) == {"font_family"}
     r = run("documents", "evaluate", "--model", out / "model.npz", "--generator", "other", "--fonts", "mono")
     assert r.returncode == 2 and "--fonts would be ignored" in r.stderr
+
+
+def test_line_means_are_dark_along_a_long_mark_and_not_across_it():
+    from scratchdae.documents.windows import ORIENTATIONS, line_means
+
+    page = np.ones((60, 80), np.float32)
+    page[:, 40] = 0  # a vertical streak
+    page[20, :] = 0.5  # a horizontal line of half darkness
+    m = line_means(page, 21)
+    assert m.shape == (60, 80, ORIENTATIONS) and m.dtype == np.float32
+    assert m[45, 40, ORIENTATIONS // 2] == 0  # along the streak: all dark
+    assert m[45, 40, 0] == pytest.approx(20 / 21)  # across it: one dark pixel of 21
+    assert m[20, 10, 0] == pytest.approx(0.5)  # along the horizontal line
+    np.testing.assert_allclose(line_means(np.full((5, 7), 0.3, np.float32), 9), 0.3, rtol=1e-6)  # edges repeat
+
+
+def test_a_window_spec_with_line_means_has_eight_more_features():
+    page = np.random.default_rng(3).random((30, 40), dtype=np.float32)
+    plain, lined = WindowSpec(window=5, out=3), WindowSpec(window=5, out=3, lines=11)
+    assert lined.n_features == plain.n_features + 8
+    f = page_features(page, lined)
+    assert f.shape == (1200, lined.n_features)
+    np.testing.assert_array_equal(f[:, :plain.n_features], page_features(page, plain))
+    np.testing.assert_array_equal(page_features(page, lined, [7, -1]), f[[7, -1]])
+    for bad in (2, 1, -3, 2.5):
+        with pytest.raises(ValueError, match="lines must be 0 or an odd length"):
+            WindowSpec(lines=bad)

@@ -71,9 +71,9 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
 def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     """TaskData for ``scratchdae train --dataset documents``; ``cfg`` is the run's TrainConfig."""
     try:
-        spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride)
+        spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines)
     except ValueError as err:  # in the command line's words: WindowSpec's out is --patch
-        raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}: "
+        raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}: "
                          f"{str(err).replace('out', '--patch').replace('window=', '--window ')}") from None
     if cfg.data_dir is not None:
         files = kaggle_pairs(cfg.data_dir)  # explains what is missing from a folder that is not Kaggle's

@@ -4,8 +4,10 @@ For every pixel the model gets a k x k window of the noisy page, the same
 window divided by a local estimate of the paper's brightness (a cheap context
 feature: stains and shadows multiply the paper, so dividing them out leaves
 mostly ink), and a coarse k x k grid of that ratio over a window three times
-wider (is this a line of text, a large watermark, a crease?), and predicts the
-clean c x c patch around that pixel. A page of
+wider (is this a line of text, a large watermark, a crease?), optionally the
+ratio's mean along 8 long lines through the pixel (a crease or a streak is
+dark along its own direction; a letter's stroke is too short), and predicts
+the clean c x c patch around that pixel. A page of
 any size is cleaned by sliding the window over every pixel, in bands of rows
 (batched on the model's backend), and averaging the c*c overlapping
 predictions each pixel receives.
@@ -31,9 +33,10 @@ class WindowSpec:
     background: int = 15  # size of the max filter that estimates the paper
     context: int = 3  # s: a coarse k x k grid of 3x3 means, s pixels apart, covering (s k) x (s k); 0 = none
     stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `out`)
+    lines: int = 0  # length of the oriented line means at the window's centre (8 orientations); 0 = none
 
     def __post_init__(self):
-        for name in ("window", "out", "background", "context", "stride"):  # NumPy integers are fine
+        for name in ("window", "out", "background", "context", "stride", "lines"):  # NumPy integers are fine
             object.__setattr__(self, name, as_int(getattr(self, name)))
         if not isinstance(self.context, int) or self.context < 0 or (self.context and self.context % 2 == 0):
             raise ValueError(f"context must be 0 or an odd positive integer, got {self.context!r}.")
@@ -44,14 +47,18 @@ class WindowSpec:
         if not isinstance(self.stride, int) or not 1 <= self.stride <= self.out:
             raise ValueError(f"stride must be between 1 and out ({self.out}) so that patches cover every pixel, "
                              f"got {self.stride!r}. Fix: e.g. stride=2.")
+        if not isinstance(self.lines, int) or self.lines < 0 or (self.lines and (self.lines < 3 or self.lines % 2 == 0)):
+            raise ValueError(f"lines must be 0 or an odd length of at least 3 pixels, got {self.lines!r}. "
+                             "Fix: e.g. lines=41.")
         if self.out > self.window:
             raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}). "
                              "Fix: e.g. window=9, out=5.")
 
     @property
     def n_features(self) -> int:
-        """Inputs per window: k^2 noisy pixels, k^2 ratios to the paper, and with ``context`` k^2 coarse means."""
-        return (3 if self.context else 2) * self.window**2
+        """Inputs per window: k^2 noisy pixels, k^2 ratios to the paper, with ``context`` k^2 coarse means,
+        and with ``lines`` the ratio's mean along 8 lines through the centre."""
+        return (3 if self.context else 2) * self.window**2 + (ORIENTATIONS if self.lines else 0)
 
     @property
     def n_outputs(self) -> int:
@@ -61,6 +68,30 @@ class WindowSpec:
     def config(self) -> dict[str, int]:
         """The sizes as a dict, for the model header: ``WindowSpec(**spec.config())`` rebuilds the spec."""
         return asdict(self)
+
+
+ORIENTATIONS = 8  # directions of the line means, 22.5 degrees apart
+
+
+def line_means(image: np.ndarray, length: int) -> np.ndarray:
+    """(H, W, 8): the mean of ``image`` along a line of ``length`` pixels through each pixel, in 8 directions.
+
+    A long thin mark that is not text (a crease, a streak, a scribble, a rim) is dark along its own
+    direction and bright across it; a text line is dark only along the horizontal, and a letter's
+    stroke is too short to darken a long line. A 9x9 window cannot see that; these 8 numbers can.
+    """
+    r = length // 2
+    H, W = image.shape
+    p = np.pad(image, r, mode="edge")
+    out = np.empty((H, W, ORIENTATIONS), np.float32)
+    for k in range(ORIENTATIONS):
+        angle = np.pi * k / ORIENTATIONS
+        total = np.zeros((H, W), np.float32)
+        for t in range(-r, r + 1):  # the line's pixels, nearest to the exact direction
+            dy, dx = int(round(t * np.sin(angle))), int(round(t * np.cos(angle)))
+            total += p[r + dy:r + dy + H, r + dx:r + dx + W]
+        out[..., k] = total / length
+    return out
 
 
 def paper_estimate(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
@@ -78,6 +109,8 @@ def _padded_inputs(page, spec):
     padded = [np.pad(a, r, mode="edge") for a in (page, ratio)]
     if spec.context:
         padded.append(np.pad(box_filter(ratio, spec.context), r * spec.context, mode="edge"))
+    if spec.lines:  # at the centre pixel only: not padded
+        padded.append(line_means(ratio, spec.lines))
     return padded
 
 
@@ -89,7 +122,10 @@ def _window_features(padded: list[np.ndarray], spec: WindowSpec, index: tuple) -
     if s:  # the coarse grid: every s-th pixel of an (s (k - 1) + 1)-wide window
         big = s * (k - 1) + 1
         parts.append(sliding_window_view(padded[2], (big, big))[:, :, ::s, ::s][index])
-    return np.concatenate([p.reshape(-1, k * k) for p in parts], axis=1)
+    parts = [p.reshape(-1, k * k) for p in parts]
+    if spec.lines:  # the line means at the centre
+        parts.append(padded[-1][index].reshape(-1, ORIENTATIONS))
+    return np.concatenate(parts, axis=1)
 
 
 def features_at(padded: list[np.ndarray], spec: WindowSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
