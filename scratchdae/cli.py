@@ -502,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lines", type=int, default=None,
                    help="length, odd, of the mean along 8 lines through each window's centre, which tells a long "
                         f"mark that is not text from a letter's stroke; 0: none ({dd.lines})")
+    g.add_argument("--mark-windows", type=float, default=None,
+                   help="share of each generated page's training windows taken near marks that are not text "
+                        f"(creases, rims), in [0, 0.5] ({dd.mark_windows})")
     g.add_argument("--fonts", default=None, help="font families of generated pages: serif,sans,mono (all)")
     g.add_argument("--backgrounds", default=None,
                    help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")

@@ -41,7 +41,8 @@ TASK_DEFAULTS = {
     # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
     # chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its full course
     "documents": dict(noise="none", hidden=(512, 256), batch_size=256, epochs=30, lr=2e-3, lr_schedule="cosine",
-                      patience=0, pages=96, windows_per_page=5000, window=9, patch=5, stride=2, lines=0),
+                      patience=0, pages=96, windows_per_page=5000, window=9, patch=5, stride=2, lines=0,
+                      mark_windows=0.0),
 }
 
 

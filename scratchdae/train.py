@@ -74,6 +74,7 @@ class TrainConfig:
     patch: int = None  # the clean patch predicted around each pixel, c x c (odd)
     stride: int = None  # cleaning: windows this many pixels apart; each pixel averages the patches covering it
     lines: int = None  # length of the oriented line means each window also sees (0: none)
+    mark_windows: float = None  # share of each page's training windows taken near marks that are not text
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     system_fonts: bool = False  # draw pages with the machine's fonts too (pages then differ between machines)
@@ -150,7 +151,7 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 setattr(self, name, int(v))  # NumPy integers are fine
-        for name in ("lr", "momentum", "weight_decay", "val_fraction", "max_seconds"):
+        for name in ("lr", "momentum", "weight_decay", "val_fraction", "max_seconds", "mark_windows"):
             v = getattr(self, name)
             if isinstance(v, numbers.Real) and not isinstance(v, bool):
                 setattr(self, name, float(v))  # NumPy floats too; the config is saved as JSON
@@ -162,6 +163,10 @@ class TrainConfig:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}. Fix: --seed 0.")
         if not isinstance(self.val_fraction, numbers.Real) or not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be a number in (0, 1), got {self.val_fraction!r}. Fix: e.g. 0.1.")
+        if self.mark_windows is not None and (not isinstance(self.mark_windows, float)
+                                              or not 0.0 <= self.mark_windows <= 0.5):
+            raise ValueError(f"mark_windows must be a share in [0, 0.5] (half of the windows are near ink), got "
+                             f"{self.mark_windows!r}. Fix: e.g. --mark-windows 0.25.")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
         if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and
@@ -195,7 +200,7 @@ class TrainConfig:
         ignored = []
         if self.task != "documents":
             ignored += [f"--{k.replace('_', '-')}" for k in ("pages", "windows_per_page", "window", "patch", "stride",
-                                                               "lines", "fonts", "backgrounds")
+                                                               "lines", "mark_windows", "fonts", "backgrounds")
                         if getattr(self, k) is not None]
             ignored += ["--system-fonts"] if self.system_fonts else []
             why = "for --dataset documents only"

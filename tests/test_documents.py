@@ -240,6 +240,9 @@ def test_cli_document_errors(doc_model, tmp_path):
     assert r.returncode == 2 and "expected train/ and train_cleaned/" in r.stderr
     r = run("documents", "evaluate", "--model", tmp_path / "missing.npz")
     assert r.returncode == 2 and "does not exist" in r.stderr
+    generate_folder(tmp_path / "k", 2, seed=1, log=lambda *a: None)
+    r = run("train", "--data-dir", tmp_path / "k", "--mark-windows", "0.2", "--out", tmp_path / "m")
+    assert r.returncode == 2 and "only generated pages record" in r.stderr and not (tmp_path / "m").exists()
 
 
 def test_scores_by_font_size_and_background_are_the_pixels_of_those_pages():
@@ -367,3 +370,23 @@ def test_a_window_spec_with_line_means_has_eight_more_features():
     for bad in (2, 1, -3, 2.5):
         with pytest.raises(ValueError, match="lines must be 0 or an odd length"):
             WindowSpec(lines=bad)
+
+
+def test_a_share_of_training_windows_can_be_taken_near_marks():
+    from scratchdae.documents.training import sample_windows
+
+    noisy, clean = np.ones((50, 50), np.float32), np.ones((50, 50), np.float32)  # no ink at all
+    marks = np.zeros((50, 50), bool)
+    marks[:, 25] = True  # one column of a crease: 2% of the page
+    noisy[marks] = 0.125
+    spec = WindowSpec(window=1, out=1, context=0)
+
+    def near(fraction):
+        X, _ = sample_windows([(noisy, clean)], spec, 40, np.random.default_rng(0), [marks], fraction)
+        return int((X[:, 0] == 0.125).sum())
+
+    assert near(0.25) >= 10  # a quarter of the 40 windows, and the uniform ones that fall there too
+    assert near(0.0) < 10
+    X0, _ = sample_windows([(noisy, clean)], spec, 40, np.random.default_rng(0))
+    X1, _ = sample_windows([(noisy, clean)], spec, 40, np.random.default_rng(0), [marks], 0.0)
+    np.testing.assert_array_equal(X0, X1)  # without a share near marks, the windows of before

@@ -50,8 +50,12 @@ def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, bac
 
 
 def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec, per_page: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(features, targets) for ``per_page`` windows of each page: half uniform, half near ink.
+                   rng: np.random.Generator, marks: list[np.ndarray] | None = None,
+                   mark_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(features, targets) for ``per_page`` windows of each page: half near ink, the rest uniform; with
+    ``marks`` (one bool mask a page of the pixels near marks that are not text, as the generator records
+    them) and ``mark_fraction`` > 0, that fraction of each page's windows is taken near its marks instead
+    of uniformly, so that the model sees enough creases and rims to learn them.
 
     Each page's windows are written into arrays made once for all pages (no list of pieces to
     join, which would hold every window twice)."""
@@ -60,9 +64,14 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
     for i, (noisy, clean) in enumerate(pairs):
         H, W = noisy.shape
         flat_ink = np.flatnonzero(clean.reshape(-1) < 0.9)
+        flat_marks = np.flatnonzero(marks[i].reshape(-1)) if marks is not None and mark_fraction else []
         n_ink = per_page // 2 if len(flat_ink) else 0
-        idx = np.concatenate([rng.integers(0, H * W, per_page - n_ink),
-                              rng.choice(flat_ink, n_ink) if n_ink else np.empty(0, np.int64)])
+        n_marks = int(per_page * mark_fraction) if len(flat_marks) else 0
+        parts = [rng.integers(0, H * W, per_page - n_ink - n_marks),
+                 rng.choice(flat_ink, n_ink) if n_ink else np.empty(0, np.int64)]
+        if n_marks:  # drawn last, so that without marks the windows are those of before
+            parts.append(rng.choice(flat_marks, n_marks))
+        idx = np.concatenate(parts)
         X[i * per_page:(i + 1) * per_page] = page_features(noisy, spec, idx)  # only the sampled windows
         Y[i * per_page:(i + 1) * per_page] = patch_targets(clean, spec, idx)
     return X, Y
@@ -88,14 +97,23 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     else:
         n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
         log(f"generating {cfg.pages} training and {n_val} validation pages ...")
-        train_pairs, _ = generated_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
-        val_pairs, _ = generated_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        made = make_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        train_pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
+        marks = [p.lines for p in made]
+        made = make_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        val_pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
+        val_marks = [p.lines for p in made]
         source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; "
                   f"backgrounds: {cfg.backgrounds or 'all'}), "
                   f"{n_val} for validation")
+    if cfg.data_dir is not None:
+        marks = val_marks = None  # a folder's pages do not say where their marks are
+        if cfg.mark_windows:
+            raise ValueError("--mark-windows needs to know where a page's marks are, which only generated pages "
+                             "record. Fix: drop --mark-windows, or train on generated pages.")
     rng = np.random.default_rng([cfg.seed, 5])
-    X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng)
-    Xv, Yv = sample_windows(val_pairs, spec, max(500, cfg.windows_per_page // 4), rng)
+    X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng, marks, cfg.mark_windows)
+    Xv, Yv = sample_windows(val_pairs, spec, max(500, cfg.windows_per_page // 4), rng, val_marks, cfg.mark_windows)
 
     def figures(out, model, loss, corrupt, history, seed):
         from ..figures import loss_curves
