@@ -60,7 +60,7 @@ def main():
         times.append(time.perf_counter() - t)
     print(f"cleaning one 540x420 page: median {np.median(times):.2f} s, best {min(times):.2f} s (5 runs)")
     pages = make_pages(args.group_pages, 54321, "test")
-    pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages]
+    pairs = [p.floats() for p in pages]
     groups = score_pages(pairs, lambda p: clean_page(model, loss, p, spec), meta=[p.meta for p in pages],
                          lines=[p.lines for p in pages])
     seen = {"font_family": ("serif", "sans"), "background": ("coffee", "folded", "wrinkled")}
@@ -74,7 +74,7 @@ def main():
         print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
               f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
     made = other_pages(args.other_pages, 12345)
-    other = score_pages([(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made],
+    other = score_pages([p.floats() for p in made],
                         lambda p: clean_page(model, loss, p, spec), lines=[p.lines for p in made])
     print(f"{args.other_pages} pages of the second generator, never used in training:")
     for name, v in other["rmse"].items():
@@ -82,7 +82,8 @@ def main():
     for where, s in other["marks"].items():
         print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
               f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
-    print(json.dumps({"train_seconds": train_s, "other_generator": other["rmse"], "rmse": scores["rmse"], "page_seconds_median": float(np.median(times)),
+    print(json.dumps({"train_seconds": train_s, "other_generator": other["rmse"], "rmse": scores["rmse"],
+                      "page_seconds_median": float(np.median(times)),
                       "by": groups["by"], "marks": groups["marks"]}))
 
 

@@ -305,6 +305,7 @@ def check_targets(cfg: TrainConfig, data: TaskData) -> None:
 
 
 SMALL_VALIDATION = 1 << 24  # bytes: a validation set this small keeps its fixed corruption (16 MB)
+VAL_BATCH = 256  # validation rows a batch: small batches, a low peak memory
 
 
 def train_step(model: Autoencoder, loss: Any, opt: Any, corrupt: Any, X: Array, X_in: Array, idx: Array,
@@ -564,7 +565,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
 
     val_rng = None
     if X_val_in.nbytes <= SMALL_VALIDATION:  # speed: a small set's corruption is drawn once and kept (the same numbers)
-        x_val_tilde = be.xp.concatenate([x_val_tilde(i, i + 256) for i in range(0, len(X_val_in), 256)])
+        x_val_tilde = be.xp.concatenate([x_val_tilde(i, i + VAL_BATCH) for i in range(0, len(X_val_in), VAL_BATCH)])
 
     history, epoch, step, perm = [], 0, 0, None
     best = {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0}
@@ -643,7 +644,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
                 stopped = "interrupted"
                 break
             # -- end of epoch: validate, record, checkpoint, maybe stop --------------
-            val = evaluate_arrays(model, loss, X_val, x_val_tilde, batch_size=256)  # small batches: a low peak memory
+            val = evaluate_arrays(model, loss, X_val, x_val_tilde, batch_size=VAL_BATCH)
             const = loss.constant(X.shape[1])  # nats per example that no model can change (G2)
             record = {"epoch": epoch + 1, "lr": lr, "train_loss": run_sum / run_count, "val_loss": val["loss"],
                       "val_fit": val["loss"] - const, "loss_constant": const,

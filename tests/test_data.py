@@ -73,7 +73,8 @@ def test_reading_a_block_at_a_time_checks_the_file_as_a_whole_read_does(tmp_path
     for name, data, message in [("short", good[:-3], r"need 100 bytes of data, found 97: the file is truncated"),
                                 ("long", good + b"\0", "longer than its header says"),
                                 ("magic", b"\x12\x34" + good[2:], "bad magic number 0x1234"),
-                                ("cut.gz", gzip.compress(good)[:len(gzip.compress(good)) // 2], "cannot decompress.*truncated or corrupt")]:
+                                ("cut.gz", gzip.compress(good)[:len(gzip.compress(good)) // 2],
+                                 "cannot decompress.*truncated or corrupt")]:
         (tmp_path / name).write_bytes(data)
         with pytest.raises(IDXError, match=message):
             list(iter_idx(tmp_path / name, 2))

@@ -246,13 +246,13 @@ def _read(name, files, source, train_images=True):
         dims, dtype = idx_header(files["train-images"])
         arrays["train-images"] = np.empty((0, *dims[1:]), dtype)
     n = {"train": len(arrays["train-images"]) if train_images else dims[0], "test": len(arrays["test-images"])}
-    for role in ("train-images", "test-images"):
-        a = arrays[role]
+    for split in ("train", "test"):
+        role, a = f"{split}-images", arrays[f"{split}-images"]
         if a.ndim != 3 or a.dtype != np.uint8 or 0 in a.shape[1:]:
             raise ValueError(f"{files[role]}: expected uint8 images of shape (N, H, W), H and W at least 1, got "
-                             f"{a.dtype} {(n[role[:-7]], *a.shape[1:])}. Fix: pass the IDX image files of the data "
+                             f"{a.dtype} {(n[split], *a.shape[1:])}. Fix: pass the IDX image files of the data "
                              "set (train-images-idx3-ubyte and t10k-images-idx3-ubyte for MNIST).")
-        if n[role[:-7]] == 0:
+        if n[split] == 0:
             raise ValueError(f"{files[role]} holds no images (its header says 0). Fix: pass a file with images; "
                              "training needs both, and draws its figures from the test images.")
     if arrays["train-images"].shape[1:] != arrays["test-images"].shape[1:]:

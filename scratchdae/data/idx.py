@@ -41,7 +41,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     """
     path = _check_path(path)
     with _reading(path) as f:
-        return _read_idx(path, f, _stream_size(path))
+        return _read_idx(path, f)
 
 
 @contextlib.contextmanager
@@ -81,6 +81,11 @@ def _stream_size(path):
         return struct.unpack("<I", f.read(4))[0]
 
 
+def _agrees(path, dims, expected):
+    """Whether the file's stream size (a hint, see :func:`_stream_size`) is that of the header and data declared."""
+    return _stream_size(path) % 2**32 == (4 + 4 * len(dims) + expected) % 2**32
+
+
 def _read_header(path, f):
     """The dimensions, the value type and the byte count an IDX header declares, each checked."""
     magic = f.read(4)
@@ -104,10 +109,9 @@ def _read_header(path, f):
     return dims, dtype, expected
 
 
-def _read_idx(path, f, stream_size):
+def _read_idx(path, f):
     dims, dtype, expected = _read_header(path, f)
-    ndim = len(dims)
-    if stream_size % 2**32 == (4 + 4 * ndim + expected) % 2**32:  # the file agrees with its header:
+    if _agrees(path, dims, expected):  # the file agrees with its header:
         data = bytearray(expected)  # one buffer of the right size, filled in place
         got = 0
         while got < expected:
@@ -160,7 +164,7 @@ def check_idx_length(path: str | Path) -> tuple[int, ...]:
     path = _check_path(path)
     with _reading(path) as f:
         dims, _, expected = _read_header(path, f)
-        if _stream_size(path) % 2**32 == (4 + 4 * len(dims) + expected) % 2**32:
+        if _agrees(path, dims, expected):
             return dims
         got = 0
         while got <= expected:

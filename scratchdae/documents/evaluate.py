@@ -74,11 +74,14 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         page_sse = {name: float(np.sum((out.astype(np.float64) - clean) ** 2)) for name, out in outs.items()}
         for name in names:
             sse[name] += page_sse[name]
-        for where, total in marks.items():
-            pixels = lines[i] if where == "near marks" else ~lines[i]
+        if marks:  # near the marks, and elsewhere: the rest of the page's error and pixels
+            near = lines[i]
             for name, out in outs.items():
-                total[0][name] += float(np.sum((out[pixels].astype(np.float64) - clean[pixels]) ** 2))
-            total[1] += int(pixels.sum())
+                e_near = float(np.sum((out[near].astype(np.float64) - clean[near]) ** 2))
+                marks["near marks"][0][name] += e_near
+                marks["elsewhere"][0][name] += page_sse[name] - e_near
+            marks["near marks"][1] += int(near.sum())
+            marks["elsewhere"][1] += clean.size - int(near.sum())
         for g, values in groups.items():
             total = values.setdefault(str(meta[i][g]), [dict.fromkeys(names, 0.0), 0, 0])
             for name in names:
@@ -134,21 +137,20 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                          "backgrounds, system_fonts and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
     cleaner = document_cleaner(model_path, backend)
-    if generator == "other":
-        from .other_pages import other_pages
-
-        made = other_pages(pages, seed)
-        pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
-        meta, lines = [p.meta for p in made], [p.lines for p in made]
-        source = f"{pages} pages of the second generator (other_pages), seed {seed}"
-    elif data_dir is not None:
+    if data_dir is not None:
         pairs, meta, lines = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
     else:
-        made = make_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
-        pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
-        meta, lines = [p.meta for p in made], [p.lines for p in made]
-        source = f"{pages} generated pages, seed {seed}, fonts {fonts or 'all'}, backgrounds {backgrounds or 'all'}"
+        if generator == "other":
+            from .other_pages import other_pages
+
+            made = other_pages(pages, seed)
+            source = f"{pages} pages of the second generator (other_pages), seed {seed}"
+        else:
+            made = make_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
+            source = (f"{pages} generated pages, seed {seed}, fonts {fonts or 'all'}, "
+                      f"backgrounds {backgrounds or 'all'}")
+        pairs, meta, lines = [p.floats() for p in made], [p.meta for p in made], [p.lines for p in made]
     result = score_pages(pairs, cleaner, log, meta, lines)
     result["source"] = source
     if figure is not None:

@@ -261,6 +261,10 @@ class Page:
     meta: dict
     lines: np.ndarray | None = None  # bool (H, W): pixels within 2 of a mark that is not text (rims, creases)
 
+    def floats(self) -> tuple[np.ndarray, np.ndarray]:
+        """(noisy, clean) as float32 in [0, 1], the pair the model and the scores take."""
+        return self.noisy / np.float32(255), self.clean / np.float32(255)
+
 
 def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES,
               backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, system_fonts: bool = False) -> Page:

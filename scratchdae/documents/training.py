@@ -46,7 +46,7 @@ def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, bac
                     system_fonts: bool = False) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, Any]]]:
     """n (noisy, clean) float pairs in [0, 1] and their records, from :func:`make_pages`."""
     pages = make_pages(n, seed, split, fonts, backgrounds, system_fonts)
-    return [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in pages], [p.meta for p in pages]
+    return [p.floats() for p in pages], [p.meta for p in pages]
 
 
 def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec, per_page: int,
@@ -94,23 +94,20 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
         train_pairs = read_pairs([files[i] for i in sorted(order[n_val:])])
         val_pairs = read_pairs([files[i] for i in sorted(order[:n_val])])
         source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
-    else:
-        n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
-        log(f"generating {cfg.pages} training and {n_val} validation pages ...")
-        made = make_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
-        train_pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
-        marks = [p.lines for p in made]
-        made = make_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
-        val_pairs = [(p.noisy / np.float32(255), p.clean / np.float32(255)) for p in made]
-        val_marks = [p.lines for p in made]
-        source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; "
-                  f"backgrounds: {cfg.backgrounds or 'all'}), "
-                  f"{n_val} for validation")
-    if cfg.data_dir is not None:
         marks = val_marks = None  # a folder's pages do not say where their marks are
         if cfg.mark_windows:
             raise ValueError("--mark-windows needs to know where a page's marks are, which only generated pages "
                              "record. Fix: drop --mark-windows, or train on generated pages.")
+    else:
+        n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
+        log(f"generating {cfg.pages} training and {n_val} validation pages ...")
+        train = make_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        val = make_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        train_pairs, marks = [p.floats() for p in train], [p.lines for p in train]
+        val_pairs, val_marks = [p.floats() for p in val], [p.lines for p in val]
+        source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; "
+                  f"backgrounds: {cfg.backgrounds or 'all'}), "
+                  f"{n_val} for validation")
     rng = np.random.default_rng([cfg.seed, 5])
     X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng, marks, cfg.mark_windows)
     Xv, Yv = sample_windows(val_pairs, spec, max(500, cfg.windows_per_page // 4), rng, val_marks, cfg.mark_windows)

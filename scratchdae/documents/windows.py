@@ -47,7 +47,7 @@ class WindowSpec:
         if not isinstance(self.stride, int) or not 1 <= self.stride <= self.out:
             raise ValueError(f"stride must be between 1 and out ({self.out}) so that patches cover every pixel, "
                              f"got {self.stride!r}. Fix: e.g. stride=2.")
-        if not isinstance(self.lines, int) or self.lines < 0 or (self.lines and (self.lines < 3 or self.lines % 2 == 0)):
+        if not isinstance(self.lines, int) or self.lines < 0 or (self.lines and (self.lines < 3 or not self.lines % 2)):
             raise ValueError(f"lines must be 0 or an odd length of at least 3 pixels, got {self.lines!r}. "
                              "Fix: e.g. lines=41.")
         if self.out > self.window:
