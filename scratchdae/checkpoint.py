@@ -4,7 +4,9 @@ Two kinds, same format:
 
 * ``model.npz``: a trained model to use (evaluate, denoise): its parameters,
   the loss's parameters, and a header with the architecture, loss, corruption,
-  data normalisation and a summary of the training history.
+  data normalisation and a summary of the training history. A stacked
+  document cleaner's second stage also holds its first stage: that model's
+  header as ``first_stage`` and its arrays under ``first/``.
 * ``checkpoint.npz``: everything needed to resume training exactly: the
   model, the optimizer's moments, the random generators' states, the epoch and
   step, the early-stopping record and the whole history (the best weights so
@@ -88,7 +90,8 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
             header = _parse_header(path, _read_member(path, z, members["__header__"], MAX_HEADER_BYTES))
             check_header(header, path, kind)
             arrays = {name: _read_member(path, z, info, _member_limit(header, name)) for name, info in members.items()
-                      if name.startswith(MEMBER_PREFIXES) or name == "perm"}
+                      if name.startswith(MEMBER_PREFIXES) or name == "perm"
+                      or (name.startswith(FIRST_STAGE) and "first_stage" in header)}
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as err:
         # RuntimeError: an encrypted member; NotImplementedError: a compression zip files may use, numpy never does
         raise CheckpointError(f"{path} is not a readable .npz checkpoint ({err}). Fix: retrain, or use "
@@ -98,6 +101,7 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
 
 MAX_HEADER_BYTES = 64 * 2**20  # a header with a long history is a few MB
 MEMBER_PREFIXES = ("param/", "loss/", "opt/")
+FIRST_STAGE = "first/"  # a second stage's file: the first stage's param/ and loss/ arrays under this prefix
 
 
 def _read_member(path, z, info, limit):
@@ -134,11 +138,12 @@ def _read_member(path, z, info, limit):
 
 
 def _member_limit(header, name):
-    """Bytes a member may declare: its largest parameter in float64, or, in a training state, the
-    training order (perm) of the data record's rows."""
+    """Bytes a member may declare: its largest parameter in float64 (a first stage's member: that
+    stage's), or, in a training state, the training order (perm) of the data record's rows."""
     if name == "perm" and header["kind"] == "training-state":
         return 8 * header["data"]["n_train"] + 4096
-    largest = max(math.prod(shape) for shape in parameter_shapes(**header["architecture"]).values())
+    arch = (header["first_stage"] if name.startswith(FIRST_STAGE) else header)["architecture"]
+    largest = max(math.prod(shape) for shape in parameter_shapes(**arch).values())
     return 8 * largest + 4096
 
 
@@ -191,6 +196,7 @@ MODEL = {
     "window": (False, lambda v: isinstance(v, dict) and all(_is_int(x, 0) for x in v.values()),
                "an object of window sizes"),
     "data": (False, lambda v: isinstance(v, dict), "an object"),
+    "first_stage": (False, lambda v: isinstance(v, dict), "the header of a first stage's model (an object)"),
 }
 TRAINING_STATE = {
     "config": (True, lambda v: isinstance(v, dict), "an object of training settings"),
@@ -256,6 +262,8 @@ def check_header(header: Any, path: str | Path = "checkpoint", kind: str | None 
     if shape and shape[0] * shape[1] != n_in:
         raise CheckpointError(f"{path}: the images are {shape[0]}x{shape[1]} = {shape[0] * shape[1]} pixels, and "
                               f"the model reads {n_in}. The file is damaged. Fix: retrain, or use an intact copy.")
+    if "first_stage" in header:
+        _check_first_stage(header, path)
     if header["kind"] == "training-state":
         _check_entries(header, TRAINING_STATE, path)
         if header["epoch"] != len(header["history"]):
@@ -263,6 +271,20 @@ def check_header(header: Any, path: str | Path = "checkpoint", kind: str | None 
                                   f"{len(header['history'])}. The file is damaged. Fix: start a new run, or restore "
                                   "an intact copy.")
     return header
+
+
+def _check_first_stage(header, path):
+    """A stacked document cleaner's first stage: a whole document model's header, itself not stacked."""
+    first = header["first_stage"]
+    where = f"{path} (its first stage)"
+    if header.get("task") != "documents" or first.get("task") != "documents":
+        raise CheckpointError(f"{path}: only document models are stacked, and this one says its task is "
+                              f"{header.get('task')!r} with a first stage of {first.get('task')!r}. The file is "
+                              "damaged. Fix: retrain, or use an intact copy.")
+    if "first_stage" in first:
+        raise CheckpointError(f"{where} is itself stacked: a cleaner has at most two stages. The file is damaged. "
+                              "Fix: retrain, or use an intact copy.")
+    check_header(first, where, "model")
 
 
 def model_arrays(model: Autoencoder, loss: Loss) -> dict[str, Array]:
@@ -339,10 +361,12 @@ def model_header(model: Autoencoder, loss: Loss, corruption: Corruption, **extra
             "corruption": corruption.spec(), "trained_on": model.backend.name, **extra}
 
 
-def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Corruption, **extra: Any) -> Path:
+def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Corruption, *,
+               arrays: dict[str, Array] | None = None, **extra: Any) -> Path:
     """Write ``model.npz``: what evaluate and denoise need.
 
-    ``extra`` adds entries to the header (``task``, ``normalisation`` of images, ...). The file is
+    ``extra`` adds entries to the header (``task``, ``normalisation`` of images, ...); ``arrays``, named
+    ``first/...``, adds a stacked cleaner's first stage (with its header as ``extra["first_stage"]``). The file is
     checked as :func:`load_model` will check it before anything is written, so a model that could
     not be loaded again (NaN weights, a header entry of the wrong kind) is refused here.
     """
@@ -355,7 +379,12 @@ def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Cor
     if reserved:
         raise ValueError(f"save_model writes the header entries {', '.join(reserved)} itself. Fix: drop them from "
                          "the keyword arguments.")
-    arrays, header = model_arrays(model, loss), model_header(model, loss, corruption, **extra)
+    others = dict(arrays or {})
+    if any(not k.startswith(FIRST_STAGE) for k in others) or bool(others) != ("first_stage" in extra):
+        raise ValueError(f"save_model's arrays hold a first stage: names starting {FIRST_STAGE!r}, given together "
+                         f"with its header as first_stage=..., got {sorted(others)[:3]} and first_stage "
+                         f"{'given' if 'first_stage' in extra else 'not given'}. Fix: pass both, or neither.")
+    arrays, header = {**model_arrays(model, loss), **others}, model_header(model, loss, corruption, **extra)
     full = json.loads(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **header}, default=_json_value))
     check_header(full, path, "model")
     largest = float(np.finfo(model.dtype).max)

@@ -477,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a denoising autoencoder (default: the bundled MNIST sample)",
                        description="Train a DAE. Defaults in parentheses.")
+    from .documents.stacked import FIRST_VIEW
     from .train import TrainConfig
 
     d, dd, dp = TrainConfig(), TrainConfig(dataset="documents"), TrainConfig(dataset="toy:mixture8")
@@ -505,6 +506,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mark-windows", type=float, default=None,
                    help="share of each generated page's training windows taken near marks that are not text "
                         f"(creases, rims), in [0, 0.5] ({dd.mark_windows})")
+    g.add_argument("--first-stage", type=_path, default=None, metavar="MODEL",
+                   help="train a second stage that reads this document model's cleaned pages beside the noisy ones "
+                        "(a stacked cleaner, saved as one model file with its first stage); it trains on pages the "
+                        "first stage did not")
+    g.add_argument("--first-view", type=int, default=None,
+                   help="second stage: spacing, odd, of its coarse 9x9 grid over the first stage's output "
+                        f"({FIRST_VIEW}: a view {FIRST_VIEW * 9} pixels wide)")
     g.add_argument("--fonts", default=None, help="font families of generated pages: serif,sans,mono (all)")
     g.add_argument("--backgrounds", default=None,
                    help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")

@@ -17,7 +17,7 @@ The ``cfg`` the functions below take is the run's :class:`scratchdae.train.Train
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class TaskData:
     val_targets: np.ndarray
     header: dict
     figures: object  # figures(out, model, loss, corrupt, history, seed) -> {name: path}
+    arrays: dict = field(default_factory=dict)  # what model.npz holds besides the model: a first stage's weights
 
     def fingerprint(self) -> dict[str, Any]:
         """Count and SHA-256 of the training and validation rows: a resumed run must see the same data."""

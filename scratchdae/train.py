@@ -46,6 +46,7 @@ from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .documents.generate import MAX_PAGES
+from .documents.stacked import FIRST_VIEW
 from .progress import Progress
 from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data
 from .validation import check_positive
@@ -75,6 +76,8 @@ class TrainConfig:
     stride: int = None  # cleaning: windows this many pixels apart; each pixel averages the patches covering it
     lines: int = None  # length of the oriented line means each window also sees (0: none)
     mark_windows: float = None  # share of each page's training windows taken near marks that are not text
+    first_stage: str = None  # a document model.npz: train a second stage that reads its cleaned pages (stacked)
+    first_view: int = None  # second stage: spacing of its coarse grid over the first stage's output (odd)
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     system_fonts: bool = False  # draw pages with the machine's fonts too (pages then differ between machines)
@@ -108,12 +111,13 @@ class TrainConfig:
         for name in ("tied", "nesterov", "system_fonts", "quiet", "figures"):  # 'no' would be true: refuse it
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        for name in ("data_dir", "out"):  # a Path is fine; saved as text
+        for name in ("data_dir", "out", "first_stage"):  # a Path is fine; saved as text
             value = getattr(self, name)
             if isinstance(value, Path):
                 setattr(self, name, str(value))
             if value is not None and not str(value).strip():
-                raise ValueError(f"{name} is empty. Fix: --{name.replace('_', '-')} FOLDER, or leave it out.")
+                raise ValueError(f"{name} is empty. Fix: --{name.replace('_', '-')} "
+                                 f"{'FILE' if name == 'first_stage' else 'FOLDER'}, or leave it out.")
         if self.dataset == "mnist-sample" and self.data_dir is not None:
             raise ValueError(f"data_dir {self.data_dir!r} would be ignored: the bundled MNIST sample is not read "
                              "from a folder. Fix: drop --dataset to train on that folder's IDX files (dataset=None in "
@@ -147,7 +151,7 @@ class TrainConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
                                  f"Fix: e.g. --{name.replace('_', '-')} identity.")
         for name in ("batch_size", "epochs", "seed", "patience", "max_train", "n_points", "pages", "windows_per_page",
-                     "window", "patch", "stride", "lines"):
+                     "window", "patch", "stride", "lines", "first_view"):
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 setattr(self, name, int(v))  # NumPy integers are fine
@@ -187,6 +191,12 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be a number from 0 to 1, got {self.weight_decay!r} (larger pulls the "
                              "weights to zero faster than any data can move them). Fix: e.g. --weight-decay 1e-4.")
         self._refuse_what_does_not_apply()
+        if self.first_stage and self.first_view is None:
+            self.first_view = FIRST_VIEW
+        if self.first_view is not None and (not isinstance(self.first_view, int) or isinstance(self.first_view, bool)
+                                            or self.first_view < 1 or self.first_view % 2 == 0):
+            raise ValueError(f"first_view must be an odd positive integer, got {self.first_view!r}. "
+                             f"Fix: --first-view {FIRST_VIEW}.")
         if self.task == "documents":
             for name, most in (("pages", MAX_PAGES), ("windows_per_page", 100_000), ("window", 99)):
                 if getattr(self, name) > most:
@@ -200,12 +210,15 @@ class TrainConfig:
         ignored = []
         if self.task != "documents":
             ignored += [f"--{k.replace('_', '-')}" for k in ("pages", "windows_per_page", "window", "patch", "stride",
-                                                               "lines", "mark_windows", "fonts", "backgrounds")
+                                                               "lines", "mark_windows", "fonts", "backgrounds",
+                                                               "first_stage", "first_view")
                         if getattr(self, k) is not None]
             ignored += ["--system-fonts"] if self.system_fonts else []
             why = "for --dataset documents only"
         if self.optimizer != "sgd" and (self.nesterov or self.momentum != 0.9):
             ignored, why = ["--momentum/--nesterov"], f"for --optimizer sgd only; this run uses {self.optimizer}"
+        if self.task == "documents" and self.first_view is not None and not self.first_stage:
+            ignored, why = ["--first-view"], "it sets how a second stage sees its --first-stage, and none was given"
         if self.task == "documents" and self.max_train is not None:
             ignored, why = ["--max-train"], "documents train on --pages, not on a number of images"
         if str(self.dataset).startswith("toy:") and self.data_dir is not None:
@@ -601,8 +614,8 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     def write_model():
         summary = {"epochs": len(history), "best_epoch": best["epoch"] + 1, "best_val_loss": best["val_loss"],
                    "last": history[-1] if history else None}
-        save_model(model_path, model, loss, corrupt, dataset=data.name, data=data_record, history=summary,
-                   **data.header, train_config=asdict(cfg))
+        save_model(model_path, model, loss, corrupt, arrays=data.arrays, dataset=data.name, data=data_record,
+                   history=summary, **data.header, train_config=asdict(cfg))
 
     log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; "
         f"noise {corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "

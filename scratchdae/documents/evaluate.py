@@ -12,29 +12,30 @@ from typing import Any
 import numpy as np
 
 from ..backend import Backend
-from ..checkpoint import CheckpointError, load_model
 from ..losses import Loss
 from ..model import Autoencoder
 from ..validation import as_int
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import make_pages
-from .windows import WindowSpec, clean_page
+from .stacked import PageCleaner, load_cleaner
+from .windows import WindowSpec
 
 
 def load_document_model(path: str | Path,
                         backend: str | Backend | None = None) -> tuple[Autoencoder, Loss, WindowSpec]:
-    """(model, loss, spec) from a model.npz trained on documents."""
-    model, loss, header = load_model(path, backend)
-    if header.get("task") != "documents":
-        raise CheckpointError(f"{path} is a model of {header.get('task', 'images')}, not of documents. Fix: train one "
-                              "with scratchdae train --dataset documents.")
-    return model, loss, WindowSpec(**header["window"])
+    """(model, loss, spec) from a model.npz of one stage trained on documents, for
+    ``clean_page(model, loss, page, spec)``; a stacked model is read with :func:`load_cleaner`."""
+    cleaner = load_cleaner(path, backend)
+    if len(cleaner.stages) > 1:
+        raise ValueError(f"{path} is a stacked cleaner of two stages, which clean_page alone cannot run. Fix: "
+                         "cleaner = load_cleaner(path); cleaner(page).")
+    s = cleaner.stages[0]
+    return s.model, s.loss, s.spec
 
 
-def document_cleaner(path: str | Path, backend: str | Backend | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """A function page (H, W) -> cleaned page, from a model file."""
-    model, loss, spec = load_document_model(path, backend)
-    return lambda page: clean_page(model, loss, page, spec)
+def document_cleaner(path: str | Path, backend: str | Backend | None = None) -> PageCleaner:
+    """A function page (H, W) -> cleaned page, from a model file of one or two stages."""
+    return load_cleaner(path, backend)
 
 
 GROUPS = {"font_family": "font family", "size": "font size", "background": "background"}  # meta key -> label
@@ -42,8 +43,12 @@ GROUPS = {"font_family": "font family", "size": "font size", "background": "back
 
 def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[np.ndarray], np.ndarray],
                 log: Callable[[str], None] | None = None, meta: list[dict[str, Any]] | None = None,
-                lines: list[np.ndarray] | None = None) -> dict[str, Any]:
+                lines: list[np.ndarray] | None = None,
+                others: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> dict[str, Any]:
     """RMSE of each method over all pixels of ``pairs`` [(noisy, clean)], and seconds per page of the model.
+
+    The methods are the noisy page, the baselines, ``others`` (name -> cleaner, e.g. a stacked
+    model's first stage alone) and the model.
 
     With ``meta``, one dict a page as the generator records it, also each method's RMSE per font family,
     per font size and per background family (``by``: group -> value -> method -> RMSE, with ``pages``).
@@ -58,7 +63,7 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
     if lines is not None and [m.shape for m in lines] != [c.shape for _, c in pairs]:
         raise ValueError("lines must hold one mask a page, each of its page's shape.")
     methods = {"noisy page": lambda p: p, "global threshold": global_threshold,
-               "median background subtraction": median_background_subtraction}
+               "median background subtraction": median_background_subtraction, **(others or {})}
     names = [*methods, "model"]
     sse = dict.fromkeys(names, 0.0)
     # pixels near marks that are not text, and the rest: [sse by method, pixels]
@@ -151,7 +156,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
             source = (f"{pages} generated pages, seed {seed}, fonts {fonts or 'all'}, "
                       f"backgrounds {backgrounds or 'all'}")
         pairs, meta, lines = [p.floats() for p in made], [p.meta for p in made], [p.lines for p in made]
-    result = score_pages(pairs, cleaner, log, meta, lines)
+    others = {"first stage alone": cleaner.first_stage()} if len(cleaner.stages) > 1 else None
+    result = score_pages(pairs, cleaner, log, meta, lines, others)
     result["source"] = source
     if figure is not None:
         from .figures import worst_pages_figure

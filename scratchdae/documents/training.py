@@ -6,7 +6,13 @@ Whole pages are split into training and validation, so no validation window
 comes from a page seen in training. From each page we sample windows: half at
 uniformly random pixels (the metric counts every pixel, most of them paper),
 half at pixels near ink, where the cleaning is hard.
+
+A second stage (``--first-stage MODEL``, :mod:`scratchdae.documents.stacked`)
+trains on pages the first stage never trained on: fresh generated pages, or
+the folder's pages other than those the first stage trained on. Its windows
+also see the first stage's cleaned page, computed as at cleaning time.
 """
+import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,7 @@ import numpy as np
 from ..tasks import TaskData
 from .generate import BACKGROUNDS, FONT_FAMILIES, Page, make_page
 from .pages import kaggle_pairs, read_pairs
+from .stacked import first_stage_outputs
 from .windows import WindowSpec, page_features, patch_targets
 
 
@@ -35,7 +42,7 @@ def make_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrou
     """n generated pages (uint8, with their record and where they hold marks that are not text); the split
     name keeps training, validation and test pages apart. Drawn with the fonts that ship with matplotlib
     (the same pages on every machine), and also the machine's own fonts when ``system_fonts`` is true."""
-    base = {"train": 100, "val": 200, "test": 300}[split]
+    base = {"train": 100, "val": 200, "test": 300, "second": 400}[split]  # second: a second stage's training
     fonts = parse_families(fonts, FONT_FAMILIES, "font families")
     backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")
     return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts)
@@ -51,11 +58,12 @@ def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, bac
 
 def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec, per_page: int,
                    rng: np.random.Generator, marks: list[np.ndarray] | None = None,
-                   mark_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                   mark_fraction: float = 0.0, firsts: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(features, targets) for ``per_page`` windows of each page: half near ink, the rest uniform; with
     ``marks`` (one bool mask a page of the pixels near marks that are not text, as the generator records
     them) and ``mark_fraction`` > 0, that fraction of each page's windows is taken near its marks instead
-    of uniformly, so that the model sees enough creases and rims to learn them.
+    of uniformly, so that the model sees enough creases and rims to learn them. A second stage
+    (``spec.first``) also reads ``firsts``, the first stage's cleaned pages.
 
     Each page's windows are written into arrays made once for all pages (no list of pieces to
     join, which would hold every window twice)."""
@@ -72,7 +80,8 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
         if n_marks:  # drawn last, so that without marks the windows are those of before
             parts.append(rng.choice(flat_marks, n_marks))
         idx = np.concatenate(parts)
-        X[i * per_page:(i + 1) * per_page] = page_features(noisy, spec, idx)  # only the sampled windows
+        first = firsts[i] if firsts is not None else None
+        X[i * per_page:(i + 1) * per_page] = page_features(noisy, spec, idx, first)  # only the sampled windows
         Y[i * per_page:(i + 1) * per_page] = patch_targets(clean, spec, idx)
     return X, Y
 
@@ -80,19 +89,33 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
 def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     """TaskData for ``scratchdae train --dataset documents``; ``cfg`` is the run's TrainConfig."""
     try:
-        spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines)
+        spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines,
+                          first=cfg.first_view or 0)  # first_view is checked by TrainConfig
     except ValueError as err:  # in the command line's words: WindowSpec's out is --patch
         raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}: "
                          f"{str(err).replace('out', '--patch').replace('window=', '--window ')}") from None
+    header = {"task": "documents", "window": spec.config()}
+    first_stage, arrays, trained_on = None, {}, set()
+    if cfg.first_stage:
+        from .stacked import read_first_stage
+
+        first_stage, entries, arrays = read_first_stage(cfg.first_stage, cfg.backend)
+        header.update(entries)
+        trained_on = set(entries["first_stage"].get("train_pages", []))
     if cfg.data_dir is not None:
-        files = kaggle_pairs(cfg.data_dir)  # explains what is missing from a folder that is not Kaggle's
+        files = [f for f in kaggle_pairs(cfg.data_dir) if _sha256(f[0]) not in trained_on]
         if len(files) < 2:
-            raise ValueError(f"{cfg.data_dir} has {len(files)} page pair; at least 2 are needed (train and "
-                             "validation). Fix: add pages to train/ and train_cleaned/.")
+            why = (f" once the {len(trained_on)} pages its first stage trained on are left out (a second stage must "
+                   "not see better first-stage outputs in training than in use)" if trained_on else "")
+            raise ValueError(f"{cfg.data_dir} has {len(files)} page pair{why}; at least 2 are needed (train and "
+                             "validation). Fix: add pages to train/ and train_cleaned/"
+                             f"{', or train the second stage on another folder' if trained_on else ''}.")
         order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
         n_val = max(1, int(round(len(files) * cfg.val_fraction)))
-        train_pairs = read_pairs([files[i] for i in sorted(order[n_val:])])
+        train_files = [files[i] for i in sorted(order[n_val:])]
+        train_pairs = read_pairs(train_files)
         val_pairs = read_pairs([files[i] for i in sorted(order[:n_val])])
+        header["train_pages"] = [_sha256(noisy) for noisy, _ in train_files]
         source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
         marks = val_marks = None  # a folder's pages do not say where their marks are
         if cfg.mark_windows:
@@ -101,25 +124,37 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     else:
         n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
         log(f"generating {cfg.pages} training and {n_val} validation pages ...")
-        train = make_pages(cfg.pages, cfg.seed, "train", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+        train = make_pages(cfg.pages, cfg.seed, "second" if first_stage else "train", cfg.fonts, cfg.backgrounds,
+                           cfg.system_fonts)
         val = make_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
         train_pairs, marks = [p.floats() for p in train], [p.lines for p in train]
         val_pairs, val_marks = [p.floats() for p in val], [p.lines for p in val]
         source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; "
                   f"backgrounds: {cfg.backgrounds or 'all'}), "
                   f"{n_val} for validation")
+    firsts = val_firsts = None
+    if first_stage:
+        log(f"cleaning the {len(train_pairs) + len(val_pairs)} pages with the first stage {cfg.first_stage} ...")
+        firsts, val_firsts = first_stage_outputs(first_stage, train_pairs), first_stage_outputs(first_stage, val_pairs)
+        source += f", read beside the first stage's cleaned pages ({cfg.first_stage})"
     rng = np.random.default_rng([cfg.seed, 5])
-    X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng, marks, cfg.mark_windows)
-    Xv, Yv = sample_windows(val_pairs, spec, max(500, cfg.windows_per_page // 4), rng, val_marks, cfg.mark_windows)
+    X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng, marks, cfg.mark_windows, firsts)
+    Xv, Yv = sample_windows(val_pairs, spec, max(500, cfg.windows_per_page // 4), rng, val_marks, cfg.mark_windows,
+                            val_firsts)
 
     def figures(out, model, loss, corrupt, history, seed):
         from ..figures import loss_curves
         from .figures import page_figure
-        from .windows import clean_page
+        from .stacked import PageCleaner, Stage
 
+        cleaner = PageCleaner([*(first_stage.stages if first_stage else []), Stage(model, loss, spec)])
         noisy, clean = val_pairs[0]
         return {"loss_curves": loss_curves(Path(out) / "loss_curves.png", history),
-                "pages": page_figure(Path(out) / "pages.png", noisy, clean_page(model, loss, noisy, spec), clean)}
+                "pages": page_figure(Path(out) / "pages.png", noisy, cleaner(noisy), clean)}
 
-    header = {"task": "documents", "window": spec.config()}
-    return TaskData("documents", source, X, Y, Xv, Yv, header, figures)
+    return TaskData("documents", source, X, Y, Xv, Yv, header, figures, arrays)
+
+
+def _sha256(path: Path) -> str:
+    """A page file's SHA-256: which pages of a folder a first stage trained on."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

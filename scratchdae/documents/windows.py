@@ -11,6 +11,11 @@ the clean c x c patch around that pixel. A page of
 any size is cleaned by sliding the window over every pixel, in bands of rows
 (batched on the model's backend), and averaging the c*c overlapping
 predictions each pixel receives.
+
+A second stage (a stacked cleaner) reads the same windows of the noisy page
+and, beside them, the first stage's cleaned page: its k x k window and a
+coarse k x k grid of its means over a much wider view, where a crease the
+first stage left as a faint stroke shows as a long line crossing the text.
 """
 from dataclasses import asdict, dataclass
 
@@ -34,12 +39,15 @@ class WindowSpec:
     context: int = 3  # s: a coarse k x k grid of 3x3 means, s pixels apart, covering (s k) x (s k); 0 = none
     stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `out`)
     lines: int = 0  # length of the oriented line means at the window's centre (8 orientations); 0 = none
+    first: int = 0  # a second stage: spacing s of its coarse grid over the first stage's output; 0 = a first stage
 
     def __post_init__(self):
-        for name in ("window", "out", "background", "context", "stride", "lines"):  # NumPy integers are fine
+        for name in ("window", "out", "background", "context", "stride", "lines", "first"):  # NumPy integers: fine
             object.__setattr__(self, name, as_int(getattr(self, name)))
-        if not isinstance(self.context, int) or self.context < 0 or (self.context and self.context % 2 == 0):
-            raise ValueError(f"context must be 0 or an odd positive integer, got {self.context!r}.")
+        for name in ("context", "first"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0 or (v and v % 2 == 0):
+                raise ValueError(f"{name} must be 0 or an odd positive integer, got {v!r}.")
         for name in ("window", "out", "background"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1 or v % 2 == 0:
@@ -57,8 +65,10 @@ class WindowSpec:
     @property
     def n_features(self) -> int:
         """Inputs per window: k^2 noisy pixels, k^2 ratios to the paper, with ``context`` k^2 coarse means,
-        and with ``lines`` the ratio's mean along 8 lines through the centre."""
-        return (3 if self.context else 2) * self.window**2 + (ORIENTATIONS if self.lines else 0)
+        with ``lines`` the ratio's mean along 8 lines through the centre, and in a second stage (``first``)
+        k^2 pixels of the first stage's output and k^2 coarse means of it."""
+        grids = 2 + bool(self.context) + 2 * bool(self.first)
+        return grids * self.window**2 + (ORIENTATIONS if self.lines else 0)
 
     @property
     def n_outputs(self) -> int:
@@ -100,35 +110,55 @@ def paper_estimate(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
     return box_filter(max_filter(page, k), k)
 
 
-def _padded_inputs(page, spec):
-    """The noisy page, its ratio to the paper estimate, and (with context) the ratio's 3x3 means,
-    each padded so that every pixel has its full window."""
+def _padded_inputs(page, spec, first=None):
+    """What the windows are cut from, by name: the noisy page, its ratio to the paper estimate, (with
+    context) the ratio's s x s means, (with lines) the line means, and in a second stage the first
+    stage's output and its means; each padded so that every pixel has its full window."""
     page = np.asarray(page, dtype=np.float32)
+    if spec.first and (first is None or np.shape(first) != page.shape):
+        got = "none" if first is None else f"shape {np.shape(first)}"
+        raise ValueError(f"this is a second stage: it reads the first stage's cleaned page beside the noisy one "
+                         f"(shape {page.shape}), got {got}. Fix: clean with the whole stacked model "
+                         "(load_cleaner(path)), which runs both stages.")
+    if not spec.first and first is not None:
+        raise ValueError("a first stage reads the noisy page alone; a first stage's output was given. Fix: drop it.")
     ratio = np.clip(page / np.maximum(paper_estimate(page, spec), 0.05), 0, 1.5)
     r = spec.window // 2
-    padded = [np.pad(a, r, mode="edge") for a in (page, ratio)]
+    padded = {"page": np.pad(page, r, mode="edge"), "ratio": np.pad(ratio, r, mode="edge")}
     if spec.context:
-        padded.append(np.pad(box_filter(ratio, spec.context), r * spec.context, mode="edge"))
+        padded["context"] = np.pad(box_filter(ratio, spec.context), r * spec.context, mode="edge")
     if spec.lines:  # at the centre pixel only: not padded
-        padded.append(line_means(ratio, spec.lines))
+        padded["lines"] = line_means(ratio, spec.lines)
+    if spec.first:
+        first = np.asarray(first, dtype=np.float32)
+        padded["first"] = np.pad(first, r, mode="edge")
+        padded["first_context"] = np.pad(box_filter(first, spec.first), r * spec.first, mode="edge")
     return padded
 
 
-def _window_features(padded: list[np.ndarray], spec: WindowSpec, index: tuple) -> np.ndarray:
+def _coarse_grid(padded: np.ndarray, k: int, s: int, index: tuple) -> np.ndarray:
+    """The k x k grid of every s-th pixel of an (s (k - 1) + 1)-wide window, at the windows ``index`` picks."""
+    big = s * (k - 1) + 1
+    return sliding_window_view(padded, (big, big))[:, :, ::s, ::s][index]
+
+
+def _window_features(padded: dict[str, np.ndarray], spec: WindowSpec, index: tuple) -> np.ndarray:
     """(windows, n_features) float32: the features of the windows that ``index`` picks from the
     (H, W) grid of lazy window views, copied, so only what is asked for is built."""
-    k, s = spec.window, spec.context
-    parts = [sliding_window_view(a, (k, k))[index] for a in padded[:2]]
-    if s:  # the coarse grid: every s-th pixel of an (s (k - 1) + 1)-wide window
-        big = s * (k - 1) + 1
-        parts.append(sliding_window_view(padded[2], (big, big))[:, :, ::s, ::s][index])
+    k = spec.window
+    parts = [sliding_window_view(padded["page"], (k, k))[index], sliding_window_view(padded["ratio"], (k, k))[index]]
+    if spec.context:
+        parts.append(_coarse_grid(padded["context"], k, spec.context, index))
+    if spec.first:
+        parts.append(sliding_window_view(padded["first"], (k, k))[index])
+        parts.append(_coarse_grid(padded["first_context"], k, spec.first, index))
     parts = [p.reshape(-1, k * k) for p in parts]
     if spec.lines:  # the line means at the centre
-        parts.append(padded[-1][index].reshape(-1, ORIENTATIONS))
+        parts.append(padded["lines"][index].reshape(-1, ORIENTATIONS))
     return np.concatenate(parts, axis=1)
 
 
-def features_at(padded: list[np.ndarray], spec: WindowSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def features_at(padded: dict[str, np.ndarray], spec: WindowSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(len(rows) * len(cols), n_features) float32: the features of the pixels on a grid (rows x cols)."""
     return _window_features(padded, spec, np.ix_(rows, cols))
 
@@ -148,11 +178,13 @@ def _pixel_rows_cols(pixels, height, width):
     return np.divmod(pixels.astype(np.int64), width)
 
 
-def page_features(page: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None) -> np.ndarray:
+def page_features(page: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None,
+                  first: np.ndarray | None = None) -> np.ndarray:
     """(H*W, n_features) float32: the features of every pixel, in row-major order; with ``pixels``
-    (flat row-major indices), those pixels' features only, in that order."""
+    (flat row-major indices), those pixels' features only, in that order. A second stage (``spec.first``)
+    also needs ``first``, the first stage's cleaned page."""
     H, W = np.shape(page)
-    padded = _padded_inputs(page, spec)
+    padded = _padded_inputs(page, spec, first)
     if pixels is None:
         return features_at(padded, spec, np.arange(H), np.arange(W))
     return _window_features(padded, spec, _pixel_rows_cols(pixels, H, W))
@@ -193,8 +225,9 @@ def assemble(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int, 
 
 
 def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpec,
-               windows_per_batch: int = 4096) -> np.ndarray:
-    """Clean one page (H, W) in [0, 1] of any size; returns float32 (H, W) in [0, 1].
+               windows_per_batch: int = 4096, first: np.ndarray | None = None) -> np.ndarray:
+    """Clean one page (H, W) in [0, 1] of any size; returns float32 (H, W) in [0, 1]. A second stage
+    (``spec.first``) also reads ``first``, the first stage's cleaned page.
 
     Windows sit on a grid ``spec.stride`` pixels apart (every pixel still gets
     at least one prediction, most get several). Features are built on the host
@@ -210,7 +243,7 @@ def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpe
     if not np.isfinite(page).all():
         raise ValueError("the page holds NaN or inf pixels. Fix: pass intensities in [0, 1].")
     H, W = page.shape
-    padded = _padded_inputs(page, spec)
+    padded = _padded_inputs(page, spec, first)
     rows, cols = grid_positions(H, spec.stride), grid_positions(W, spec.stride)
     band = max(1, windows_per_batch // len(cols))
     be = model.backend

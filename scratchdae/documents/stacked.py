@@ -1,0 +1,122 @@
+r"""A stacked page cleaner: a second dense DAE that reads the first one's output.
+
+The stacked-DAE idea (Vincent et al. 2010) applied to pages. The first stage
+cleans the page from 9x9 windows and gets most of it right; what it leaves is
+what a small window cannot judge: a crease or a stain's rim looks like a
+letter's stroke from 9 pixels away. The second stage reads, for every pixel,
+the same windows of the noisy page and the first stage's cleaned page, both
+as a window and as a coarse grid over a much wider view (63x63 pixels with
+the defaults), where a leftover crease is a long line crossing the text, and
+predicts the clean patch again:
+
+    first = clean_page(stage 1, noisy)
+    clean = clean_page(stage 2, noisy, first)
+
+The second stage is trained on pages the first stage never trained on, and
+its inputs there are the first stage's output computed exactly as at
+cleaning time (:func:`first_stage_outputs`): it never sees better inputs in
+training than in use, so it learns to correct the first stage's real
+mistakes, not the smaller ones it makes on pages it has learned by heart.
+
+A stacked model is one file: the second stage's ``model.npz`` holds the
+first stage too (its header as ``first_stage``, its arrays under ``first/``).
+"""
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..backend import Backend
+from ..checkpoint import FIRST_STAGE, CheckpointError, load_npz, restore_model
+from ..losses import Loss
+from ..model import Autoencoder
+from .windows import WindowSpec, clean_page
+
+FIRST_VIEW = 7  # a second stage's coarse grid over the first stage's output: 9 means 7 pixels apart, 63x63 pixels
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One trained stage: its model, loss and window sizes."""
+
+    model: Autoencoder
+    loss: Loss
+    spec: WindowSpec
+
+
+class PageCleaner:
+    """A trained document model as a function: ``cleaner(page)`` gives the cleaned page.
+
+    One stage, or two: the first cleans the noisy page, the second reads the
+    noisy page and the first's output (``spec.first``) and cleans it again.
+    ``cleaner.first_stage()`` is the first stage alone, for measuring what the
+    second one adds.
+    """
+
+    def __init__(self, stages: Sequence[Stage]):
+        stages = list(stages)
+        if not 1 <= len(stages) <= 2 or stages[0].spec.first or any(not s.spec.first for s in stages[1:]):
+            raise ValueError("a cleaner is a first stage (spec.first == 0), optionally followed by a second stage "
+                             f"that reads its output (spec.first > 0); got {[s.spec.first for s in stages]}.")
+        self.stages = stages
+
+    def __call__(self, page: np.ndarray) -> np.ndarray:
+        out = None
+        for s in self.stages:
+            out = clean_page(s.model, s.loss, page, s.spec, first=out)
+        return out
+
+    def first_stage(self) -> "PageCleaner":
+        """The first stage alone."""
+        return PageCleaner(self.stages[:1])
+
+    def __repr__(self) -> str:
+        return f"PageCleaner({len(self.stages)} stage{'s' if len(self.stages) > 1 else ''})"
+
+
+def load_cleaner(path: str | Path, backend: str | Backend | None = None) -> PageCleaner:
+    """The cleaner in a model.npz trained on documents: one stage, or two stacked in one file."""
+    return _read(path, backend)[0]
+
+
+def read_first_stage(path: str | Path, backend: str | Backend | None = None
+                     ) -> tuple[PageCleaner, dict[str, Any], dict[str, np.ndarray]]:
+    """A first stage to train a second one on: its cleaner, and the header entry and arrays that
+    put it into the second stage's model file."""
+    cleaner, header, arrays = _read(path, backend)
+    if len(cleaner.stages) > 1:
+        raise ValueError(f"{path} is already a stacked cleaner of two stages; a cleaner has at most two. Fix: pass "
+                         "the model of a single stage (scratchdae train --dataset documents without --first-stage).")
+    return cleaner, {"first_stage": header}, {FIRST_STAGE + k: v for k, v in arrays.items()
+                                              if k.startswith(("param/", "loss/"))}
+
+
+def _read(path, backend):
+    arrays, header = load_npz(path, kind="model")
+    if header.get("task") != "documents":
+        raise CheckpointError(f"{path} is a model of {header.get('task', 'images')}, not of documents. Fix: train one "
+                              "with scratchdae train --dataset documents.")
+    model, loss = restore_model(arrays, header, backend, path)
+    stages = [Stage(model, loss, WindowSpec(**header["window"]))]
+    if "first_stage" in header:
+        first = {k[len(FIRST_STAGE):]: v for k, v in arrays.items() if k.startswith(FIRST_STAGE)}
+        m, lo = restore_model(first, header["first_stage"], model.backend, f"{path} (its first stage)")
+        stages.insert(0, Stage(m, lo, WindowSpec(**header["first_stage"]["window"])))
+    try:
+        return PageCleaner(stages), header, arrays
+    except ValueError as err:
+        raise CheckpointError(f"{path}: its stages do not fit together ({err}). The file is damaged. Fix: retrain, "
+                              "or use an intact copy.") from None
+
+
+def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]],
+                        log: Callable[[str], None] | None = None) -> list[np.ndarray]:
+    """The first stage's cleaned page for each (noisy, clean) pair, computed as at cleaning time."""
+    outs = []
+    for i, (noisy, _) in enumerate(pairs):
+        outs.append(cleaner(noisy))
+        if log and (i + 1) % 20 == 0:
+            log(f"first stage: {i + 1}/{len(pairs)} pages cleaned")
+    return outs
