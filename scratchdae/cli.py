@@ -346,17 +346,18 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
     print(f"model: {r['seconds_per_page']:.2f} s per page on average, {r['max_seconds_per_page']:.2f} s at most")
     from .documents.evaluate import GROUPS
 
+    columns = {"noisy": "noisy page", "median bg": "median background subtraction",
+               **({"stage 1": "first stage alone"} if "first stage alone" in r["rmse"] else {}), "model": "model"}
     for group, values in r.get("by", {}).items():
-        print(f"\nRMSE by {GROUPS[group]}: {'pages':>5} {'noisy':>7} {'median bg':>9} {'model':>7}")
+        print(f"\nRMSE by {GROUPS[group]}: {'pages':>5} " + " ".join(f"{c:>9}" for c in columns))
         for value, scores in values.items():
-            print(f"  {value:<28} {scores['pages']:>5} {scores['noisy page']:>7.4f} "
-                  f"{scores['median background subtraction']:>9.4f} {scores['model']:>7.4f}")
+            print(f"  {value:<28} {scores['pages']:>5} " + " ".join(f"{scores[m]:>9.4f}" for m in columns.values()))
     if "marks" in r:
         print("\nRMSE near marks that are not text (where the generator drew stains' rims, creases, scribbles...) "
               "and elsewhere:")
         for where, scores in r["marks"].items():
-            print(f"  {where:<12} {scores['pixels']:>10,} pixels  noisy {scores['noisy page']:.4f}  median bg "
-                  f"{scores['median background subtraction']:.4f}  model {scores['model']:.4f}")
+            print(f"  {where:<12} {scores['pixels']:>10,} pixels  " + "  ".join(f"{c} {scores[m]:.4f}"
+                                                                          for c, m in columns.items()))
     if "figure" in r:
         print(f"\nthe worst pages (noisy | cleaned | truth): {r['figure']}")
     return 0
@@ -506,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mark-windows", type=float, default=None,
                    help="share of each generated page's training windows taken near marks that are not text "
                         f"(creases, rims), in [0, 0.5] ({dd.mark_windows})")
+    g.add_argument("--stages", type=int, default=None,
+                   help="1, or 2 for a stacked cleaner: a first stage (in OUT/first-stage), then a second that reads "
+                        f"its cleaned pages, both saved in OUT/model.npz ({dd.stages})")
     g.add_argument("--first-stage", type=_path, default=None, metavar="MODEL",
                    help="train a second stage that reads this document model's cleaned pages beside the noisy ones "
                         "(a stacked cleaner, saved as one model file with its first stage); it trains on pages the "
@@ -519,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--system-fonts", action="store_true", default=None,
                    help="draw pages with this machine's fonts too, not only matplotlib's (pages then differ "
                         "between machines)")
+    g.add_argument("--variety", action="store_true", default=None,
+                   help="draw the generated pages' text at any size (not only whole pixels), with heavier and "
+                        "lighter strokes and ink that bled into the paper")
     g = p.add_argument_group("model")
     g.add_argument("--noise", default=None, help=f"corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none "
                                                  f"({d.noise}; documents: {dd.noise}; toy: {dp.noise})")

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -76,11 +76,13 @@ class TrainConfig:
     stride: int = None  # cleaning: windows this many pixels apart; each pixel averages the patches covering it
     lines: int = None  # length of the oriented line means each window also sees (0: none)
     mark_windows: float = None  # share of each page's training windows taken near marks that are not text
+    stages: int = None  # 1, or 2: a first stage in OUT/first-stage, then a second stage that reads its cleaned pages
     first_stage: str = None  # a document model.npz: train a second stage that reads its cleaned pages (stacked)
     first_view: int = None  # second stage: spacing of its coarse grid over the first stage's output (odd)
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     system_fonts: bool = False  # draw pages with the machine's fonts too (pages then differ between machines)
+    variety: bool = False  # generated pages with sizes between whole pixels, stroke weights and ink bleed
     # the DAE
     noise: str = None
     loss: str = "gaussian:0.1"  # Gaussian NLL, sigma 0.1 fixed: about the residual spread of a trained model
@@ -108,7 +110,7 @@ class TrainConfig:
     figures: bool = True
 
     def __post_init__(self):
-        for name in ("tied", "nesterov", "system_fonts", "quiet", "figures"):  # 'no' would be true: refuse it
+        for name in ("tied", "nesterov", "system_fonts", "variety", "quiet", "figures"):  # "no" would be true
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         for name in ("data_dir", "out", "first_stage"):  # a Path is fine; saved as text
@@ -131,6 +133,8 @@ class TrainConfig:
                              "Fix: drop task; it follows from the data set.")
         if self.task == "points" and str(self.dataset).startswith("toy:") and self.max_train is not None:
             raise ValueError("max_train is for image data sets; a toy data set draws n_points. Fix: n_points=N.")
+        if self.task == "documents" and self.first_stage and self.stages is None:
+            self.stages = 2  # a second stage, of the first stage given
         for k, v in {"activation": "relu", **TASK_DEFAULTS[self.task]}.items():
             if getattr(self, k) is None:
                 setattr(self, k, v)
@@ -151,7 +155,7 @@ class TrainConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
                                  f"Fix: e.g. --{name.replace('_', '-')} identity.")
         for name in ("batch_size", "epochs", "seed", "patience", "max_train", "n_points", "pages", "windows_per_page",
-                     "window", "patch", "stride", "lines", "first_view"):
+                     "window", "patch", "stride", "lines", "first_view", "stages"):
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 setattr(self, name, int(v))  # NumPy integers are fine
@@ -191,7 +195,12 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be a number from 0 to 1, got {self.weight_decay!r} (larger pulls the "
                              "weights to zero faster than any data can move them). Fix: e.g. --weight-decay 1e-4.")
         self._refuse_what_does_not_apply()
-        if self.first_stage and self.first_view is None:
+        if self.task == "documents" and (isinstance(self.stages, bool) or self.stages not in (1, 2)):
+            raise ValueError(f"stages must be 1 or 2, got {self.stages!r}. Fix: --stages 2 for a stacked cleaner.")
+        if self.first_stage and self.stages != 2:
+            raise ValueError(f"--first-stage trains the second of two stages, and --stages {self.stages} was given. "
+                             "Fix: drop --stages.")
+        if self.task == "documents" and self.stages == 2 and self.first_view is None:
             self.first_view = FIRST_VIEW
         if self.first_view is not None and (not isinstance(self.first_view, int) or isinstance(self.first_view, bool)
                                             or self.first_view < 1 or self.first_view % 2 == 0):
@@ -211,14 +220,15 @@ class TrainConfig:
         if self.task != "documents":
             ignored += [f"--{k.replace('_', '-')}" for k in ("pages", "windows_per_page", "window", "patch", "stride",
                                                                "lines", "mark_windows", "fonts", "backgrounds",
-                                                               "first_stage", "first_view")
+                                                               "stages", "first_stage", "first_view")
                         if getattr(self, k) is not None]
             ignored += ["--system-fonts"] if self.system_fonts else []
+            ignored += ["--variety"] if self.variety else []
             why = "for --dataset documents only"
         if self.optimizer != "sgd" and (self.nesterov or self.momentum != 0.9):
             ignored, why = ["--momentum/--nesterov"], f"for --optimizer sgd only; this run uses {self.optimizer}"
-        if self.task == "documents" and self.first_view is not None and not self.first_stage:
-            ignored, why = ["--first-view"], "it sets how a second stage sees its --first-stage, and none was given"
+        if self.task == "documents" and self.first_view is not None and self.stages == 1:
+            ignored, why = ["--first-view"], "it sets how a second stage sees the first, and this run trains one stage"
         if self.task == "documents" and self.max_train is not None:
             ignored, why = ["--max-train"], "documents train on --pages, not on a number of images"
         if str(self.dataset).startswith("toy:") and self.data_dir is not None:
@@ -452,7 +462,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     if resume and config is not None:
         raise ValueError("resume continues the saved run with its own settings; a config was given too. Fix: drop "
                          "it, or start a new run in another --out folder.")
-    generation = sorted(k for k in ("pages", "fonts", "backgrounds", "system_fonts") if overrides.get(k))
+    generation = sorted(k for k in ("pages", "fonts", "backgrounds", "system_fonts", "variety") if overrides.get(k))
     if not resume and overrides.get("data_dir") and generation and overrides.get("dataset") in ("documents", None):
         raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in generation)} would be ignored: they "
                          "choose generated pages, and --data-dir trains on the pages of that folder. Fix: drop one "
@@ -474,6 +484,10 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     cfg.out = str(out)
     state_path, model_path = out / "checkpoint.npz", out / "model.npz"
     log = (lambda *a: None) if cfg.quiet else print
+    first_out = out / FIRST_STAGE_FOLDER
+    if (cfg.task == "documents" and cfg.stages == 2 and not cfg.first_stage and not resume) or (
+            resume and not os.path.lexists(state_path) and (first_out / "checkpoint.npz").exists()):
+        return _train_stacked(cfg, out, resume, overrides, on_step, log)
 
     state = None
     if resume:
@@ -694,6 +708,40 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             files.update(data.figures(out, best_model, best_loss, corrupt, history, cfg.seed))
         return TrainResult(best_model, best_loss, history, out, stopped, files)
     return TrainResult(model, loss, history, out, stopped, files, flag.signum)
+
+
+FIRST_STAGE_FOLDER = "first-stage"  # --stages 2: where the first stage's run lives, inside the second's
+
+
+def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[str, Any],
+                   on_step: Callable | None, log: Callable[[str], None]) -> TrainResult:
+    """``--stages 2``: train the first stage in OUT/first-stage, then the second stage in OUT, which reads
+    the first stage's cleaned pages and writes both into OUT/model.npz. A resume picks up the first stage
+    where it stopped (the second stage, once started, resumes as any run)."""
+    first_out, settings = out / FIRST_STAGE_FOLDER, out / "stages.json"
+    if resume:  # the first stage was stopped: finish it with the changes a resume allows
+        allowed = {k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE}
+        try:
+            second = TrainConfig(**{**json.loads(settings.read_text()), **allowed, "out": str(out)})
+        except (OSError, ValueError, TypeError) as err:
+            raise CheckpointError(f"{settings}, the settings of this two-stage run, cannot be read ({err}). Fix: "
+                                  "restore it, or start a new run in another --out folder.") from None
+        first = train(out=first_out, resume=True, on_step=on_step, **{k: v for k, v in allowed.items() if k != "out"})
+    else:
+        for name in ("checkpoint.npz", "model.npz", FIRST_STAGE_FOLDER):
+            if (out / name).exists():
+                raise ValueError(f"{out} already holds {name} of another run, which this one would replace. Fix: "
+                                 "choose another --out folder, or --resume to continue that run.")
+        make_folder(out)
+        with atomic_write(settings, "w") as f:
+            json.dump(asdict(cfg), f, indent=1)
+        log(f"stage 1 of 2, in {first_out}:")
+        first = train(replace(cfg, stages=1, first_view=None, out=str(first_out), figures=False), on_step=on_step)
+        second = cfg
+    if first.stopped == "interrupted":
+        return first
+    log(f"stage 2 of 2, in {out}:")
+    return train(replace(second, out=str(out), first_stage=str(first_out / "model.npz")), on_step=on_step)
 
 
 def write_history(path: str | Path, history: list[dict[str, Any]]) -> None:

@@ -390,3 +390,160 @@ def test_a_share_of_training_windows_can_be_taken_near_marks():
     X0, _ = sample_windows([(noisy, clean)], spec, 40, np.random.default_rng(0))
     X1, _ = sample_windows([(noisy, clean)], spec, 40, np.random.default_rng(0), [marks], 0.0)
     np.testing.assert_array_equal(X0, X1)  # without a share near marks, the windows of before
+
+
+# -- the stacked cleaner -------------------------------------------------------------------
+
+def test_a_second_stage_reads_the_first_stages_page_as_a_window_and_a_coarse_grid():
+    rng = np.random.default_rng(4)
+    page, first = rng.random((30, 40), dtype=np.float32), rng.random((30, 40), dtype=np.float32)
+    one, two = WindowSpec(window=5, out=3), WindowSpec(window=5, out=3, first=3)
+    assert two.n_features == one.n_features + 2 * 25
+    f = page_features(page, two, first=first)
+    np.testing.assert_array_equal(f[:, :one.n_features], page_features(page, one))  # the noisy page's, as before
+    # the first stage's page around pixel (12, 17): its 5x5 window, then every 3rd of its 3x3 means over 13x13
+    i, j = 12, 17
+    np.testing.assert_allclose(f[i * 40 + j, one.n_features:one.n_features + 25],
+                               first[i - 2:i + 3, j - 2:j + 3].ravel())
+    means = box_filter(first, 3)
+    np.testing.assert_allclose(f[i * 40 + j, one.n_features + 25:], means[i - 6:i + 7:3, j - 6:j + 7:3].ravel(),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(page_features(page, two, [5, -1], first), f[[5, -1]])
+    with pytest.raises(ValueError, match="this is a second stage: it reads the first stage's cleaned page"):
+        page_features(page, two)
+    with pytest.raises(ValueError, match="got shape \\(30, 39\\)"):
+        page_features(page, two, first=first[:, 1:])
+    with pytest.raises(ValueError, match="a first stage reads the noisy page alone"):
+        page_features(page, one, first=first)
+    for bad in (2, -1, 1.5):
+        with pytest.raises(ValueError, match="first must be 0 or an odd positive integer"):
+            WindowSpec(first=bad)
+
+
+@pytest.fixture(scope="module")
+def stacked(doc_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stacked") / "run"
+    first, _, _ = doc_model
+    r = train(out=out, dataset="documents", first_stage=first / "model.npz", pages=3, windows_per_page=1000,
+              epochs=2, quiet=True, hidden=(16,), backend="numpy")
+    return first / "model.npz", out, r
+
+
+def test_a_stacked_model_is_one_file_that_runs_both_stages(stacked):
+    from scratchdae.documents.stacked import load_cleaner
+
+    first_path, out, r = stacked
+    assert r.model.config["n_in"] == 5 * 81 and (out / "pages.png").is_file()
+    cleaner = load_cleaner(out / "model.npz")
+    assert len(cleaner.stages) == 2 and cleaner.stages[1].spec.first == 7 and cleaner.stages[0].spec.first == 0
+    alone = load_cleaner(first_path)
+    page = make_page([9, 9]).floats()[0]
+    s1, s2 = cleaner.stages
+    np.testing.assert_array_equal(cleaner.first_stage()(page), alone(page))  # the first stage, weights and all
+    np.testing.assert_array_equal(cleaner(page), clean_page(s2.model, s2.loss, page, s2.spec, first=alone(page)))
+    with pytest.raises(ValueError, match="stacked cleaner of two stages.*load_cleaner"):
+        load_document_model(out / "model.npz")
+    with pytest.raises(ValueError, match="already a stacked cleaner"):
+        train(out=out.parent / "third", dataset="documents", first_stage=out / "model.npz", pages=2,
+              windows_per_page=100, epochs=1, quiet=True)
+    assert not (out.parent / "third").exists()
+
+
+def test_a_second_stage_trains_on_pages_its_first_stage_did_not(stacked):
+    from scratchdae.documents.training import make_pages
+
+    first = [p.noisy for p in make_pages(3, 0, "train")]
+    second = [p.noisy for p in make_pages(3, 0, "second")]
+    assert not any(np.array_equal(a, b) for a in first for b in second)
+    _, out, r = stacked
+    from scratchdae.checkpoint import load_model
+
+    header = load_model(out / "model.npz")[2]
+    assert header["train_config"]["first_stage"].endswith("model.npz") and header["first_stage"]["task"] == "documents"
+
+
+def test_a_second_stage_on_a_folder_leaves_out_the_first_stages_pages(tmp_path):
+    from scratchdae.checkpoint import load_model
+
+    folder = make_folder(tmp_path, n=6, n_test=0)
+    kw = dict(data_dir=folder, dataset="documents", epochs=1, windows_per_page=200, hidden=(8,), quiet=True,
+              figures=False, val_fraction=0.34)
+    train(out=tmp_path / "one", **kw)
+    seen = set(load_model(tmp_path / "one" / "model.npz")[2]["train_pages"])
+    assert len(seen) == 4  # 6 pages, 2 for validation
+    train(out=tmp_path / "two", first_stage=tmp_path / "one" / "model.npz", **kw)  # 2 pages left: 1 + 1
+    second = set(load_model(tmp_path / "two" / "model.npz")[2]["train_pages"])
+    assert len(second) == 1 and not second & seen
+    train(out=tmp_path / "most", **{**kw, "val_fraction": 0.17})  # 5 of 6 pages in training
+    with pytest.raises(ValueError, match="has 1 page pair once the 5 pages its first stage trained on are left out.*"
+                                         "at least 2 are needed.*another folder"):
+        train(out=tmp_path / "three", first_stage=tmp_path / "most" / "model.npz", **kw)
+    assert not (tmp_path / "three").exists()
+
+
+def test_a_damaged_stacked_file_is_refused(stacked, tmp_path):
+    import zipfile
+
+    from scratchdae.checkpoint import CheckpointError, load_npz, save_npz
+    from scratchdae.documents.stacked import load_cleaner
+
+    _, out, _ = stacked
+    arrays, header = load_npz(out / "model.npz")
+    for name, (a, h) in {
+        "missing": ({k: v for k, v in arrays.items() if k != "first/param/encoder.0.W"}, header),
+        "reshaped": ({**arrays, "first/param/encoder.0.W": arrays["first/param/encoder.0.W"][:, :3]}, header),
+        "no first header": (arrays, {k: v for k, v in header.items() if k != "first_stage"}),
+        "stacked twice": (arrays, {**header, "first_stage": {**header["first_stage"], "first_stage": {}}}),
+        "not documents": (arrays, {**header, "first_stage": {**header["first_stage"], "task": "images"}}),
+    }.items():
+        save_npz(tmp_path / "bad.npz", a, {k: v for k, v in h.items() if not k.startswith("format")})
+        with pytest.raises(CheckpointError):
+            load_cleaner(tmp_path / "bad.npz")
+    assert zipfile.is_zipfile(out / "model.npz")
+
+
+def test_a_stacked_model_cleans_scores_and_denoises_from_the_command_line(stacked, tmp_path):
+    _, out, _ = stacked
+    r = run("documents", "evaluate", "--model", out / "model.npz", "--pages", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    rmse_ = json.loads(r.stdout)["rmse"]
+    assert set(rmse_) == {"noisy page", "global threshold", "median background subtraction", "first stage alone",
+                          "model"}
+    generate_folder(tmp_path / "k", 1, seed=2, n_test=1, log=lambda *a: None)
+    r = run("denoise", "--model", out / "model.npz", tmp_path / "k" / "test" / "2.png", "--out", tmp_path / "c")
+    assert r.returncode == 0, r.stderr
+    from scratchdae.documents.stacked import load_cleaner
+
+    expected = np.round(load_cleaner(out / "model.npz")(read_page(tmp_path / "k" / "test" / "2.png")) * 255)
+    np.testing.assert_array_equal(read_page(tmp_path / "c" / "2.png") * 255, expected)
+
+
+def test_first_view_needs_a_first_stage():
+    from scratchdae.train import TrainConfig
+
+    with pytest.raises(ValueError, match="--first-view would be ignored"):
+        TrainConfig(dataset="documents", first_view=5)
+    with pytest.raises(ValueError, match="first_view must be an odd positive integer"):
+        TrainConfig(dataset="documents", first_stage="m.npz", first_view=4)
+    with pytest.raises(ValueError, match="--first-stage would be ignored"):
+        TrainConfig(dataset="mnist-sample", first_stage="m.npz")
+    assert TrainConfig(dataset="documents", first_stage="m.npz").first_view == 7
+
+
+def test_more_variety_draws_sizes_between_pixels_heavier_and_lighter_strokes_and_ink_bleed():
+    from scratchdae.documents.generate import available_fonts, render_ink
+
+    font = next(f for f in available_fonts() if f.name == "DejaVuSerif")
+    ink = {w: render_ink(np.random.default_rng(1), 120, 300, font, 18, 3, w) for w in (-1, 0, 1)}
+    assert ink[-1].sum() < ink[0].sum() < ink[1].sum()  # a lighter, a plain and a heavier hand
+    plain = render_ink(np.random.default_rng(1), 120, 300, font, 18)
+    assert abs(ink[0].sum() / plain.sum() - 1) < 0.1  # drawn large and shrunk: the same text, the same ink
+    assert ((ink[0] > 0.05) & (ink[0] < 0.95)).sum() > ((plain > 0.05) & (plain < 0.95)).sum()  # greyer edges
+    pages = [make_page([5, i], variety=True) for i in range(8)]
+    assert any(p.meta["font_px"] != int(p.meta["font_px"]) for p in pages)
+    assert {p.meta["variety"]["weight"] for p in pages} <= {-1, 0, 1} and len({p.meta["font_px"] for p in pages}) > 4
+    again = make_page([5, 3], variety=True)
+    np.testing.assert_array_equal(again.noisy, pages[3].noisy)
+    plain_page = make_page([5, 3])
+    assert "variety" not in plain_page.meta and plain_page.meta["background"] == again.meta["background"]
+    assert all(0 <= p.meta["variety"]["bleed"] <= 0.5 and 0.7 <= p.meta["variety"]["bleed_px"] <= 2 for p in pages)

@@ -123,13 +123,20 @@ def _sentence(rng):
     return " ".join(words) + rng.choice([".", ".", ".", ",", ";", ":"])
 
 
-def render_ink(rng: np.random.Generator, height: int, width: int, font: Font, size: int) -> np.ndarray:
-    """Glyph coverage in [0, 1] (H, W): paragraphs of text in one font and size."""
+def render_ink(rng: np.random.Generator, height: int, width: int, font: Font, size: float, scale: int = 1,
+               weight: int = 0) -> np.ndarray:
+    """Glyph coverage in [0, 1] (H, W): paragraphs of text in one font and size.
+
+    With ``scale`` > 1 the page is drawn that many times larger and shrunk back, so a size may fall
+    between whole pixels and the strokes' edges are grey, as on a scan; ``weight`` pixels of that
+    large drawing are added to every stroke's edge (negative: taken away), a heavier or lighter hand.
+    """
     from PIL import Image, ImageDraw, ImageFont
 
-    pil_font = ImageFont.truetype(font.path, size)
-    img = Image.new("L", (width, height), 0)
+    pil_font = ImageFont.truetype(font.path, int(round(size * scale)))
+    img = Image.new("L", (width * scale, height * scale), 0)
     draw = ImageDraw.Draw(img)
+    length = lambda text: draw.textlength(text, font=pil_font) / scale  # noqa: E731  in page pixels
     margin = int(rng.integers(15, 40))
     line_h = int(size * rng.uniform(1.15, 1.5))
     y = int(rng.integers(8, 30))
@@ -137,16 +144,22 @@ def render_ink(rng: np.random.Generator, height: int, width: int, font: Font, si
         words = " ".join(_sentence(rng) for _ in range(int(rng.integers(2, 6)))).split()
         x = margin + (int(size * 1.5) if rng.random() < 0.5 else 0)  # indented first line, or not
         for w in words:
-            wlen = draw.textlength(w + " ", font=pil_font)
-            if x + draw.textlength(w, font=pil_font) > width - margin:
+            wlen = length(w + " ")
+            if x + length(w) > width - margin:
                 y += line_h
                 x = margin
                 if y + line_h >= height - 5:
                     break
-            draw.text((x, y), w, fill=255, font=pil_font)
+            draw.text((x * scale, y * scale), w, fill=255, font=pil_font, stroke_width=max(weight, 0),
+                      stroke_fill=255)
             x += wlen
         y += int(line_h * rng.uniform(1.6, 2.2))  # paragraph break
-    return np.asarray(img, dtype=np.float32) / 255
+    coverage = np.asarray(img, dtype=np.float32) / 255
+    if weight < 0:  # thinner strokes: the drawing's ink eroded (the paper's max filter)
+        coverage = 1 - max_filter(1 - coverage, 1 - 2 * weight)
+    if scale > 1:  # back to page pixels: each the mean of its scale x scale block
+        coverage = coverage.reshape(height, scale, width, scale).mean(axis=(1, 3))
+    return coverage
 
 
 # -- paper: eight backgrounds, two of each family -------------------------------------------
@@ -267,9 +280,15 @@ class Page:
 
 
 def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES,
-              backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, system_fonts: bool = False) -> Page:
+              backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, system_fonts: bool = False,
+              variety: bool = False) -> Page:
     """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn,
-    ``system_fonts`` adds the machine's own fonts to matplotlib's."""
+    ``system_fonts`` adds the machine's own fonts to matplotlib's.
+
+    ``variety`` draws the text with more of what varies between real pages: any size in the size's
+    range (not only whole pixels; the page drawn 3x larger and shrunk), strokes a third of a pixel
+    heavier or lighter, and on the noisy page ink that bled into the paper around the strokes. Pages
+    without it are those of before, to the last bit."""
     parts = [seed] if isinstance(seed, numbers.Integral) else list(seed) if isinstance(seed, (list, tuple)) else None
     if parts is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in parts):
         raise ValueError(f"a page's seed must be an integer >= 0 or a list of them, got {seed!r}. Fix: make_page(0).")
@@ -286,13 +305,21 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     H = height or int(rng.choice(HEIGHTS))
     background, variant = str(rng.choice(list(backgrounds))), int(rng.integers(2))
     sun = bool(rng.random() < 0.3)
+    drawn = {}
+    if variety:  # drawn from a generator of their own, so the rest of the page is drawn as without them
+        v = np.random.default_rng([*np.atleast_1d(seed).tolist(), 7])
+        size = round(float(v.uniform(size - 0.5, size + 0.5)) * 3) / 3  # thirds of a pixel
+        drawn = {"scale": 3, "weight": int(v.integers(-1, 2)), "bleed": round(float(v.uniform(0, 0.5)), 3),
+                 "bleed_px": round(float(v.uniform(0.7, 2.0)), 3)}
 
-    coverage = render_ink(rng, H, WIDTH, font, size)
+    coverage = render_ink(rng, H, WIDTH, font, size, drawn.get("scale", 1), drawn.get("weight", 0))
     darkness = rng.uniform(0.75, 0.95)  # clean ink is dark grey, not pure black
     clean = 1 - darkness * coverage
     fade = rng.uniform(0.45, 1.0)  # faded ink ...
     blur = rng.uniform(0.0, 1.0)  # ... and blurred
     ink = gaussian_blur(coverage, blur) * darkness * fade
+    if drawn.get("bleed"):  # ink that soaked into the paper's fibres: a faint halo around every stroke
+        ink = np.maximum(ink, drawn["bleed"] * darkness * fade * gaussian_blur(coverage, drawn["bleed_px"]))
     background_image, marks = paper(rng, H, WIDTH, background, variant, sun)
     noisy = background_image * (1 - ink)
     noisy += rng.normal(0, rng.uniform(0.005, 0.03), noisy.shape).astype(np.float32)  # sensor noise
@@ -300,7 +327,8 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     meta = {"seed": seed if isinstance(seed, int) else [int(s) for s in seed], "font": font.name,
             "font_family": font.family, "font_style": font.style,
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
-            "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H}
+            "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H,
+            **({"font_px": round(size, 3), "variety": drawn} if drawn else {})}
     lines = max_filter((marks > 0.3).astype(np.float32), 5) > 0  # the marks, widened by 2 pixels
     return Page(to_u8(noisy), to_u8(clean), meta, lines)
 

@@ -38,15 +38,16 @@ def parse_families(text: str | None, allowed: Sequence[str], what: str) -> tuple
 
 
 def make_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
-               system_fonts: bool = False) -> list[Page]:
+               system_fonts: bool = False, variety: bool = False) -> list[Page]:
     """n generated pages (uint8, with their record and where they hold marks that are not text); the split
     name keeps training, validation and test pages apart. Drawn with the fonts that ship with matplotlib
-    (the same pages on every machine), and also the machine's own fonts when ``system_fonts`` is true."""
+    (the same pages on every machine), and also the machine's own fonts when ``system_fonts`` is true;
+    ``variety``: with sizes between whole pixels, heavier and lighter strokes and ink bleed."""
     base = {"train": 100, "val": 200, "test": 300, "second": 400}[split]  # second: a second stage's training
     fonts = parse_families(fonts, FONT_FAMILIES, "font families")
     backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")
-    return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts)
-            for i in range(n)]
+    return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts,
+                      variety=variety) for i in range(n)]
 
 
 def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
@@ -118,6 +119,9 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
         header["train_pages"] = [_sha256(noisy) for noisy, _ in train_files]
         source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
         marks = val_marks = None  # a folder's pages do not say where their marks are
+        if cfg.variety:
+            raise ValueError("--variety draws generated pages with more variety; --data-dir trains on the pages of "
+                             "that folder. Fix: drop one or the other.")
         if cfg.mark_windows:
             raise ValueError("--mark-windows needs to know where a page's marks are, which only generated pages "
                              "record. Fix: drop --mark-windows, or train on generated pages.")
@@ -125,11 +129,12 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
         n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
         log(f"generating {cfg.pages} training and {n_val} validation pages ...")
         train = make_pages(cfg.pages, cfg.seed, "second" if first_stage else "train", cfg.fonts, cfg.backgrounds,
-                           cfg.system_fonts)
-        val = make_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts)
+                           cfg.system_fonts, cfg.variety)
+        val = make_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts, cfg.variety)
         train_pairs, marks = [p.floats() for p in train], [p.lines for p in train]
         val_pairs, val_marks = [p.floats() for p in val], [p.lines for p in val]
-        source = (f"{cfg.pages} generated pages (fonts: {cfg.fonts or 'all'}; "
+        source = (f"{cfg.pages} generated pages{' of more variety' if cfg.variety else ''} "
+                  f"(fonts: {cfg.fonts or 'all'}; "
                   f"backgrounds: {cfg.backgrounds or 'all'}), "
                   f"{n_val} for validation")
     firsts = val_firsts = None
