@@ -7,8 +7,12 @@ whose font family (monospace/typewriter) and background family (watermark)
 it never saw, beside the baselines measured on the same pages, and times the
 cleaning of one 540x420 page. Run by hand:
 
-    python benchmarks/documents.py [--pages 20] [--out runs/bench-documents]
+    python benchmarks/documents.py [--pages 20] [--out runs/bench-documents] [-- TRAIN OPTIONS]
     python benchmarks/documents.py --model runs/bench-documents/model.npz   # score a trained model again
+
+Options after ``--`` go to the training as ``scratchdae train`` takes them
+(``-- --stages 1``, ``-- --variety``). A stacked model (two stages) is scored
+with its first stage alone beside it, on the same pages.
 
 Then it scores pages of every font family and background family, seen in
 training or not, and prints the RMSE per font family, per font size and per
@@ -21,12 +25,20 @@ import time
 
 import numpy as np
 
-from scratchdae.documents.evaluate import GROUPS, load_document_model, score_pages
+from scratchdae.cli import build_parser
+from scratchdae.documents.evaluate import GROUPS, score_pages
 from scratchdae.documents.generate import make_page
 from scratchdae.documents.other_pages import other_pages
+from scratchdae.documents.stacked import load_cleaner
 from scratchdae.documents.training import generated_pages, make_pages
-from scratchdae.documents.windows import clean_page
-from scratchdae.train import new_run_dir, train
+from scratchdae.train import TrainConfig, new_run_dir, train
+
+
+def train_options(argv):
+    """The settings ``scratchdae train ARGV`` would change, as train() keywords."""
+    args = build_parser().parse_args(["train", "--dataset", "documents", *argv])
+    return {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None
+            and k != "dataset"}
 
 
 def main():
@@ -36,19 +48,23 @@ def main():
     ap.add_argument("--other-pages", type=int, default=20, help="pages of the second generator (other_pages)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--model", default=None, help="a model trained by this benchmark before: score it, do not train")
+    ap.add_argument("train", nargs="*", help="after --: options for the training, as scratchdae train takes them")
     args = ap.parse_args()
     if args.model:
         path, train_s = args.model, None
     else:
         out = args.out or new_run_dir("runs/bench-documents")
         t = time.perf_counter()
-        r = train(out=out, dataset="documents", fonts="serif,sans", backgrounds="coffee,folded,wrinkled", quiet=True)
+        r = train(out=out, dataset="documents", fonts="serif,sans", backgrounds="coffee,folded,wrinkled", quiet=True,
+                  **train_options(args.train))
         train_s = time.perf_counter() - t
         path = f"{out}/model.npz"
         print(f"trained {len(r.history)} epochs in {train_s:.0f} s ({r.stopped}); model {path}")
-    model, loss, spec = load_document_model(path)
+    cleaner = load_cleaner(path)
+    others = {"first stage alone": cleaner.first_stage()} if len(cleaner.stages) > 1 else None
+    print(f"{cleaner!r}: {path}")
     pairs, _ = generated_pages(args.pages, 12345, "test", fonts="mono", backgrounds="watermark")
-    scores = score_pages(pairs, lambda p: clean_page(model, loss, p, spec))
+    scores = score_pages(pairs, cleaner, others=others)
     print(f"{args.pages} held-out pages (mono font, watermark paper):")
     for name, v in scores["rmse"].items():
         print(f"  {name:<32} RMSE {v:.4f}")
@@ -56,35 +72,37 @@ def main():
     times = []
     for _ in range(5):
         t = time.perf_counter()
-        clean_page(model, loss, page, spec)
+        cleaner(page)
         times.append(time.perf_counter() - t)
     print(f"cleaning one 540x420 page: median {np.median(times):.2f} s, best {min(times):.2f} s (5 runs)")
     pages = make_pages(args.group_pages, 54321, "test")
     pairs = [p.floats() for p in pages]
-    groups = score_pages(pairs, lambda p: clean_page(model, loss, p, spec), meta=[p.meta for p in pages],
-                         lines=[p.lines for p in pages])
+    groups = score_pages(pairs, cleaner, meta=[p.meta for p in pages], lines=[p.lines for p in pages], others=others)
+    first = "  first stage {:.4f}" if others else ""
     seen = {"font_family": ("serif", "sans"), "background": ("coffee", "folded", "wrinkled")}
     for group, values in groups["by"].items():
         print(f"{args.group_pages} pages of every family, RMSE by {GROUPS[group]} (* held out of training):")
         for value, s in values.items():
             mark = "*" if group in seen and value not in seen[group] else " "
             print(f"  {value + mark:<12} {s['pages']:>3} pages  noisy {s['noisy page']:.4f}  median background "
-                  f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
+                  f"{s['median background subtraction']:.4f}{first.format(s.get('first stage alone'))}  "
+                  f"model {s['model']:.4f}")
     for where, s in groups["marks"].items():
         print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
-              f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
+              f"{s['median background subtraction']:.4f}{first.format(s.get('first stage alone'))}  "
+              f"model {s['model']:.4f}")
     made = other_pages(args.other_pages, 12345)
-    other = score_pages([p.floats() for p in made],
-                        lambda p: clean_page(model, loss, p, spec), lines=[p.lines for p in made])
+    other = score_pages([p.floats() for p in made], cleaner, lines=[p.lines for p in made], others=others)
     print(f"{args.other_pages} pages of the second generator, never used in training:")
     for name, v in other["rmse"].items():
         print(f"  {name:<32} RMSE {v:.4f}")
     for where, s in other["marks"].items():
         print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
-              f"{s['median background subtraction']:.4f}  model {s['model']:.4f}")
+              f"{s['median background subtraction']:.4f}{first.format(s.get('first stage alone'))}  "
+              f"model {s['model']:.4f}")
     print(json.dumps({"train_seconds": train_s, "other_generator": other["rmse"], "rmse": scores["rmse"],
                       "page_seconds_median": float(np.median(times)),
-                      "by": groups["by"], "marks": groups["marks"]}))
+                      "by": groups["by"], "marks": groups["marks"], "other_marks": other["marks"]}))
 
 
 if __name__ == "__main__":

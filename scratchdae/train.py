@@ -46,7 +46,8 @@ from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .documents.generate import MAX_PAGES
-from .documents.stacked import FIRST_VIEW
+from .documents.stacked import FIRST_STAGE_FOLDER, FIRST_VIEW
+from .documents.windows import MAX_SPACING
 from .progress import Progress
 from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data
 from .validation import check_positive
@@ -195,7 +196,8 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be a number from 0 to 1, got {self.weight_decay!r} (larger pulls the "
                              "weights to zero faster than any data can move them). Fix: e.g. --weight-decay 1e-4.")
         self._refuse_what_does_not_apply()
-        if self.task == "documents" and (isinstance(self.stages, bool) or self.stages not in (1, 2)):
+        if self.task == "documents" and (not isinstance(self.stages, int) or isinstance(self.stages, bool)
+                                         or self.stages not in (1, 2)):
             raise ValueError(f"stages must be 1 or 2, got {self.stages!r}. Fix: --stages 2 for a stacked cleaner.")
         if self.first_stage and self.stages != 2:
             raise ValueError(f"--first-stage trains the second of two stages, and --stages {self.stages} was given. "
@@ -203,8 +205,8 @@ class TrainConfig:
         if self.task == "documents" and self.stages == 2 and self.first_view is None:
             self.first_view = FIRST_VIEW
         if self.first_view is not None and (not isinstance(self.first_view, int) or isinstance(self.first_view, bool)
-                                            or self.first_view < 1 or self.first_view % 2 == 0):
-            raise ValueError(f"first_view must be an odd positive integer, got {self.first_view!r}. "
+                                            or not 1 <= self.first_view <= MAX_SPACING or self.first_view % 2 == 0):
+            raise ValueError(f"first_view must be an odd integer from 1 to {MAX_SPACING}, got {self.first_view!r}. "
                              f"Fix: --first-view {FIRST_VIEW}.")
         if self.task == "documents":
             for name, most in (("pages", MAX_PAGES), ("windows_per_page", 100_000), ("window", 99)):
@@ -501,8 +503,12 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             raise CheckpointError(f"{str(err).split(' Fix:')[0]} Fix: restore an intact copy of checkpoint.npz, or "
                                   "start a new run in another --out folder (model.npz keeps the best weights so "
                                   "far).") from None
+        moved = {}
+        if state["config"].get("first_stage") == str(Path(str(state["config"].get("out"))) / FIRST_STAGE_FOLDER /
+                                                     "model.npz"):  # --stages 2: the first stage moves with OUT
+            moved = {"first_stage": str(out / FIRST_STAGE_FOLDER / "model.npz")}
         try:
-            saved = TrainConfig(**{**state["config"], "out": str(out)})
+            saved = TrainConfig(**{**state["config"], **moved, "out": str(out)})
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{state_path}: its saved settings are not valid ({err}). The file is damaged or "
                                   "from another version. Fix: start a new run in another --out folder.") from None
@@ -710,38 +716,80 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     return TrainResult(model, loss, history, out, stopped, files, flag.signum)
 
 
-FIRST_STAGE_FOLDER = "first-stage"  # --stages 2: where the first stage's run lives, inside the second's
-
-
 def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[str, Any],
                    on_step: Callable | None, log: Callable[[str], None]) -> TrainResult:
     """``--stages 2``: train the first stage in OUT/first-stage, then the second stage in OUT, which reads
     the first stage's cleaned pages and writes both into OUT/model.npz. A resume picks up the first stage
-    where it stopped (the second stage, once started, resumes as any run)."""
+    where it stopped (the second stage, once started, resumes as any run). OUT/stages.json keeps the
+    settings of the whole run until the second stage's checkpoint does."""
     first_out, settings = out / FIRST_STAGE_FOLDER, out / "stages.json"
-    if resume:  # the first stage was stopped: finish it with the changes a resume allows
-        allowed = {k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE}
+    if resume:  # the first stage was stopped: finish it, with only the changes a resume allows
         try:
-            second = TrainConfig(**{**json.loads(settings.read_text()), **allowed, "out": str(out)})
+            second = TrainConfig(**{**json.loads(settings.read_text()), "out": str(out)})
         except (OSError, ValueError, TypeError) as err:
             raise CheckpointError(f"{settings}, the settings of this two-stage run, cannot be read ({err}). Fix: "
                                   "restore it, or start a new run in another --out folder.") from None
-        first = train(out=first_out, resume=True, on_step=on_step, **{k: v for k, v in allowed.items() if k != "out"})
+        changed = sorted(k for k in overrides if k not in RESUME_MAY_CHANGE and overrides[k] != getattr(second, k))
+        if changed:
+            raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} "
+                             f"differs from the saved {', '.join(f'{k}={getattr(second, k)!r}' for k in changed)}. "
+                             f"Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop those "
+                             "options, or start a new run in another --out folder.")
+        allowed = {k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE and k != "out"}
+        second = replace(second, **allowed)
+        first = train(out=first_out, resume=True, on_step=on_step, **allowed)
     else:
-        for name in ("checkpoint.npz", "model.npz", FIRST_STAGE_FOLDER):
+        for name in ("checkpoint.npz", "model.npz", f"{FIRST_STAGE_FOLDER}/checkpoint.npz",
+                     f"{FIRST_STAGE_FOLDER}/model.npz"):
             if (out / name).exists():
-                raise ValueError(f"{out} already holds {name} of another run, which this one would replace. Fix: "
-                                 "choose another --out folder, or --resume to continue that run.")
+                raise ValueError(f"{out} already holds {name}, of a run this one would replace. Fix: choose "
+                                 "another --out folder, or --resume to continue that run." if name != "model.npz"
+                                 else f"{out} already holds a model (model.npz) that a new run would replace. Fix: "
+                                 "choose another --out folder, or move that model away first.")
+        _check_second_stage_data(cfg)  # before the first stage trains, not after
+        made = not out.exists()
         make_folder(out)
         with atomic_write(settings, "w") as f:
             json.dump(asdict(cfg), f, indent=1)
         log(f"stage 1 of 2, in {first_out}:")
-        first = train(replace(cfg, stages=1, first_view=None, out=str(first_out), figures=False), on_step=on_step)
+        try:
+            first = train(replace(cfg, stages=1, first_view=None, out=str(first_out), figures=False), on_step=on_step)
+        except BaseException:  # nothing to resume yet: leave the folder as it was
+            if not (first_out / "checkpoint.npz").exists():
+                settings.unlink(missing_ok=True)
+                for folder in (first_out, out if made else None):
+                    if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+                        folder.rmdir()
+            raise
         second = cfg
     if first.stopped == "interrupted":
+        log(f"stopped in stage 1 of 2; the same command with --resume continues it, then trains stage 2 in {out}")
         return first
     log(f"stage 2 of 2, in {out}:")
     return train(replace(second, out=str(out), first_stage=str(first_out / "model.npz")), on_step=on_step)
+
+
+def _check_second_stage_data(cfg: TrainConfig) -> None:
+    """What would stop the second stage, checked before the first trains: its window sizes, and on a
+    folder, enough pages left once the first stage's training pages are left out (its validation pages)."""
+    from .documents.windows import WindowSpec
+
+    try:
+        WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines, first=cfg.first_view)
+    except ValueError as err:
+        raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}: "
+                         f"{str(err).replace('out', '--patch').replace('window=', '--window ')}") from None
+    if cfg.data_dir is not None:
+        from .documents.pages import kaggle_pairs
+
+        n = len(kaggle_pairs(cfg.data_dir))
+        left = max(1, int(round(n * cfg.val_fraction)))  # the first stage's validation pages
+        if left < 2:
+            raise ValueError(f"--stages 2 on {cfg.data_dir} ({n} pages): the second stage trains on the pages the "
+                             f"first did not train on, its {left} validation page, and needs at least 2. Fix: "
+                             f"--val-fraction {min(0.5, round(2.5 / n, 2)) if n >= 4 else 0.5} (more pages left to "
+                             "the second stage), more pages, or --first-stage MODEL with a model trained on "
+                             "another folder.")
 
 
 def write_history(path: str | Path, history: list[dict[str, Any]]) -> None:

@@ -416,7 +416,7 @@ def test_a_second_stage_reads_the_first_stages_page_as_a_window_and_a_coarse_gri
     with pytest.raises(ValueError, match="a first stage reads the noisy page alone"):
         page_features(page, one, first=first)
     for bad in (2, -1, 1.5):
-        with pytest.raises(ValueError, match="first must be 0 or an odd positive integer"):
+        with pytest.raises(ValueError, match="first must be 0 or an odd positive integer up to 15"):
             WindowSpec(first=bad)
 
 
@@ -523,7 +523,7 @@ def test_first_view_needs_a_first_stage():
 
     with pytest.raises(ValueError, match="--first-view would be ignored"):
         TrainConfig(dataset="documents", first_view=5)
-    with pytest.raises(ValueError, match="first_view must be an odd positive integer"):
+    with pytest.raises(ValueError, match="first_view must be an odd integer from 1 to 15"):
         TrainConfig(dataset="documents", first_stage="m.npz", first_view=4)
     with pytest.raises(ValueError, match="--first-stage would be ignored"):
         TrainConfig(dataset="mnist-sample", first_stage="m.npz")
@@ -547,3 +547,96 @@ def test_more_variety_draws_sizes_between_pixels_heavier_and_lighter_strokes_and
     plain_page = make_page([5, 3])
     assert "variety" not in plain_page.meta and plain_page.meta["background"] == again.meta["background"]
     assert all(0 <= p.meta["variety"]["bleed"] <= 0.5 and 0.7 <= p.meta["variety"]["bleed_px"] <= 2 for p in pages)
+
+
+def test_two_stages_in_one_run_and_a_resume_that_picks_up_the_first(tmp_path):
+    from scratchdae.documents.stacked import load_cleaner
+
+    kw = dict(dataset="documents", stages=2, pages=3, windows_per_page=300, epochs=2, hidden=(8,), quiet=True,
+              figures=False, backend="numpy")
+    whole = train(out=tmp_path / "whole", **kw)
+    assert len(load_cleaner(tmp_path / "whole" / "model.npz").stages) == 2
+    assert (tmp_path / "whole" / "first-stage" / "model.npz").is_file() and len(whole.history) == 2
+
+    def stop_in_the_first_stage(epoch, step, run):
+        if epoch == 1 and step == 1 and run.model.config["n_in"] == 3 * 81:
+            run.stop()
+
+    stopped = train(out=tmp_path / "cut", on_step=stop_in_the_first_stage, **kw)
+    assert stopped.stopped == "interrupted" and not (tmp_path / "cut" / "checkpoint.npz").exists()
+    resumed = train(out=tmp_path / "cut", resume=True, quiet=True)
+    assert resumed.stopped == "finished"
+    a, b = load_cleaner(tmp_path / "whole" / "model.npz"), load_cleaner(tmp_path / "cut" / "model.npz")
+    page = make_page([2, 2]).floats()[0]
+    np.testing.assert_array_equal(a(page), b(page))  # stopped and resumed: the same model to the last bit
+    with pytest.raises(ValueError, match="already holds checkpoint.npz, of a run this one would replace"):
+        train(out=tmp_path / "cut", **{**kw, "epochs": 1})
+    with pytest.raises(ValueError, match="stages must be 1 or 2"):
+        train(out=tmp_path / "three", **{**kw, "stages": 3})
+    with pytest.raises(ValueError, match="--stages would be ignored"):
+        train(out=tmp_path / "digits", stages=2, epochs=1)
+
+
+def test_a_two_stage_run_refuses_what_would_stop_it_late_and_leaves_nothing_behind(tmp_path):
+    import shutil
+
+    kw = dict(dataset="documents", stages=2, pages=3, windows_per_page=300, epochs=2, hidden=(8,), quiet=True,
+              figures=False, backend="numpy")
+
+    def stop_in_the_first_stage(epoch, step, run):
+        if epoch == 0 and step == 1 and run.model.config["n_in"] == 3 * 81:
+            run.stop()
+
+    train(out=tmp_path / "a", on_step=stop_in_the_first_stage, **kw)
+    with pytest.raises(ValueError, match="hidden differs from the saved hidden=\\(8,\\)"):
+        train(out=tmp_path / "a", resume=True, hidden=(64,))  # changed settings: refused in stage 1 as in stage 2
+    with pytest.raises(ValueError, match="stages differs"):
+        train(out=tmp_path / "a", resume=True, dataset="documents", stages=1)
+
+    def stop_in_the_second_stage(epoch, step, run):
+        if epoch == 1 and step == 1 and run.model.config["n_in"] == 5 * 81:
+            run.stop()
+
+    assert train(out=tmp_path / "a", resume=True, on_step=stop_in_the_second_stage).stopped == "interrupted"
+    shutil.move(tmp_path / "a", tmp_path / "moved")  # the first stage moves with its run
+    assert train(out=tmp_path / "moved", resume=True, quiet=True).stopped == "finished"
+
+    def crash(epoch, step, run):
+        raise RuntimeError("the power went")
+
+    with pytest.raises(RuntimeError, match="power"):
+        train(out=tmp_path / "b", on_step=crash, **kw)
+    assert not (tmp_path / "b").exists()  # nothing to resume: nothing left
+    folder = generate_folder(tmp_path / "k", 6, seed=1, log=lambda *a: None)
+    with pytest.raises(ValueError, match="its 1 validation page, and needs at least 2. Fix: --val-fraction 0.42"):
+        train(out=tmp_path / "c", **{**kw, "dataset": "documents", "pages": None, "data_dir": folder})
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(ValueError, match="--window 8"):
+        train(out=tmp_path / "d", **{**kw, "window": 8})
+    assert not (tmp_path / "d").exists()
+    for bad in (dict(stages=2.0), dict(stages=True)):
+        with pytest.raises(ValueError, match="stages must be 1 or 2"):
+            train(out=tmp_path / "e", **{**kw, **bad})
+    with pytest.raises(TypeError, match="variety must be True or False"):
+        make_page(1, variety="no")
+
+
+def test_a_stacked_file_with_damaged_window_sizes_is_refused_by_name(stacked, tmp_path):
+    from scratchdae.checkpoint import CheckpointError, load_npz, save_npz
+    from scratchdae.documents.stacked import load_cleaner
+
+    _, out, _ = stacked
+    arrays, header = load_npz(out / "model.npz")
+    first = header["first_stage"]
+    for bad in ({**header, "window": {**header["window"], "window": 7}},
+                {**header, "first_stage": {k: v for k, v in first.items() if k != "window"}},
+                {**header, "first_stage": {**first, "window": {**first["window"], "foo": 1}}},
+                {**header, "window": {**header["window"], "background": 10**6}}):
+        save_npz(tmp_path / "bad.npz", arrays, {k: v for k, v in bad.items() if not k.startswith("format")})
+        with pytest.raises(CheckpointError, match="bad.npz.*(window sizes|damaged)"):
+            load_cleaner(tmp_path / "bad.npz")
+    cleaner = load_cleaner(out / "model.npz")
+    s = cleaner.stages[1]
+    page = np.ones((20, 30), np.float32)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        clean_page(s.model, s.loss, page, s.spec, first=np.full((20, 30), np.nan, np.float32))

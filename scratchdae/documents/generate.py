@@ -292,6 +292,8 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     parts = [seed] if isinstance(seed, numbers.Integral) else list(seed) if isinstance(seed, (list, tuple)) else None
     if parts is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in parts):
         raise ValueError(f"a page's seed must be an integer >= 0 or a list of them, got {seed!r}. Fix: make_page(0).")
+    if not isinstance(variety, bool):
+        raise TypeError(f"variety must be True or False, got {variety!r}.")
     rng = np.random.default_rng(seed)
     choices = [f for f in available_fonts(system_fonts) if f.family in fonts]
     if not choices:
@@ -307,7 +309,7 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     sun = bool(rng.random() < 0.3)
     drawn = {}
     if variety:  # drawn from a generator of their own, so the rest of the page is drawn as without them
-        v = np.random.default_rng([*np.atleast_1d(seed).tolist(), 7])
+        v = np.random.default_rng([*map(int, np.atleast_1d(seed)), 7])
         size = round(float(v.uniform(size - 0.5, size + 0.5)) * 3) / 3  # thirds of a pixel
         drawn = {"scale": 3, "weight": int(v.integers(-1, 2)), "bleed": round(float(v.uniform(0, 0.5)), 3),
                  "bleed_px": round(float(v.uniform(0.7, 2.0)), 3)}
@@ -324,7 +326,7 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     noisy = background_image * (1 - ink)
     noisy += rng.normal(0, rng.uniform(0.005, 0.03), noisy.shape).astype(np.float32)  # sensor noise
     to_u8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
-    meta = {"seed": seed if isinstance(seed, int) else [int(s) for s in seed], "font": font.name,
+    meta = {"seed": int(seed) if isinstance(seed, numbers.Integral) else [int(s) for s in seed], "font": font.name,
             "font_family": font.family, "font_style": font.style,
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H,

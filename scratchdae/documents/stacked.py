@@ -34,6 +34,7 @@ from ..losses import Loss
 from ..model import Autoencoder
 from .windows import WindowSpec, clean_page
 
+FIRST_STAGE_FOLDER = "first-stage"  # --stages 2: where the first stage's run lives, inside the second's
 FIRST_VIEW = 7  # a second stage's coarse grid over the first stage's output: 9 means 7 pixels apart, 63x63 pixels
 
 
@@ -99,16 +100,32 @@ def _read(path, backend):
         raise CheckpointError(f"{path} is a model of {header.get('task', 'images')}, not of documents. Fix: train one "
                               "with scratchdae train --dataset documents.")
     model, loss = restore_model(arrays, header, backend, path)
-    stages = [Stage(model, loss, WindowSpec(**header["window"]))]
+    stages = [Stage(model, loss, _window_spec(header, path))]
     if "first_stage" in header:
         first = {k[len(FIRST_STAGE):]: v for k, v in arrays.items() if k.startswith(FIRST_STAGE)}
-        m, lo = restore_model(first, header["first_stage"], model.backend, f"{path} (its first stage)")
-        stages.insert(0, Stage(m, lo, WindowSpec(**header["first_stage"]["window"])))
+        where = f"{path} (its first stage)"
+        m, lo = restore_model(first, header["first_stage"], model.backend, where)
+        stages.insert(0, Stage(m, lo, _window_spec(header["first_stage"], where)))
     try:
         return PageCleaner(stages), header, arrays
     except ValueError as err:
         raise CheckpointError(f"{path}: its stages do not fit together ({err}). The file is damaged. Fix: retrain, "
                               "or use an intact copy.") from None
+
+
+def _window_spec(header, path):
+    """A document model's window sizes, checked against what its architecture reads and gives."""
+    try:
+        spec = WindowSpec(**header["window"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: its window sizes are missing or invalid ({err!r:.200}). The file is damaged. "
+                              "Fix: retrain, or use an intact copy.") from None
+    arch = header["architecture"]
+    if (spec.n_features, spec.n_outputs) != (arch["n_in"], arch.get("n_out", arch["n_in"])):
+        raise CheckpointError(f"{path}: its window sizes give {spec.n_features} inputs and {spec.n_outputs} outputs, "
+                              f"and its network reads {arch['n_in']} and gives {arch.get('n_out', arch['n_in'])}. "
+                              "The file is damaged. Fix: retrain, or use an intact copy.")
+    return spec
 
 
 def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]],

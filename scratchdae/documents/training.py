@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from ..checkpoint import CheckpointError
 from ..tasks import TaskData
 from .generate import BACKGROUNDS, FONT_FAMILIES, Page, make_page
 from .pages import kaggle_pairs, read_pairs
-from .stacked import first_stage_outputs
+from .stacked import FIRST_STAGE_FOLDER, first_stage_outputs
 from .windows import WindowSpec, page_features, patch_targets
 
 
@@ -100,7 +101,12 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     if cfg.first_stage:
         from .stacked import read_first_stage
 
-        first_stage, entries, arrays = read_first_stage(cfg.first_stage, cfg.backend)
+        try:
+            first_stage, entries, arrays = read_first_stage(cfg.first_stage, cfg.backend)
+        except CheckpointError as err:
+            raise CheckpointError(f"the first stage (--first-stage) cannot be read: {str(err).split(' Fix:')[0]} "
+                                  "Fix: pass an intact document model; in a --stages 2 run, restore "
+                                  f"{FIRST_STAGE_FOLDER}/model.npz or start a new run.") from None
         header.update(entries)
         trained_on = set(entries["first_stage"].get("train_pages", []))
     if cfg.data_dir is not None:

@@ -29,6 +29,10 @@ from ..validation import as_int
 from .filters import box_filter, max_filter
 
 
+MAX_SIZE = 99  # pixels: the largest window, patch, background filter or line
+MAX_SPACING = 15  # the widest spacing of a coarse grid: 15 x 99 pixels of view at most
+
+
 @dataclass(frozen=True)
 class WindowSpec:
     """The sizes, in pixels, of what the document model sees and predicts, and of how a page is cleaned."""
@@ -46,8 +50,11 @@ class WindowSpec:
             object.__setattr__(self, name, as_int(getattr(self, name)))
         for name in ("context", "first"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 0 or (v and v % 2 == 0):
-                raise ValueError(f"{name} must be 0 or an odd positive integer, got {v!r}.")
+            if not isinstance(v, int) or v < 0 or (v and v % 2 == 0) or v > MAX_SPACING:
+                raise ValueError(f"{name} must be 0 or an odd positive integer up to {MAX_SPACING}, got {v!r}.")
+        for name in ("window", "out", "background", "lines"):
+            if isinstance(getattr(self, name), int) and getattr(self, name) > MAX_SIZE:
+                raise ValueError(f"{name} must be at most {MAX_SIZE} pixels, got {getattr(self, name)!r}.")
         for name in ("window", "out", "background"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1 or v % 2 == 0:
@@ -122,6 +129,8 @@ def _padded_inputs(page, spec, first=None):
                          "(load_cleaner(path)), which runs both stages.")
     if not spec.first and first is not None:
         raise ValueError("a first stage reads the noisy page alone; a first stage's output was given. Fix: drop it.")
+    if first is not None and not np.isfinite(first).all():
+        raise ValueError("the first stage's cleaned page holds NaN or inf pixels. Fix: use an intact first stage.")
     ratio = np.clip(page / np.maximum(paper_estimate(page, spec), 0.05), 0, 1.5)
     r = spec.window // 2
     padded = {"page": np.pad(page, r, mode="edge"), "ratio": np.pad(ratio, r, mode="edge")}
