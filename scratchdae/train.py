@@ -196,6 +196,12 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be a number from 0 to 1, got {self.weight_decay!r} (larger pulls the "
                              "weights to zero faster than any data can move them). Fix: e.g. --weight-decay 1e-4.")
         self._refuse_what_does_not_apply()
+        if self.task == "documents" and self.data_dir is not None and self.mark_windows:
+            raise ValueError("--mark-windows needs to know where a page's marks are, which only generated pages "
+                             "record. Fix: drop --mark-windows, or train on generated pages.")
+        if self.task == "documents" and self.data_dir is not None and self.variety:
+            raise ValueError("--variety draws generated pages with more variety; --data-dir trains on the pages of "
+                             "that folder. Fix: drop one or the other.")
         if self.task == "documents" and (not isinstance(self.stages, int) or isinstance(self.stages, bool)
                                          or self.stages not in (1, 2)):
             raise ValueError(f"stages must be 1 or 2, got {self.stages!r}. Fix: --stages 2 for a stacked cleaner.")

@@ -105,8 +105,8 @@ def test_features_and_targets_of_some_pixels_are_rows_of_the_whole_pages(spec):
 @pytest.fixture(scope="module")
 def doc_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("doc") / "run"
-    r = train(out=out, dataset="documents", pages=4, windows_per_page=1500, epochs=3, quiet=True, hidden=(32,),
-              backend="numpy")
+    r = train(out=out, dataset="documents", stages=1, pages=4, windows_per_page=1500, epochs=3, quiet=True,
+              hidden=(32,), backend="numpy")
     return out, r, load_document_model(out / "model.npz")[2]
 
 
@@ -152,7 +152,7 @@ def test_generated_folder_is_a_kaggle_folder(tmp_path):
 def test_training_from_a_kaggle_folder(tmp_path):
     folder = make_folder(tmp_path, n=4, n_test=0)
     r = run("train", "--data-dir", folder, "--out", tmp_path / "run", "--epochs", "1", "--windows-per-page", "500",
-            "--hidden", "16", "--quiet", "--no-figures")
+            "--hidden", "16", "--quiet", "--no-figures", "--stages", "1")
     assert r.returncode == 0, r.stderr
     model, loss, spec = load_document_model(tmp_path / "run" / "model.npz")
     assert spec.out == 5 and model.config["n_out"] == 25
@@ -640,3 +640,20 @@ def test_a_stacked_file_with_damaged_window_sizes_is_refused_by_name(stacked, tm
     page = np.ones((20, 30), np.float32)
     with pytest.raises(ValueError, match="NaN or inf"):
         clean_page(s.model, s.loss, page, s.spec, first=np.full((20, 30), np.nan, np.float32))
+
+
+def test_the_worst_pages_figure_outlines_the_marks_in_red(tmp_path):
+    from scratchdae.documents.figures import worst_pages_figure
+
+    page = make_page([3, 1], backgrounds=("folded",))
+    noisy, clean = page.floats()
+    assert page.lines.any()
+
+    def red_pixels(path):
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB")).astype(int)
+        return int(((rgb[..., 0] > 180) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90)).sum())
+
+    with_marks = worst_pages_figure(tmp_path / "a.png", [(noisy, noisy, clean, "page", page.lines)])
+    without = worst_pages_figure(tmp_path / "b.png", [(noisy, noisy, clean, "page")])
+    assert red_pixels(with_marks) > 50 and red_pixels(without) == 0

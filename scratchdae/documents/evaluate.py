@@ -124,7 +124,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
 
     On generated pages the result also holds each method's RMSE per font family, font size and
     background family (``by``) and near marks that are not text (``marks``); with ``figure``, a PNG of
-    the three pages the model cleaned worst (noisy | cleaned | truth) is written there.
+    the three pages the model cleaned worst (noisy | cleaned | truth, the marks outlined) is written there.
     ``generator="other"`` scores pages of :mod:`scratchdae.documents.other_pages`, a second generator
     drawn differently on purpose and never used in training (``fonts`` and ``backgrounds`` are then the
     main generator's choices, and must be left out)."""
@@ -162,7 +162,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     if figure is not None:
         from .figures import worst_pages_figure
 
-        rows = [(pairs[i][0], cleaner(pairs[i][0]), pairs[i][1], _page_label(i, meta)) for i in worst_pages(result)]
+        rows = [(pairs[i][0], cleaner(pairs[i][0]), pairs[i][1], _page_label(i, meta), lines[i] if lines else None)
+                for i in worst_pages(result)]
         result["figure"] = str(worst_pages_figure(figure, rows))
     return result
 

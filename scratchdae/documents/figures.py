@@ -22,16 +22,23 @@ def page_figure(path: str | Path, noisy: np.ndarray, cleaned: np.ndarray, truth:
     return _save(fig, path)
 
 
-def worst_pages_figure(path: str | Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]) -> str | Path:
-    """One row a page, (noisy, cleaned, truth, label): noisy | cleaned | truth, each with its RMSE to the truth."""
+def worst_pages_figure(path: str | Path, rows: list[tuple]) -> str | Path:
+    """One row a page, (noisy, cleaned, truth, label) or (noisy, cleaned, truth, label, marks): noisy |
+    cleaned | truth, each with its RMSE to the truth. ``marks``, a bool (H, W) mask of the pixels near
+    marks that are not text (the generator records them), is outlined in red on the cleaned page, and
+    the error on those pixels is given in its title."""
     if not rows:
         raise ValueError("no pages to draw. Fix: score at least one page.")
     h, w = rows[0][0].shape
     fig, axes = _figure(len(rows), 3, (14, len(rows) * (4.6 * h / w + 0.5)))
-    for r, (noisy, cleaned, truth, label) in enumerate(rows):
+    for r, (noisy, cleaned, truth, label, *rest) in enumerate(rows):
+        marks = rest[0] if rest and rest[0] is not None and rest[0].any() else None
         for ax, (name, img) in zip(axes[r], [("noisy", noisy), ("cleaned", cleaned), ("truth", truth)]):
             ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             rmse = f" (RMSE {np.sqrt(np.mean((img - truth) ** 2)):.4f})" if name != "truth" else ""
+            if name == "cleaned" and marks is not None:
+                ax.contour(marks, levels=[0.5], colors="red", linewidths=0.4)
+                rmse += f", near marks (red) {np.sqrt(np.mean((img[marks] - truth[marks]) ** 2)):.4f}"
             ax.set_title(f"{label}: {name}{rmse}" if name == "noisy" else name + rmse, fontsize=9)
             ax.axis("off")
     return _save(fig, path)

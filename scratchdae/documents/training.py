@@ -125,12 +125,6 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
         header["train_pages"] = [_sha256(noisy) for noisy, _ in train_files]
         source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
         marks = val_marks = None  # a folder's pages do not say where their marks are
-        if cfg.variety:
-            raise ValueError("--variety draws generated pages with more variety; --data-dir trains on the pages of "
-                             "that folder. Fix: drop one or the other.")
-        if cfg.mark_windows:
-            raise ValueError("--mark-windows needs to know where a page's marks are, which only generated pages "
-                             "record. Fix: drop --mark-windows, or train on generated pages.")
     else:
         n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
         log(f"generating {cfg.pages} training and {n_val} validation pages ...")
