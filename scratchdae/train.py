@@ -778,13 +778,9 @@ def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[st
 def _check_second_stage_data(cfg: TrainConfig) -> None:
     """What would stop the second stage, checked before the first trains: its window sizes, and on a
     folder, enough pages left once the first stage's training pages are left out (its validation pages)."""
-    from .documents.windows import WindowSpec
+    from .documents.training import window_spec
 
-    try:
-        WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines, first=cfg.first_view)
-    except ValueError as err:
-        raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}: "
-                         f"{str(err).replace('out', '--patch').replace('window=', '--window ')}") from None
+    window_spec(cfg)
     if cfg.data_dir is not None:
         from .documents.pages import kaggle_pairs
 

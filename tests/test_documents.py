@@ -468,13 +468,13 @@ def test_a_second_stage_on_a_folder_leaves_out_the_first_stages_pages(tmp_path):
     folder = make_folder(tmp_path, n=6, n_test=0)
     kw = dict(data_dir=folder, dataset="documents", epochs=1, windows_per_page=200, hidden=(8,), quiet=True,
               figures=False, val_fraction=0.34)
-    train(out=tmp_path / "one", **kw)
+    train(out=tmp_path / "one", stages=1, **kw)
     seen = set(load_model(tmp_path / "one" / "model.npz")[2]["train_pages"])
     assert len(seen) == 4  # 6 pages, 2 for validation
     train(out=tmp_path / "two", first_stage=tmp_path / "one" / "model.npz", **kw)  # 2 pages left: 1 + 1
     second = set(load_model(tmp_path / "two" / "model.npz")[2]["train_pages"])
     assert len(second) == 1 and not second & seen
-    train(out=tmp_path / "most", **{**kw, "val_fraction": 0.17})  # 5 of 6 pages in training
+    train(out=tmp_path / "most", stages=1, **{**kw, "val_fraction": 0.17})  # 5 of 6 pages in training
     with pytest.raises(ValueError, match="has 1 page pair once the 5 pages its first stage trained on are left out.*"
                                          "at least 2 are needed.*another folder"):
         train(out=tmp_path / "three", first_stage=tmp_path / "most" / "model.npz", **kw)
@@ -518,11 +518,12 @@ def test_a_stacked_model_cleans_scores_and_denoises_from_the_command_line(stacke
     np.testing.assert_array_equal(read_page(tmp_path / "c" / "2.png") * 255, expected)
 
 
-def test_first_view_needs_a_first_stage():
+def test_first_view_needs_a_second_stage():
     from scratchdae.train import TrainConfig
 
     with pytest.raises(ValueError, match="--first-view would be ignored"):
-        TrainConfig(dataset="documents", first_view=5)
+        TrainConfig(dataset="documents", stages=1, first_view=5)
+    assert TrainConfig(dataset="documents").stages == 2 and TrainConfig(dataset="documents").first_view == 7
     with pytest.raises(ValueError, match="first_view must be an odd integer from 1 to 15"):
         TrainConfig(dataset="documents", first_stage="m.npz", first_view=4)
     with pytest.raises(ValueError, match="--first-stage would be ignored"):

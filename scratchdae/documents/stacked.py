@@ -21,7 +21,7 @@ mistakes, not the smaller ones it makes on pages it has learned by heart.
 A stacked model is one file: the second stage's ``model.npz`` holds the
 first stage too (its header as ``first_stage``, its arrays under ``first/``).
 """
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,6 @@ def _window_spec(header, path):
     return spec
 
 
-def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]],
-                        log: Callable[[str], None] | None = None) -> list[np.ndarray]:
+def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """The first stage's cleaned page for each (noisy, clean) pair, computed as at cleaning time."""
-    outs = []
-    for i, (noisy, _) in enumerate(pairs):
-        outs.append(cleaner(noisy))
-        if log and (i + 1) % 20 == 0:
-            log(f"first stage: {i + 1}/{len(pairs)} pages cleaned")
-    return outs
+    return [cleaner(noisy) for noisy, _ in pairs]

@@ -88,41 +88,27 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
     return X, Y
 
 
-def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
-    """TaskData for ``scratchdae train --dataset documents``; ``cfg`` is the run's TrainConfig."""
+def window_spec(cfg: Any) -> WindowSpec:
+    """The run's window sizes (``cfg`` is its TrainConfig), their errors in the command line's words."""
     try:
-        spec = WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines,
+        return WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines,
                           first=cfg.first_view or 0)  # first_view is checked by TrainConfig
-    except ValueError as err:  # in the command line's words: WindowSpec's out is --patch
+    except ValueError as err:  # WindowSpec's out is --patch
         raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}: "
                          f"{str(err).replace('out', '--patch').replace('window=', '--window ')}") from None
+
+
+def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
+    """TaskData for ``scratchdae train --dataset documents``; ``cfg`` is the run's TrainConfig."""
+    spec = window_spec(cfg)
     header = {"task": "documents", "window": spec.config()}
     first_stage, arrays, trained_on = None, {}, set()
     if cfg.first_stage:
-        from .stacked import read_first_stage
-
-        try:
-            first_stage, entries, arrays = read_first_stage(cfg.first_stage, cfg.backend)
-        except CheckpointError as err:
-            raise CheckpointError(f"the first stage (--first-stage) cannot be read: {str(err).split(' Fix:')[0]} "
-                                  "Fix: pass an intact document model; in a --stages 2 run, restore "
-                                  f"{FIRST_STAGE_FOLDER}/model.npz or start a new run.") from None
+        first_stage, entries, arrays = _read_first_stage(cfg)
         header.update(entries)
         trained_on = set(entries["first_stage"].get("train_pages", []))
     if cfg.data_dir is not None:
-        files = [f for f in kaggle_pairs(cfg.data_dir) if _sha256(f[0]) not in trained_on]
-        if len(files) < 2:
-            why = (f" once the {len(trained_on)} pages its first stage trained on are left out (a second stage must "
-                   "not see better first-stage outputs in training than in use)" if trained_on else "")
-            raise ValueError(f"{cfg.data_dir} has {len(files)} page pair{why}; at least 2 are needed (train and "
-                             "validation). Fix: add pages to train/ and train_cleaned/"
-                             f"{', or train the second stage on another folder' if trained_on else ''}.")
-        order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
-        n_val = max(1, int(round(len(files) * cfg.val_fraction)))
-        train_files = [files[i] for i in sorted(order[n_val:])]
-        train_pairs = read_pairs(train_files)
-        val_pairs = read_pairs([files[i] for i in sorted(order[:n_val])])
-        header["train_pages"] = [_sha256(noisy) for noisy, _ in train_files]
+        train_pairs, val_pairs, header["train_pages"] = _folder_pages(cfg, trained_on)
         source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
         marks = val_marks = None  # a folder's pages do not say where their marks are
     else:
@@ -134,9 +120,7 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
         train_pairs, marks = [p.floats() for p in train], [p.lines for p in train]
         val_pairs, val_marks = [p.floats() for p in val], [p.lines for p in val]
         source = (f"{cfg.pages} generated pages{' of more variety' if cfg.variety else ''} "
-                  f"(fonts: {cfg.fonts or 'all'}; "
-                  f"backgrounds: {cfg.backgrounds or 'all'}), "
-                  f"{n_val} for validation")
+                  f"(fonts: {cfg.fonts or 'all'}; backgrounds: {cfg.backgrounds or 'all'}), {n_val} for validation")
     firsts = val_firsts = None
     if first_stage:
         log(f"cleaning the {len(train_pairs) + len(val_pairs)} pages with the first stage {cfg.first_stage} ...")
@@ -158,6 +142,35 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
                 "pages": page_figure(Path(out) / "pages.png", noisy, cleaner(noisy), clean)}
 
     return TaskData("documents", source, X, Y, Xv, Yv, header, figures, arrays)
+
+
+def _read_first_stage(cfg):
+    """The first stage a second stage trains on, with what puts it into the second stage's model file."""
+    from .stacked import read_first_stage
+
+    try:
+        return read_first_stage(cfg.first_stage, cfg.backend)
+    except CheckpointError as err:
+        raise CheckpointError(f"the first stage (--first-stage) cannot be read: {str(err).split(' Fix:')[0]} "
+                              "Fix: pass an intact document model; in a --stages 2 run, restore "
+                              f"{FIRST_STAGE_FOLDER}/model.npz or start a new run.") from None
+
+
+def _folder_pages(cfg, trained_on):
+    """A Kaggle folder's (training pairs, validation pairs, training pages' SHA-256), leaving out the
+    pages a first stage trained on (``trained_on``: their SHA-256)."""
+    files = [f for f in kaggle_pairs(cfg.data_dir) if _sha256(f[0]) not in trained_on]
+    if len(files) < 2:
+        why = (f" once the {len(trained_on)} pages its first stage trained on are left out (a second stage must "
+               "not see better first-stage outputs in training than in use)" if trained_on else "")
+        raise ValueError(f"{cfg.data_dir} has {len(files)} page pair{why}; at least 2 are needed (train and "
+                         "validation). Fix: add pages to train/ and train_cleaned/"
+                         f"{', or train the second stage on another folder' if trained_on else ''}.")
+    order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
+    n_val = max(1, int(round(len(files) * cfg.val_fraction)))
+    train_files = [files[i] for i in sorted(order[n_val:])]
+    return (read_pairs(train_files), read_pairs([files[i] for i in sorted(order[:n_val])]),
+            [_sha256(noisy) for noisy, _ in train_files])
 
 
 def _sha256(path: Path) -> str:
