@@ -79,6 +79,8 @@ def main():
     pairs = [p.floats() for p in pages]
     groups = score_pages(pairs, cleaner, meta=[p.meta for p in pages], lines=[p.lines for p in pages], others=others)
     first = "  first stage {:.4f}" if others else ""
+    print(f"{args.group_pages} pages of every family, all pixels:" + "".join(
+        f"  {name} {v:.4f}" for name, v in groups["rmse"].items()))
     seen = {"font_family": ("serif", "sans"), "background": ("coffee", "folded", "wrinkled")}
     for group, values in groups["by"].items():
         print(f"{args.group_pages} pages of every family, RMSE by {GROUPS[group]} (* held out of training):")
@@ -102,7 +104,8 @@ def main():
               f"model {s['model']:.4f}")
     print(json.dumps({"train_seconds": train_s, "other_generator": other["rmse"], "rmse": scores["rmse"],
                       "page_seconds_median": float(np.median(times)),
-                      "by": groups["by"], "marks": groups["marks"], "other_marks": other["marks"]}))
+                      "all_families": groups["rmse"], "by": groups["by"], "marks": groups["marks"],
+                      "other_marks": other["marks"]}))
 
 
 if __name__ == "__main__":
