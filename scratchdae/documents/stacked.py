@@ -64,6 +64,8 @@ class PageCleaner:
         self.stages = stages
 
     def __call__(self, page: np.ndarray) -> np.ndarray:
+        """The cleaned page (H, W) in [0, 1]: each stage cleans the noisy page, the second also reading
+        the first one's output."""
         out = None
         for s in self.stages:
             out = clean_page(s.model, s.loss, page, s.spec, first=out)
