@@ -506,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"mark that is not text from a letter's stroke; 0: none ({dd.lines})")
     g.add_argument("--mark-windows", type=float, default=None,
                    help="share of each generated page's training windows taken near marks that are not text "
-                        f"(creases, rims), in [0, 0.5] ({dd.mark_windows})")
+                        f"(creases, rims), in [0, 0.5] ({dd.mark_windows}; 0 with --data-dir)")
     g.add_argument("--stages", type=int, default=None,
                    help="1, or 2 for a stacked cleaner: a first stage (in OUT/first-stage), then a second that reads "
                         f"its cleaned pages, both saved in OUT/model.npz ({dd.stages})")

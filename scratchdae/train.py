@@ -136,6 +136,8 @@ class TrainConfig:
             raise ValueError("max_train is for image data sets; a toy data set draws n_points. Fix: n_points=N.")
         if self.task == "documents" and self.first_stage and self.stages is None:
             self.stages = 2  # a second stage, of the first stage given
+        if self.task == "documents" and self.data_dir is not None and self.mark_windows is None:
+            self.mark_windows = 0.0  # a folder's pages do not say where their marks are
         for k, v in {"activation": "relu", **TASK_DEFAULTS[self.task]}.items():
             if getattr(self, k) is None:
                 setattr(self, k, v)
