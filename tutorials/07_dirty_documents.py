@@ -128,7 +128,10 @@ print(f"{spec.n_features} inputs per window, {spec.n_outputs} outputs")
 # the noisy page *and* the first stage's cleaned page, as a 9×9 window and as
 # a coarse 9×9 grid over 63×63 pixels, and predicts the clean patch again:
 #
-# $$\text{first} = C_1(\tilde x), \qquad \hat x = C_2(\tilde x, \text{first}).$$
+# $$\hat x^{(1)} = \mathrm{Clean}_1(\tilde x), \qquad \hat x = \mathrm{Clean}_2(\tilde x, \hat x^{(1)}) \qquad \text{(PG2)}$$
+#
+# where each $\mathrm{Clean}$ slides its network over the page and averages
+# the overlapping patches (PG1).
 #
 # The second stage trains on fresh pages the first stage never trained on,
 # and reads the first stage's output computed exactly as at cleaning time:
@@ -241,13 +244,18 @@ plt.suptitle(f"{worst.meta['background']} paper, {worst.meta['font']}: RMSE near
 plt.show()
 
 # %% [markdown]
-# The second stage lightens what the first stage inked along the marks and
-# sharpens the text it had left grey; it helps every font, size and paper a
-# little (the table above), the marks most. It does not rescue the second
-# generator's scribbles and streaks: damage of a kind neither stage ever saw
-# is still inked. docs/documents.md has the measurements, with what else was
-# tried (more windows near marks in training, `--mark-windows`; line
-# features; pages of more variety, `--variety`).
+# Read the numbers in brackets before the pictures. A long sharp crease
+# that crosses the text lines is the case the second stage's wide view was
+# meant for, and on the worst page it changes little there: what the first
+# stage drew as a stroke, the second mostly keeps. Over the 24 pages it
+# helps every font, size and paper a little and the pixels near marks most
+# (the lines above), so it is a better cleaner, not yet the cure for
+# creases. Nor does it rescue the second generator's scribbles and streaks:
+# damage of a kind neither stage ever saw is still inked. The default
+# training also takes a quarter of each page's windows near its marks
+# (`--mark-windows 0.25`), which did more for the marks than the second
+# stage; docs/documents.md has the measurements, with what else was tried
+# (line features; pages of more variety, `--variety`).
 
 # %% [markdown]
 # ## A Kaggle submission

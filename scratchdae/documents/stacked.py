@@ -67,7 +67,7 @@ class PageCleaner:
         """The cleaned page (H, W) in [0, 1]: each stage cleans the noisy page, the second also reading
         the first one's output."""
         out = None
-        for s in self.stages:
+        for s in self.stages:  # (PG2): first = Clean1(noisy), then Clean2(noisy, first)
             out = clean_page(s.model, s.loss, page, s.spec, first=out)
         return out
 

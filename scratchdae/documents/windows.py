@@ -219,7 +219,7 @@ def grid_positions(n: int, stride: int) -> np.ndarray:
 
 def assemble(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int, width: int,
              spec: WindowSpec) -> np.ndarray:
-    """Average the overlapping c x c patches predicted at rows x cols into an (H, W) page."""
+    """Average the overlapping c x c patches predicted at rows x cols into an (H, W) page (PG1)."""
     c, r = spec.out, spec.out // 2
     pred = pred.reshape(len(rows), len(cols), c, c)
     acc = np.zeros((height + 2 * r, width + 2 * r), np.float64)
