@@ -244,13 +244,14 @@ plt.suptitle(f"{worst.meta['background']} paper, {worst.meta['font']}: RMSE near
 plt.show()
 
 # %% [markdown]
-# Read the numbers in brackets before the pictures. A long sharp crease
-# that crosses the text lines is the case the second stage's wide view was
-# meant for, and on the worst page it changes little there: what the first
-# stage drew as a stroke, the second mostly keeps. Over the 24 pages it
-# helps every font, size and paper a little and the pixels near marks most
-# (the lines above), so it is a better cleaner, not yet the cure for
-# creases. Nor does it rescue the second generator's scribbles and streaks:
+# Read the numbers in brackets before the pictures: on the page whose marks
+# the first stage cleaned worst, the second stage changes little near them.
+# The wide view was meant for exactly this, a long mark crossing the text
+# lines, and what the first stage left there the second mostly keeps. Over
+# the 24 pages it helps every font, size and paper a little and the pixels
+# near marks most (the lines above), so it is a better cleaner, not yet the
+# cure for creases. Nor does it rescue the second generator's scribbles and
+# streaks:
 # damage of a kind neither stage ever saw is still inked. The default
 # training also takes a quarter of each page's windows near its marks
 # (`--mark-windows 0.25`), which did more for the marks than the second
