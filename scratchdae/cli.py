@@ -509,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(creases, rims), in [0, 0.5] ({dd.mark_windows}; 0 with --data-dir)")
     g.add_argument("--stages", type=int, default=None,
                    help="1, or 2 for a stacked cleaner: a first stage (in OUT/first-stage), then a second that reads "
-                        f"its cleaned pages, both saved in OUT/model.npz ({dd.stages})")
+                        f"its cleaned pages, both saved in OUT/model.npz; --epochs and --max-seconds apply to each "
+                        f"stage ({dd.stages})")
     g.add_argument("--first-stage", type=_path, default=None, metavar="MODEL",
                    help="train a second stage that reads this document model's cleaned pages beside the noisy ones "
                         "(a stacked cleaner, saved as one model file with its first stage); it trains on pages the "

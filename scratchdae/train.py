@@ -456,6 +456,9 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     TrainResult
     """
     resume = overrides.pop("resume", False)
+    if overrides.get("first_stage") is not None and str(overrides["first_stage"]).strip():
+        # a model you give is saved as an absolute path, so the run resumes from any working folder
+        overrides["first_stage"] = os.path.abspath(os.fspath(overrides["first_stage"]))
     if inputs is not None:
         inputs = check_inputs(inputs)
         clash = sorted(k for k in ("dataset", "data_dir", "max_train", "n_points") if overrides.get(k) is not None
@@ -515,6 +518,8 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         if state["config"].get("first_stage") == str(Path(str(state["config"].get("out"))) / FIRST_STAGE_FOLDER /
                                                      "model.npz"):  # --stages 2: the first stage moves with OUT
             moved = {"first_stage": str(out / FIRST_STAGE_FOLDER / "model.npz")}
+        if state["config"].get("task") == "documents" and "stages" not in state["config"]:
+            moved["stages"] = 1  # a run saved before documents had two stages
         try:
             saved = TrainConfig(**{**state["config"], **moved, "out": str(out)})
         except (TypeError, ValueError) as err:
@@ -770,9 +775,9 @@ def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[st
                         folder.rmdir()
             raise
         second = cfg
-    if first.stopped == "interrupted":
+    if first.stopped == "interrupted":  # the run to resume is OUT, not its first stage's folder
         log(f"stopped in stage 1 of 2; the same command with --resume continues it, then trains stage 2 in {out}")
-        return first
+        return replace(first, out=out)
     log(f"stage 2 of 2, in {out}:")
     return train(replace(second, out=str(out), first_stage=str(first_out / "model.npz")), on_step=on_step)
 
@@ -788,6 +793,10 @@ def _check_second_stage_data(cfg: TrainConfig) -> None:
 
         n = len(kaggle_pairs(cfg.data_dir))
         left = max(1, int(round(n * cfg.val_fraction)))  # the first stage's validation pages
+        if n < 4:
+            raise ValueError(f"--stages 2 on {cfg.data_dir}: it has {n} pages, and two stages need at least 4 (a "
+                             "training and a validation page each, on pages of their own). Fix: more pages, or "
+                             "--stages 1.")
         if left < 2:
             raise ValueError(f"--stages 2 on {cfg.data_dir} ({n} pages): the second stage trains on the pages the "
                              f"first did not train on, its {left} validation page, and needs at least 2. Fix: "

@@ -565,6 +565,7 @@ def test_two_stages_in_one_run_and_a_resume_that_picks_up_the_first(tmp_path):
 
     stopped = train(out=tmp_path / "cut", on_step=stop_in_the_first_stage, **kw)
     assert stopped.stopped == "interrupted" and not (tmp_path / "cut" / "checkpoint.npz").exists()
+    assert stopped.out == tmp_path / "cut"  # the run to resume, not its first stage's folder
     resumed = train(out=tmp_path / "cut", resume=True, quiet=True)
     assert resumed.stopped == "finished"
     a, b = load_cleaner(tmp_path / "whole" / "model.npz"), load_cleaner(tmp_path / "cut" / "model.npz")
@@ -658,3 +659,33 @@ def test_the_worst_pages_figure_outlines_the_marks_in_red(tmp_path):
     with_marks = worst_pages_figure(tmp_path / "a.png", [(noisy, noisy, clean, "page", page.lines)])
     without = worst_pages_figure(tmp_path / "b.png", [(noisy, noisy, clean, "page")])
     assert red_pixels(with_marks) > 50 and red_pixels(without) == 0
+
+
+def test_runs_saved_before_two_stages_and_other_folders_resume(tmp_path, monkeypatch):
+    from scratchdae.checkpoint import load_npz, save_npz
+    from scratchdae.train import TrainConfig
+
+    kw = dict(dataset="documents", pages=2, windows_per_page=200, epochs=2, hidden=(8,), quiet=True, figures=False)
+
+    def stop(epoch, step, run):
+        if (epoch, step) == (1, 1):
+            run.stop()
+
+    train(out=tmp_path / "old", stages=1, mark_windows=0.0, on_step=stop, **kw)
+    arrays, header = load_npz(tmp_path / "old" / "checkpoint.npz")
+    for key in ("stages", "first_stage", "first_view", "variety"):  # as a run of before saved its settings
+        del header["config"][key]
+    save_npz(tmp_path / "old" / "checkpoint.npz", arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
+    assert train(out=tmp_path / "old", resume=True, quiet=True).stopped == "finished"
+
+    monkeypatch.chdir(tmp_path)  # a first stage given as a relative path is saved as an absolute one
+    assert TrainConfig(**{**kw, "first_stage": "old/model.npz"}).first_stage == "old/model.npz"
+    r = train(out="two", first_stage="old/model.npz", **kw)
+    assert r.history and load_npz(tmp_path / "two" / "checkpoint.npz")[1]["config"]["first_stage"] == str(
+        tmp_path / "old" / "model.npz")
+    folder = generate_folder(tmp_path / "k", 4, seed=2, log=lambda *a: None)
+    with pytest.raises(ValueError, match="keeps 4 of the 4 pages .* for validation, which leaves none to train on"):
+        train(out=tmp_path / "v", data_dir=folder, stages=1, val_fraction=0.9, **{**kw, "pages": None})
+    small = generate_folder(tmp_path / "k2", 2, seed=2, log=lambda *a: None)
+    with pytest.raises(ValueError, match="it has 2 pages, and two stages need at least 4"):
+        train(out=tmp_path / "w", data_dir=small, **{**kw, "pages": None})

@@ -168,6 +168,10 @@ def _folder_pages(cfg, trained_on):
                          f"{', or train the second stage on another folder' if trained_on else ''}.")
     order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
     n_val = max(1, int(round(len(files) * cfg.val_fraction)))
+    if n_val >= len(files):
+        raise ValueError(f"--val-fraction {cfg.val_fraction} keeps {n_val} of the {len(files)} pages of "
+                         f"{cfg.data_dir} for validation, which leaves none to train on. Fix: --val-fraction "
+                         f"{round(0.5 * (len(files) - 1) / len(files), 2)} or less, or more pages.")
     train_files = [files[i] for i in sorted(order[n_val:])]
     return (read_pairs(train_files), read_pairs([files[i] for i in sorted(order[:n_val])]),
             [_sha256(noisy) for noisy, _ in train_files])
