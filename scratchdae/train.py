@@ -552,10 +552,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             if not changed:
                 raise
         if changed:  # the same values again are fine: the command that started the run, with --resume added
-            raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} "
-                             f"differs from the saved {', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)}. "
-                             f"Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop those "
-                             "options, or start a new run in another --out folder.")
+            raise ValueError(_changed_on_resume(changed, saved))
         log(f"resuming {out} at epoch {state['epoch'] + 1}, step {state['step']}")
     elif state_path.exists():
         raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
@@ -744,21 +741,18 @@ def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[st
                                   "restore it, or start a new run in another --out folder.") from None
         changed = sorted(k for k in overrides if k not in RESUME_MAY_CHANGE and overrides[k] != getattr(second, k))
         if changed:
-            raise ValueError(f"resume continues the saved run with its own settings, but {', '.join(changed)} "
-                             f"differs from the saved {', '.join(f'{k}={getattr(second, k)!r}' for k in changed)}. "
-                             f"Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop those "
-                             "options, or start a new run in another --out folder.")
+            raise ValueError(_changed_on_resume(changed, second))
         allowed = {k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE and k != "out"}
         second = replace(second, **allowed)
         first = train(out=first_out, resume=True, on_step=on_step, **allowed)
     else:
-        for name in ("checkpoint.npz", "model.npz", f"{FIRST_STAGE_FOLDER}/checkpoint.npz",
-                     f"{FIRST_STAGE_FOLDER}/model.npz"):
+        if (out / "model.npz").exists() and not (out / "checkpoint.npz").exists():
+            raise ValueError(f"{out} already holds a model (model.npz) that a new run would replace. Fix: choose "
+                             "another --out folder, or move that model away first.")
+        for name in ("checkpoint.npz", f"{FIRST_STAGE_FOLDER}/checkpoint.npz", f"{FIRST_STAGE_FOLDER}/model.npz"):
             if (out / name).exists():
                 raise ValueError(f"{out} already holds {name}, of a run this one would replace. Fix: choose "
-                                 "another --out folder, or --resume to continue that run." if name != "model.npz"
-                                 else f"{out} already holds a model (model.npz) that a new run would replace. Fix: "
-                                 "choose another --out folder, or move that model away first.")
+                                 "another --out folder, or --resume to continue that run.")
         _check_second_stage_data(cfg)  # before the first stage trains, not after
         made = not out.exists()
         make_folder(out)
@@ -782,6 +776,14 @@ def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[st
     return train(replace(second, out=str(out), first_stage=str(first_out / "model.npz")), on_step=on_step)
 
 
+def _changed_on_resume(changed: list[str], saved: TrainConfig) -> str:
+    """The refusal of a resume that would change settings a run cannot change midway."""
+    return (f"resume continues the saved run with its own settings, but {', '.join(changed)} differs from the "
+            f"saved {', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)}. Only "
+            f"{', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop those options, or start a new "
+            "run in another --out folder.")
+
+
 def _check_second_stage_data(cfg: TrainConfig) -> None:
     """What would stop the second stage, checked before the first trains: its window sizes, and on a
     folder, enough pages left once the first stage's training pages are left out (its validation pages)."""
@@ -800,7 +802,7 @@ def _check_second_stage_data(cfg: TrainConfig) -> None:
         if left < 2:
             raise ValueError(f"--stages 2 on {cfg.data_dir} ({n} pages): the second stage trains on the pages the "
                              f"first did not train on, its {left} validation page, and needs at least 2. Fix: "
-                             f"--val-fraction {min(0.5, round(2.5 / n, 2)) if n >= 4 else 0.5} (more pages left to "
+                             f"--val-fraction {min(0.5, round(2.5 / n, 2))} (more pages left to "
                              "the second stage), more pages, or --first-stage MODEL with a model trained on "
                              "another folder.")
 
