@@ -588,7 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("denoise", help="denoise PNG images with a trained model")
     p.add_argument("--model", type=_path, required=True, help="a model.npz written by scratchdae train")
-    p.add_argument("inputs", type=_path, nargs="+", help="PNG images of the size the model was trained on (a document model: pages of any size)")
+    p.add_argument("inputs", type=_path, nargs="+",
+                   help="PNG images of the size the model was trained on (a document model: pages of any size)")
     p.add_argument("--out", type=_path, required=True, help="folder for the denoised PNGs (same names, ending in .png)")
     p.add_argument("--overwrite", action="store_true", help="replace files of those names already in --out")
     _add_output(p)
