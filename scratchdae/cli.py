@@ -507,6 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mark-windows", type=float, default=None,
                    help="share of each generated page's training windows taken near marks that are not text "
                         f"(creases, rims), in [0, 0.5] ({dd.mark_windows}; 0 with --data-dir)")
+    g.add_argument("--wide-paper", type=int, default=None,
+                   help="odd size of a second, wider paper estimate, whose ratio each window also sees; 0: none "
+                        f"({dd.wide_paper})")
+    g.add_argument("--contrast", type=int, default=None,
+                   help=f"odd size over which each window also sees the local contrast; 0: none ({dd.contrast})")
     g.add_argument("--stages", type=int, default=None,
                    help="1, or 2 for a stacked cleaner: a first stage (in OUT/first-stage), then a second that reads "
                         f"its cleaned pages, both saved in OUT/model.npz; --epochs and --max-seconds apply to each "

@@ -42,7 +42,7 @@ TASK_DEFAULTS = {
     # chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its full course
     "documents": dict(noise="none", hidden=(512, 256), batch_size=256, epochs=30, lr=2e-3, lr_schedule="cosine",
                       patience=0, pages=96, windows_per_page=5000, window=9, patch=5, stride=2, lines=0,
-                      mark_windows=0.25, stages=2),
+                      mark_windows=0.25, stages=2, wide_paper=0, contrast=0),
 }
 
 

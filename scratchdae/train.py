@@ -77,6 +77,8 @@ class TrainConfig:
     stride: int = None  # cleaning: windows this many pixels apart; each pixel averages the patches covering it
     lines: int = None  # length of the oriented line means each window also sees (0: none)
     mark_windows: float = None  # share of each page's training windows taken near marks that are not text
+    wide_paper: int = None  # a second paper estimate this many pixels wide, whose ratio each window also sees (0: none)
+    contrast: int = None  # each window also sees the local contrast over this many pixels (0: none)
     stages: int = None  # 1, or 2: a first stage in OUT/first-stage, then a second stage that reads its cleaned pages
     first_stage: str = None  # a document model.npz: train a second stage that reads its cleaned pages (stacked)
     first_view: int = None  # second stage: spacing of its coarse grid over the first stage's output (odd)
@@ -158,7 +160,7 @@ class TrainConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
                                  f"Fix: e.g. --{name.replace('_', '-')} identity.")
         for name in ("batch_size", "epochs", "seed", "patience", "max_train", "n_points", "pages", "windows_per_page",
-                     "window", "patch", "stride", "lines", "first_view", "stages"):
+                     "window", "patch", "stride", "lines", "first_view", "stages", "wide_paper", "contrast"):
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 setattr(self, name, int(v))  # NumPy integers are fine
@@ -230,7 +232,8 @@ class TrainConfig:
         if self.task != "documents":
             ignored += [f"--{k.replace('_', '-')}" for k in ("pages", "windows_per_page", "window", "patch", "stride",
                                                                "lines", "mark_windows", "fonts", "backgrounds",
-                                                               "stages", "first_stage", "first_view")
+                                                               "stages", "first_stage", "first_view", "wide_paper",
+                                                               "contrast")
                         if getattr(self, k) is not None]
             ignored += ["--system-fonts"] if self.system_fonts else []
             ignored += ["--variety"] if self.variety else []

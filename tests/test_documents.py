@@ -689,3 +689,28 @@ def test_runs_saved_before_two_stages_and_other_folders_resume(tmp_path, monkeyp
     small = generate_folder(tmp_path / "k2", 2, seed=2, log=lambda *a: None)
     with pytest.raises(ValueError, match="it has 2 pages, and two stages need at least 4"):
         train(out=tmp_path / "w", data_dir=small, **{**kw, "pages": None})
+
+
+def test_page_level_features_are_windows_of_a_wider_paper_ratio_and_of_local_contrast():
+    from scratchdae.documents.filters import max_filter as mx
+
+    rng = np.random.default_rng(6)
+    page = rng.random((30, 40), dtype=np.float32)
+    plain = WindowSpec(window=5, out=3)
+    both = WindowSpec(window=5, out=3, wide_paper=7, contrast=3)
+    assert both.n_features == plain.n_features + 2 * 25
+    f = page_features(page, both)
+    n = plain.n_features
+    np.testing.assert_array_equal(f[:, :n], page_features(page, plain))  # what it saw before, first
+    i, j = 14, 20
+    wide = np.clip(page / np.maximum(box_filter(mx(page, 7), 7), 0.05), 0, 1.5)
+    np.testing.assert_allclose(f[i * 40 + j, n:n + 25], wide[i - 2:i + 3, j - 2:j + 3].ravel(), rtol=1e-5)
+    from scratchdae.documents.windows import paper_estimate
+
+    ratio = np.clip(page / np.maximum(paper_estimate(page, both), 0.05), 0, 1.5)
+    stds = np.array([[ratio[max(a - 1, 0):a + 2, max(b - 1, 0):b + 2].std() if 0 < a < 29 and 0 < b < 39 else np.nan
+                      for b in range(40)] for a in range(30)])
+    np.testing.assert_allclose(f[i * 40 + j, n + 25:], stds[i - 2:i + 3, j - 2:j + 3].ravel(), rtol=1e-3, atol=1e-4)
+    for bad in (dict(wide_paper=2), dict(contrast=1), dict(contrast=-3), dict(wide_paper=101)):
+        with pytest.raises(ValueError, match="must be 0 or an odd size|at most 99"):
+            WindowSpec(**bad)

@@ -92,9 +92,11 @@ def window_spec(cfg: Any) -> WindowSpec:
     """The run's window sizes (``cfg`` is its TrainConfig), their errors in the command line's words."""
     try:
         return WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines,
-                          first=cfg.first_view or 0)  # first_view is checked by TrainConfig
+                          first=cfg.first_view or 0,  # first_view is checked by TrainConfig
+                          wide_paper=cfg.wide_paper, contrast=cfg.contrast)
     except ValueError as err:  # WindowSpec's out is --patch
-        raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}: "
+        raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}, "
+                         f"--wide-paper {cfg.wide_paper}, --contrast {cfg.contrast}: "
                          f"{str(err).replace('out', '--patch').replace('window=', '--window ')}") from None
 
 

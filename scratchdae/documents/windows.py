@@ -44,15 +44,22 @@ class WindowSpec:
     stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `out`)
     lines: int = 0  # length of the oriented line means at the window's centre (8 orientations); 0 = none
     first: int = 0  # a second stage: spacing s of its coarse grid over the first stage's output; 0 = a first stage
+    wide_paper: int = 0  # a second paper estimate this many pixels wide: the ratio to it as a k x k window; 0 = none
+    contrast: int = 0  # the ratio's local standard deviation over this many pixels, as a k x k window; 0 = none
 
     def __post_init__(self):
-        for name in ("window", "out", "background", "context", "stride", "lines", "first"):  # NumPy integers: fine
+        for name in ("window", "out", "background", "context", "stride", "lines", "first", "wide_paper",
+                     "contrast"):  # NumPy integers are fine
             object.__setattr__(self, name, as_int(getattr(self, name)))
         for name in ("context", "first"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0 or (v and v % 2 == 0) or v > MAX_SPACING:
                 raise ValueError(f"{name} must be 0 or an odd positive integer up to {MAX_SPACING}, got {v!r}.")
-        for name in ("window", "out", "background", "lines"):
+        for name in ("wide_paper", "contrast"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0 or (v and (v < 3 or v % 2 == 0)):
+                raise ValueError(f"{name} must be 0 or an odd size of at least 3 pixels, got {v!r}.")
+        for name in ("window", "out", "background", "lines", "wide_paper", "contrast"):
             if isinstance(getattr(self, name), int) and getattr(self, name) > MAX_SIZE:
                 raise ValueError(f"{name} must be at most {MAX_SIZE} pixels, got {getattr(self, name)!r}.")
         for name in ("window", "out", "background"):
@@ -72,9 +79,10 @@ class WindowSpec:
     @property
     def n_features(self) -> int:
         """Inputs per window: k^2 noisy pixels, k^2 ratios to the paper, with ``context`` k^2 coarse means,
-        with ``lines`` the ratio's mean along 8 lines through the centre, and in a second stage (``first``)
-        k^2 pixels of the first stage's output and k^2 coarse means of it."""
-        grids = 2 + bool(self.context) + 2 * bool(self.first)
+        with ``lines`` the ratio's mean along 8 lines through the centre, with ``wide_paper`` and ``contrast``
+        k^2 more each, and in a second stage (``first``) k^2 pixels of the first stage's output and k^2
+        coarse means of it."""
+        grids = 2 + bool(self.context) + bool(self.wide_paper) + bool(self.contrast) + 2 * bool(self.first)
         return grids * self.window**2 + (ORIENTATIONS if self.lines else 0)
 
     @property
@@ -136,6 +144,13 @@ def _padded_inputs(page, spec, first=None):
     padded = {"page": np.pad(page, r, mode="edge"), "ratio": np.pad(ratio, r, mode="edge")}
     if spec.context:
         padded["context"] = np.pad(box_filter(ratio, spec.context), r * spec.context, mode="edge")
+    if spec.wide_paper:  # the paper at a second, larger scale: a stain wider than the first filter
+        wide = np.maximum(box_filter(max_filter(page, spec.wide_paper), spec.wide_paper), 0.05)
+        padded["wide_paper"] = np.pad(np.clip(page / wide, 0, 1.5), r, mode="edge")
+    if spec.contrast:  # sqrt(E[ratio^2] - E[ratio]^2) around each pixel: text is busy, paper and stains are calm
+        mean = box_filter(ratio, spec.contrast)
+        padded["contrast"] = np.pad(np.sqrt(np.maximum(box_filter(ratio * ratio, spec.contrast) - mean * mean, 0)),
+                                    r, mode="edge")
     if spec.lines:  # at the centre pixel only: not padded
         padded["lines"] = line_means(ratio, spec.lines)
     if spec.first:
@@ -158,6 +173,9 @@ def _window_features(padded: dict[str, np.ndarray], spec: WindowSpec, index: tup
     parts = [sliding_window_view(padded["page"], (k, k))[index], sliding_window_view(padded["ratio"], (k, k))[index]]
     if spec.context:
         parts.append(_coarse_grid(padded["context"], k, spec.context, index))
+    for name in ("wide_paper", "contrast"):
+        if getattr(spec, name):
+            parts.append(sliding_window_view(padded[name], (k, k))[index])
     if spec.first:
         parts.append(sliding_window_view(padded["first"], (k, k))[index])
         parts.append(_coarse_grid(padded["first_context"], k, spec.first, index))
