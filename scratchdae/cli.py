@@ -365,7 +365,7 @@ def cmd_documents_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_documents_submit(args: argparse.Namespace) -> int:
     """``scratchdae documents submit``: clean the test pages into Kaggle's submission CSV."""
-    from .documents.evaluate import document_cleaner
+    from .documents.stacked import load_cleaner
     from .documents.pages import page_files, write_submission
 
     if not args.csv or not args.csv.strip():
@@ -374,7 +374,7 @@ def cmd_documents_submit(args: argparse.Namespace) -> int:
     if not pages:
         raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
     check_outputs([args.csv], [args.model, *pages], args.overwrite, "--csv")
-    rows = write_submission(args.csv, pages, document_cleaner(args.model, args.backend), log=_log(args))
+    rows = write_submission(args.csv, pages, load_cleaner(args.model, args.backend), log=_log(args))
     if args.json:
         _print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})
     else:

@@ -49,7 +49,7 @@ from .documents.generate import MAX_PAGES
 from .documents.stacked import FIRST_STAGE_FOLDER, FIRST_VIEW
 from .documents.windows import MAX_SPACING
 from .progress import Progress
-from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data
+from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data, validation_count
 from .validation import check_positive
 
 
@@ -517,14 +517,14 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             raise CheckpointError(f"{str(err).split(' Fix:')[0]} Fix: restore an intact copy of checkpoint.npz, or "
                                   "start a new run in another --out folder (model.npz keeps the best weights so "
                                   "far).") from None
-        moved = {}
+        updates = {}  # saved settings read in today's terms
         if state["config"].get("first_stage") == str(Path(str(state["config"].get("out"))) / FIRST_STAGE_FOLDER /
                                                      "model.npz"):  # --stages 2: the first stage moves with OUT
-            moved = {"first_stage": str(out / FIRST_STAGE_FOLDER / "model.npz")}
+            updates["first_stage"] = str(out / FIRST_STAGE_FOLDER / "model.npz")
         if state["config"].get("task") == "documents" and "stages" not in state["config"]:
-            moved["stages"] = 1  # a run saved before documents had two stages
+            updates["stages"] = 1  # a run saved before documents had two stages
         try:
-            saved = TrainConfig(**{**state["config"], **moved, "out": str(out)})
+            saved = TrainConfig(**{**state["config"], **updates, "out": str(out)})
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{state_path}: its saved settings are not valid ({err}). The file is damaged or "
                                   "from another version. Fix: start a new run in another --out folder.") from None
@@ -797,7 +797,7 @@ def _check_second_stage_data(cfg: TrainConfig) -> None:
         from .documents.pages import kaggle_pairs
 
         n = len(kaggle_pairs(cfg.data_dir))
-        left = max(1, int(round(n * cfg.val_fraction)))  # the first stage's validation pages
+        left = validation_count(n, cfg.val_fraction)  # the first stage's validation pages
         if n < 4:
             raise ValueError(f"--stages 2 on {cfg.data_dir}: it has {n} pages, and two stages need at least 4 (a "
                              "training and a validation page each, on pages of their own). Fix: more pages, or "

@@ -1397,7 +1397,7 @@ def test_names_that_are_not_utf8_and_flags_that_are_not_booleans(models, tmp_pat
 
 def test_more_api_edges(models):
     import scratchdae as s
-    from scratchdae.documents.evaluate import document_cleaner
+    from scratchdae.documents.stacked import load_cleaner
 
     model = s.load_model(models / "digits" / "model.npz")[0]
     assert s.encode(model, np.zeros((0, 784), np.float32)).shape == (0, 16)
@@ -1405,7 +1405,7 @@ def test_more_api_edges(models):
     with pytest.raises(ValueError, match="epoch must be an integer >= 0"):
         s.learning_rate(0.1, -1, 10, "step:2:0.5")
     with pytest.raises(ValueError, match="NaN or inf pixels"):
-        document_cleaner(models / "docs" / "model.npz")(np.full((10, 10), np.nan, np.float32))
+        load_cleaner(models / "docs" / "model.npz")(np.full((10, 10), np.nan, np.float32))
     with pytest.raises(ValueError, match=r"masking probability nu must be a number in \[0, 1\)"):
         s.get_corruption("masking:1")
 

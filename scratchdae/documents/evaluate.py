@@ -17,7 +17,7 @@ from ..model import Autoencoder
 from ..validation import as_int
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import make_pages
-from .stacked import PageCleaner, load_cleaner
+from .stacked import load_cleaner
 from .windows import WindowSpec
 
 
@@ -31,11 +31,6 @@ def load_document_model(path: str | Path,
                          "cleaner = load_cleaner(path); cleaner(page).")
     s = cleaner.stages[0]
     return s.model, s.loss, s.spec
-
-
-def document_cleaner(path: str | Path, backend: str | Backend | None = None) -> PageCleaner:
-    """A function page (H, W) -> cleaned page, from a model file of one or two stages."""
-    return load_cleaner(path, backend)
 
 
 GROUPS = {"font_family": "font family", "size": "font size", "background": "background"}  # meta key -> label
@@ -141,7 +136,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError("the other generator draws its own fonts and damage, and does not read folders: fonts, "
                          "backgrounds, system_fonts and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
-    cleaner = document_cleaner(model_path, backend)
+    cleaner = load_cleaner(model_path, backend)
     if data_dir is not None:
         pairs, meta, lines = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"

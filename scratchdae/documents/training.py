@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..checkpoint import CheckpointError
-from ..tasks import TaskData
+from ..tasks import TaskData, validation_count
 from .generate import BACKGROUNDS, FONT_FAMILIES, Page, make_page
 from .pages import kaggle_pairs, read_pairs
 from .stacked import FIRST_STAGE_FOLDER, first_stage_outputs
@@ -161,7 +161,9 @@ def _read_first_stage(cfg):
 def _folder_pages(cfg, trained_on):
     """A Kaggle folder's (training pairs, validation pairs, training pages' SHA-256), leaving out the
     pages a first stage trained on (``trained_on``: their SHA-256)."""
-    files = [f for f in kaggle_pairs(cfg.data_dir) if _sha256(f[0]) not in trained_on]
+    hashed = [(pair, _sha256(pair[0])) for pair in kaggle_pairs(cfg.data_dir)]  # each page read once
+    hashed = [(pair, h) for pair, h in hashed if h not in trained_on]
+    files = [pair for pair, _ in hashed]
     if len(files) < 2:
         why = (f" once the {len(trained_on)} pages its first stage trained on are left out (a second stage must "
                "not see better first-stage outputs in training than in use)" if trained_on else "")
@@ -169,14 +171,14 @@ def _folder_pages(cfg, trained_on):
                          "validation). Fix: add pages to train/ and train_cleaned/"
                          f"{', or train the second stage on another folder' if trained_on else ''}.")
     order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
-    n_val = max(1, int(round(len(files) * cfg.val_fraction)))
+    n_val = validation_count(len(files), cfg.val_fraction)
     if n_val >= len(files):
         raise ValueError(f"--val-fraction {cfg.val_fraction} keeps {n_val} of the {len(files)} pages of "
                          f"{cfg.data_dir} for validation, which leaves none to train on. Fix: --val-fraction "
                          f"{round(0.5 * (len(files) - 1) / len(files), 2)} or less, or more pages.")
-    train_files = [files[i] for i in sorted(order[n_val:])]
-    return (read_pairs(train_files), read_pairs([files[i] for i in sorted(order[:n_val])]),
-            [_sha256(noisy) for noisy, _ in train_files])
+    train = sorted(order[n_val:])
+    return (read_pairs([files[i] for i in train]), read_pairs([files[i] for i in sorted(order[:n_val])]),
+            [hashed[i][1] for i in train])
 
 
 def _sha256(path: Path) -> str:
