@@ -12,7 +12,8 @@ cleaning of one 540x420 page. Run by hand:
 
 Options after ``--`` go to the training as ``scratchdae train`` takes them
 (``-- --stages 1``, ``-- --variety``). A stacked model (two stages) is scored
-with its first stage alone beside it, on the same pages.
+with its first stage alone beside it, on the same pages, and timed beside
+its second stage run on every window (``--keep-paper 0``), interleaved.
 
 Then it scores pages of every font family and background family, seen in
 training or not, and prints the RMSE per font family, per font size and per
@@ -22,6 +23,7 @@ generator (scratchdae/documents/other_pages.py), drawn differently on purpose.
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -29,7 +31,7 @@ from scratchdae.cli import build_parser
 from scratchdae.documents.evaluate import GROUPS, score_pages
 from scratchdae.documents.generate import make_page
 from scratchdae.documents.other_pages import other_pages
-from scratchdae.documents.stacked import load_cleaner
+from scratchdae.documents.stacked import PageCleaner, load_cleaner
 from scratchdae.documents.training import generated_pages, make_pages
 from scratchdae.train import TrainConfig, new_run_dir, train
 
@@ -39,6 +41,26 @@ def train_options(argv):
     args = build_parser().parse_args(["train", "--dataset", "documents", *argv])
     return {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None
             and k != "dataset"}
+
+
+def second_stage_everywhere(cleaner):
+    """The same stacked cleaner with its second stage run on every window (``keep_paper`` 0), or None."""
+    if len(cleaner.stages) < 2 or not cleaner.stages[1].spec.keep_paper:
+        return None
+    s1, s2 = cleaner.stages
+    return PageCleaner([s1, replace(s2, spec=replace(s2.spec, keep_paper=0.0))])
+
+
+def page_seconds(cleaners, page, runs=5):
+    """{name: seconds of each run} for cleaning ``page``, the cleaners' runs interleaved (the machine's
+    load then weighs on each alike)."""
+    times = {name: [] for name in cleaners}
+    for _ in range(runs):
+        for name, cleaner in cleaners.items():
+            t = time.perf_counter()
+            cleaner(page)
+            times[name].append(time.perf_counter() - t)
+    return times
 
 
 def main():
@@ -63,18 +85,22 @@ def main():
     cleaner = load_cleaner(path)
     others = {"first stage alone": cleaner.first_stage()} if len(cleaner.stages) > 1 else None
     print(f"{cleaner!r}: {path}")
+    everywhere = second_stage_everywhere(cleaner)
     pairs, _ = generated_pages(args.pages, 12345, "test", fonts="mono", backgrounds="watermark")
-    scores = score_pages(pairs, cleaner, others=others)
+    scores = score_pages(pairs, cleaner, others={**(others or {}), **({"second stage on every window": everywhere}
+                                                                       if everywhere else {})})
     print(f"{args.pages} held-out pages (mono font, watermark paper):")
     for name, v in scores["rmse"].items():
         print(f"  {name:<32} RMSE {v:.4f}")
     page = make_page([1, 2], height=420).noisy / np.float32(255)
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        cleaner(page)
-        times.append(time.perf_counter() - t)
-    print(f"cleaning one 540x420 page: median {np.median(times):.2f} s, best {min(times):.2f} s (5 runs)")
+    times = page_seconds({"model": cleaner, "second stage on every window": everywhere} if everywhere
+                         else {"model": cleaner}, page)
+    for name, t in times.items():
+        print(f"cleaning one 540x420 page, {name}: median {np.median(t):.2f} s, best {min(t):.2f} s ({len(t)} runs)")
+    if everywhere:
+        print(f"  keeping the first stage's paper (--keep-paper {cleaner.stages[1].spec.keep_paper}) takes "
+              f"{np.median(times['model']) / np.median(times['second stage on every window']):.2f} of the time")
+    times = times["model"]
     pages = make_pages(args.group_pages, 54321, "test")
     pairs = [p.floats() for p in pages]
     groups = score_pages(pairs, cleaner, meta=[p.meta for p in pages], lines=[p.lines for p in pages], others=others)

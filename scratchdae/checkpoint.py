@@ -193,8 +193,9 @@ MODEL = {
     "normalisation": (False, lambda v: isinstance(v, dict) and _is_sizes(v.get("image_shape"), False)
                       and len(v["image_shape"]) == 2 and _is_number(v.get("scale", 1.0)) and v.get("scale", 1.0) > 0,
                       "an object with image_shape [height, width] and a scale"),
-    "window": (False, lambda v: isinstance(v, dict) and all(_is_int(x, 0) for x in v.values()),
-               "an object of window sizes"),
+    "window": (False, lambda v: isinstance(v, dict) and all(_is_number(x) if k == "keep_paper" else _is_int(x, 0)
+                                                            for k, x in v.items()),
+               "an object of window sizes (and keep_paper, a brightness)"),
     "data": (False, lambda v: isinstance(v, dict), "an object"),
     "first_stage": (False, lambda v: isinstance(v, dict), "the header of a first stage's model (an object)"),
 }

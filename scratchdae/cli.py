@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a denoising autoencoder (default: the bundled MNIST sample)",
                        description="Train a DAE. Defaults in parentheses.")
-    from .documents.stacked import FIRST_VIEW
+    from .documents.stacked import FIRST_VIEW, KEEP_PAPER
     from .train import TrainConfig
 
     d, dd, dp = TrainConfig(), TrainConfig(dataset="documents"), TrainConfig(dataset="toy:mixture8")
@@ -523,6 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--first-view", type=int, default=None,
                    help="second stage: spacing, odd, of its coarse 9x9 grid over the first stage's output "
                         f"({FIRST_VIEW}: a view {FIRST_VIEW * 9} pixels wide)")
+    g.add_argument("--keep-paper", type=float, default=None,
+                   help="second stage: where every pixel of the first stage's cleaned window is at least this "
+                        "bright, keep the first stage's patch and do not run the second network there; 0: run it "
+                        f"everywhere ({KEEP_PAPER})")
     g.add_argument("--fonts", default=None, help="font families of generated pages: serif,sans,mono (all)")
     g.add_argument("--backgrounds", default=None,
                    help="background families of generated pages: coffee,folded,watermark,wrinkled (all)")

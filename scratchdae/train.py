@@ -46,7 +46,7 @@ from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .documents.generate import MAX_PAGES
-from .documents.stacked import FIRST_STAGE_FOLDER, FIRST_VIEW
+from .documents.stacked import FIRST_STAGE_FOLDER, FIRST_VIEW, KEEP_PAPER
 from .documents.windows import MAX_SPACING
 from .progress import Progress
 from .tasks import TASK_DEFAULTS, TaskData, array_data, check_inputs, image_data, task_of, toy_data, validation_count
@@ -82,6 +82,7 @@ class TrainConfig:
     stages: int = None  # 1, or 2: a first stage in OUT/first-stage, then a second stage that reads its cleaned pages
     first_stage: str = None  # a document model.npz: train a second stage that reads its cleaned pages (stacked)
     first_view: int = None  # second stage: spacing of its coarse grid over the first stage's output (odd)
+    keep_paper: float = None  # second stage: kept the first stage's patch where its window is all >= this (0: none)
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     system_fonts: bool = False  # draw pages with the machine's fonts too (pages then differ between machines)
@@ -164,7 +165,7 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, numbers.Integral) and not isinstance(v, bool):
                 setattr(self, name, int(v))  # NumPy integers are fine
-        for name in ("lr", "momentum", "weight_decay", "val_fraction", "max_seconds", "mark_windows"):
+        for name in ("lr", "momentum", "weight_decay", "val_fraction", "max_seconds", "mark_windows", "keep_paper"):
             v = getattr(self, name)
             if isinstance(v, numbers.Real) and not isinstance(v, bool):
                 setattr(self, name, float(v))  # NumPy floats too; the config is saved as JSON
@@ -218,6 +219,11 @@ class TrainConfig:
                                             or not 1 <= self.first_view <= MAX_SPACING or self.first_view % 2 == 0):
             raise ValueError(f"first_view must be an odd integer from 1 to {MAX_SPACING}, got {self.first_view!r}. "
                              f"Fix: --first-view {FIRST_VIEW}.")
+        if self.task == "documents" and self.stages == 2 and self.keep_paper is None:
+            self.keep_paper = KEEP_PAPER
+        if self.keep_paper is not None and (not isinstance(self.keep_paper, float) or not 0 <= self.keep_paper <= 1):
+            raise ValueError(f"keep_paper must be a brightness in [0, 1], got {self.keep_paper!r}. Fix: --keep-paper "
+                             f"{KEEP_PAPER}, or 0 to run the second stage on every window.")
         if self.task == "documents":
             for name, most in (("pages", MAX_PAGES), ("windows_per_page", 100_000), ("window", 99)):
                 if getattr(self, name) > most:
@@ -233,15 +239,16 @@ class TrainConfig:
             ignored += [f"--{k.replace('_', '-')}" for k in ("pages", "windows_per_page", "window", "patch", "stride",
                                                                "lines", "mark_windows", "fonts", "backgrounds",
                                                                "stages", "first_stage", "first_view", "wide_paper",
-                                                               "contrast")
+                                                               "contrast", "keep_paper")
                         if getattr(self, k) is not None]
             ignored += ["--system-fonts"] if self.system_fonts else []
             ignored += ["--variety"] if self.variety else []
             why = "for --dataset documents only"
         if self.optimizer != "sgd" and (self.nesterov or self.momentum != 0.9):
             ignored, why = ["--momentum/--nesterov"], f"for --optimizer sgd only; this run uses {self.optimizer}"
-        if self.task == "documents" and self.first_view is not None and self.stages == 1:
-            ignored, why = ["--first-view"], "it sets how a second stage sees the first, and this run trains one stage"
+        second_only = [f"--{k.replace('_', '-')}" for k in ("first_view", "keep_paper") if getattr(self, k) is not None]
+        if self.task == "documents" and self.stages == 1 and second_only:
+            ignored, why = second_only, "it sets how a second stage reads the first, and this run trains one stage"
         if self.task == "documents" and self.max_train is not None:
             ignored, why = ["--max-train"], "documents train on --pages, not on a number of images"
         if str(self.dataset).startswith("toy:") and self.data_dir is not None:
@@ -523,6 +530,8 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             updates["first_stage"] = str(out / FIRST_STAGE_FOLDER / "model.npz")
         if state["config"].get("task") == "documents" and "stages" not in state["config"]:
             updates["stages"] = 1  # a run saved before documents had two stages
+        if state["config"].get("first_stage") and "keep_paper" not in state["config"]:
+            updates["keep_paper"] = 0.0  # a second stage saved before it kept the first stage's paper
         try:
             saved = TrainConfig(**{**state["config"], **updates, "out": str(out)})
         except (TypeError, ValueError) as err:
@@ -763,7 +772,8 @@ def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[st
             json.dump(asdict(cfg), f, indent=1)
         log(f"stage 1 of 2, in {first_out}:")
         try:
-            first = train(replace(cfg, stages=1, first_view=None, out=str(first_out), figures=False), on_step=on_step)
+            first = train(replace(cfg, stages=1, first_view=None, keep_paper=None, out=str(first_out), figures=False),
+                          on_step=on_step)
         except BaseException:  # nothing to resume yet: leave the folder as it was
             if not (first_out / "checkpoint.npz").exists():
                 settings.unlink(missing_ok=True)

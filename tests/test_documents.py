@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from scratchdae.documents.evaluate import load_document_model
-from scratchdae.documents.filters import box_filter, gaussian_blur, max_filter, median_filter
+from scratchdae.documents.filters import box_filter, gaussian_blur, max_filter, median_filter, min_filter
 from scratchdae.documents.generate import BACKGROUNDS, FONT_FAMILIES, available_fonts, generate_folder, make_page
 from scratchdae.documents.pages import (global_threshold, kaggle_pairs, median_background_subtraction, read_page,
                                         rmse, write_submission)
@@ -29,6 +29,7 @@ def brute(page, k, f):
 def test_filters_match_brute_force(k):
     page = np.random.default_rng(0).random((7, 9)).astype(np.float32)
     np.testing.assert_allclose(max_filter(page, k), brute(page, k, np.max))
+    np.testing.assert_allclose(min_filter(page, k), brute(page, k, np.min))
     np.testing.assert_allclose(box_filter(page, k), brute(page, k, np.mean), rtol=1e-5)
     np.testing.assert_allclose(median_filter(page, k), brute(page, k, np.median))
     blurred = gaussian_blur(page, 1.0)
@@ -518,11 +519,55 @@ def test_a_stacked_model_cleans_scores_and_denoises_from_the_command_line(stacke
     np.testing.assert_array_equal(read_page(tmp_path / "c" / "2.png") * 255, expected)
 
 
+def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_paper(stacked, monkeypatch):
+    from dataclasses import replace
+
+    from scratchdae.documents.stacked import KEEP_PAPER, load_cleaner
+
+    _, out, _ = stacked
+    s2 = load_cleaner(out / "model.npz").stages[1]
+    assert s2.spec.keep_paper == KEEP_PAPER == 0.99
+    page = make_page([9, 9]).floats()[0][:60, :80]
+    first = np.ones_like(page)
+    first[20:30, 30:50] = np.linspace(0, 0.995, 200).reshape(10, 20)  # ink, and faint grey the first stage left
+    rows_run = []
+    forward = s2.model.forward
+    monkeypatch.setattr(s2.model, "forward", lambda X: rows_run.append(len(X)) or forward(X))
+    # (PG3), by brute force: the windows 2 pixels apart whose 9x9 window of the first stage's page is all >= 0.99
+    rows, cols = grid_positions(60, 2), grid_positions(80, 2)
+    paper = brute(first, 9, np.min)[np.ix_(rows, cols)] >= 0.99
+    assert 0 < paper.sum() < paper.size
+    kept = clean_page(s2.model, s2.loss, page, s2.spec, first=first)
+    assert sum(rows_run) == (~paper).sum()  # the network ran on the other windows only
+    rows_run.clear()
+    everywhere = clean_page(s2.model, s2.loss, page, replace(s2.spec, keep_paper=0.0), first=first)
+    assert sum(rows_run) == paper.size
+    np.testing.assert_array_equal(kept[:5], 1.0)  # far from the ink: the first stage's paper, exactly
+    np.testing.assert_array_equal(kept[:, :15], 1.0)
+    np.testing.assert_allclose(kept[20:30, 30:50], everywhere[20:30, 30:50], rtol=1e-6)  # near it: the network's
+    assert np.abs(everywhere[:5] - 1).max() > 0  # which would not have given exactly 1 on the paper
+    rows_run.clear()
+    np.testing.assert_array_equal(clean_page(s2.model, s2.loss, page, s2.spec, first=np.ones_like(page)), 1.0)
+    assert rows_run == []  # all paper: the second network never runs
+    assert WindowSpec(first=7, keep_paper=np.float32(0.5)).keep_paper == 0.5
+    for bad in (1.5, -0.1, "0.9", True, float("nan")):
+        with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\]"):
+            WindowSpec(first=7, keep_paper=bad)
+    with pytest.raises(ValueError, match="keep_paper \\(0.9\\) keeps a first stage's output, and this is a first"):
+        WindowSpec(keep_paper=0.9)
+
+
 def test_first_view_needs_a_second_stage():
     from scratchdae.train import TrainConfig
 
     with pytest.raises(ValueError, match="--first-view would be ignored"):
         TrainConfig(dataset="documents", stages=1, first_view=5)
+    with pytest.raises(ValueError, match="--keep-paper would be ignored"):
+        TrainConfig(dataset="documents", stages=1, keep_paper=0.9)
+    with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\], got 2.0"):
+        TrainConfig(dataset="documents", keep_paper=2)
+    assert TrainConfig(dataset="documents").keep_paper == 0.99
+    assert TrainConfig(dataset="documents", stages=1).keep_paper is None
     assert TrainConfig(dataset="documents").stages == 2 and TrainConfig(dataset="documents").first_view == 7
     with pytest.raises(ValueError, match="first_view must be an odd integer from 1 to 15"):
         TrainConfig(dataset="documents", first_stage="m.npz", first_view=4)
@@ -689,6 +734,25 @@ def test_runs_saved_before_two_stages_and_other_folders_resume(tmp_path, monkeyp
     small = generate_folder(tmp_path / "k2", 2, seed=2, log=lambda *a: None)
     with pytest.raises(ValueError, match="it has 2 pages, and two stages need at least 4"):
         train(out=tmp_path / "w", data_dir=small, **{**kw, "pages": None})
+
+
+def test_a_second_stage_saved_before_it_kept_the_paper_resumes_running_everywhere(stacked, tmp_path):
+    from scratchdae.checkpoint import load_model, load_npz, save_npz
+
+    first, _, _ = stacked
+    kw = dict(dataset="documents", first_stage=first, pages=2, windows_per_page=200, epochs=2, hidden=(8,),
+              quiet=True, figures=False)
+
+    def stop(epoch, step, run):
+        if (epoch, step) == (1, 1):
+            run.stop()
+
+    train(out=tmp_path / "two", keep_paper=0.0, on_step=stop, **kw)
+    arrays, header = load_npz(tmp_path / "two" / "checkpoint.npz")
+    del header["config"]["keep_paper"]  # as a second stage of before saved its settings
+    save_npz(tmp_path / "two" / "checkpoint.npz", arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
+    assert train(out=tmp_path / "two", resume=True, quiet=True).stopped == "finished"
+    assert load_model(tmp_path / "two" / "model.npz")[2]["window"]["keep_paper"] == 0.0
 
 
 def test_page_level_features_are_windows_of_a_wider_paper_ratio_and_of_local_contrast():

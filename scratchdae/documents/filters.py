@@ -36,6 +36,11 @@ def max_filter(page: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def min_filter(page: np.ndarray, k: int) -> np.ndarray:
+    """Smallest value in each k x k window: the max filter of the negated page."""
+    return -max_filter(-page, k)
+
+
 def box_filter(page: np.ndarray, k: int) -> np.ndarray:
     """Mean of each k x k window, by cumulative sums (O(1) per pixel)."""
     r = k // 2

@@ -36,6 +36,7 @@ from .windows import WindowSpec, clean_page
 
 FIRST_STAGE_FOLDER = "first-stage"  # --stages 2: where the first stage's run lives, inside the second's
 FIRST_VIEW = 7  # a second stage's coarse grid over the first stage's output: 9 means 7 pixels apart, 63x63 pixels
+KEEP_PAPER = 0.99  # a second stage keeps the first stage's patch where the first's window is all this bright (PG3)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def window_spec(cfg: Any) -> WindowSpec:
     try:
         return WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines,
                           first=cfg.first_view or 0,  # first_view is checked by TrainConfig
-                          wide_paper=cfg.wide_paper, contrast=cfg.contrast)
+                          wide_paper=cfg.wide_paper, contrast=cfg.contrast, keep_paper=cfg.keep_paper or 0.0)
     except ValueError as err:  # WindowSpec's out is --patch
         raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}, "
                          f"--wide-paper {cfg.wide_paper}, --contrast {cfg.contrast}: "

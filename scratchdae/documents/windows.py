@@ -16,7 +16,10 @@ A second stage (a stacked cleaner) reads the same windows of the noisy page
 and, beside them, the first stage's cleaned page: its k x k window and a
 coarse k x k grid of its means over a much wider view, where a crease the
 first stage left as a faint stroke shows as a long line crossing the text.
+Where the first stage's window is all paper, the second stage is not run: it
+keeps the first stage's patch there (``keep_paper``), which halves its cost.
 """
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -26,7 +29,7 @@ from ..backend import to_host
 from ..losses import Loss
 from ..model import Autoencoder
 from ..validation import as_int
-from .filters import box_filter, max_filter
+from .filters import box_filter, max_filter, min_filter
 
 
 MAX_SIZE = 99  # pixels: the largest window, patch, background filter or line
@@ -46,6 +49,7 @@ class WindowSpec:
     first: int = 0  # a second stage: spacing s of its coarse grid over the first stage's output; 0 = a first stage
     wide_paper: int = 0  # a second paper estimate this many pixels wide: the ratio to it as a k x k window; 0 = none
     contrast: int = 0  # the ratio's local standard deviation over this many pixels, as a k x k window; 0 = none
+    keep_paper: float = 0.0  # a second stage keeps the first stage's patch where its k x k window is all >= this
 
     def __post_init__(self):
         for name in ("window", "out", "background", "context", "stride", "lines", "first", "wide_paper",
@@ -75,6 +79,14 @@ class WindowSpec:
         if self.out > self.window:
             raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}). "
                              "Fix: e.g. window=9, out=5.")
+        v = self.keep_paper
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0 <= v <= 1:
+            raise ValueError(f"keep_paper must be a brightness in [0, 1] (0: the second stage runs everywhere), got "
+                             f"{v!r}. Fix: e.g. keep_paper=0.99.")
+        object.__setattr__(self, "keep_paper", float(v))  # a NumPy float too; the header is JSON
+        if self.keep_paper and not self.first:
+            raise ValueError(f"keep_paper ({self.keep_paper}) keeps a first stage's output, and this is a first stage "
+                             "(first == 0). Fix: keep_paper=0.")
 
     @property
     def n_features(self) -> int:
@@ -251,6 +263,15 @@ def assemble(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int, 
     return (acc[r:r + height, r:r + width] / count).astype(np.float32)
 
 
+def kept_windows(first: np.ndarray, spec: WindowSpec) -> np.ndarray:
+    """(H, W) bool: the pixels whose k x k window of the first stage's cleaned page is all paper (every
+    pixel >= ``spec.keep_paper``); a second stage keeps the first stage's patch there (PG3). All False
+    when ``keep_paper`` is 0."""
+    if not spec.keep_paper:
+        return np.zeros(np.shape(first), bool)
+    return min_filter(np.asarray(first, np.float32), spec.window) >= spec.keep_paper
+
+
 def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpec,
                windows_per_batch: int = 4096, first: np.ndarray | None = None) -> np.ndarray:
     """Clean one page (H, W) in [0, 1] of any size; returns float32 (H, W) in [0, 1]. A second stage
@@ -258,10 +279,12 @@ def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpe
 
     Windows sit on a grid ``spec.stride`` pixels apart (every pixel still gets
     at least one prediction, most get several). Features are built on the host
-    a band of rows at a time (batches of about 4,000 windows: large enough for
-    fast matrix products, small enough that a layer's output is still in the
-    cache for its bias and activation), sent to the model's backend, and the
-    predicted patches are averaged back together.
+    in batches of about 4,000 windows (large enough for fast matrix products,
+    small enough that a layer's output is still in the cache for its bias and
+    activation), sent to the model's backend, and the predicted patches are
+    averaged back together. A second stage with ``spec.keep_paper`` runs only
+    where the first stage's window is not all paper, and keeps the first
+    stage's patch elsewhere (PG3).
     """
     page = np.asarray(page, dtype=np.float32)
     if page.ndim != 2 or 0 in page.shape:
@@ -272,10 +295,15 @@ def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpe
     H, W = page.shape
     padded = _padded_inputs(page, spec, first)
     rows, cols = grid_positions(H, spec.stride), grid_positions(W, spec.stride)
-    band = max(1, windows_per_batch // len(cols))
+    pred = np.empty((len(rows), len(cols), spec.n_outputs), np.float32)
+    kept = kept_windows(first, spec)[np.ix_(rows, cols)] if spec.first else np.zeros(pred.shape[:2], bool)
+    if kept.any():  # (PG3): the first stage's patch, where its window is all paper
+        kr, kc = np.nonzero(kept)
+        pred[kr, kc] = patch_targets(np.asarray(first, np.float32), spec, rows[kr] * W + cols[kc])
+    run_r, run_c = np.nonzero(~kept)  # row-major: a batch is a band of rows, as the page is read
     be = model.backend
-    preds = []
-    for i in range(0, len(rows), band):
-        X = be.asarray(features_at(padded, spec, rows[i:i + band], cols), dtype=model.dtype)
-        preds.append(to_host(loss.reconstruction(model.forward(X)[0])))
-    return np.clip(assemble(np.concatenate(preds), rows, cols, H, W, spec), 0, 1)
+    for i in range(0, len(run_r), windows_per_batch):
+        r, c = run_r[i:i + windows_per_batch], run_c[i:i + windows_per_batch]
+        X = be.asarray(_window_features(padded, spec, (rows[r], cols[c])), dtype=model.dtype)
+        pred[r, c] = to_host(loss.reconstruction(model.forward(X)[0]))
+    return np.clip(assemble(pred, rows, cols, H, W, spec), 0, 1)
