@@ -23,7 +23,6 @@ generator (scratchdae/documents/other_pages.py), drawn differently on purpose.
 import argparse
 import json
 import time
-from dataclasses import replace
 
 import numpy as np
 
@@ -31,7 +30,7 @@ from scratchdae.cli import build_parser
 from scratchdae.documents.evaluate import GROUPS, score_pages
 from scratchdae.documents.generate import make_page
 from scratchdae.documents.other_pages import other_pages
-from scratchdae.documents.stacked import PageCleaner, load_cleaner
+from scratchdae.documents.stacked import load_cleaner
 from scratchdae.documents.training import generated_pages, make_pages
 from scratchdae.train import TrainConfig, new_run_dir, train
 
@@ -47,8 +46,7 @@ def second_stage_everywhere(cleaner):
     """The same stacked cleaner with its second stage run on every window (``keep_paper`` 0), or None."""
     if len(cleaner.stages) < 2 or not cleaner.stages[1].spec.keep_paper:
         return None
-    s1, s2 = cleaner.stages
-    return PageCleaner([s1, replace(s2, spec=replace(s2.spec, keep_paper=0.0))])
+    return cleaner.keeping_paper(0.0)
 
 
 def page_seconds(cleaners, page, runs=5):

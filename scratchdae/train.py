@@ -82,7 +82,7 @@ class TrainConfig:
     stages: int = None  # 1, or 2: a first stage in OUT/first-stage, then a second stage that reads its cleaned pages
     first_stage: str = None  # a document model.npz: train a second stage that reads its cleaned pages (stacked)
     first_view: int = None  # second stage: spacing of its coarse grid over the first stage's output (odd)
-    keep_paper: float = None  # second stage: kept the first stage's patch where its window is all >= this (0: none)
+    keep_paper: float = None  # second stage: keeps the first stage's patch where its window is all >= this (0: none)
     fonts: str = None  # font families of generated pages, comma-separated (default: all)
     backgrounds: str = None  # background families of generated pages, comma-separated (default: all)
     system_fonts: bool = False  # draw pages with the machine's fonts too (pages then differ between machines)
@@ -247,7 +247,7 @@ class TrainConfig:
         if self.optimizer != "sgd" and (self.nesterov or self.momentum != 0.9):
             ignored, why = ["--momentum/--nesterov"], f"for --optimizer sgd only; this run uses {self.optimizer}"
         second_only = [f"--{k.replace('_', '-')}" for k in ("first_view", "keep_paper") if getattr(self, k) is not None]
-        if self.task == "documents" and self.stages == 1 and second_only:
+        if self.task == "documents" and self.stages == 1 and second_only and not self.first_stage:
             ignored, why = second_only, "it sets how a second stage reads the first, and this run trains one stage"
         if self.task == "documents" and self.max_train is not None:
             ignored, why = ["--max-train"], "documents train on --pages, not on a number of images"
@@ -500,7 +500,13 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     if "optimizer" in overrides and not isinstance(overrides["optimizer"], str):
         raise TypeError(f"optimizer must be a name (adam or sgd), got {type(overrides['optimizer']).__name__}. "
                         "Fix: train(optimizer='adam', lr=1e-3).")
-    cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
+    if resume:  # the saved run's settings judge the others, once read (a documents option is no error here)
+        unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"train() got unknown settings {', '.join(unknown)}. Fix: see TrainConfig.")
+        cfg = TrainConfig(**{k: overrides[k] for k in ("out", "quiet") if k in overrides})
+    else:
+        cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
     if resume and not cfg.out:
         raise ValueError("resume continues the run in a folder: say which. Fix: --resume --out runs/NAME.")
     out = check_folder(cfg.out) if cfg.out else new_run_dir()
@@ -528,10 +534,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         if state["config"].get("first_stage") == str(Path(str(state["config"].get("out"))) / FIRST_STAGE_FOLDER /
                                                      "model.npz"):  # --stages 2: the first stage moves with OUT
             updates["first_stage"] = str(out / FIRST_STAGE_FOLDER / "model.npz")
-        if state["config"].get("task") == "documents" and "stages" not in state["config"]:
-            updates["stages"] = 1  # a run saved before documents had two stages
-        if state["config"].get("first_stage") and "keep_paper" not in state["config"]:
-            updates["keep_paper"] = 0.0  # a second stage saved before it kept the first stage's paper
+        updates.update(_as_saved_then(state["config"]))
         try:
             saved = TrainConfig(**{**state["config"], **updates, "out": str(out)})
         except (TypeError, ValueError) as err:
@@ -747,7 +750,8 @@ def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[st
     first_out, settings = out / FIRST_STAGE_FOLDER, out / "stages.json"
     if resume:  # the first stage was stopped: finish it, with only the changes a resume allows
         try:
-            second = TrainConfig(**{**json.loads(settings.read_text()), "out": str(out)})
+            saved = json.loads(settings.read_text())
+            second = TrainConfig(**{**saved, **_as_saved_then(saved), "out": str(out)})
         except (OSError, ValueError, TypeError) as err:
             raise CheckpointError(f"{settings}, the settings of this two-stage run, cannot be read ({err}). Fix: "
                                   "restore it, or start a new run in another --out folder.") from None
@@ -787,6 +791,18 @@ def _train_stacked(cfg: TrainConfig, out: Path, resume: bool, overrides: dict[st
         return replace(first, out=out)
     log(f"stage 2 of 2, in {out}:")
     return train(replace(second, out=str(out), first_stage=str(first_out / "model.npz")), on_step=on_step)
+
+
+def _as_saved_then(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run saved before they existed, at the values that reproduce it."""
+    updates = {}
+    if not isinstance(config, dict):  # a damaged file: the caller says so
+        return updates
+    if config.get("task") == "documents" and "stages" not in config:
+        updates["stages"] = 1  # a run saved before documents had two stages
+    if (config.get("first_stage") or config.get("stages") == 2) and "keep_paper" not in config:
+        updates["keep_paper"] = 0.0  # a second stage saved before it kept the first stage's paper
+    return updates
 
 
 def _changed_on_resume(changed: list[str], saved: TrainConfig) -> str:

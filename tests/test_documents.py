@@ -542,6 +542,11 @@ def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_pap
     rows_run.clear()
     everywhere = clean_page(s2.model, s2.loss, page, replace(s2.spec, keep_paper=0.0), first=first)
     assert sum(rows_run) == paper.size
+    cleaner = load_cleaner(out / "model.npz")
+    assert cleaner.keeping_paper(0).stages[1].spec.keep_paper == 0.0 and cleaner.keeping_paper(0).stages[0] is \
+        cleaner.stages[0]
+    with pytest.raises(ValueError, match="for a cleaner of two stages, and this one has one"):
+        cleaner.first_stage().keeping_paper(0.5)
     np.testing.assert_array_equal(kept[:5], 1.0)  # far from the ink: the first stage's paper, exactly
     np.testing.assert_array_equal(kept[:, :15], 1.0)
     np.testing.assert_allclose(kept[20:30, 30:50], everywhere[20:30, 30:50], rtol=1e-6)  # near it: the network's
@@ -549,6 +554,9 @@ def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_pap
     rows_run.clear()
     np.testing.assert_array_equal(clean_page(s2.model, s2.loss, page, s2.spec, first=np.ones_like(page)), 1.0)
     assert rows_run == []  # all paper: the second network never runs
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="windows_per_batch must be a positive integer"):
+            clean_page(s2.model, s2.loss, page, s2.spec, windows_per_batch=bad, first=first)
     assert WindowSpec(first=7, keep_paper=np.float32(0.5)).keep_paper == 0.5
     for bad in (1.5, -0.1, "0.9", True, float("nan")):
         with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\]"):
@@ -567,6 +575,8 @@ def test_first_view_needs_a_second_stage():
     with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\], got 2.0"):
         TrainConfig(dataset="documents", keep_paper=2)
     assert TrainConfig(dataset="documents").keep_paper == 0.99
+    with pytest.raises(ValueError, match="--first-stage trains the second of two stages, and --stages 1"):
+        TrainConfig(dataset="documents", first_stage="m.npz", stages=1, keep_paper=0.5, first_view=3)
     assert TrainConfig(dataset="documents", stages=1).keep_paper is None
     assert TrainConfig(dataset="documents").stages == 2 and TrainConfig(dataset="documents").first_view == 7
     with pytest.raises(ValueError, match="first_view must be an odd integer from 1 to 15"):
@@ -751,8 +761,18 @@ def test_a_second_stage_saved_before_it_kept_the_paper_resumes_running_everywher
     arrays, header = load_npz(tmp_path / "two" / "checkpoint.npz")
     del header["config"]["keep_paper"]  # as a second stage of before saved its settings
     save_npz(tmp_path / "two" / "checkpoint.npz", arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
+    with pytest.raises(ValueError, match="keep_paper differs from the saved keep_paper=0.0"):  # no --dataset needed
+        train(out=tmp_path / "two", resume=True, keep_paper=0.5, quiet=True)
     assert train(out=tmp_path / "two", resume=True, quiet=True).stopped == "finished"
     assert load_model(tmp_path / "two" / "model.npz")[2]["window"]["keep_paper"] == 0.0
+
+    del kw["first_stage"]  # a two-stage run stopped in its first stage, its settings saved without keep_paper
+    train(out=tmp_path / "both", keep_paper=0.0, on_step=stop, **kw)
+    settings = json.loads((tmp_path / "both" / "stages.json").read_text())
+    del settings["keep_paper"]
+    (tmp_path / "both" / "stages.json").write_text(json.dumps(settings))
+    assert train(out=tmp_path / "both", resume=True, quiet=True).stopped == "finished"
+    assert load_model(tmp_path / "both" / "model.npz")[2]["window"]["keep_paper"] == 0.0
 
 
 def test_page_level_features_are_windows_of_a_wider_paper_ratio_and_of_local_contrast():

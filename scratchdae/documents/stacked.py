@@ -22,7 +22,7 @@ A stacked model is one file: the second stage's ``model.npz`` holds the
 first stage too (its header as ``first_stage``, its arrays under ``first/``).
 """
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,15 @@ class PageCleaner:
         """The first stage alone."""
         return PageCleaner(self.stages[:1])
 
+    def keeping_paper(self, tau: float) -> "PageCleaner":
+        """The same two stages, the second keeping the first stage's patch where the first stage's window is
+        all at least ``tau`` (PG3); ``tau`` 0 runs the second stage on every window."""
+        if len(self.stages) < 2:
+            raise ValueError("keeping the first stage's paper is for a cleaner of two stages, and this one has one. "
+                             "Fix: load a stacked model (scratchdae train --dataset documents --stages 2).")
+        first, second = self.stages
+        return PageCleaner([first, replace(second, spec=replace(second.spec, keep_paper=tau))])
+
     def __repr__(self) -> str:
         return f"PageCleaner({len(self.stages)} stage{'s' if len(self.stages) > 1 else ''})"
 
@@ -121,7 +130,8 @@ def _window_spec(header, path):
     try:
         spec = WindowSpec(**header["window"])
     except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: its window sizes are missing or invalid ({err!r:.200}). The file is damaged. "
+        why = str(err).split(" Fix:")[0] if isinstance(err, ValueError) else repr(err)
+        raise CheckpointError(f"{path}: its window sizes are missing or invalid ({why:.200}). The file is damaged. "
                               "Fix: retrain, or use an intact copy.") from None
     arch = header["architecture"]
     if (spec.n_features, spec.n_outputs) != (arch["n_in"], arch.get("n_out", arch["n_in"])):

@@ -269,7 +269,7 @@ def kept_windows(first: np.ndarray, spec: WindowSpec) -> np.ndarray:
     when ``keep_paper`` is 0."""
     if not spec.keep_paper:
         return np.zeros(np.shape(first), bool)
-    return min_filter(np.asarray(first, np.float32), spec.window) >= spec.keep_paper
+    return min_filter(np.asarray(first), spec.window) >= spec.keep_paper
 
 
 def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpec,
@@ -292,6 +292,10 @@ def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpe
                          "Fix: read pages with read_page.")
     if not np.isfinite(page).all():
         raise ValueError("the page holds NaN or inf pixels. Fix: pass intensities in [0, 1].")
+    windows_per_batch = as_int(windows_per_batch)
+    if not isinstance(windows_per_batch, int) or isinstance(windows_per_batch, bool) or windows_per_batch < 1:
+        raise ValueError(f"windows_per_batch must be a positive integer, got {windows_per_batch!r}. Fix: leave it "
+                         "at 4096.")
     H, W = page.shape
     padded = _padded_inputs(page, spec, first)
     rows, cols = grid_positions(H, spec.stride), grid_positions(W, spec.stride)
