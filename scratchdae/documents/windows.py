@@ -300,7 +300,7 @@ def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpe
     padded = _padded_inputs(page, spec, first)
     rows, cols = grid_positions(H, spec.stride), grid_positions(W, spec.stride)
     pred = np.empty((len(rows), len(cols), spec.n_outputs), np.float32)
-    kept = kept_windows(first, spec)[np.ix_(rows, cols)] if spec.first else np.zeros(pred.shape[:2], bool)
+    kept = kept_windows(first, spec)[np.ix_(rows, cols)] if spec.keep_paper else np.zeros(pred.shape[:2], bool)
     if kept.any():  # (PG3): the first stage's patch, where its window is all paper
         kr, kc = np.nonzero(kept)
         pred[kr, kc] = patch_targets(np.asarray(first, np.float32), spec, rows[kr] * W + cols[kc])
