@@ -763,6 +763,8 @@ def test_a_second_stage_saved_before_it_kept_the_paper_resumes_running_everywher
     save_npz(tmp_path / "two" / "checkpoint.npz", arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
     with pytest.raises(ValueError, match="keep_paper differs from the saved keep_paper=0.0"):  # no --dataset needed
         train(out=tmp_path / "two", resume=True, keep_paper=0.5, quiet=True)
+    with pytest.raises(TypeError, match="unknown settings keep_papers"):
+        train(out=tmp_path / "two", resume=True, keep_papers=0.5, quiet=True)
     assert train(out=tmp_path / "two", resume=True, quiet=True).stopped == "finished"
     assert load_model(tmp_path / "two" / "model.npz")[2]["window"]["keep_paper"] == 0.0
 
