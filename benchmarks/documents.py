@@ -95,13 +95,19 @@ def main():
                          else {"model": cleaner}, page)
     for name, t in times.items():
         print(f"cleaning one 540x420 page, {name}: median {np.median(t):.2f} s, best {min(t):.2f} s ({len(t)} runs)")
-    if everywhere:
+    if everywhere:  # the runs were interleaved: each pair saw the same load
+        ratio = np.median(np.array(times["model"]) / np.array(times["second stage on every window"]))
         print(f"  keeping the first stage's paper (--keep-paper {cleaner.stages[1].spec.keep_paper}) takes "
-              f"{np.median(times['model']) / np.median(times['second stage on every window']):.2f} of the time")
+              f"{ratio:.2f} of the time (median of {len(times['model'])} paired ratios)")
     pages = make_pages(args.group_pages, 54321, "test")
     pairs = [p.floats() for p in pages]
     groups = score_pages(pairs, cleaner, meta=[p.meta for p in pages], lines=[p.lines for p in pages], others=others)
-    first = "  first stage {:.4f}" if others else ""
+
+    def scores_of(s):  # one group's or one set of pixels' RMSE, method by method
+        first = f"  first stage {s['first stage alone']:.4f}" if others else ""
+        return (f"noisy {s['noisy page']:.4f}  median background {s['median background subtraction']:.4f}{first}  "
+                f"model {s['model']:.4f}")
+
     print(f"{args.group_pages} pages of every family, all pixels:" + "".join(
         f"  {name} {v:.4f}" for name, v in groups["rmse"].items()))
     seen = {"font_family": ("serif", "sans"), "background": ("coffee", "folded", "wrinkled")}
@@ -109,22 +115,16 @@ def main():
         print(f"{args.group_pages} pages of every family, RMSE by {GROUPS[group]} (* held out of training):")
         for value, s in values.items():
             mark = "*" if group in seen and value not in seen[group] else " "
-            print(f"  {value + mark:<12} {s['pages']:>3} pages  noisy {s['noisy page']:.4f}  median background "
-                  f"{s['median background subtraction']:.4f}{first.format(s.get('first stage alone'))}  "
-                  f"model {s['model']:.4f}")
+            print(f"  {value + mark:<12} {s['pages']:>3} pages  {scores_of(s)}")
     for where, s in groups["marks"].items():
-        print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
-              f"{s['median background subtraction']:.4f}{first.format(s.get('first stage alone'))}  "
-              f"model {s['model']:.4f}")
+        print(f"  {where:<12} {s['pixels']:>10,} pixels  {scores_of(s)}")
     made = other_pages(args.other_pages, 12345)
     other = score_pages([p.floats() for p in made], cleaner, lines=[p.lines for p in made], others=others)
     print(f"{args.other_pages} pages of the second generator, never used in training:")
     for name, v in other["rmse"].items():
         print(f"  {name:<32} RMSE {v:.4f}")
     for where, s in other["marks"].items():
-        print(f"  {where:<12} {s['pixels']:>10,} pixels  noisy {s['noisy page']:.4f}  median background "
-              f"{s['median background subtraction']:.4f}{first.format(s.get('first stage alone'))}  "
-              f"model {s['model']:.4f}")
+        print(f"  {where:<12} {s['pixels']:>10,} pixels  {scores_of(s)}")
     print(json.dumps({"train_seconds": train_s, "other_generator": other["rmse"], "rmse": scores["rmse"],
                       "page_seconds_median": float(np.median(times["model"])),
                       "all_families": groups["rmse"], "by": groups["by"], "marks": groups["marks"],
