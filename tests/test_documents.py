@@ -19,6 +19,24 @@ from scratchdae.documents.windows import (WindowSpec, assemble, clean_page, grid
 from scratchdae.train import train
 
 
+def stop_at(epoch, step):
+    """An on_step callback that stops the run at that epoch and step."""
+    def stop(e, s, run):
+        if (e, s) == (epoch, step):
+            run.stop()
+    return stop
+
+
+def forget_settings(checkpoint, *keys):
+    """Rewrite a checkpoint.npz as a run of before saved it: without those settings."""
+    from scratchdae.checkpoint import load_npz, save_npz
+
+    arrays, header = load_npz(checkpoint)
+    for key in keys:
+        del header["config"][key]
+    save_npz(checkpoint, arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
+
+
 def brute(page, k, f):
     r = k // 2
     p = np.pad(page, r, mode="edge")
@@ -717,20 +735,12 @@ def test_the_worst_pages_figure_outlines_the_marks_in_red(tmp_path):
 
 
 def test_runs_saved_before_two_stages_and_other_folders_resume(tmp_path, monkeypatch):
-    from scratchdae.checkpoint import load_npz, save_npz
+    from scratchdae.checkpoint import load_npz
     from scratchdae.train import TrainConfig
 
     kw = dict(dataset="documents", pages=2, windows_per_page=200, epochs=2, hidden=(8,), quiet=True, figures=False)
-
-    def stop(epoch, step, run):
-        if (epoch, step) == (1, 1):
-            run.stop()
-
-    train(out=tmp_path / "old", stages=1, mark_windows=0.0, on_step=stop, **kw)
-    arrays, header = load_npz(tmp_path / "old" / "checkpoint.npz")
-    for key in ("stages", "first_stage", "first_view", "variety"):  # as a run of before saved its settings
-        del header["config"][key]
-    save_npz(tmp_path / "old" / "checkpoint.npz", arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
+    train(out=tmp_path / "old", stages=1, mark_windows=0.0, on_step=stop_at(1, 1), **kw)
+    forget_settings(tmp_path / "old" / "checkpoint.npz", "stages", "first_stage", "first_view", "variety")
     assert train(out=tmp_path / "old", resume=True, quiet=True).stopped == "finished"
 
     monkeypatch.chdir(tmp_path)  # a first stage given as a relative path is saved as an absolute one
@@ -747,20 +757,13 @@ def test_runs_saved_before_two_stages_and_other_folders_resume(tmp_path, monkeyp
 
 
 def test_a_second_stage_saved_before_it_kept_the_paper_resumes_running_everywhere(stacked, tmp_path):
-    from scratchdae.checkpoint import load_model, load_npz, save_npz
+    from scratchdae.checkpoint import load_model
 
     first, _, _ = stacked
     kw = dict(dataset="documents", first_stage=first, pages=2, windows_per_page=200, epochs=2, hidden=(8,),
               quiet=True, figures=False)
-
-    def stop(epoch, step, run):
-        if (epoch, step) == (1, 1):
-            run.stop()
-
-    train(out=tmp_path / "two", keep_paper=0.0, on_step=stop, **kw)
-    arrays, header = load_npz(tmp_path / "two" / "checkpoint.npz")
-    del header["config"]["keep_paper"]  # as a second stage of before saved its settings
-    save_npz(tmp_path / "two" / "checkpoint.npz", arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
+    train(out=tmp_path / "two", keep_paper=0.0, on_step=stop_at(1, 1), **kw)
+    forget_settings(tmp_path / "two" / "checkpoint.npz", "keep_paper")  # a second stage of before
     with pytest.raises(ValueError, match="keep_paper differs from the saved keep_paper=0.0"):  # no --dataset needed
         train(out=tmp_path / "two", resume=True, keep_paper=0.5, quiet=True)
     with pytest.raises(TypeError, match="unknown settings keep_papers"):
@@ -769,7 +772,7 @@ def test_a_second_stage_saved_before_it_kept_the_paper_resumes_running_everywher
     assert load_model(tmp_path / "two" / "model.npz")[2]["window"]["keep_paper"] == 0.0
 
     del kw["first_stage"]  # a two-stage run stopped in its first stage, its settings saved without keep_paper
-    train(out=tmp_path / "both", keep_paper=0.0, on_step=stop, **kw)
+    train(out=tmp_path / "both", keep_paper=0.0, on_step=stop_at(1, 1), **kw)
     settings = json.loads((tmp_path / "both" / "stages.json").read_text())
     del settings["keep_paper"]
     (tmp_path / "both" / "stages.json").write_text(json.dumps(settings))
