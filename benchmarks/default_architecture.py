@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from scratchdae.evaluate import evaluate
-from scratchdae.train import train
+from scratchdae import train
 
 CANDIDATES = [
     dict(hidden=(1000,), lr=1e-3, batch_size=64),

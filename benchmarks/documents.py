@@ -32,14 +32,16 @@ from scratchdae.documents.generate import make_page
 from scratchdae.documents.other_pages import other_pages
 from scratchdae.documents.stacked import load_cleaner
 from scratchdae.documents.training import generated_pages, make_pages
-from scratchdae.train import TrainConfig, new_run_dir, train
+from scratchdae.documents import train_cleaner
+from scratchdae.documents.config import FIELDS as DOCUMENTS
+from scratchdae.run.config import FIELDS
+from scratchdae.run.folder import new_run_dir
 
 
 def train_options(argv):
-    """The settings ``scratchdae train ARGV`` would change, as train() keywords."""
-    args = build_parser().parse_args(["train", "--dataset", "documents", *argv])
-    return {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None
-            and k != "dataset"}
+    """The settings ``scratchdae documents train ARGV`` would change, as train_cleaner() keywords."""
+    args = build_parser().parse_args(["documents", "train", *argv])
+    return {k: v for k, v in vars(args).items() if (k in FIELDS or k in DOCUMENTS) and v is not None}
 
 
 def second_stage_everywhere(cleaner):
@@ -75,7 +77,7 @@ def main():
     else:
         out = args.out or new_run_dir("runs/bench-documents")
         t = time.perf_counter()
-        r = train(out=out, dataset="documents", fonts="serif,sans", backgrounds="coffee,folded,wrinkled", quiet=True,
+        r = train_cleaner(out=out, fonts="serif,sans", backgrounds="coffee,folded,wrinkled", quiet=True,
                   **train_options(args.train))
         train_s = time.perf_counter() - t
         path = f"{out}/model.npz"
@@ -101,7 +103,7 @@ def main():
               f"{ratio:.2f} of the time (median of {len(times['model'])} paired ratios)")
     pages = make_pages(args.group_pages, 54321, "test")
     pairs = [p.floats() for p in pages]
-    groups = score_pages(pairs, cleaner, meta=[p.meta for p in pages], lines=[p.lines for p in pages], others=others)
+    groups = score_pages(pairs, cleaner, meta=[p.meta for p in pages], near_marks=[p.marks for p in pages], others=others)
 
     def scores_of(s):  # one group's or one set of pixels' RMSE, method by method
         first = f"  first stage {s['first stage alone']:.4f}" if others else ""
@@ -119,7 +121,7 @@ def main():
     for where, s in groups["marks"].items():
         print(f"  {where:<12} {s['pixels']:>10,} pixels  {scores_of(s)}")
     made = other_pages(args.other_pages, 12345)
-    other = score_pages([p.floats() for p in made], cleaner, lines=[p.lines for p in made], others=others)
+    other = score_pages([p.floats() for p in made], cleaner, near_marks=[p.marks for p in made], others=others)
     print(f"{args.other_pages} pages of the second generator, never used in training:")
     for name, v in other["rmse"].items():
         print(f"  {name:<32} RMSE {v:.4f}")

@@ -19,10 +19,9 @@ import scratchdae  # noqa: F401  first, before NumPy loads, so that its OpenBLAS
 # isort: split
 import numpy as np
 
-from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images
-from scratchdae.backend import keep_freed_host_memory
+from scratchdae import Adam, Autoencoder, GaussianNLL, fast, get_backend, get_corruption, prepare_images
 from scratchdae.data import load_dataset
-from scratchdae.train import train_step
+from scratchdae.loop import train_step
 
 NETS = {"784-1000-784": (1000,), "784-512-128-512-784": (512, 128)}
 
@@ -61,11 +60,12 @@ class TimedArray:
 
 
 def profile(net, batch, steps, backend):
-    keep_freed_host_memory()  # as train() does
+    fast.keep_freed_host_memory()  # as train() does
     be = get_backend(backend)
     X = be.asarray(prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images))
     model = Autoencoder(784, NETS[net], seed=0, backend=be)
-    loss, opt, corrupt = GaussianNLL(0.1), Adam(1e-3), get_corruption("gaussian:0.5")
+    loss, corrupt = GaussianNLL(0.1), get_corruption("gaussian:0.5")
+    opt = fast.accelerate(Adam(1e-3))  # the fast step that train() uses (scratchdae/fast.py)
     params, rng = model.parameters(), be.rng(3)
     timers = Timers(be.synchronize)
     for lname, layer in model._named_layers():

@@ -24,7 +24,7 @@ from pathlib import Path
 from scratchdae.figures import filters_by_noise_figure
 from scratchdae.representation import probe_report
 from scratchdae.sampling import sample_report
-from scratchdae.train import train
+from scratchdae import train
 
 CONFIGS = {
     "plain AE (no noise)": dict(noise="none"),

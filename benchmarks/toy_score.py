@@ -23,7 +23,7 @@ import numpy as np
 
 from scratchdae.score import score_report
 from scratchdae.toy import GaussianMixture, get_toy
-from scratchdae.train import train
+from scratchdae import train
 
 TARGET = {"mixture8": 0.98, "spiral": 0.95, "rings": 0.95, "moons": 0.95}
 

@@ -44,17 +44,22 @@ def layer_sizes(hidden):
 def scratchdae_worker(args):
     from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images
     from scratchdae.data import load_dataset
-    from scratchdae.train import train_step
+    from scratchdae.loop import train_step
 
     try:
-        from scratchdae.backend import keep_freed_host_memory
-        keep_freed_host_memory()  # as train() does
-    except ImportError:  # an older checkout (--base) has no such setting
-        pass
+        from scratchdae.fast import accelerate, keep_freed_host_memory
+    except ImportError:  # an older checkout (--base): its optimizer's own step was its fast one
+        accelerate = lambda opt: opt  # noqa: E731
+        try:
+            from scratchdae.backend import keep_freed_host_memory
+        except ImportError:  # older still: no such setting
+            keep_freed_host_memory = lambda: None  # noqa: E731
+    keep_freed_host_memory()  # as train() does
     be = get_backend(args.backend)
     X = be.asarray(prepare_images(load_dataset("mnist-sample", log=lambda *a: None).train_images))
     model = Autoencoder(784, NETS[args.net], seed=0, backend=be)
-    loss, opt, corrupt = GaussianNLL(0.1), Adam(1e-3), get_corruption("gaussian:0.5")
+    loss, corrupt = GaussianNLL(0.1), get_corruption("gaussian:0.5")
+    opt = accelerate(Adam(1e-3))  # the fast step that train() uses
     params, rng, order = model.parameters(), be.rng(3), __import__("numpy").random.default_rng(2)
     state = {"perm": None, "at": len(X)}
 

@@ -20,17 +20,20 @@ probe        softmax regression on frozen features, McNemar's exact test        
 representation  the probe on a model's code, raw pixels and a random network
 sampling     the DAE Markov chain and measures of its samples                   (MC1)-(MC2)
 
-Running things: tasks (what the loop trains on), train, checkpoint, evaluate, figures, cli.
+The training loop:
+
+loop         train_step and train(): the loop, read top to bottom
+tasks        what the loop trains on (TaskData), and the applications built on the core
+run/         the machinery of a run: settings (config), resume, the run folder
+fast         speed only: the same numbers as the plain code, sooner
+checkpoint   model.npz and checkpoint.npz; evaluate, figures: using a trained model
+
+Above the core, never imported by it: documents/ (an application: dirty pages)
+and cli/ (the ``scratchdae`` command). docs/architecture.md draws the layers.
 """
 __version__ = "0.1.0"
 
-import os as _os
-
-# Speed: after each matrix product OpenBLAS's idle threads spin, by default for about 0.1 s, on
-# the cores that the elementwise passes and the optimizer's threads need next; 2^4 cycles lets
-# them sleep at once (docs/performance.md). OpenBLAS reads this when NumPy loads, so it acts only
-# when scratchdae is imported first, as the scratchdae command always is; a value set already wins.
-_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+from . import fast  # first: it sets OpenBLAS's thread timeout before NumPy loads  # noqa: I001
 
 from .activations import ACTIVATIONS, get_activation
 from .backend import Backend, BackendUnavailable, available_backends, get_backend, to_host
@@ -47,7 +50,8 @@ from .optim import SGD, Adam, get_optimizer, learning_rate
 from .probe import LinearProbe, mcnemar_exact
 from .sampling import markov_chain
 from .toy import GaussianMixture, get_toy
-from .train import TrainConfig, train
+from .loop import train
+from .run.config import TrainConfig
 
 __all__ = [
     "ACTIVATIONS", "Adam", "Autoencoder", "Backend", "BackendUnavailable", "BernoulliNLL", "Dense",

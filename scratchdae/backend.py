@@ -15,7 +15,6 @@ Each of them takes ``"numpy"``, ``"cupy"`` or ``"auto"`` (CuPy when a GPU is
 usable, else NumPy). CuPy is imported lazily, so a NumPy-only install never
 touches it.
 """
-import ctypes
 import os
 from types import ModuleType
 from typing import Any
@@ -156,30 +155,6 @@ def to_host(a: Any) -> np.ndarray:
     if type(a).__module__.split(".")[0] == "cupy":
         return a.get()
     return np.asarray(a)
-
-
-_HEAP_KEPT = False
-
-
-def keep_freed_host_memory() -> None:
-    """Speed: let the C library keep freed host memory for the next array instead of giving it back.
-
-    A training step makes a dozen arrays of a few MB and frees them. By default glibc gives
-    each one back to the system, and the next step's arrays then fault in every 4 KB page
-    afresh: 2,700 page faults a step at batch 1024, 7% of the step (docs/performance.md).
-    After this call, arrays up to 64 MB come from the heap and up to 128 MB of freed memory is
-    kept for reuse. ``train()`` calls it; where the C library is not glibc it does nothing.
-    """
-    global _HEAP_KEPT
-    if _HEAP_KEPT:
-        return
-    _HEAP_KEPT = True
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: arrays below 64 MB from the heap
-        libc.mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD: keep up to 128 MB of freed memory
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
-        pass
 
 
 def check_dtype(dtype: DType) -> np.dtype:

@@ -4,9 +4,10 @@ Two kinds, same format:
 
 * ``model.npz``: a trained model to use (evaluate, denoise): its parameters,
   the loss's parameters, and a header with the architecture, loss, corruption,
-  data normalisation and a summary of the training history. A stacked
-  document cleaner's second stage also holds its first stage: that model's
-  header as ``first_stage`` and its arrays under ``first/``.
+  data normalisation and a summary of the training history. A model file may
+  embed other models (an application's: a stacked document cleaner holds its
+  first stage): each one's header as an entry of the header, its arrays under
+  a prefix of their own, read with ``load_npz(..., embedded={prefix: entry})``.
 * ``checkpoint.npz``: everything needed to resume training exactly: the
   model, the optimizer's moments, the random generators' states, the epoch and
   step, the early-stopping record and the whole history (the best weights so
@@ -54,12 +55,14 @@ def save_npz(path: str | Path, arrays: dict[str, Array], header: dict[str, Any])
     return Path(path)
 
 
-def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def load_npz(path: str | Path, kind: str | None = None,
+             embedded: dict[str, str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read ``(arrays, header)``, checking the format, version, kind and the whole header.
 
     Only the members a checkpoint of that kind holds are read (an unknown member is
     never inflated), and each one's size is checked against what the header's
-    architecture allows before it is read.
+    architecture allows before it is read. ``embedded`` (prefix -> header entry) also
+    reads the arrays of models embedded in the file, each checked against its own header.
     """
     if not isinstance(path, (str, Path)):
         raise TypeError(f"a model file's path must be a str or Path, got {type(path).__name__}. Fix: "
@@ -89,9 +92,12 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
                                       "a model.npz written by scratchdae train.")
             header = _parse_header(path, _read_member(path, z, members["__header__"], MAX_HEADER_BYTES))
             check_header(header, path, kind)
-            arrays = {name: _read_member(path, z, info, _member_limit(header, name)) for name, info in members.items()
-                      if name.startswith(MEMBER_PREFIXES) or name == "perm"
-                      or (name.startswith(FIRST_STAGE) and "first_stage" in header)}
+            embedded = {prefix: entry for prefix, entry in (embedded or {}).items() if entry in header}
+            for entry in embedded.values():
+                check_header(header[entry], f"{path} (its {entry.replace('_', ' ')})", "model")
+            arrays = {name: _read_member(path, z, info, _member_limit(header, name, embedded))
+                      for name, info in members.items()
+                      if name.startswith((*MEMBER_PREFIXES, *embedded)) or name == "perm"}
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as err:
         # RuntimeError: an encrypted member; NotImplementedError: a compression zip files may use, numpy never does
         raise CheckpointError(f"{path} is not a readable .npz checkpoint ({err}). Fix: retrain, or use "
@@ -101,7 +107,6 @@ def load_npz(path: str | Path, kind: str | None = None) -> tuple[dict[str, np.nd
 
 MAX_HEADER_BYTES = 64 * 2**20  # a header with a long history is a few MB
 MEMBER_PREFIXES = ("param/", "loss/", "opt/")
-FIRST_STAGE = "first/"  # a second stage's file: the first stage's param/ and loss/ arrays under this prefix
 
 
 def _read_member(path, z, info, limit):
@@ -137,12 +142,13 @@ def _read_member(path, z, info, limit):
     return a
 
 
-def _member_limit(header, name):
-    """Bytes a member may declare: its largest parameter in float64 (a first stage's member: that
-    stage's), or, in a training state, the training order (perm) of the data record's rows."""
+def _member_limit(header, name, embedded):
+    """Bytes a member may declare: its largest parameter in float64 (an embedded model's member: that
+    model's), or, in a training state, the training order (perm) of the data record's rows."""
     if name == "perm" and header["kind"] == "training-state":
         return 8 * header["data"]["n_train"] + 4096
-    arch = (header["first_stage"] if name.startswith(FIRST_STAGE) else header)["architecture"]
+    entry = next((entry for prefix, entry in embedded.items() if name.startswith(prefix)), None)
+    arch = (header[entry] if entry else header)["architecture"]
     largest = max(math.prod(shape) for shape in parameter_shapes(**arch).values())
     return 8 * largest + 4096
 
@@ -168,6 +174,12 @@ def _is_sizes(v, allow_empty):
     return isinstance(v, list) and (allow_empty or v) and all(_is_int(h, 1) for h in v)
 
 
+def _application(task):
+    from .tasks import application  # the registry of the applications built on the core
+
+    return application(task)
+
+
 def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -189,15 +201,12 @@ MODEL = {
     "loss": (True, lambda v: isinstance(v, str) or (isinstance(v, dict) and isinstance(v.get("name"), str)),
              "a loss spec or an object with a name"),
     "corruption": (True, lambda v: isinstance(v, str), "a noise spec such as 'gaussian:0.5'"),
-    "task": (False, lambda v: v in ("images", "points", "documents"), "'images', 'points' or 'documents'"),
+    "task": (False, lambda v: v in ("images", "points") or _application(v) is not None,
+             "'images', 'points' or the task of an installed application ('documents')"),
     "normalisation": (False, lambda v: isinstance(v, dict) and _is_sizes(v.get("image_shape"), False)
                       and len(v["image_shape"]) == 2 and _is_number(v.get("scale", 1.0)) and v.get("scale", 1.0) > 0,
                       "an object with image_shape [height, width] and a scale"),
-    "window": (False, lambda v: isinstance(v, dict) and all(_is_number(x) if k == "keep_paper" else _is_int(x, 0)
-                                                            for k, x in v.items()),
-               "an object of window sizes (and keep_paper, a brightness)"),
     "data": (False, lambda v: isinstance(v, dict), "an object"),
-    "first_stage": (False, lambda v: isinstance(v, dict), "the header of a first stage's model (an object)"),
 }
 TRAINING_STATE = {
     "config": (True, lambda v: isinstance(v, dict), "an object of training settings"),
@@ -263,8 +272,6 @@ def check_header(header: Any, path: str | Path = "checkpoint", kind: str | None 
     if shape and shape[0] * shape[1] != n_in:
         raise CheckpointError(f"{path}: the images are {shape[0]}x{shape[1]} = {shape[0] * shape[1]} pixels, and "
                               f"the model reads {n_in}. The file is damaged. Fix: retrain, or use an intact copy.")
-    if "first_stage" in header:
-        _check_first_stage(header, path)
     if header["kind"] == "training-state":
         _check_entries(header, TRAINING_STATE, path)
         if header["epoch"] != len(header["history"]):
@@ -272,20 +279,6 @@ def check_header(header: Any, path: str | Path = "checkpoint", kind: str | None 
                                   f"{len(header['history'])}. The file is damaged. Fix: start a new run, or restore "
                                   "an intact copy.")
     return header
-
-
-def _check_first_stage(header, path):
-    """A stacked document cleaner's first stage: a whole document model's header, itself not stacked."""
-    first = header["first_stage"]
-    where = f"{path} (its first stage)"
-    if header.get("task") != "documents" or first.get("task") != "documents":
-        raise CheckpointError(f"{path}: only document models are stacked, and this one says its task is "
-                              f"{header.get('task')!r} with a first stage of {first.get('task')!r}. The file is "
-                              "damaged. Fix: retrain, or use an intact copy.")
-    if "first_stage" in first:
-        raise CheckpointError(f"{where} is itself stacked: a cleaner has at most two stages. The file is damaged. "
-                              "Fix: retrain, or use an intact copy.")
-    check_header(first, where, "model")
 
 
 def model_arrays(model: Autoencoder, loss: Loss) -> dict[str, Array]:
@@ -357,7 +350,7 @@ def _sizes(arch):
 
 def model_header(model: Autoencoder, loss: Loss, corruption: Corruption, **extra: Any) -> dict[str, Any]:
     """The JSON header of a model: architecture, loss, corruption, and the task's entries
-    (``task``; ``normalisation`` of images, or the ``window`` of a document model)."""
+    (``task``; ``normalisation`` of images; an application's own)."""
     return {"kind": "model", "architecture": model.config, "dtype": model.dtype.name, "loss": loss.config(),
             "corruption": corruption.spec(), "trained_on": model.backend.name, **extra}
 
@@ -366,10 +359,10 @@ def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Cor
                arrays: dict[str, Array] | None = None, **extra: Any) -> Path:
     """Write ``model.npz``: what evaluate and denoise need.
 
-    ``extra`` adds entries to the header (``task``, ``normalisation`` of images, ...); ``arrays``, named
-    ``first/...``, adds a stacked cleaner's first stage (with its header as ``extra["first_stage"]``). The file is
-    checked as :func:`load_model` will check it before anything is written, so a model that could
-    not be loaded again (NaN weights, a header entry of the wrong kind) is refused here.
+    ``extra`` adds entries to the header (``task``, ``normalisation`` of images, ...); ``arrays`` adds the
+    arrays of embedded models (an application's: a stacked cleaner's first stage), named under a prefix of
+    their own. The file is checked as :func:`load_model` will check it before anything is written, so a
+    model that could not be loaded again (NaN weights, a header entry of the wrong kind) is refused here.
     """
     for name, value, wanted in (("model", model, Autoencoder), ("loss", loss, Loss),
                                 ("corruption", corruption, Corruption)):
@@ -381,10 +374,10 @@ def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Cor
         raise ValueError(f"save_model writes the header entries {', '.join(reserved)} itself. Fix: drop them from "
                          "the keyword arguments.")
     others = dict(arrays or {})
-    if any(not k.startswith(FIRST_STAGE) for k in others) or bool(others) != ("first_stage" in extra):
-        raise ValueError(f"save_model's arrays hold a first stage: names starting {FIRST_STAGE!r}, given together "
-                         f"with its header as first_stage=..., got {sorted(others)[:3]} and first_stage "
-                         f"{'given' if 'first_stage' in extra else 'not given'}. Fix: pass both, or neither.")
+    if any(k.startswith(MEMBER_PREFIXES) or k == "perm" or "/" not in k for k in others):
+        raise ValueError(f"save_model's arrays are an embedded model's, named under a prefix of their own "
+                         f"('first/param/W0'), not {', '.join(MEMBER_PREFIXES)} or perm; got {sorted(others)[:3]}. "
+                         "Fix: rename them.")
     arrays, header = {**model_arrays(model, loss), **others}, model_header(model, loss, corruption, **extra)
     full = json.loads(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **header}, default=_json_value))
     check_header(full, path, "model")

@@ -21,6 +21,7 @@ from .losses import Loss
 from .metrics import psnr
 from .inference import evaluate_arrays, prepare_images, reconstruct
 from .model import Autoencoder
+from .tasks import application
 
 # the noisy input as a prediction has an NLL only where the loss needs nothing but a mean
 NOISY_NLL_LOSSES = ("gaussian", "gaussian-learned", "mse")
@@ -122,24 +123,6 @@ def read_png(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     return gray
 
 
-def _denoise_pages(model, loss, header, path, backend, inputs, out):
-    """Pages of any size: every page read and checked first, then cleaned and written one by one."""
-    from .documents.pages import read_page
-    from .documents.stacked import PageCleaner, Stage, load_cleaner
-    from .documents.windows import WindowSpec
-
-    if path:  # one stage or two
-        cleaner = load_cleaner(path[0], backend)
-    elif "first_stage" in header:
-        raise ValueError("a stacked document model needs its first stage, which (model, loss, header) does not "
-                         "hold. Fix: pass the model file's path.")
-    else:
-        cleaner = PageCleaner([Stage(model, loss, WindowSpec(**header["window"]))])
-    pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
-    return write_pngs([(out / p.with_suffix(".png").name, np.round(cleaner(page) * 255).astype(np.uint8))
-                       for p, page in zip(inputs, pages)])
-
-
 def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs: str | Path | Iterable[str | Path],
             out: str | Path, *, backend: str | Backend | None = None, overwrite: bool = False) -> list[Path]:
     """Denoise PNG images; the Python face of ``scratchdae denoise``.
@@ -170,8 +153,9 @@ def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs
         raise ValueError("out is empty. Fix: --out DIR, a folder for the denoised images.")
     out = check_folder(out)
     check_outputs([out / name for name in names], [*inputs, *model_path], overwrite)
-    if header.get("task") == "documents":
-        return _denoise_pages(model, loss, header, model_path, backend, inputs, out)
+    app = application(header.get("task"))
+    if app is not None and app.denoise is not None:  # an application's model: documents clean pages of any size
+        return app.denoise(model, loss, header, model_path, backend, inputs, out)
     require_images(header, "denoise", source)
     shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first

@@ -17,10 +17,14 @@ decay. It decays *every* array passed to :meth:`Optimizer.step`: in training
 that is all weights, all biases and a loss's learned log-variance.
 
 :func:`learning_rate` gives the schedules (O7)-(O9).
+
+This is the reference code: :meth:`Optimizer.step` is a plain loop over the
+parameters. The faster step that training uses, with the same parameters to
+the last bit (large parameters in pieces on every core, subnormal moments set
+to 0), lives in scratchdae/fast.py: ``fast.accelerate(opt)`` switches an
+optimizer onto it.
 """
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .backend import Array, backend_of
@@ -28,25 +32,17 @@ from .validation import check_fraction, check_positive
 
 
 def _check_weight_decay(weight_decay):
-    if not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}. Fix: e.g. weight_decay=1e-4.")
+    """lambda of (O3): a number from 0 to 1 (larger pulls the weights to zero faster than any data can move them)."""
+    if not isinstance(weight_decay, (int, float)) or isinstance(weight_decay, bool) or not 0 <= weight_decay <= 1:
+        raise ValueError(f"weight_decay must be a number from 0 to 1, got {weight_decay!r} (larger pulls the weights "
+                         "to zero faster than any data can move them). Fix: e.g. weight_decay=1e-4.")
     return float(weight_decay)
 
 
-CHUNK = 1 << 17  # numbers per piece of a large parameter's update, the fastest size measured (docs/performance.md)
-
-
-FLUSH_EVERY = 64  # steps between two flushes of the optimizer state's subnormal numbers (below)
-CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-_POOL = None
-
-
-def _workers():
-    """One worker thread per core, made on first use (for the elementwise updates of large parameters)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=CORES)
-    return _POOL
+def _check_names(params, grads):
+    """Raise unless ``params`` and ``grads`` name the same arrays."""
+    if set(params) != set(grads):
+        raise ValueError(f"params and grads must have the same names; got {sorted(params)} and {sorted(grads)}.")
 
 
 class Optimizer:
@@ -80,56 +76,17 @@ class Optimizer:
         return out
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
-        """One update of every parameter, in place: weight decay (O3), then the optimizer's rule."""
-        if set(params) != set(grads):
-            raise ValueError(f"params and grads must have the same names; got {sorted(params)} and {sorted(grads)}.")
-        self.t += 1
-        pieces = []  # (p, g, state) to update: whole arrays, or pieces of large ones
-        for name, p in params.items():
-            st = self._buffers(name, p)
-            g = self._gradient(p, grads[name], st["g"])
-            if backend_of(p).name == "cupy" or p.size <= CHUNK or not p.flags.c_contiguous:
-                pieces.append((p, g, st))
-                continue
-            # Speed, not maths: a large parameter is updated in pieces of CHUNK numbers, so that
-            # the cores can share the work (below).
-            flat = {k: a.reshape(-1) for k, a in st.items()}  # views: the buffers are contiguous
-            p_flat, g_flat = p.reshape(-1), g.reshape(-1)  # g from a tied layer is a transposed view: one copy
-            pieces += [(p_flat[i:i + CHUNK], g_flat[i:i + CHUNK], {k: a[i:i + CHUNK] for k, a in flat.items()})
-                       for i in range(0, p.size, CHUNK)]
-        if self.t % FLUSH_EVERY == 0:
-            self._flush_subnormals()
-        n = CORES
-        work = sum(job[0].size for job in pieces)
-        if n > 1 and work >= 2 * CHUNK and backend_of(next(iter(params.values()))).name == "numpy":
-            # enough work to share (handing a share to a thread costs about 0.1 ms): the pieces are
-            # independent, and NumPy lets go of Python's lock inside each pass, so every core
-            # updates its own share of them (dealt in turn, one task per core, so the threads rarely
-            # wait for the lock), and the result is the same to the last bit
-            shares = [pieces[i::n] for i in range(n)]
-            update = lambda share: [self._update(*job) for job in share]  # noqa: E731
-            others = [_workers().submit(update, share) for share in shares[1:]]
-            update(shares[0])  # this thread takes the first share itself
-            for done in others:
-                done.result()
-        else:
-            for job in pieces:
-                self._update(*job)
+        """One update of every parameter, in place: weight decay (O3), then the optimizer's rule.
 
-    def _flush_subnormals(self):
-        """Set the state's subnormal numbers (nonzero, below the dtype's smallest normal) to 0.
-
-        Speed, not maths: where a unit's gradient stays 0 (a dead ReLU), a moment shrinks by rho
-        every step but, in float32, never reaches 0: 0.9 times the smallest subnormal rounds back
-        to it. Arithmetic on subnormals is many times slower on x86 CPUs; a documents run spent
-        4.4 ms a step in Adam instead of 1.1 ms. The update such a moment makes is far below the
-        rounding of any parameter it is added to, so flushing it changes no parameter.
+        The reference loop, one parameter after another. :func:`scratchdae.fast.accelerate` switches
+        an optimizer onto a faster step that gives the same parameters to the last bit.
         """
-        for st in self.state.values():
-            for k in self.keys:
-                a = st[k]
-                xp = backend_of(a).xp
-                xp.copyto(a, 0, where=xp.abs(a) < xp.finfo(a.dtype).tiny)
+        _check_names(params, grads)
+        self.t += 1
+        for name, p in params.items():
+            st = self._buffers(name, p)  # the state arrays and scratch buffers of this parameter
+            g = self._gradient(p, grads[name], st["g"])  # (O3) g + lambda p
+            self._update(p, g, st)  # the rule of SGD or Adam
 
     def state_arrays(self) -> dict[str, Array]:
         """Flat dict ``name/key -> array`` of the state to save in a checkpoint."""

@@ -1,23 +1,30 @@
 r"""What the training loop trains on: a data set turned into rows.
 
-Three kinds of task, each with its own defaults (``TASK_DEFAULTS``):
+Two kinds of task, each with its own defaults (``TASK_DEFAULTS``):
 
 images     28x28 digits (or any IDX images): rows of pixels in [0, 1]
 points     low-dimensional points: the 2-D toy data sets of :mod:`scratchdae.toy`,
            or any float32 array (N, D) with D <= POINTS_MAX_DIM given to ``train(inputs=X)``
-documents  windows of dirty pages (:mod:`scratchdae.documents.training`)
+
+and those of the applications built on the core, which register themselves
+(:func:`register_application`): ``documents``, windows of dirty pages, is
+one (:mod:`scratchdae.documents`). The core never imports an application; it
+finds one through the ``scratchdae.applications`` entry points when a model
+file or a data set names its task.
 
 An array with more columns than POINTS_MAX_DIM trains with the image
 defaults. Each task gives a :class:`TaskData`: inputs and targets for
 training and validation (host float32 rows), the model-header entries that
 say where the data came from, and the figures drawn at the end of a run.
-The ``cfg`` the functions below take is the run's :class:`scratchdae.train.TrainConfig`
-(hinted ``Any``: train.py imports this module, so this module cannot import it back).
+The ``cfg`` the functions below take is the run's
+:class:`scratchdae.run.config.TrainConfig` (hinted ``Any``: the config
+imports this module, so this module cannot import it back).
 """
 import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +45,44 @@ TASK_DEFAULTS = {
     "points": dict(noise="gaussian:0.3", hidden=(128, 128), output_activation="identity",
                    activation="relu", batch_size=256, epochs=300, lr=2e-3, lr_schedule="cosine", patience=0,
                    n_points=20_000),
-    # the dirt on a page is the corruption: no added noise; windows are small, so batches are large
-    # chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its full course
-    "documents": dict(noise="none", hidden=(512, 256), batch_size=256, epochs=30, lr=2e-3, lr_schedule="cosine",
-                      patience=0, pages=96, windows_per_page=5000, window=9, patch=5, stride=2, lines=0,
-                      mark_windows=0.25, stages=2, wide_paper=0, contrast=0),
 }
+
+
+@dataclass(frozen=True)
+class Application:
+    """What an application built on the core tells it: the task its models name in their headers, the
+    TrainConfig defaults for that task, the command that trains it, its own settings (which runs saved among
+    the core's in earlier versions), those it no longer has, and how its models denoise files
+    (``denoise(model_path, inputs, out, backend) -> [paths]``)."""
+
+    task: str
+    defaults: dict
+    command: str
+    settings: tuple = ()
+    removed: tuple = ()
+    denoise: Callable | None = None
+
+
+APPLICATIONS: dict[str, Application] = {}
+_SEARCHED = []  # the entry points are loaded once
+
+
+def register_application(app: Application) -> None:
+    """Make an application's task known to the core (its module calls this when imported)."""
+    APPLICATIONS[app.task] = app
+    TASK_DEFAULTS[app.task] = app.defaults
+
+
+def application(task: Any) -> Application | None:
+    """The application whose models are of ``task``, or None (images, points, or no such application). One not
+    registered yet is found through the ``scratchdae.applications`` entry points (importing it registers it)."""
+    if not isinstance(task, str) or task in ("images", "points"):
+        return None
+    if task not in APPLICATIONS and not _SEARCHED:
+        _SEARCHED.append(True)
+        for point in entry_points(group="scratchdae.applications"):
+            point.load()
+    return APPLICATIONS.get(task)
 
 
 @dataclass
@@ -94,9 +133,9 @@ def split_train_val(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray,
 
 
 def task_of(dataset: str | None, inputs: Array | None = None) -> str:
-    """The task a data set trains as: documents, points (toy data, few columns) or images."""
-    if dataset == "documents":
-        return "documents"
+    """The task a data set trains as: an application's (documents), points (toy data, few columns) or images."""
+    if application(dataset) is not None:
+        return dataset
     if str(dataset or "").startswith("toy:"):
         return "points"
     if inputs is not None and np.shape(inputs)[-1] <= POINTS_MAX_DIM:

@@ -74,7 +74,7 @@ def test_freed_host_memory_is_reused_without_page_faults():
     # keep freed memory, making such an array again touches pages already mapped (no page faults)
     import resource
 
-    from scratchdae.backend import keep_freed_host_memory
+    from scratchdae.fast import keep_freed_host_memory
 
     keep_freed_host_memory()
     keep_freed_host_memory()  # a second call changes nothing

@@ -16,7 +16,8 @@ from scratchdae.documents.pages import (global_threshold, kaggle_pairs, median_b
                                         rmse, write_submission)
 from scratchdae.documents.windows import (WindowSpec, assemble, clean_page, grid_positions, page_features,
                                           patch_targets)
-from scratchdae.train import train
+from scratchdae import train
+from scratchdae.documents import train_cleaner
 
 
 def stop_at(epoch, step):
@@ -27,11 +28,13 @@ def stop_at(epoch, step):
     return stop
 
 
-def forget_settings(checkpoint, *keys):
-    """Rewrite a checkpoint.npz as a run of before saved it: without those settings."""
+def forget_settings(checkpoint, *keys, **then):
+    """Rewrite a checkpoint.npz as a run of an earlier version saved it: the documents settings among the core's
+    (with ``then``, settings of that version), without ``keys``."""
     from scratchdae.checkpoint import load_npz, save_npz
 
     arrays, header = load_npz(checkpoint)
+    header["config"].update({**header.pop("documents"), **then})
     for key in keys:
         del header["config"][key]
     save_npz(checkpoint, arrays, {k: v for k, v in header.items() if not k.startswith("fo")})
@@ -124,7 +127,7 @@ def test_features_and_targets_of_some_pixels_are_rows_of_the_whole_pages(spec):
 @pytest.fixture(scope="module")
 def doc_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("doc") / "run"
-    r = train(out=out, dataset="documents", stages=1, pages=4, windows_per_page=1500, epochs=3, quiet=True,
+    r = train_cleaner(out=out, stages=1, pages=4, windows_per_page=1500, epochs=3, quiet=True,
               hidden=(32,), backend="numpy")
     return out, r, load_document_model(out / "model.npz")[2]
 
@@ -170,7 +173,7 @@ def test_generated_folder_is_a_kaggle_folder(tmp_path):
 
 def test_training_from_a_kaggle_folder(tmp_path):
     folder = make_folder(tmp_path, n=4, n_test=0)
-    r = run("train", "--data-dir", folder, "--out", tmp_path / "run", "--epochs", "1", "--windows-per-page", "500",
+    r = run("documents", "train", "--data-dir", folder, "--out", tmp_path / "run", "--epochs", "1", "--windows-per-page", "500",
             "--hidden", "16", "--quiet", "--no-figures", "--stages", "1")
     assert r.returncode == 0, r.stderr
     model, loss, spec = load_document_model(tmp_path / "run" / "model.npz")
@@ -255,12 +258,16 @@ def test_cli_document_errors(doc_model, tmp_path):
     Image.fromarray(rgb).save(tmp_path / "green.png")
     r = run("denoise", "--model", out / "model.npz", tmp_path / "green.png", "--out", tmp_path / "o")
     assert r.returncode == 2 and "colour image" in r.stderr and not (tmp_path / "o").exists()
-    r = run("train", "--dataset", "documents", "--data-dir", tmp_path, "--out", tmp_path / "t")
+    r = run("documents", "train", "--data-dir", tmp_path, "--out", tmp_path / "t")
     assert r.returncode == 2 and "expected train/ and train_cleaned/" in r.stderr
     r = run("documents", "evaluate", "--model", tmp_path / "missing.npz")
     assert r.returncode == 2 and "does not exist" in r.stderr
+    for argv in (["train", "--dataset", "documents"], ["train", "--data-dir", generate_folder(
+            tmp_path / "kaggle", 2, seed=1, log=lambda *a: None)]):  # documents have a command of their own
+        r = run(*argv, "--out", tmp_path / "t2")
+        assert r.returncode == 2 and "scratchdae documents train" in r.stderr.splitlines()[-1], r.stderr
     generate_folder(tmp_path / "k", 2, seed=1, log=lambda *a: None)
-    r = run("train", "--data-dir", tmp_path / "k", "--mark-windows", "0.2", "--out", tmp_path / "m")
+    r = run("documents", "train", "--data-dir", tmp_path / "k", "--mark-windows", "0.2", "--out", tmp_path / "m")
     assert r.returncode == 2 and "only generated pages record" in r.stderr and not (tmp_path / "m").exists()
 
 
@@ -311,8 +318,8 @@ def test_the_generator_knows_where_it_drew_marks_that_are_not_text():
     for i in range(40):
         page = make_page([11, i])
         key = (page.meta["background"], page.meta["variant"])
-        found.setdefault(key, []).append(page.lines.mean())
-        assert page.lines.dtype == bool and page.lines.shape == page.clean.shape
+        found.setdefault(key, []).append(page.marks.mean())
+        assert page.marks.dtype == bool and page.marks.shape == page.clean.shape
     assert all(0 < f < 0.3 for f in found[("folded", 0)])  # creases: lines, not the whole page
     assert all(f == 0 for f in found.get(("coffee", 1), [0]))  # small splashes have no dried rims
     assert len(found) >= 6
@@ -326,13 +333,13 @@ def test_scores_near_marks_and_elsewhere_split_the_pixels():
     noisy = clean - rng.random(clean.shape) * 0.3
     near = np.zeros(clean.shape, bool)
     near[2:4] = True  # two rows near a mark
-    r = score_pages([(noisy, clean)], lambda p: p, lines=[near])
+    r = score_pages([(noisy, clean)], lambda p: p, near_marks=[near])
     err = (noisy - clean) ** 2
     assert r["marks"]["near marks"]["pixels"] == 20 and r["marks"]["elsewhere"]["pixels"] == 60
     assert r["marks"]["near marks"]["model"] == pytest.approx(np.sqrt(err[near].mean()))
     assert r["marks"]["elsewhere"]["noisy page"] == pytest.approx(np.sqrt(err[~near].mean()))
     with pytest.raises(ValueError, match="one mask a page"):
-        score_pages([(noisy, clean)], lambda p: p, lines=[near[:4]])
+        score_pages([(noisy, clean)], lambda p: p, near_marks=[near[:4]])
 
 
 def test_the_second_generator_draws_other_pages_the_same_way_from_a_seed():
@@ -342,14 +349,14 @@ def test_the_second_generator_draws_other_pages_the_same_way_from_a_seed():
     assert np.array_equal(a.noisy, b.noisy) and np.array_equal(a.clean, b.clean) and a.meta == b.meta
     pages = other_pages(8, seed=5)
     for p in pages:
-        assert p.noisy.dtype == p.clean.dtype == np.uint8 and p.noisy.shape == p.clean.shape == p.lines.shape
+        assert p.noisy.dtype == p.clean.dtype == np.uint8 and p.noisy.shape == p.clean.shape == p.marks.shape
         assert p.noisy.shape[1] == 540 and p.meta["generator"] == "other"
         assert set(p.meta["damages"]) <= set(DAMAGES) and 1 <= len(p.meta["damages"]) <= 3
         paper = p.clean > 250  # where the clean page is white paper, the noisy one is damaged
         assert paper.mean() > 0.5 and p.noisy[paper].mean() < 245
     assert len({p.meta["font"] for p in pages}) > 1
     marked = [p for p in pages if {"scribbles", "photocopy", "tape"} & set(p.meta["damages"])]
-    assert marked and all(0 < p.lines.mean() < 0.3 for p in marked)
+    assert marked and all(0 < p.marks.mean() < 0.3 for p in marked)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         make_other_page(-1)
 
@@ -364,31 +371,36 @@ def test_cli_evaluates_on_the_second_generator(doc_model, tmp_path):
     assert r.returncode == 2 and "--fonts would be ignored" in r.stderr
 
 
-def test_line_means_are_dark_along_a_long_mark_and_not_across_it():
-    from scratchdae.documents.windows import ORIENTATIONS, line_means
+def test_window_features_that_were_removed_load_at_their_off_value_and_are_refused_on():
+    from scratchdae.documents.windows import RemovedFeature
 
-    page = np.ones((60, 80), np.float32)
-    page[:, 40] = 0  # a vertical streak
-    page[20, :] = 0.5  # a horizontal line of half darkness
-    m = line_means(page, 21)
-    assert m.shape == (60, 80, ORIENTATIONS) and m.dtype == np.float32
-    assert m[45, 40, ORIENTATIONS // 2] == 0  # along the streak: all dark
-    assert m[45, 40, 0] == pytest.approx(20 / 21)  # across it: one dark pixel of 21
-    assert m[20, 10, 0] == pytest.approx(0.5)  # along the horizontal line
-    np.testing.assert_allclose(line_means(np.full((5, 7), 0.3, np.float32), 9), 0.3, rtol=1e-6)  # edges repeat
+    spec = WindowSpec(window=5, out=3)
+    old = {**spec.config(), "lines": 0, "wide_paper": 0, "contrast": 0}  # a model file of an earlier version
+    assert WindowSpec.from_config(old) == spec
+    for name, value in (("lines", 41), ("wide_paper", 45), ("contrast", 15)):
+        with pytest.raises(RemovedFeature, match=f"trained with {name}={value}, a window feature scratchdae no "
+                                                 "longer builds"):
+            WindowSpec.from_config({**old, name: value})
+    for name in ("lines", "wide_paper", "contrast"):
+        with pytest.raises(TypeError, match=name):
+            WindowSpec(**{name: 0})
 
 
-def test_a_window_spec_with_line_means_has_eight_more_features():
-    page = np.random.default_rng(3).random((30, 40), dtype=np.float32)
-    plain, lined = WindowSpec(window=5, out=3), WindowSpec(window=5, out=3, lines=11)
-    assert lined.n_features == plain.n_features + 8
-    f = page_features(page, lined)
-    assert f.shape == (1200, lined.n_features)
-    np.testing.assert_array_equal(f[:, :plain.n_features], page_features(page, plain))
-    np.testing.assert_array_equal(page_features(page, lined, [7, -1]), f[[7, -1]])
-    for bad in (2, 1, -3, 2.5):
-        with pytest.raises(ValueError, match="lines must be 0 or an odd length"):
-            WindowSpec(lines=bad)
+def test_a_model_file_that_used_a_removed_feature_is_refused_in_one_line(doc_model, tmp_path):
+    from scratchdae.checkpoint import load_npz, save_npz
+    from scratchdae.documents.stacked import load_cleaner
+
+    out, _, _ = doc_model
+    arrays, header = load_npz(out / "model.npz")
+    header["window"].update(lines=0, wide_paper=0, contrast=0)
+    save_npz(tmp_path / "off.npz", arrays, header)
+    assert len(load_cleaner(tmp_path / "off.npz").stages) == 1  # at their off values: loads as before
+    header["window"]["lines"] = 41
+    save_npz(tmp_path / "on.npz", arrays, header)
+    Image.fromarray(np.full((20, 30), 200, np.uint8)).save(tmp_path / "page.png")
+    r = run("denoise", "--model", tmp_path / "on.npz", tmp_path / "page.png", "--out", tmp_path / "o")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "lines=41, a window feature scratchdae no longer builds" in r.stderr
 
 
 def test_a_share_of_training_windows_can_be_taken_near_marks():
@@ -443,7 +455,7 @@ def test_a_second_stage_reads_the_first_stages_page_as_a_window_and_a_coarse_gri
 def stacked(doc_model, tmp_path_factory):
     out = tmp_path_factory.mktemp("stacked") / "run"
     first, _, _ = doc_model
-    r = train(out=out, dataset="documents", first_stage=first / "model.npz", pages=3, windows_per_page=1000,
+    r = train_cleaner(out=out, first_stage=first / "model.npz", pages=3, windows_per_page=1000,
               epochs=2, quiet=True, hidden=(16,), backend="numpy")
     return first / "model.npz", out, r
 
@@ -463,7 +475,7 @@ def test_a_stacked_model_is_one_file_that_runs_both_stages(stacked):
     with pytest.raises(ValueError, match="stacked cleaner of two stages.*load_cleaner"):
         load_document_model(out / "model.npz")
     with pytest.raises(ValueError, match="already a stacked cleaner"):
-        train(out=out.parent / "third", dataset="documents", first_stage=out / "model.npz", pages=2,
+        train_cleaner(out=out.parent / "third", first_stage=out / "model.npz", pages=2,
               windows_per_page=100, epochs=1, quiet=True)
     assert not (out.parent / "third").exists()
 
@@ -478,25 +490,25 @@ def test_a_second_stage_trains_on_pages_its_first_stage_did_not(stacked):
     from scratchdae.checkpoint import load_model
 
     header = load_model(out / "model.npz")[2]
-    assert header["train_config"]["first_stage"].endswith("model.npz") and header["first_stage"]["task"] == "documents"
+    assert header["documents"]["first_stage"].endswith("model.npz") and header["first_stage"]["task"] == "documents"
 
 
 def test_a_second_stage_on_a_folder_leaves_out_the_first_stages_pages(tmp_path):
     from scratchdae.checkpoint import load_model
 
     folder = make_folder(tmp_path, n=6, n_test=0)
-    kw = dict(data_dir=folder, dataset="documents", epochs=1, windows_per_page=200, hidden=(8,), quiet=True,
+    kw = dict(data_dir=folder, epochs=1, windows_per_page=200, hidden=(8,), quiet=True,
               figures=False, val_fraction=0.34)
-    train(out=tmp_path / "one", stages=1, **kw)
+    train_cleaner(out=tmp_path / "one", stages=1, **kw)
     seen = set(load_model(tmp_path / "one" / "model.npz")[2]["train_pages"])
     assert len(seen) == 4  # 6 pages, 2 for validation
-    train(out=tmp_path / "two", first_stage=tmp_path / "one" / "model.npz", **kw)  # 2 pages left: 1 + 1
+    train_cleaner(out=tmp_path / "two", first_stage=tmp_path / "one" / "model.npz", **kw)  # 2 pages left: 1 + 1
     second = set(load_model(tmp_path / "two" / "model.npz")[2]["train_pages"])
     assert len(second) == 1 and not second & seen
-    train(out=tmp_path / "most", stages=1, **{**kw, "val_fraction": 0.17})  # 5 of 6 pages in training
+    train_cleaner(out=tmp_path / "most", stages=1, **{**kw, "val_fraction": 0.17})  # 5 of 6 pages in training
     with pytest.raises(ValueError, match="has 1 page pair once the 5 pages its first stage trained on are left out.*"
                                          "at least 2 are needed.*another folder"):
-        train(out=tmp_path / "three", first_stage=tmp_path / "most" / "model.npz", **kw)
+        train_cleaner(out=tmp_path / "three", first_stage=tmp_path / "most" / "model.npz", **kw)
     assert not (tmp_path / "three").exists()
 
 
@@ -504,10 +516,10 @@ def test_a_damaged_stacked_file_is_refused(stacked, tmp_path):
     import zipfile
 
     from scratchdae.checkpoint import CheckpointError, load_npz, save_npz
-    from scratchdae.documents.stacked import load_cleaner
+    from scratchdae.documents.stacked import EMBEDDED, load_cleaner
 
     _, out, _ = stacked
-    arrays, header = load_npz(out / "model.npz")
+    arrays, header = load_npz(out / "model.npz", embedded=EMBEDDED)
     for name, (a, h) in {
         "missing": ({k: v for k, v in arrays.items() if k != "first/param/encoder.0.W"}, header),
         "reshaped": ({**arrays, "first/param/encoder.0.W": arrays["first/param/encoder.0.W"][:, :3]}, header),
@@ -540,7 +552,8 @@ def test_a_stacked_model_cleans_scores_and_denoises_from_the_command_line(stacke
 def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_paper(stacked, monkeypatch):
     from dataclasses import replace
 
-    from scratchdae.documents.stacked import KEEP_PAPER, load_cleaner
+    from scratchdae.documents.config import KEEP_PAPER
+    from scratchdae.documents.stacked import load_cleaner
 
     _, out, _ = stacked
     s2 = load_cleaner(out / "model.npz").stages[1]
@@ -583,25 +596,26 @@ def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_pap
         WindowSpec(keep_paper=0.9)
 
 
-def test_first_view_needs_a_second_stage():
-    from scratchdae.train import TrainConfig
+def test_the_documents_settings_check_what_only_a_second_stage_uses():
+    from scratchdae.documents import DocumentsConfig
 
-    with pytest.raises(ValueError, match="--first-view would be ignored"):
-        TrainConfig(dataset="documents", stages=1, first_view=5)
     with pytest.raises(ValueError, match="--keep-paper would be ignored"):
-        TrainConfig(dataset="documents", stages=1, keep_paper=0.9)
-    with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\], got 2.0"):
-        TrainConfig(dataset="documents", keep_paper=2)
-    assert TrainConfig(dataset="documents").keep_paper == 0.99
+        DocumentsConfig(stages=1, keep_paper=0.9)
+    with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\]"):
+        DocumentsConfig(keep_paper=2)
+    assert DocumentsConfig().keep_paper == 0.99 and DocumentsConfig().stages == 2
     with pytest.raises(ValueError, match="--first-stage trains the second of two stages, and --stages 1"):
-        TrainConfig(dataset="documents", first_stage="m.npz", stages=1, keep_paper=0.5, first_view=3)
-    assert TrainConfig(dataset="documents", stages=1).keep_paper is None
-    assert TrainConfig(dataset="documents").stages == 2 and TrainConfig(dataset="documents").first_view == 7
-    with pytest.raises(ValueError, match="first_view must be an odd integer from 1 to 15"):
-        TrainConfig(dataset="documents", first_stage="m.npz", first_view=4)
-    with pytest.raises(ValueError, match="--first-stage would be ignored"):
-        TrainConfig(dataset="mnist-sample", first_stage="m.npz")
-    assert TrainConfig(dataset="documents", first_stage="m.npz").first_view == 7
+        DocumentsConfig(first_stage="m.npz", stages=1, keep_paper=0.5)
+    assert DocumentsConfig(stages=1).keep_paper is None
+    assert DocumentsConfig(first_stage="m.npz").spec(first=True).first == 7
+    for gone in ("first_view", "system_fonts", "lines", "wide_paper", "contrast"):
+        with pytest.raises(TypeError, match=gone):
+            DocumentsConfig(**{gone: 1})
+    with pytest.raises(TypeError, match="unknown settings first_stage"):
+        train(dataset="mnist-sample", first_stage="m.npz")
+    with pytest.raises(ValueError, match="documents runs are trained by their own command.*scratchdae documents "
+                                         "train"):
+        train(dataset="documents", epochs=1, quiet=True)
 
 
 def test_more_variety_draws_sizes_between_pixels_heavier_and_lighter_strokes_and_ink_bleed():
@@ -626,9 +640,9 @@ def test_more_variety_draws_sizes_between_pixels_heavier_and_lighter_strokes_and
 def test_two_stages_in_one_run_and_a_resume_that_picks_up_the_first(tmp_path):
     from scratchdae.documents.stacked import load_cleaner
 
-    kw = dict(dataset="documents", stages=2, pages=3, windows_per_page=300, epochs=2, hidden=(8,), quiet=True,
+    kw = dict(stages=2, pages=3, windows_per_page=300, epochs=2, hidden=(8,), quiet=True,
               figures=False, backend="numpy")
-    whole = train(out=tmp_path / "whole", **kw)
+    whole = train_cleaner(out=tmp_path / "whole", **kw)
     assert len(load_cleaner(tmp_path / "whole" / "model.npz").stages) == 2
     assert (tmp_path / "whole" / "first-stage" / "model.npz").is_file() and len(whole.history) == 2
 
@@ -636,62 +650,62 @@ def test_two_stages_in_one_run_and_a_resume_that_picks_up_the_first(tmp_path):
         if epoch == 1 and step == 1 and run.model.config["n_in"] == 3 * 81:
             run.stop()
 
-    stopped = train(out=tmp_path / "cut", on_step=stop_in_the_first_stage, **kw)
+    stopped = train_cleaner(out=tmp_path / "cut", on_step=stop_in_the_first_stage, **kw)
     assert stopped.stopped == "interrupted" and not (tmp_path / "cut" / "checkpoint.npz").exists()
     assert stopped.out == tmp_path / "cut"  # the run to resume, not its first stage's folder
-    resumed = train(out=tmp_path / "cut", resume=True, quiet=True)
+    resumed = train_cleaner(out=tmp_path / "cut", resume=True, quiet=True)
     assert resumed.stopped == "finished"
     a, b = load_cleaner(tmp_path / "whole" / "model.npz"), load_cleaner(tmp_path / "cut" / "model.npz")
     page = make_page([2, 2]).floats()[0]
     np.testing.assert_array_equal(a(page), b(page))  # stopped and resumed: the same model to the last bit
     with pytest.raises(ValueError, match="already holds checkpoint.npz, of a run this one would replace"):
-        train(out=tmp_path / "cut", **{**kw, "epochs": 1})
+        train_cleaner(out=tmp_path / "cut", **{**kw, "epochs": 1})
     with pytest.raises(ValueError, match="stages must be 1 or 2"):
-        train(out=tmp_path / "three", **{**kw, "stages": 3})
-    with pytest.raises(ValueError, match="--stages would be ignored"):
-        train(out=tmp_path / "digits", stages=2, epochs=1)
+        train_cleaner(out=tmp_path / "three", **{**kw, "stages": 3})
+    with pytest.raises(ValueError, match="a document cleaner trains on pages, and dataset='mnist-sample'"):
+        train_cleaner(out=tmp_path / "digits", dataset="mnist-sample", stages=2, epochs=1)
 
 
 def test_a_two_stage_run_refuses_what_would_stop_it_late_and_leaves_nothing_behind(tmp_path):
     import shutil
 
-    kw = dict(dataset="documents", stages=2, pages=3, windows_per_page=300, epochs=2, hidden=(8,), quiet=True,
+    kw = dict(stages=2, pages=3, windows_per_page=300, epochs=2, hidden=(8,), quiet=True,
               figures=False, backend="numpy")
 
     def stop_in_the_first_stage(epoch, step, run):
         if epoch == 0 and step == 1 and run.model.config["n_in"] == 3 * 81:
             run.stop()
 
-    train(out=tmp_path / "a", on_step=stop_in_the_first_stage, **kw)
+    train_cleaner(out=tmp_path / "a", on_step=stop_in_the_first_stage, **kw)
     with pytest.raises(ValueError, match="hidden differs from the saved hidden=\\(8,\\)"):
-        train(out=tmp_path / "a", resume=True, hidden=(64,))  # changed settings: refused in stage 1 as in stage 2
+        train_cleaner(out=tmp_path / "a", resume=True, hidden=(64,))  # changed settings: refused in stage 1 as in stage 2
     with pytest.raises(ValueError, match="stages differs"):
-        train(out=tmp_path / "a", resume=True, dataset="documents", stages=1)
+        train_cleaner(out=tmp_path / "a", resume=True, stages=1)
 
     def stop_in_the_second_stage(epoch, step, run):
         if epoch == 1 and step == 1 and run.model.config["n_in"] == 5 * 81:
             run.stop()
 
-    assert train(out=tmp_path / "a", resume=True, on_step=stop_in_the_second_stage).stopped == "interrupted"
+    assert train_cleaner(out=tmp_path / "a", resume=True, on_step=stop_in_the_second_stage).stopped == "interrupted"
     shutil.move(tmp_path / "a", tmp_path / "moved")  # the first stage moves with its run
-    assert train(out=tmp_path / "moved", resume=True, quiet=True).stopped == "finished"
+    assert train_cleaner(out=tmp_path / "moved", resume=True, quiet=True).stopped == "finished"
 
     def crash(epoch, step, run):
         raise RuntimeError("the power went")
 
     with pytest.raises(RuntimeError, match="power"):
-        train(out=tmp_path / "b", on_step=crash, **kw)
+        train_cleaner(out=tmp_path / "b", on_step=crash, **kw)
     assert not (tmp_path / "b").exists()  # nothing to resume: nothing left
     folder = generate_folder(tmp_path / "k", 6, seed=1, log=lambda *a: None)
     with pytest.raises(ValueError, match="its 1 validation page, and needs at least 2. Fix: --val-fraction 0.42"):
-        train(out=tmp_path / "c", **{**kw, "dataset": "documents", "pages": None, "data_dir": folder})
+        train_cleaner(out=tmp_path / "c", **{**kw, "pages": None, "data_dir": folder})
     assert not (tmp_path / "c").exists()
     with pytest.raises(ValueError, match="--window 8"):
-        train(out=tmp_path / "d", **{**kw, "window": 8})
+        train_cleaner(out=tmp_path / "d", **{**kw, "window": 8})
     assert not (tmp_path / "d").exists()
     for bad in (dict(stages=2.0), dict(stages=True)):
         with pytest.raises(ValueError, match="stages must be 1 or 2"):
-            train(out=tmp_path / "e", **{**kw, **bad})
+            train_cleaner(out=tmp_path / "e", **{**kw, **bad})
     with pytest.raises(TypeError, match="variety must be True or False"):
         make_page(1, variety="no")
 
@@ -722,84 +736,64 @@ def test_the_worst_pages_figure_outlines_the_marks_in_red(tmp_path):
 
     page = make_page([3, 1], backgrounds=("folded",))
     noisy, clean = page.floats()
-    assert page.lines.any()
+    assert page.marks.any()
 
     def red_pixels(path):
         with Image.open(path) as im:
             rgb = np.asarray(im.convert("RGB")).astype(int)
         return int(((rgb[..., 0] > 180) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90)).sum())
 
-    with_marks = worst_pages_figure(tmp_path / "a.png", [(noisy, noisy, clean, "page", page.lines)])
+    with_marks = worst_pages_figure(tmp_path / "a.png", [(noisy, noisy, clean, "page", page.marks)])
     without = worst_pages_figure(tmp_path / "b.png", [(noisy, noisy, clean, "page")])
     assert red_pixels(with_marks) > 50 and red_pixels(without) == 0
 
 
 def test_runs_saved_before_two_stages_and_other_folders_resume(tmp_path, monkeypatch):
     from scratchdae.checkpoint import load_npz
-    from scratchdae.train import TrainConfig
+    from scratchdae import TrainConfig
 
-    kw = dict(dataset="documents", pages=2, windows_per_page=200, epochs=2, hidden=(8,), quiet=True, figures=False)
-    train(out=tmp_path / "old", stages=1, mark_windows=0.0, on_step=stop_at(1, 1), **kw)
-    forget_settings(tmp_path / "old" / "checkpoint.npz", "stages", "first_stage", "first_view", "variety")
-    assert train(out=tmp_path / "old", resume=True, quiet=True).stopped == "finished"
+    kw = dict(pages=2, windows_per_page=200, epochs=2, hidden=(8,), quiet=True, figures=False)
+    train_cleaner(out=tmp_path / "old", stages=1, mark_windows=0.0, on_step=stop_at(1, 1), **kw)
+    forget_settings(tmp_path / "old" / "checkpoint.npz", "stages", "first_stage", "variety", first_view=None,
+                    lines=0, wide_paper=0, contrast=0, system_fonts=False)
+    assert train_cleaner(out=tmp_path / "old", resume=True, quiet=True).stopped == "finished"
+    train_cleaner(out=tmp_path / "gone", stages=1, mark_windows=0.0, on_step=stop_at(1, 1), **kw)
+    forget_settings(tmp_path / "gone" / "checkpoint.npz", system_fonts=True)  # a setting that is gone, on
+    with pytest.raises(ValueError, match="trained with system_fonts=True, a setting scratchdae no longer has"):
+        train_cleaner(out=tmp_path / "gone", resume=True, quiet=True)
 
     monkeypatch.chdir(tmp_path)  # a first stage given as a relative path is saved as an absolute one
-    assert TrainConfig(**{**kw, "first_stage": "old/model.npz"}).first_stage == "old/model.npz"
-    r = train(out="two", first_stage="old/model.npz", **kw)
-    assert r.history and load_npz(tmp_path / "two" / "checkpoint.npz")[1]["config"]["first_stage"] == str(
+    r = train_cleaner(out="two", first_stage="old/model.npz", **kw)
+    assert r.history and load_npz(tmp_path / "two" / "checkpoint.npz")[1]["documents"]["first_stage"] == str(
         tmp_path / "old" / "model.npz")
     folder = generate_folder(tmp_path / "k", 4, seed=2, log=lambda *a: None)
     with pytest.raises(ValueError, match="keeps 4 of the 4 pages .* for validation, which leaves none to train on"):
-        train(out=tmp_path / "v", data_dir=folder, stages=1, val_fraction=0.9, **{**kw, "pages": None})
+        train_cleaner(out=tmp_path / "v", data_dir=folder, stages=1, val_fraction=0.9, **{**kw, "pages": None})
     small = generate_folder(tmp_path / "k2", 2, seed=2, log=lambda *a: None)
     with pytest.raises(ValueError, match="it has 2 pages, and two stages need at least 4"):
-        train(out=tmp_path / "w", data_dir=small, **{**kw, "pages": None})
+        train_cleaner(out=tmp_path / "w", data_dir=small, **{**kw, "pages": None})
 
 
 def test_a_second_stage_saved_before_it_kept_the_paper_resumes_running_everywhere(stacked, tmp_path):
     from scratchdae.checkpoint import load_model
 
     first, _, _ = stacked
-    kw = dict(dataset="documents", first_stage=first, pages=2, windows_per_page=200, epochs=2, hidden=(8,),
+    kw = dict(first_stage=first, pages=2, windows_per_page=200, epochs=2, hidden=(8,),
               quiet=True, figures=False)
-    train(out=tmp_path / "two", keep_paper=0.0, on_step=stop_at(1, 1), **kw)
+    train_cleaner(out=tmp_path / "two", keep_paper=0.0, on_step=stop_at(1, 1), **kw)
     forget_settings(tmp_path / "two" / "checkpoint.npz", "keep_paper")  # a second stage of before
     with pytest.raises(ValueError, match="keep_paper differs from the saved keep_paper=0.0"):  # no --dataset needed
-        train(out=tmp_path / "two", resume=True, keep_paper=0.5, quiet=True)
+        train_cleaner(out=tmp_path / "two", resume=True, keep_paper=0.5, quiet=True)
     with pytest.raises(TypeError, match="unknown settings keep_papers"):
-        train(out=tmp_path / "two", resume=True, keep_papers=0.5, quiet=True)
-    assert train(out=tmp_path / "two", resume=True, quiet=True).stopped == "finished"
+        train_cleaner(out=tmp_path / "two", resume=True, keep_papers=0.5, quiet=True)
+    assert train_cleaner(out=tmp_path / "two", resume=True, quiet=True).stopped == "finished"
     assert load_model(tmp_path / "two" / "model.npz")[2]["window"]["keep_paper"] == 0.0
 
     del kw["first_stage"]  # a two-stage run stopped in its first stage, its settings saved without keep_paper
-    train(out=tmp_path / "both", keep_paper=0.0, on_step=stop_at(1, 1), **kw)
-    settings = json.loads((tmp_path / "both" / "stages.json").read_text())
+    train_cleaner(out=tmp_path / "both", keep_paper=0.0, on_step=stop_at(1, 1), **kw)
+    saved = json.loads((tmp_path / "both" / "stages.json").read_text())
+    settings = {**saved["train"], **saved["documents"]}  # as an earlier version wrote it: one object
     del settings["keep_paper"]
     (tmp_path / "both" / "stages.json").write_text(json.dumps(settings))
-    assert train(out=tmp_path / "both", resume=True, quiet=True).stopped == "finished"
+    assert train_cleaner(out=tmp_path / "both", resume=True, quiet=True).stopped == "finished"
     assert load_model(tmp_path / "both" / "model.npz")[2]["window"]["keep_paper"] == 0.0
-
-
-def test_page_level_features_are_windows_of_a_wider_paper_ratio_and_of_local_contrast():
-    from scratchdae.documents.filters import max_filter as mx
-
-    rng = np.random.default_rng(6)
-    page = rng.random((30, 40), dtype=np.float32)
-    plain = WindowSpec(window=5, out=3)
-    both = WindowSpec(window=5, out=3, wide_paper=7, contrast=3)
-    assert both.n_features == plain.n_features + 2 * 25
-    f = page_features(page, both)
-    n = plain.n_features
-    np.testing.assert_array_equal(f[:, :n], page_features(page, plain))  # what it saw before, first
-    i, j = 14, 20
-    wide = np.clip(page / np.maximum(box_filter(mx(page, 7), 7), 0.05), 0, 1.5)
-    np.testing.assert_allclose(f[i * 40 + j, n:n + 25], wide[i - 2:i + 3, j - 2:j + 3].ravel(), rtol=1e-5)
-    from scratchdae.documents.windows import paper_estimate
-
-    ratio = np.clip(page / np.maximum(paper_estimate(page, both), 0.05), 0, 1.5)
-    stds = np.array([[ratio[max(a - 1, 0):a + 2, max(b - 1, 0):b + 2].std() if 0 < a < 29 and 0 < b < 39 else np.nan
-                      for b in range(40)] for a in range(30)])
-    np.testing.assert_allclose(f[i * 40 + j, n + 25:], stds[i - 2:i + 3, j - 2:j + 3].ravel(), rtol=1e-3, atol=1e-4)
-    for bad in (dict(wide_paper=2), dict(contrast=1), dict(contrast=-3), dict(wide_paper=101)):
-        with pytest.raises(ValueError, match="must be 0 or an odd size|at most 99"):
-            WindowSpec(**bad)

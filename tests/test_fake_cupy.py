@@ -49,7 +49,7 @@ def test_training_evaluating_and_denoising_on_the_device(device, tmp_path):
 
     from scratchdae.checkpoint import load_model
     from scratchdae.evaluate import denoise, evaluate
-    from scratchdae.train import train
+    from scratchdae import train
 
     r = train(out=tmp_path / "run", backend="cupy", max_train=300, hidden=(16,), epochs=2, quiet=True,
               batch_size=50, loss="gaussian-hetero:0.5")
@@ -65,16 +65,18 @@ def test_training_evaluating_and_denoising_on_the_device(device, tmp_path):
 
 def test_documents_on_the_device(device, tmp_path):
     from scratchdae.documents.evaluate import evaluate_documents
-    from scratchdae.train import train
+    from scratchdae import train
 
-    train(out=tmp_path / "doc", dataset="documents", backend="cupy", pages=3, windows_per_page=400, epochs=1,
+    from scratchdae.documents import train_cleaner
+
+    train_cleaner(out=tmp_path / "doc", backend="cupy", pages=3, windows_per_page=400, epochs=1,
           hidden=(16,), quiet=True)
     r = evaluate_documents(tmp_path / "doc" / "model.npz", pages=1, backend="cupy")
     assert 0 < r["rmse"]["model"] < 1
 
 
 def test_resume_on_the_device_continues(device, tmp_path):
-    from scratchdae.train import train
+    from scratchdae import train
 
     def stop(epoch, step, run):
         if (epoch, step) == (0, 3):

@@ -110,7 +110,7 @@ def test_denoised_outputs_are_png_files_whatever_the_input_name(tmp_path):
     (("documents", "evaluate", "--model", "{tmp}/none.npz", "--pages", "0"), "pages must be an integer from 1"),
     (("train", "--out", "{tmp}/t", "--max-seconds", "-1"), "max_seconds must be a finite number"),
     (("train", "--out", "{tmp}/t", "--max-seconds", "nan"), "max_seconds must be a finite number"),
-    (("train", "--out", "{tmp}/t", "--dataset", "documents", "--windows-per-page", "0"),
+    (("documents", "train", "--out", "{tmp}/t", "--windows-per-page", "0"),
      "windows_per_page must be a positive integer"),
 ])
 def test_bad_counts_are_refused_before_anything_is_written(tmp_path, args, message):

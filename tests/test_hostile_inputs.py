@@ -39,13 +39,14 @@ from scratchdae.checkpoint import load_npz, save_npz
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """Tiny models (digits, toy points, documents), trained once for the whole module."""
-    from scratchdae.train import train
+    from scratchdae import train
+    from scratchdae.documents import train_cleaner
 
     root = tmp_path_factory.mktemp("models")
     quiet = dict(quiet=True, figures=False, epochs=1)
     train(out=root / "digits", max_train=300, hidden=(16,), **quiet)
     train(out=root / "toy", dataset="toy:mixture8", n_points=600, hidden=(8,), noise="gaussian:0.3", **quiet)
-    train(out=root / "docs", dataset="documents", pages=2, windows_per_page=60, hidden=(8,), **quiet)
+    train_cleaner(out=root / "docs", pages=2, windows_per_page=60, hidden=(8,), **quiet)
     return root
 
 
@@ -346,7 +347,7 @@ def test_a_model_saved_outside_train_is_refused_clearly_by_evaluate(tmp_path, ca
 
 def interrupted_run(tmp_path):
     """A run stopped mid-epoch, so its checkpoint holds the order of the examples."""
-    from scratchdae.train import train
+    from scratchdae import train
 
     def stop(epoch, step, run):
         if step == 3:
@@ -402,7 +403,7 @@ def test_resume_from_a_damaged_checkpoint_is_refused(tmp_path, capsys, damage):
 
 def test_resume_after_the_data_changed_is_refused(tmp_path, capsys):
     interrupted_run(tmp_path)
-    from scratchdae.train import train
+    from scratchdae import train
 
     with pytest.raises(ValueError, match="differ|max_train"):
         train(out=tmp_path / "run", resume=True, max_train=200, quiet=True)
@@ -756,7 +757,7 @@ def test_bad_kaggle_folders(models, tmp_path, capsys, kind):
     assert_refused(["documents", "evaluate", "--model", models / "docs" / "model.npz", "--data-dir", k], capsys,
                    tmp_path, named)
     if kind != "no train_cleaned":
-        assert_refused(["train", "--dataset", "documents", "--data-dir", k, "--out", tmp_path / "run"], capsys,
+        assert_refused(["documents", "train", "--data-dir", k, "--out", tmp_path / "run"], capsys,
                        tmp_path)
 
 
@@ -872,7 +873,7 @@ def test_a_signal_during_training_saves_the_state_and_leaves_no_temporary(tmp_pa
 
 
 def test_stale_temporaries_of_a_killed_run_are_cleaned_on_resume(tmp_path):
-    from scratchdae.train import train
+    from scratchdae import train
 
     interrupted_run(tmp_path)
     stale = tmp_path / "run" / ".scratchdae-999999999-abc123.part"
@@ -1004,10 +1005,10 @@ def test_idx_folders_that_are_not_what_they_seem(tmp_path, capsys, kind):
 
 
 MORE_OPTIONS = [
-    (["train", "--dataset", "documents", "--pages", "10000000000"], "pages"),
-    (["train", "--dataset", "documents", "--windows-per-page", "10000000000"], "windows_per_page"),
-    (["train", "--dataset", "documents", "--window", "1001"], "window"),
-    (["train", "--dataset", "documents", "--patch", "0"], "--patch"),
+    (["documents", "train", "--pages", "10000000000"], "pages"),
+    (["documents", "train", "--windows-per-page", "10000000000"], "windows_per_page"),
+    (["documents", "train", "--window", "1001"], "window"),
+    (["documents", "train", "--patch", "0"], "--patch"),
     (["documents", "generate", "--out", "OUT", "--pages", "10000000000"], "pages"),
     (["documents", "evaluate", "--model", "DOCS", "--pages", "10000000000"], "pages"),
     (["documents", "evaluate", "--model", "DOCS", "--data-dir", "OUT", "--pages", "3"], "--pages"),
@@ -1017,8 +1018,7 @@ MORE_OPTIONS = [
     (["train", "--momentum", "0.5"], "--momentum/--nesterov"),
     (["train", "--pages", "5"], "--pages"),
     (["train", "--fonts", "comic"], "--fonts"),
-    (["train", "--system-fonts"], "--system-fonts"),
-    (["train", "--dataset", "documents", "--max-train", "5"], "--max-train"),
+    (["train", "--dataset", "documents"], "scratchdae documents train"),
     (["train", "--dataset", "toy:mixture8", "--data-dir", "OUT"], "--data-dir"),
     (["train", "--loss", "gaussian:"], "gaussian:"),
     (["train", "--out", ""], "out"),
@@ -1196,7 +1196,7 @@ def test_resume_without_its_best_model_is_refused_before_training(tmp_path, caps
     interrupted_run(tmp_path)
     model = tmp_path / "run" / "model.npz"
     if not model.exists():  # stopped in the first epoch: finish it, so that a best model exists
-        from scratchdae.train import train
+        from scratchdae import train
 
         train(out=tmp_path / "run", resume=True, quiet=True)
     if damage == "missing":
@@ -1208,7 +1208,7 @@ def test_resume_without_its_best_model_is_refused_before_training(tmp_path, caps
 
 
 def test_resume_with_fewer_epochs_than_done(tmp_path, capsys):
-    from scratchdae.train import train
+    from scratchdae import train
 
     train(out=tmp_path / "run", max_train=300, hidden=(8,), epochs=2, quiet=True, figures=False)
     assert "fewer epochs" in assert_refused(["train", "--out", tmp_path / "run", "--resume", "--epochs", "1"], capsys,
@@ -1369,7 +1369,7 @@ def test_an_interrupted_sample_leaves_no_figure(models, tmp_path, monkeypatch):
 
 
 def test_two_trainings_in_one_process_cannot_share_a_folder(tmp_path):
-    from scratchdae.train import train
+    from scratchdae import train
 
     def nested(epoch, step, run):
         if step == 1:
@@ -1382,7 +1382,7 @@ def test_two_trainings_in_one_process_cannot_share_a_folder(tmp_path):
 
 def test_names_that_are_not_utf8_and_flags_that_are_not_booleans(models, tmp_path, capsys):
     from scratchdae.evaluate import denoise
-    from scratchdae.train import TrainConfig
+    from scratchdae import TrainConfig
 
     odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.png"))
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(odd)
@@ -1437,7 +1437,7 @@ def test_ctrl_c_while_outputs_move_in_puts_every_old_file_back(tmp_path, monkeyp
 
 
 def test_resume_with_another_runs_model_in_place(tmp_path, capsys):
-    from scratchdae.train import train
+    from scratchdae import train
 
     train(out=tmp_path / "run", max_train=300, hidden=(8,), epochs=1, quiet=True, figures=False)
     train(out=tmp_path / "other", max_train=300, hidden=(8,), epochs=1, quiet=True, figures=False, seed=5)

@@ -4,7 +4,7 @@ curves recorded before them, to a relative 1e-5. A real change of maths (another
 another rule) moves these curves by far more."""
 import pytest
 
-from scratchdae.train import train
+from scratchdae import train
 
 # (train loss, validation loss) per epoch, recorded with the code as it was before the tricks
 RECORDED = {

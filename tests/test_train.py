@@ -12,7 +12,8 @@ import pytest
 
 from scratchdae import get_backend, to_host
 from scratchdae.checkpoint import CheckpointError, load_model, load_npz, save_npz
-from scratchdae.train import TrainingDiverged, train
+from scratchdae import train
+from scratchdae.loop import TrainingDiverged
 
 SMALL = dict(max_train=400, hidden=(24,), batch_size=50, epochs=3, quiet=True, figures=False, patience=0)
 EXACT = dict(SMALL, backend="numpy")  # bit-for-bit reproducibility is promised on NumPy
@@ -179,7 +180,7 @@ def test_a_kept_and_a_batch_drawn_validation_corruption_are_the_same_numbers(tmp
     # time each epoch (memory). Both must give the same validation losses, to the last bit.
     import importlib
 
-    train_module = importlib.import_module("scratchdae.train")
+    train_module = importlib.import_module("scratchdae.loop")
     runs = {}
     for name, small in (("kept", 1 << 24), ("drawn", 0)):
         monkeypatch.setattr(train_module, "SMALL_VALIDATION", small)

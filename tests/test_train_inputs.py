@@ -161,7 +161,7 @@ def test_wide_arrays_outside_0_1_get_a_linear_output(tmp_path):
 
 
 def test_divergence_in_the_first_epoch_says_no_checkpoint_exists(tmp_path):
-    from scratchdae.train import TrainingDiverged
+    from scratchdae.loop import TrainingDiverged
 
     def blow_up(epoch, step, run):
         run.model.parameters()["encoder.0.W"][0, 0] = np.inf

@@ -38,7 +38,7 @@ GROUPS = {"font_family": "font family", "size": "font size", "background": "back
 
 def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[np.ndarray], np.ndarray],
                 log: Callable[[str], None] | None = None, meta: list[dict[str, Any]] | None = None,
-                lines: list[np.ndarray] | None = None,
+                near_marks: list[np.ndarray] | None = None,
                 others: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> dict[str, Any]:
     """RMSE of each method over all pixels of ``pairs`` [(noisy, clean)], and seconds per page of the model.
 
@@ -49,20 +49,20 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
     per font size and per background family (``by``: group -> value -> method -> RMSE, with ``pages``).
     ``page_rmse`` is the model's RMSE on each page, in order (the worst pages are the largest).
 
-    With ``lines``, one bool (H, W) mask a page of the pixels near marks that are not text (stain rims,
+    With ``near_marks``, one bool (H, W) mask a page of the pixels near marks that are not text (stain rims,
     creases, ridges, watermarks; the generator knows where it drew them), ``marks`` gives each method's
     RMSE on those pixels and on the rest, ``near marks`` and ``elsewhere``, with their pixel counts.
     """
     if meta is not None and len(meta) != len(pairs):
         raise ValueError(f"meta must hold one dict a page: {len(meta)} for {len(pairs)} pages.")
-    if lines is not None and [m.shape for m in lines] != [c.shape for _, c in pairs]:
-        raise ValueError("lines must hold one mask a page, each of its page's shape.")
+    if near_marks is not None and [m.shape for m in near_marks] != [c.shape for _, c in pairs]:
+        raise ValueError("near_marks must hold one mask a page, each of its page's shape.")
     methods = {"noisy page": lambda p: p, "global threshold": global_threshold,
                "median background subtraction": median_background_subtraction, **(others or {})}
     names = [*methods, "model"]
     sse = dict.fromkeys(names, 0.0)
     # pixels near marks that are not text, and the rest: [sse by method, pixels]
-    marks = {where: [dict.fromkeys(names, 0.0), 0] for where in ("near marks", "elsewhere")} if lines else {}
+    marks = {where: [dict.fromkeys(names, 0.0), 0] for where in ("near marks", "elsewhere")} if near_marks else {}
     groups = ({g: {} for g in GROUPS if all(g in m for m in meta)}  # group -> value -> [sse by method, pixels, pages]
               if meta is not None else {})
     n_pixels, seconds, page_rmse = 0, [], []
@@ -75,7 +75,7 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         for name in names:
             sse[name] += page_sse[name]
         if marks:  # near the marks, and elsewhere: the rest of the page's error and pixels
-            near = lines[i]
+            near = near_marks[i]
             for name, out in outs.items():
                 e_near = float(np.sum((out[near].astype(np.float64) - clean[near]) ** 2))
                 marks["near marks"][0][name] += e_near
@@ -112,7 +112,7 @@ def worst_pages(result: dict[str, Any], n: int = 3) -> list[int]:
 
 def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = None, pages: int = 20,
                        seed: int = 12345, fonts: str | None = None, backgrounds: str | None = None,
-                       system_fonts: bool = False, backend: str | Backend | None = None,
+                       backend: str | Backend | None = None,
                        log: Callable[[str], None] | None = None, figure: str | Path | None = None,
                        generator: str = "main") -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
@@ -132,13 +132,13 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError(f"pages must be an integer from 1 to {MAX_PAGES:,}, got {pages!r}. Fix: --pages 20.")
     if generator not in ("main", "other"):
         raise ValueError(f"generator must be 'main' or 'other', got {generator!r}.")
-    if generator == "other" and (fonts or backgrounds or system_fonts or data_dir is not None):
+    if generator == "other" and (fonts or backgrounds or data_dir is not None):
         raise ValueError("the other generator draws its own fonts and damage, and does not read folders: fonts, "
-                         "backgrounds, system_fonts and data_dir choose the main generator's pages. Fix: drop them, "
+                         "backgrounds and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
     cleaner = load_cleaner(model_path, backend)
     if data_dir is not None:
-        pairs, meta, lines = read_pairs(kaggle_pairs(data_dir)), None, None
+        pairs, meta, near_marks = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
     else:
         if generator == "other":
@@ -147,17 +147,17 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
             made = other_pages(pages, seed)
             source = f"{pages} pages of the second generator (other_pages), seed {seed}"
         else:
-            made = make_pages(pages, seed, "test", fonts, backgrounds, system_fonts)
+            made = make_pages(pages, seed, "test", fonts, backgrounds)
             source = (f"{pages} generated pages, seed {seed}, fonts {fonts or 'all'}, "
                       f"backgrounds {backgrounds or 'all'}")
-        pairs, meta, lines = [p.floats() for p in made], [p.meta for p in made], [p.lines for p in made]
+        pairs, meta, near_marks = [p.floats() for p in made], [p.meta for p in made], [p.marks for p in made]
     others = {"first stage alone": cleaner.first_stage()} if len(cleaner.stages) > 1 else None
-    result = score_pages(pairs, cleaner, log, meta, lines, others)
+    result = score_pages(pairs, cleaner, log, meta, near_marks, others)
     result["source"] = source
     if figure is not None:
         from .figures import worst_pages_figure
 
-        rows = [(pairs[i][0], cleaner(pairs[i][0]), pairs[i][1], _page_label(i, meta), lines[i] if lines else None)
+        rows = [(pairs[i][0], cleaner(pairs[i][0]), pairs[i][1], _page_label(i, meta), near_marks[i] if near_marks else None)
                 for i in worst_pages(result)]
         result["figure"] = str(worst_pages_figure(figure, rows))
     return result

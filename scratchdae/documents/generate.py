@@ -11,9 +11,8 @@ each family (coffee stains, folded pages, watermarks, crumpled or wrinkled
 paper), sometimes with faded sun spots. Text comes in three font families
 (serif, sans, monospace/typewriter), regular, bold or italic, in footnote,
 normal and large sizes, from the fonts that ship with matplotlib, so that a
-seed gives the same page on every machine (the machine's own fonts join them
-only when asked: ``system_fonts=True``, ``--system-fonts``). Everything is
-drawn from one seed per page.
+seed gives the same page on every machine. Everything is drawn from one seed
+per page.
 """
 import json
 import numbers
@@ -77,40 +76,19 @@ def _matplotlib_fonts():
             for n in names if (d / f"{n}.ttf").is_file()]
 
 
-def _system_fonts():
-    """TrueType fonts under the usual system folders, sorted into families by name."""
-    found = []
-    for root in ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"), "/Library/Fonts",
-                 "C:/Windows/Fonts"):
-        for path in sorted(Path(root).rglob("*.ttf")) if Path(root).is_dir() else []:
-            n = path.stem.lower()
-            if any(s in n for s in ("light", "condensed", "symbol", "emoji", "math", "display", "extralight")):
-                continue
-            family = ("mono" if any(s in n for s in ("mono", "courier", "typewriter", "cmtt"))
-                      else "serif" if any(s in n for s in ("serif", "roman", "times", "georgia"))
-                      and "sans" not in n else "sans")
-            style = ("bold" if "bold" in n and not ("italic" in n or "oblique" in n) else
-                     "italic" if ("italic" in n or "oblique" in n) and "bold" not in n else
-                     "regular" if not any(s in n for s in ("bold", "italic", "oblique")) else None)
-            if style:
-                found.append(Font(family, style, str(path)))
-    return found
+_FONTS = []
 
 
-_FONTS = {}
-
-
-def available_fonts(system: bool = False) -> list[Font]:
-    """Every usable font, as Font(family, style, path): those that ship with matplotlib, and with
-    ``system=True`` also the machine's own (which differ between machines, and so do the pages)."""
-    if system not in _FONTS:
-        seen, fonts = set(), []
-        for f in _matplotlib_fonts() + (_system_fonts() if system else []):
+def available_fonts() -> list[Font]:
+    """Every usable font, as Font(family, style, path): those that ship with matplotlib, the same on
+    every machine (so a seed gives the same page everywhere)."""
+    if not _FONTS:
+        seen = set()
+        for f in _matplotlib_fonts():
             if f.name not in seen:
                 seen.add(f.name)
-                fonts.append(f)
-        _FONTS[system] = fonts
-    return _FONTS[system]
+                _FONTS.append(f)
+    return _FONTS
 
 
 # -- text -------------------------------------------------------------------------------
@@ -272,7 +250,7 @@ class Page:
     noisy: np.ndarray  # uint8 (H, W)
     clean: np.ndarray  # uint8 (H, W)
     meta: dict
-    lines: np.ndarray | None = None  # bool (H, W): pixels within 2 of a mark that is not text (rims, creases)
+    marks: np.ndarray | None = None  # bool (H, W): pixels within 2 of a mark that is not text (rims, creases)
 
     def floats(self) -> tuple[np.ndarray, np.ndarray]:
         """(noisy, clean) as float32 in [0, 1], the pair the model and the scores take."""
@@ -280,10 +258,8 @@ class Page:
 
 
 def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES,
-              backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, system_fonts: bool = False,
-              variety: bool = False) -> Page:
-    """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn,
-    ``system_fonts`` adds the machine's own fonts to matplotlib's.
+              backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, variety: bool = False) -> Page:
+    """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn.
 
     ``variety`` draws the text with more of what varies between real pages: any size in the size's
     range (not only whole pixels; the page drawn 3x larger and shrunk), strokes a third of a pixel
@@ -295,7 +271,7 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     if not isinstance(variety, bool):
         raise TypeError(f"variety must be True or False, got {variety!r}.")
     rng = np.random.default_rng(seed)
-    choices = [f for f in available_fonts(system_fonts) if f.family in fonts]
+    choices = [f for f in available_fonts() if f.family in fonts]
     if not choices:
         raise ValueError(f"no font of the families {list(fonts)} is available; families: {FONT_FAMILIES}.")
     bad = set(backgrounds) - set(BACKGROUNDS)
@@ -331,13 +307,12 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H,
             **({"font_px": round(size, 3), "variety": drawn} if drawn else {})}
-    lines = max_filter((marks > 0.3).astype(np.float32), 5) > 0  # the marks, widened by 2 pixels
-    return Page(to_u8(noisy), to_u8(clean), meta, lines)
+    near = max_filter((marks > 0.3).astype(np.float32), 5) > 0  # the marks, widened by 2 pixels
+    return Page(to_u8(noisy), to_u8(clean), meta, near)
 
 
 def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, fonts: Sequence[str] = FONT_FAMILIES,
-                    backgrounds: Sequence[str] = BACKGROUNDS, system_fonts: bool = False,
-                    log: Callable[[str], None] = print) -> Path:
+                    backgrounds: Sequence[str] = BACKGROUNDS, log: Callable[[str], None] = print) -> Path:
     """Write a Kaggle-style folder: train/, train_cleaned/ (n pages) and test/ (n_test pages), 1.png ...
 
     A manifest.json records each page's font, size, background and seed. Page i uses seed (seed, i).
@@ -366,7 +341,7 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
     try:
         manifest = {}
         for i in range(1, n + n_test + 1):
-            page = make_page([seed, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts)
+            page = make_page([seed, i], fonts=fonts, backgrounds=backgrounds)
             split = "train" if i <= n else "test"
             write_png(tmp / split / f"{i}.png", page.noisy)
             if split == "train":
@@ -375,8 +350,7 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
             if i % 20 == 0:
                 log(f"{i}/{n + n_test} pages")
         with atomic_write(tmp / "manifest.json", "w") as f:
-            json.dump({"generator": "scratchdae.documents", "seed": seed, "system_fonts": system_fonts,
-                       "pages": manifest}, f, indent=1)
+            json.dump({"generator": "scratchdae.documents", "seed": seed, "pages": manifest}, f, indent=1)
         os.chmod(tmp, 0o777 & ~current_umask())  # a folder as mkdir would make it, not mkdtemp's 0700
         os.replace(tmp, out)  # an empty folder of that name is replaced; a full one was refused above
     except BaseException as err:

@@ -18,7 +18,7 @@ shares none of them, and is never used in training:
 * **noise**: specks of dust and toner, and sensor noise.
 
 The clean twin is the same printed text on white, like the main generator's,
-and ``lines`` marks the scribbles, streaks and tape edges, the marks that are
+and ``marks`` holds the scribbles, streaks and tape edges, the marks that are
 not text.
 """
 import numbers

@@ -29,14 +29,13 @@ from typing import Any
 import numpy as np
 
 from ..backend import Backend
-from ..checkpoint import FIRST_STAGE, CheckpointError, load_npz, restore_model
+from ..checkpoint import CheckpointError, load_npz, restore_model
 from ..losses import Loss
 from ..model import Autoencoder
-from .windows import WindowSpec, clean_page
+from .windows import RemovedFeature, WindowSpec, clean_page
 
-FIRST_STAGE_FOLDER = "first-stage"  # --stages 2: where the first stage's run lives, inside the second's
-FIRST_VIEW = 7  # a second stage's coarse grid over the first stage's output: 9 means 7 pixels apart, 63x63 pixels
-KEEP_PAPER = 0.99  # a second stage keeps the first stage's patch where the first's window is all this bright (PG3)
+FIRST_STAGE = "first/"  # a stacked model file: its first stage's param/ and loss/ arrays under this prefix
+EMBEDDED = {FIRST_STAGE: "first_stage"}  # ... and its first stage's header as this entry of the header
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class PageCleaner:
         all at least ``tau`` (PG3); ``tau`` 0 runs the second stage on every window."""
         if len(self.stages) < 2:
             raise ValueError("keeping the first stage's paper is for a cleaner of two stages, and this one has one. "
-                             "Fix: load a stacked model (scratchdae train --dataset documents --stages 2).")
+                             "Fix: load a stacked model (scratchdae documents train --stages 2).")
         first, second = self.stages
         return PageCleaner([first, replace(second, spec=replace(second.spec, keep_paper=tau))])
 
@@ -101,16 +100,22 @@ def read_first_stage(path: str | Path, backend: str | Backend | None = None
     cleaner, header, arrays = _read(path, backend)
     if len(cleaner.stages) > 1:
         raise ValueError(f"{path} is already a stacked cleaner of two stages; a cleaner has at most two. Fix: pass "
-                         "the model of a single stage (scratchdae train --dataset documents without --first-stage).")
+                         "the model of a single stage (scratchdae documents train --stages 1).")
     return cleaner, {"first_stage": header}, {FIRST_STAGE + k: v for k, v in arrays.items()
                                               if k.startswith(("param/", "loss/"))}
 
 
 def _read(path, backend):
-    arrays, header = load_npz(path, kind="model")
+    arrays, header = load_npz(path, kind="model", embedded=EMBEDDED)
     if header.get("task") != "documents":
         raise CheckpointError(f"{path} is a model of {header.get('task', 'images')}, not of documents. Fix: train one "
-                              "with scratchdae train --dataset documents.")
+                              "with scratchdae documents train.")
+    first = header.get("first_stage")
+    if first is not None and (first.get("task") != "documents" or "first_stage" in first):
+        why = ("is itself stacked: a cleaner has at most two stages" if "first_stage" in first else
+               f"is a model of {first.get('task')!r}, and only document models are stacked")
+        raise CheckpointError(f"{path} (its first stage) {why}. The file is damaged. Fix: retrain, or use an intact "
+                              "copy.")
     model, loss = restore_model(arrays, header, backend, path)
     stages = [Stage(model, loss, _window_spec(header, path))]
     if "first_stage" in header:
@@ -128,7 +133,9 @@ def _read(path, backend):
 def _window_spec(header, path):
     """A document model's window sizes, checked against what its architecture reads and gives."""
     try:
-        spec = WindowSpec(**header["window"])
+        spec = WindowSpec.from_config(header["window"])
+    except RemovedFeature as err:
+        raise CheckpointError(f"{path}: {err}") from None
     except (KeyError, TypeError, ValueError) as err:
         why = str(err).split(" Fix:")[0] if isinstance(err, ValueError) else repr(err)
         raise CheckpointError(f"{path}: its window sizes are missing or invalid ({why:.200}). The file is damaged. "
@@ -144,3 +151,27 @@ def _window_spec(header, path):
 def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """The first stage's cleaned page for each (noisy, clean) pair, computed as at cleaning time."""
     return [cleaner(noisy) for noisy, _ in pairs]
+
+
+def denoise_pages(model: Autoencoder, loss: Loss, header: dict[str, Any], path: list, backend: Any,
+                  inputs: list[Path], out: Path) -> list[Path]:
+    """``scratchdae denoise`` for a document model: pages of any size, every page read and checked first, then
+    cleaned and written one by one (``path``: the model file's, in a list, or empty for a model given as
+    (model, loss, header))."""
+    from ..files import write_pngs
+    from .pages import read_page
+
+    if path:  # one stage or two
+        cleaner = load_cleaner(path[0], backend)
+    elif "first_stage" in header:
+        raise ValueError("a stacked document model needs its first stage, which (model, loss, header) does not "
+                         "hold. Fix: pass the model file's path.")
+    else:
+        try:
+            spec = WindowSpec.from_config(header["window"])
+        except RemovedFeature as err:
+            raise ValueError(f"the model: {err}") from None
+        cleaner = PageCleaner([Stage(model, loss, spec)])
+    pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
+    return write_pngs([(out / p.with_suffix(".png").name, np.round(cleaner(page) * 255).astype(np.uint8))
+                       for p, page in zip(inputs, pages)])

@@ -1,6 +1,6 @@
 r"""Training data for the document DAE: windows sampled from pages.
 
-Pages come from the generator (``--dataset documents``: fresh pages, seeded)
+Pages come from the generator (fresh pages, seeded)
 or from a Kaggle folder (``--data-dir`` with train/ and train_cleaned/).
 Whole pages are split into training and validation, so no validation window
 comes from a page seen in training. From each page we sample windows: half at
@@ -23,7 +23,8 @@ from ..checkpoint import CheckpointError
 from ..tasks import TaskData, validation_count
 from .generate import BACKGROUNDS, FONT_FAMILIES, Page, make_page
 from .pages import kaggle_pairs, read_pairs
-from .stacked import FIRST_STAGE_FOLDER, first_stage_outputs
+from .config import FIRST_STAGE_FOLDER, DocumentsConfig
+from .stacked import first_stage_outputs
 from .windows import WindowSpec, page_features, patch_targets
 
 
@@ -39,22 +40,21 @@ def parse_families(text: str | None, allowed: Sequence[str], what: str) -> tuple
 
 
 def make_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
-               system_fonts: bool = False, variety: bool = False) -> list[Page]:
+               variety: bool = False) -> list[Page]:
     """n generated pages (uint8, with their record and where they hold marks that are not text); the split
     name keeps training, validation and test pages apart. Drawn with the fonts that ship with matplotlib
-    (the same pages on every machine), and also the machine's own fonts when ``system_fonts`` is true;
-    ``variety``: with sizes between whole pixels, heavier and lighter strokes and ink bleed."""
+    (the same pages on every machine); ``variety``: with sizes between whole pixels, heavier and lighter
+    strokes and ink bleed."""
     base = {"train": 100, "val": 200, "test": 300, "second": 400}[split]  # second: a second stage's training
     fonts = parse_families(fonts, FONT_FAMILIES, "font families")
     backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")
-    return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, system_fonts=system_fonts,
-                      variety=variety) for i in range(n)]
+    return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, variety=variety) for i in range(n)]
 
 
-def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
-                    system_fonts: bool = False) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, Any]]]:
+def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None
+                    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[dict[str, Any]]]:
     """n (noisy, clean) float pairs in [0, 1] and their records, from :func:`make_pages`."""
-    pages = make_pages(n, seed, split, fonts, backgrounds, system_fonts)
+    pages = make_pages(n, seed, split, fonts, backgrounds)
     return [p.floats() for p in pages], [p.meta for p in pages]
 
 
@@ -88,25 +88,14 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
     return X, Y
 
 
-def window_spec(cfg: Any) -> WindowSpec:
-    """The run's window sizes (``cfg`` is its TrainConfig), their errors in the command line's words."""
-    try:
-        return WindowSpec(window=cfg.window, out=cfg.patch, stride=cfg.stride, lines=cfg.lines,
-                          first=cfg.first_view or 0,  # first_view is checked by TrainConfig
-                          wide_paper=cfg.wide_paper, contrast=cfg.contrast, keep_paper=cfg.keep_paper or 0.0)
-    except ValueError as err:  # WindowSpec's out is --patch
-        raise ValueError(f"--window {cfg.window}, --patch {cfg.patch}, --stride {cfg.stride}, --lines {cfg.lines}, "
-                         f"--wide-paper {cfg.wide_paper}, --contrast {cfg.contrast}: "
-                         f"{str(err).replace('out', '--patch').replace('window=', '--window ')}") from None
-
-
-def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
-    """TaskData for ``scratchdae train --dataset documents``; ``cfg`` is the run's TrainConfig."""
-    spec = window_spec(cfg)
-    header = {"task": "documents", "window": spec.config()}
+def document_data(cfg: Any, docs: DocumentsConfig, log: Callable[[str], None]) -> TaskData:
+    """TaskData for ``scratchdae documents train``: ``cfg`` is the run's TrainConfig (seed, split, folder, backend),
+    ``docs`` its DocumentsConfig (pages, windows, stages), which the run's files keep as ``documents``."""
+    spec = docs.spec(first=bool(docs.first_stage))
+    header = {"task": "documents", "window": spec.config(), "documents": docs.saved()}
     first_stage, arrays, trained_on = None, {}, set()
-    if cfg.first_stage:
-        first_stage, entries, arrays = _read_first_stage(cfg)
+    if docs.first_stage:
+        first_stage, entries, arrays = _read_first_stage(docs.first_stage, cfg.backend)
         header.update(entries)
         trained_on = set(entries["first_stage"].get("train_pages", []))
     if cfg.data_dir is not None:
@@ -114,23 +103,23 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
         source = f"Kaggle folder {cfg.data_dir} ({len(train_pairs)} training / {len(val_pairs)} validation pages)"
         marks = val_marks = None  # a folder's pages do not say where their marks are
     else:
-        n_val = max(2, int(round(cfg.pages * cfg.val_fraction)))
-        log(f"generating {cfg.pages} training and {n_val} validation pages ...")
-        train = make_pages(cfg.pages, cfg.seed, "second" if first_stage else "train", cfg.fonts, cfg.backgrounds,
-                           cfg.system_fonts, cfg.variety)
-        val = make_pages(n_val, cfg.seed, "val", cfg.fonts, cfg.backgrounds, cfg.system_fonts, cfg.variety)
-        train_pairs, marks = [p.floats() for p in train], [p.lines for p in train]
-        val_pairs, val_marks = [p.floats() for p in val], [p.lines for p in val]
-        source = (f"{cfg.pages} generated pages{' of more variety' if cfg.variety else ''} "
-                  f"(fonts: {cfg.fonts or 'all'}; backgrounds: {cfg.backgrounds or 'all'}), {n_val} for validation")
+        n_val = max(2, int(round(docs.pages * cfg.val_fraction)))
+        log(f"generating {docs.pages} training and {n_val} validation pages ...")
+        train = make_pages(docs.pages, cfg.seed, "second" if first_stage else "train", docs.fonts, docs.backgrounds,
+                           docs.variety)
+        val = make_pages(n_val, cfg.seed, "val", docs.fonts, docs.backgrounds, docs.variety)
+        train_pairs, marks = [p.floats() for p in train], [p.marks for p in train]
+        val_pairs, val_marks = [p.floats() for p in val], [p.marks for p in val]
+        source = (f"{docs.pages} generated pages{' of more variety' if docs.variety else ''} "
+                  f"(fonts: {docs.fonts or 'all'}; backgrounds: {docs.backgrounds or 'all'}), {n_val} for validation")
     firsts = val_firsts = None
     if first_stage:
-        log(f"cleaning the {len(train_pairs) + len(val_pairs)} pages with the first stage {cfg.first_stage} ...")
+        log(f"cleaning the {len(train_pairs) + len(val_pairs)} pages with the first stage {docs.first_stage} ...")
         firsts, val_firsts = first_stage_outputs(first_stage, train_pairs), first_stage_outputs(first_stage, val_pairs)
-        source += f", read beside the first stage's cleaned pages ({cfg.first_stage})"
+        source += f", read beside the first stage's cleaned pages ({docs.first_stage})"
     rng = np.random.default_rng([cfg.seed, 5])
-    X, Y = sample_windows(train_pairs, spec, cfg.windows_per_page, rng, marks, cfg.mark_windows, firsts)
-    Xv, Yv = sample_windows(val_pairs, spec, max(500, cfg.windows_per_page // 4), rng, val_marks, cfg.mark_windows,
+    X, Y = sample_windows(train_pairs, spec, docs.windows_per_page, rng, marks, docs.mark_windows, firsts)
+    Xv, Yv = sample_windows(val_pairs, spec, max(500, docs.windows_per_page // 4), rng, val_marks, docs.mark_windows,
                             val_firsts)
 
     def figures(out, model, loss, corrupt, history, seed):
@@ -146,12 +135,12 @@ def document_data(cfg: Any, log: Callable[[str], None]) -> TaskData:
     return TaskData("documents", source, X, Y, Xv, Yv, header, figures, arrays)
 
 
-def _read_first_stage(cfg):
+def _read_first_stage(path, backend):
     """The first stage a second stage trains on, with what puts it into the second stage's model file."""
     from .stacked import read_first_stage
 
     try:
-        return read_first_stage(cfg.first_stage, cfg.backend)
+        return read_first_stage(path, backend)
     except CheckpointError as err:
         raise CheckpointError(f"the first stage (--first-stage) cannot be read: {str(err).split(' Fix:')[0]} "
                               "Fix: pass an intact document model; in a --stages 2 run, restore "

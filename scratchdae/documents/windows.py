@@ -4,11 +4,8 @@ For every pixel the model gets a k x k window of the noisy page, the same
 window divided by a local estimate of the paper's brightness (a cheap context
 feature: stains and shadows multiply the paper, so dividing them out leaves
 mostly ink), and a coarse k x k grid of that ratio over a window three times
-wider (is this a line of text, a large watermark, a crease?), optionally the
-ratio's mean along 8 long lines through the pixel (a crease or a streak is
-dark along its own direction; a letter's stroke is too short), and predicts
-the clean c x c patch around that pixel. A page of
-any size is cleaned by sliding the window over every pixel, in bands of rows
+wider (is this a line of text, a large watermark, a crease?), and predicts
+the clean c x c patch around that pixel. A page of any size is cleaned by sliding the window over every pixel, in bands of rows
 (batched on the model's backend), and averaging the c*c overlapping
 predictions each pixel receives.
 
@@ -32,7 +29,7 @@ from ..validation import as_int
 from .filters import box_filter, max_filter, min_filter
 
 
-MAX_SIZE = 99  # pixels: the largest window, patch, background filter or line
+MAX_SIZE = 99  # pixels: the largest window, patch or background filter
 MAX_SPACING = 15  # the widest spacing of a coarse grid: 15 x 99 pixels of view at most
 
 
@@ -45,25 +42,17 @@ class WindowSpec:
     background: int = 15  # size of the max filter that estimates the paper
     context: int = 3  # s: a coarse k x k grid of 3x3 means, s pixels apart, covering (s k) x (s k); 0 = none
     stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `out`)
-    lines: int = 0  # length of the oriented line means at the window's centre (8 orientations); 0 = none
     first: int = 0  # a second stage: spacing s of its coarse grid over the first stage's output; 0 = a first stage
-    wide_paper: int = 0  # a second paper estimate this many pixels wide: the ratio to it as a k x k window; 0 = none
-    contrast: int = 0  # the ratio's local standard deviation over this many pixels, as a k x k window; 0 = none
     keep_paper: float = 0.0  # a second stage keeps the first stage's patch where its k x k window is all >= this
 
     def __post_init__(self):
-        for name in ("window", "out", "background", "context", "stride", "lines", "first", "wide_paper",
-                     "contrast"):  # NumPy integers are fine
+        for name in ("window", "out", "background", "context", "stride", "first"):  # NumPy integers are fine
             object.__setattr__(self, name, as_int(getattr(self, name)))
         for name in ("context", "first"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0 or (v and v % 2 == 0) or v > MAX_SPACING:
                 raise ValueError(f"{name} must be 0 or an odd positive integer up to {MAX_SPACING}, got {v!r}.")
-        for name in ("wide_paper", "contrast"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 0 or (v and (v < 3 or v % 2 == 0)):
-                raise ValueError(f"{name} must be 0 or an odd size of at least 3 pixels, got {v!r}.")
-        for name in ("window", "out", "background", "lines", "wide_paper", "contrast"):
+        for name in ("window", "out", "background"):
             if isinstance(getattr(self, name), int) and getattr(self, name) > MAX_SIZE:
                 raise ValueError(f"{name} must be at most {MAX_SIZE} pixels, got {getattr(self, name)!r}.")
         for name in ("window", "out", "background"):
@@ -73,9 +62,6 @@ class WindowSpec:
         if not isinstance(self.stride, int) or not 1 <= self.stride <= self.out:
             raise ValueError(f"stride must be between 1 and out ({self.out}) so that patches cover every pixel, "
                              f"got {self.stride!r}. Fix: e.g. stride=2.")
-        if not isinstance(self.lines, int) or self.lines < 0 or (self.lines and (self.lines < 3 or not self.lines % 2)):
-            raise ValueError(f"lines must be 0 or an odd length of at least 3 pixels, got {self.lines!r}. "
-                             "Fix: e.g. lines=41.")
         if self.out > self.window:
             raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}). "
                              "Fix: e.g. window=9, out=5.")
@@ -91,11 +77,8 @@ class WindowSpec:
     @property
     def n_features(self) -> int:
         """Inputs per window: k^2 noisy pixels, k^2 ratios to the paper, with ``context`` k^2 coarse means,
-        with ``lines`` the ratio's mean along 8 lines through the centre, with ``wide_paper`` and ``contrast``
-        k^2 more each, and in a second stage (``first``) k^2 pixels of the first stage's output and k^2
-        coarse means of it."""
-        grids = 2 + bool(self.context) + bool(self.wide_paper) + bool(self.contrast) + 2 * bool(self.first)
-        return grids * self.window**2 + (ORIENTATIONS if self.lines else 0)
+        and in a second stage (``first``) k^2 pixels of the first stage's output and k^2 coarse means of it."""
+        return (2 + bool(self.context) + 2 * bool(self.first)) * self.window**2
 
     @property
     def n_outputs(self) -> int:
@@ -103,32 +86,31 @@ class WindowSpec:
         return self.out**2
 
     def config(self) -> dict[str, int]:
-        """The sizes as a dict, for the model header: ``WindowSpec(**spec.config())`` rebuilds the spec."""
+        """The sizes as a dict, for the model header: ``WindowSpec.from_config(spec.config())`` rebuilds it."""
         return asdict(self)
 
+    @classmethod
+    def from_config(cls, entries: dict) -> "WindowSpec":
+        """The spec a model header's window entry describes. The entries of window features no longer built
+        (``REMOVED``) are accepted at 0, their off value; a model that used one is refused, by name."""
+        entries = dict(entries)
+        used = {name: entries.pop(name) for name in REMOVED if entries.get(name, 0) != 0}
+        for name in REMOVED:
+            entries.pop(name, None)
+        if used:
+            name, value = next(iter(used.items()))
+            raise RemovedFeature(f"it was trained with {name}={value!r}, a window feature scratchdae no longer "
+                                 "builds (measured as changing nothing: docs/documents.md). Fix: retrain without it.")
+        return cls(**entries)
 
-ORIENTATIONS = 8  # directions of the line means, 22.5 degrees apart
+
+# Window features that were built, measured on held-out pages as changing nothing, and removed (docs/documents.md):
+# the ratio's mean along 8 lines through the centre, a second, wider paper estimate, the local contrast.
+REMOVED = ("lines", "wide_paper", "contrast")
 
 
-def line_means(image: np.ndarray, length: int) -> np.ndarray:
-    """(H, W, 8): the mean of ``image`` along a line of ``length`` pixels through each pixel, in 8 directions.
-
-    A long thin mark that is not text (a crease, a streak, a scribble, a rim) is dark along its own
-    direction and bright across it; a text line is dark only along the horizontal, and a letter's
-    stroke is too short to darken a long line. A 9x9 window cannot see that; these 8 numbers can.
-    """
-    r = length // 2
-    H, W = image.shape
-    p = np.pad(image, r, mode="edge")
-    out = np.empty((H, W, ORIENTATIONS), np.float32)
-    for k in range(ORIENTATIONS):
-        angle = np.pi * k / ORIENTATIONS
-        total = np.zeros((H, W), np.float32)
-        for t in range(-r, r + 1):  # the line's pixels, nearest to the exact direction
-            dy, dx = int(round(t * np.sin(angle))), int(round(t * np.cos(angle)))
-            total += p[r + dy:r + dy + H, r + dx:r + dx + W]
-        out[..., k] = total / length
-    return out
+class RemovedFeature(ValueError):
+    """A model file uses a window feature that is no longer built."""
 
 
 def paper_estimate(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
@@ -139,7 +121,7 @@ def paper_estimate(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
 
 def _padded_inputs(page, spec, first=None):
     """What the windows are cut from, by name: the noisy page, its ratio to the paper estimate, (with
-    context) the ratio's s x s means, (with lines) the line means, and in a second stage the first
+    context) the ratio's s x s means, and in a second stage the first
     stage's output and its means; each padded so that every pixel has its full window."""
     page = np.asarray(page, dtype=np.float32)
     if spec.first and (first is None or np.shape(first) != page.shape):
@@ -156,15 +138,6 @@ def _padded_inputs(page, spec, first=None):
     padded = {"page": np.pad(page, r, mode="edge"), "ratio": np.pad(ratio, r, mode="edge")}
     if spec.context:
         padded["context"] = np.pad(box_filter(ratio, spec.context), r * spec.context, mode="edge")
-    if spec.wide_paper:  # the paper at a second, larger scale: a stain wider than the first filter
-        wide = np.maximum(box_filter(max_filter(page, spec.wide_paper), spec.wide_paper), 0.05)
-        padded["wide_paper"] = np.pad(np.clip(page / wide, 0, 1.5), r, mode="edge")
-    if spec.contrast:  # sqrt(E[ratio^2] - E[ratio]^2) around each pixel: text is busy, paper and stains are calm
-        mean = box_filter(ratio, spec.contrast)
-        padded["contrast"] = np.pad(np.sqrt(np.maximum(box_filter(ratio * ratio, spec.contrast) - mean * mean, 0)),
-                                    r, mode="edge")
-    if spec.lines:  # at the centre pixel only: not padded
-        padded["lines"] = line_means(ratio, spec.lines)
     if spec.first:
         first = np.asarray(first, dtype=np.float32)
         padded["first"] = np.pad(first, r, mode="edge")
@@ -185,16 +158,10 @@ def _window_features(padded: dict[str, np.ndarray], spec: WindowSpec, index: tup
     parts = [sliding_window_view(padded["page"], (k, k))[index], sliding_window_view(padded["ratio"], (k, k))[index]]
     if spec.context:
         parts.append(_coarse_grid(padded["context"], k, spec.context, index))
-    for name in ("wide_paper", "contrast"):
-        if getattr(spec, name):
-            parts.append(sliding_window_view(padded[name], (k, k))[index])
     if spec.first:
         parts.append(sliding_window_view(padded["first"], (k, k))[index])
         parts.append(_coarse_grid(padded["first_context"], k, spec.first, index))
-    parts = [p.reshape(-1, k * k) for p in parts]
-    if spec.lines:  # the line means at the centre
-        parts.append(padded["lines"][index].reshape(-1, ORIENTATIONS))
-    return np.concatenate(parts, axis=1)
+    return np.concatenate([p.reshape(-1, k * k) for p in parts], axis=1)
 
 
 def features_at(padded: dict[str, np.ndarray], spec: WindowSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

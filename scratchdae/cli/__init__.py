@@ -1,0 +1,99 @@
+r"""The ``scratchdae`` command line: one module per command or command group, each with its parser
+(``register``) next to its handler (``run``). Each command calls the Python API of the same name, so
+everything here can also be done from a notebook.
+
+    scratchdae train [options]                      scratchdae.train             cli/train.py
+    scratchdae evaluate --model FILE (--images IDX | --dataset NAME | --data-dir DIR)
+                                                    scratchdae.evaluate.evaluate cli/evaluate.py
+    scratchdae denoise --model FILE INPUT... --out DIR
+                                                    scratchdae.evaluate.denoise  cli/denoise.py
+    scratchdae score --model FILE [--json]          scratchdae.score             cli/score.py
+    scratchdae probe --model FILE [--json]          scratchdae.representation    cli/probe.py
+    scratchdae sample --model FILE --out DIR        scratchdae.sampling          cli/sample.py
+    scratchdae documents train|generate|evaluate|submit
+                                                    scratchdae.documents         cli/documents.py
+    scratchdae gradcheck [--backend B]              scratchdae.gradient_check    cli/gradcheck.py
+    scratchdae info                                                              cli/info.py
+
+Errors in the input (a bad option value, a missing file, a wrong image size)
+print one line saying what is wrong and how to fix it, and exit with status 2;
+set SCRATCHDAE_DEBUG=1 to see the traceback instead.
+"""
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+
+from .. import __version__
+from ..backend import BackendUnavailable
+from . import denoise, documents, evaluate, gradcheck, info, probe, sample, score, train
+
+COMMANDS = (train, evaluate, denoise, score, probe, sample, documents, gradcheck, info)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``scratchdae`` parser: each command's module adds its own, with its handler as ``func``."""
+    parser = argparse.ArgumentParser(prog="scratchdae", description="Denoising autoencoders from scratch.",
+                                     epilog="scratchdae COMMAND --help explains each command's options.")
+    parser.add_argument("--version", action="version", version=f"scratchdae {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``scratchdae`` with ``argv`` (default: the command line); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    # SIGTERM and SIGHUP (a closed terminal) like Ctrl-C: files being written are removed, not left half-written
+    polite = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    old = {sig: signal.signal(sig, _terminated) for sig in polite} if main_thread else {}
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _run(args):
+    from ..loop import TrainingDiverged
+
+    command = " ".join(filter(None, [args.command, getattr(args, "documents_command", None)]))
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as a SIGPIPE would
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged, MemoryError, OverflowError) as err:
+        if os.environ.get("SCRATCHDAE_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
+            raise
+        if isinstance(err, (MemoryError, OverflowError)) and "Fix:" not in str(err):
+            err = f"{err or type(err).__name__}: a size asked for is too large for this machine. Fix: smaller numbers."
+        print(f"scratchdae {command}: error: {err}", file=sys.stderr)
+        return 3 if isinstance(err, TrainingDiverged) else 2
+    except Terminated as stop:
+        print(f"scratchdae {command}: terminated", file=sys.stderr)
+        return 128 + stop.signum
+    except KeyboardInterrupt:
+        print(f"scratchdae {command}: interrupted", file=sys.stderr)
+        return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is so that cleanup runs as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminated(signum, frame):
+    raise Terminated(signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+r"""``scratchdae denoise``: denoise PNG images (digits, or pages of any size) with a trained model."""
+import argparse
+import os
+
+from .common import add_backend, add_output, path, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the command's parser; its handler is :func:`run`."""
+    p = sub.add_parser("denoise", help="denoise PNG images with a trained model")
+    p.add_argument("--model", type=path, required=True, help="a model.npz written by scratchdae train")
+    p.add_argument("inputs", type=path, nargs="+",
+                   help="PNG images of the size the model was trained on (a document model: pages of any size)")
+    p.add_argument("--out", type=path, required=True, help="folder for the denoised PNGs (same names, ending in .png)")
+    p.add_argument("--overwrite", action="store_true", help="replace files of those names already in --out")
+    add_output(p)
+    add_backend(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``scratchdae denoise``: write the denoised PNGs and print their paths."""
+    from ..evaluate import denoise
+
+    paths = denoise(args.model, args.inputs, args.out, backend=args.backend, overwrite=args.overwrite)
+    if args.json:
+        print_json({"model": args.model, "outputs": [str(p) for p in paths]})
+    else:
+        for path in paths:
+            print(os.fsencode(path).decode(errors="replace"))  # a name that is not UTF-8 still prints
+    return 0
+

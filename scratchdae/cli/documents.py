@@ -1,0 +1,176 @@
+r"""``scratchdae documents train|generate|evaluate|submit``: the dirty-documents application's commands."""
+import argparse
+
+from ..files import check_outputs
+from .common import add_backend, add_output, add_settings, count, log_for, path, print_json, seed, shown_defaults
+from .train import add_training_options, report
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the command group's parsers; their handlers are the ``run_*`` functions."""
+    from ..documents import DocumentsConfig
+    from ..run.config import TrainConfig
+
+
+    p = sub.add_parser("documents", help="dirty documents: train a cleaner, generate pages, evaluate a model, write "
+                                         "a submission")
+    dsub = p.add_subparsers(dest="documents_command", required=True, metavar="{train,generate,evaluate,submit}")
+    q = dsub.add_parser("train", help="train a page cleaner: two stacked stages by default",
+                        description="Train a document cleaner on generated pages, or on a Kaggle folder "
+                                    "(--data-dir with train/ and train_cleaned/). Defaults in parentheses.")
+    add_settings(q, DocumentsConfig, shown_defaults(("", DocumentsConfig())))
+    q.add_argument("--data-dir", type=path, default=None,
+                   help="a Kaggle dirty-documents folder (train/, train_cleaned/); default: generated pages")
+    add_training_options(q, shown_defaults(("", TrainConfig(dataset="documents"))),
+                         skip=("dataset", "data_dir", "max_train", "n_points"))
+    q.set_defaults(func=run_train)
+    q = dsub.add_parser("generate", help="write generated (noisy, clean) pages in Kaggle's layout")
+    q.add_argument("--out", type=path, required=True,
+                   help="a new folder: train/, train_cleaned/, test/, manifest.json")
+    q.add_argument("--pages", type=int, default=144, help="training pages, noisy and clean (144, as Kaggle)")
+    q.add_argument("--test-pages", type=int, default=0, help="test pages, noisy only (0)")
+    q.add_argument("--seed", type=seed, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
+    add_page_choices(q)
+    add_output(q)
+    q.set_defaults(func=run_generate)
+    q = dsub.add_parser("evaluate", help="RMSE of a document model beside the baselines")
+    q.add_argument("--model", type=path, required=True,
+                   help="a model.npz written by scratchdae documents train")
+    q.add_argument("--data-dir", type=path, help="a Kaggle-style folder (scores train/ against train_cleaned/); "
+                                      "default: freshly generated pages")
+    q.add_argument("--pages", type=int, default=None, help="generated pages to score (20)")
+    q.add_argument("--seed", type=seed, default=12345, help="seed of the generated pages (12345)")
+    q.add_argument("--figure", type=path, default=None,
+                   help="write the three pages the model cleaned worst (noisy | cleaned | truth) to this PNG")
+    q.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
+    q.add_argument("--generator", choices=["main", "other"], default="main",
+                   help="other: pages of a second generator, drawn differently and never used in training (main)")
+    add_page_choices(q)
+    add_output(q)
+    add_backend(q)
+    q.set_defaults(func=run_evaluate)
+    q = dsub.add_parser("submit", help="clean test/ pages into Kaggle's submission CSV (streamed)")
+    q.add_argument("--model", type=path, required=True,
+                   help="a model.npz written by scratchdae documents train")
+    q.add_argument("--test-dir", type=path, required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
+    q.add_argument("--csv", type=path, help="the submission file to write (id,value); required")
+    q.add_argument("--overwrite", action="store_true", help="replace the --csv file if it exists")
+    add_output(q)
+    add_backend(q)
+    q.set_defaults(func=run_submit)
+
+
+def add_page_choices(p: argparse.ArgumentParser) -> None:
+    """--fonts and --backgrounds: which generated pages."""
+    from ..documents.config import FIELDS
+
+    for name in ("fonts", "backgrounds"):
+        p.add_argument(f"--{name}", default=None, help=FIELDS[name].metadata["help"])
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``scratchdae documents train``: train a cleaner with the options given, print the files written."""
+    from ..documents import train_cleaner
+    from ..documents.config import FIELDS as DOCUMENTS
+    from ..run.config import FIELDS
+
+    settings = {k: v for k, v in vars(args).items() if (k in FIELDS or k in DOCUMENTS) and v is not None}
+    if args.json:
+        settings["quiet"] = True
+    return report(train_cleaner(resume=args.resume, **settings), args)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """``scratchdae documents generate``: write a folder of generated pages in Kaggle's layout."""
+    from ..documents.generate import generate_folder
+
+    if args.pages < 0 or args.test_pages < 0 or args.pages + args.test_pages == 0:
+        raise ValueError(f"--pages and --test-pages must be at least 0, and not both 0; got --pages {args.pages} "
+                         f"--test-pages {args.test_pages}. Fix: e.g. --pages 144.")
+    out = generate_folder(args.out, args.pages, args.seed, n_test=args.test_pages, fonts=_names(args.fonts, "fonts"),
+                          backgrounds=_names(args.backgrounds, "backgrounds"), log=log_for(args))
+    if args.json:
+        print_json({"out": str(out), "pages": args.pages, "test_pages": args.test_pages, "seed": args.seed})
+    else:
+        print(f"{count(args.pages, 'training page')} (train/, train_cleaned/) and "
+              f"{count(args.test_pages, 'test page')} (test/) in {out}")
+    return 0
+
+
+def _names(text, what):
+    from ..documents.generate import BACKGROUNDS, FONT_FAMILIES
+    from ..documents.training import parse_families
+
+    return parse_families(text, FONT_FAMILIES if what == "fonts" else BACKGROUNDS, what)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``scratchdae documents evaluate``: RMSE of a document model beside the baselines."""
+    from ..documents.evaluate import evaluate_documents
+
+    if args.data_dir:
+        given = [o for o, v in (("--pages", args.pages), ("--fonts", args.fonts), ("--backgrounds", args.backgrounds))
+                 if v]
+        if given:
+            raise ValueError(f"{', '.join(given)} would be ignored here: they choose generated pages, and --data-dir "
+                             "scores the pages of that folder. Fix: drop one or the other.")
+    if args.generator == "other":
+        given = [o for o, v in (("--data-dir", args.data_dir), ("--fonts", args.fonts),
+                               ("--backgrounds", args.backgrounds)) if v]
+        if given:
+            raise ValueError(f"{', '.join(given)} would be ignored here: the other generator draws its own fonts and "
+                             "damage. Fix: drop them, or drop --generator other.")
+    if args.figure is not None:
+        if not args.figure.strip():
+            raise ValueError("--figure is empty. Fix: --figure worst.png, or leave it out.")
+        check_outputs([args.figure], [args.model], args.overwrite, "--figure")
+    r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages,
+                           seed=args.seed, fonts=args.fonts,
+                           backgrounds=args.backgrounds, backend=args.backend,
+                           log=log_for(args), figure=args.figure, generator=args.generator)
+    if args.json:
+        print_json(r)
+        return 0
+    print(f"{r['pages']} pages: {r['source']}")
+    print(f"{'method':<32} {'RMSE':>8}")
+    for name, v in r["rmse"].items():
+        print(f"{name:<32} {v:>8.4f}")
+    print(f"model: {r['seconds_per_page']:.2f} s per page on average, {r['max_seconds_per_page']:.2f} s at most")
+    from ..documents.evaluate import GROUPS
+
+    columns = {"noisy": "noisy page", "median bg": "median background subtraction",
+               **({"stage 1": "first stage alone"} if "first stage alone" in r["rmse"] else {}), "model": "model"}
+    for group, values in r.get("by", {}).items():
+        print(f"\nRMSE by {GROUPS[group]}: {'pages':>5} " + " ".join(f"{c:>9}" for c in columns))
+        for value, scores in values.items():
+            print(f"  {value:<28} {scores['pages']:>5} " + " ".join(f"{scores[m]:>9.4f}" for m in columns.values()))
+    if "marks" in r:
+        print("\nRMSE near marks that are not text (where the generator drew stains' rims, creases, scribbles...) "
+              "and elsewhere:")
+        for where, scores in r["marks"].items():
+            print(f"  {where:<12} {scores['pixels']:>10,} pixels  " + "  ".join(f"{c} {scores[m]:.4f}"
+                                                                          for c, m in columns.items()))
+    if "figure" in r:
+        print(f"\nthe worst pages (noisy | cleaned | truth): {r['figure']}")
+    return 0
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    """``scratchdae documents submit``: clean the test pages into Kaggle's submission CSV."""
+    from ..documents.stacked import load_cleaner
+    from ..documents.pages import page_files, write_submission
+
+    if not args.csv or not args.csv.strip():
+        raise ValueError("say where to write the submission. Fix: --csv submission.csv.")
+    pages = page_files(args.test_dir)
+    if not pages:
+        raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
+    check_outputs([args.csv], [args.model, *pages], args.overwrite, "--csv")
+    rows = write_submission(args.csv, pages, load_cleaner(args.model, args.backend), log=log_for(args))
+    if args.json:
+        print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})
+    else:
+        print(f"{args.csv}: {rows:,} rows for {count(len(pages), 'page')}")
+    return 0
+
+

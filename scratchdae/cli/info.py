@@ -1,0 +1,80 @@
+r"""``scratchdae info``: versions, the BLAS, the backends and the GPU."""
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..backend import ENV_VAR, available_backends, get_backend
+from .common import print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the command's parser; its handler is :func:`run`."""
+    p = sub.add_parser("info", help="versions (NumPy and its BLAS, matplotlib, Pillow, CuPy), backends and the GPU")
+    p.add_argument("--json", action="store_true", help="print it as one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``scratchdae info``: versions, the BLAS, the backends and the GPU."""
+    import numpy as np
+
+    info = {"scratchdae": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
+            "blas": _blas(), "matplotlib": _version("matplotlib"), "pillow": _version("PIL"),
+            "cupy": _version("cupy"), "gpu": None, "backends": available_backends(),
+            "default_backend": get_backend(None).name, "backend_from_env": bool(os.environ.get(ENV_VAR))}
+    if "cupy" in info["backends"]:
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        info["gpu"] = {"name": name, "memory_gib": round(props["totalGlobalMem"] / 2**30, 1)}
+    if args.json:
+        print_json(info)
+        return 0
+    missing = "not installed"
+    print(f"scratchdae {info['scratchdae']}")
+    print(f"python     {info['python']}")
+    print(f"numpy      {info['numpy']}, BLAS: {info['blas'] or 'not reported'}")
+    print(f"matplotlib {info['matplotlib'] or missing}")
+    print(f"pillow     {info['pillow'] or missing}")
+    if info["gpu"]:
+        print(f"cupy       {info['cupy']}, GPU 0: {info['gpu']['name']}, {info['gpu']['memory_gib']} GiB")
+    elif info["cupy"]:
+        print(f"cupy       {info['cupy']}, but no usable GPU")
+    else:
+        print("cupy       not installed (pip install 'scratchdae[cuda12]' on a GPU machine)")
+    print(f"backends   {', '.join(info['backends'])} (default: {info['default_backend']}"
+          f"{', from $' + ENV_VAR if info['backend_from_env'] else ''})")
+    return 0
+
+
+def _version(module):
+    """A module's version, or None when it is not installed."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), "__version__", "unknown version")
+    except ImportError:
+        return None
+
+
+def _blas():
+    """The BLAS library NumPy calls for matrix products, with its threads, as NumPy reports it."""
+    import contextlib
+    import io
+
+    import numpy as np
+
+    try:
+        config = np.show_config(mode="dicts")  # NumPy >= 1.26
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except (TypeError, KeyError, AttributeError):
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            np.show_config()
+        names = [line.split("=", 1)[1].strip() for line in text.getvalue().splitlines()
+                 if line.strip().startswith(("name =", "libraries ="))]
+        return names[0] if names else None
+

@@ -1,0 +1,278 @@
+r"""TrainConfig: every setting of a run, with its help text and its checks, written once.
+
+``scratchdae train`` builds one command-line option from each field (the
+field's ``help`` metadata is the option's help), and ``train(**settings)``
+takes the same names. Settings left at None take the task's default
+(:data:`scratchdae.tasks.TASK_DEFAULTS`): digits, low-dimensional points and
+an application's data (documents) want different noise, sizes and batches.
+
+Each limit is checked by the object that uses it (the optimizer its learning
+rate, the schedule its spec); the config only checks what no object owns
+(epochs, the split, the seed) and says which option to change.
+"""
+import math
+import numbers
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..activations import ACTIVATIONS
+from ..optim import get_optimizer, learning_rate
+from ..tasks import TASK_DEFAULTS, application, check_inputs, task_of
+
+MAX_POINTS = 10_000_000  # toy data sets: more points than this would not fit a class's machines
+
+
+def setting(default: Any, help: str, group: str, option: bool = True, **cli: Any) -> Any:
+    """A TrainConfig field: its default, its help (the command line's too), its group of options, whether the
+    command line has an option for it, and how the command line parses it (``cli``: argparse keywords)."""
+    return field(default=default, metadata={"help": help, "group": group, "option": option, "cli": cli})
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; ``scratchdae train`` has one option for each."""
+
+    # data
+    dataset: str = setting("mnist-sample", "mnist-sample, mnist, fashion-mnist or toy:mixture8|spiral|rings (toy: "
+                           "2-D points with an exact score); with only --data-dir: the IDX files in that folder",
+                           "data")
+    data_dir: str = setting(None, "a folder of IDX files, or where --dataset's files go", "data", metavar="DIR")
+    task: str = setting(None, "images | points | an application's task; default: from the data set "
+                        "(train(inputs=X): from X's width)", "data", option=False)
+    n_points: int = setting(None, "toy data: points drawn for training", "data", type=int)
+    val_fraction: float = setting(0.1, "share of the training data held out for validation", "data", type=float)
+    max_train: int = setting(None, "use only the first N training images", "data", type=int)
+    # the DAE
+    noise: str = setting(None, "corruption: gaussian:S[:clip], masking:NU, salt-pepper:NU, none", "model")
+    loss: str = setting("gaussian:0.1", "gaussian[:SIGMA] (SIGMA 1 when left out), gaussian-learned[:INIT_SIGMA], "
+                        "gaussian-hetero[:BETA], bernoulli, mse; sigma 0.1 fixed is about the residual spread of a "
+                        "trained model", "model")
+    hidden: tuple = setting(None, "encoder sizes, e.g. 1000 or 512,128", "model", type="sizes")
+    decoder_hidden: tuple = setting(None, "decoder sizes between the code and the output, e.g. 128 or 512,1000, or "
+                                    "none; default: the encoder mirrored", "model", type="sizes")
+    activation: str = setting(None, "hidden activation", "model")
+    output_activation: str = setting(None, "activation of the output: sigmoid, identity, ...", "model")
+    tied: bool = setting(False, "decoder weights = encoder weights transposed", "model")
+    # optimisation
+    optimizer: str = setting("adam", "the update rule", "optimisation", choices=["adam", "sgd"])
+    lr: float = setting(None, "learning rate", "optimisation", type=float)
+    momentum: float = setting(0.9, "SGD momentum", "optimisation", type=float)
+    nesterov: bool = setting(False, "SGD with Nesterov momentum", "optimisation")
+    weight_decay: float = setting(0.0, "L2 weight decay (coupled, as PyTorch's)", "optimisation", type=float)
+    batch_size: int = setting(None, "examples per step", "optimisation", type=int)
+    epochs: int = setting(None, "passes over the training data", "optimisation", type=int)
+    lr_schedule: str = setting(None, "constant, cosine or step:K:F", "optimisation")
+    patience: int = setting(None, "epochs without validation improvement before stopping; 0 = off", "optimisation",
+                            type=int)
+    max_seconds: float = setting(None, "stop after the epoch that crosses this wall-clock budget", "optimisation",
+                                 type=float)
+    # running
+    seed: int = setting(0, "seed of the initial weights, the example order, the noise and the split", "running",
+                        type="seed")
+    backend: str = setting(None, "array backend (numpy or cupy)", "running", option=False)
+    out: str = setting(None, "output folder; default: a new folder under ./runs", "running", type="path")
+    quiet: bool = setting(False, "print only the files written: no progress", "running")
+    figures: bool = setting(True, "draw the PNG figures at the end", "running", option=False)
+
+    def __post_init__(self):
+        self._normalise()
+        natural = task_of(self.dataset)
+        self.task = self.task or natural
+        if self.task not in TASK_DEFAULTS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {', '.join(TASK_DEFAULTS)}.")
+        if self.dataset != "array" and self.task != natural:
+            raise ValueError(f"data set {self.dataset!r} trains as task {natural!r}, got task={self.task!r}. "
+                             "Fix: drop task; it follows from the data set.")
+        for k, v in {"activation": "relu", **TASK_DEFAULTS[self.task]}.items():
+            if k in FIELDS and getattr(self, k) is None:
+                setattr(self, k, v)
+        self._check_data()
+        for name in ("activation", "output_activation"):
+            if getattr(self, name) is not None and getattr(self, name) not in ACTIVATIONS:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; expected one of: {', '.join(ACTIVATIONS)}. "
+                                 f"Fix: e.g. --{name.replace('_', '-')} identity.")
+        for name in ("batch_size", "epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}. Fix: --{name.replace('_', '-')} 10.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}. Fix: --seed 0.")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
+        if self.max_seconds is not None and not (isinstance(self.max_seconds, float) and
+                                                 math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            raise ValueError(f"max_seconds must be a finite number of seconds > 0, got {self.max_seconds!r}. "
+                             "Fix: e.g. --max-seconds 60, or leave it out.")
+        self.optimizer_settings()  # the optimizer judges its own settings (lr, momentum, weight decay)
+        self._refuse_what_does_not_apply()
+        try:
+            learning_rate(1.0, 0, self.epochs, self.lr_schedule)  # a schedule that cannot work is refused now
+        except ValueError as err:
+            raise ValueError(f"{err} Fix: --lr-schedule cosine.") from None
+
+    def _normalise(self) -> None:
+        """Booleans are booleans, paths are text, NumPy numbers are Python numbers (the config is saved as JSON)."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type is bool and not isinstance(v, bool):  # "no" would be true
+                raise TypeError(f"{f.name} must be True or False, got {v!r}.")
+            if f.name in ("data_dir", "out"):  # a Path is fine; saved as text
+                if isinstance(v, Path):
+                    setattr(self, f.name, str(v))
+                if v is not None and not str(v).strip():
+                    raise ValueError(f"{f.name} is empty. Fix: --{f.name.replace('_', '-')} FOLDER, or leave it out.")
+            elif f.type is int and isinstance(v, numbers.Integral) and not isinstance(v, bool):
+                setattr(self, f.name, int(v))  # NumPy integers are fine
+            elif f.type is float and isinstance(v, numbers.Real) and not isinstance(v, bool):
+                setattr(self, f.name, float(v))
+        for name in ("hidden", "decoder_hidden"):
+            v = getattr(self, name)
+            if v is not None:
+                v = (v,) if isinstance(v, numbers.Integral) else tuple(v)
+                setattr(self, name, tuple(int(h) if isinstance(h, numbers.Integral) and not isinstance(h, bool)
+                                          else h for h in v))
+
+    def _check_data(self) -> None:
+        """What says which data a run trains on, and how much of it."""
+        if self.dataset == "mnist-sample" and self.data_dir is not None:
+            raise ValueError(f"data_dir {self.data_dir!r} would be ignored: the bundled MNIST sample is not read "
+                             "from a folder. Fix: drop --dataset to train on that folder's IDX files (dataset=None in "
+                             "Python), or drop --data-dir.")
+        if self.task == "points" and str(self.dataset).startswith("toy:") and self.max_train is not None:
+            raise ValueError("max_train is for image data sets; a toy data set draws n_points. Fix: n_points=N.")
+        if self.task == "points" and (not isinstance(self.n_points, int) or not 2 <= self.n_points <= MAX_POINTS):
+            raise ValueError(f"n_points must be an integer from 2 to {MAX_POINTS:,}, got {self.n_points!r}. "
+                             "Fix: --n-points 20000.")
+        if self.task != "points" and self.n_points is not None:
+            raise ValueError(f"n_points sets how many points a toy data set draws, and {self.dataset!r} is not one. "
+                             "Fix: drop --n-points, or train on --dataset toy:NAME.")
+        if not isinstance(self.val_fraction, float) or not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be a number in (0, 1), got {self.val_fraction!r}. Fix: e.g. 0.1.")
+        if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 2):
+            raise ValueError(f"max_train must be an integer of at least 2, got {self.max_train!r}. "
+                             "Fix: e.g. --max-train 1000.")
+
+    def _refuse_what_does_not_apply(self) -> None:
+        """Options that would be ignored without a word are refused: the user meant something by them."""
+        ignored, why = [], ""
+        if self.optimizer != "sgd" and (self.nesterov or self.momentum != 0.9):
+            ignored, why = ["--momentum/--nesterov"], f"for --optimizer sgd only; this run uses {self.optimizer}"
+        if application(self.task) is not None and self.max_train is not None:
+            ignored, why = ["--max-train"], f"{self.task} runs choose their own training data"
+        if str(self.dataset).startswith("toy:") and self.data_dir is not None:
+            ignored, why = ["--data-dir"], "a toy data set is drawn, not read from a folder"
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} would be ignored here ({why}). Fix: drop "
+                             f"{'it' if len(ignored) == 1 else 'them'}, or choose the data set or optimizer meant.")
+
+    def optimizer_settings(self) -> dict[str, Any]:
+        """The optimizer's keyword arguments, checked by the optimizer itself; its words become the options'."""
+        kwargs = dict(lr=self.lr, weight_decay=self.weight_decay)
+        if self.optimizer == "sgd":
+            kwargs.update(momentum=self.momentum, nesterov=self.nesterov)
+        try:
+            get_optimizer(self.optimizer, **kwargs)
+        except (ValueError, TypeError) as err:
+            text = str(err).replace("learning rate lr", "lr")
+            for name in ("weight_decay", "momentum", "lr"):
+                text = text.replace(f"Fix: pass e.g. {name}=", f"Fix: e.g. --{name.replace('_', '-')} ")
+                text = text.replace(f"Fix: e.g. {name}=", f"Fix: e.g. --{name.replace('_', '-')} ")
+            raise type(err)(text) from None
+        return kwargs
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any], **overrides: Any) -> "TrainConfig":
+        """The settings a checkpoint saved; an application's own settings, saved beside them by runs of
+        earlier versions, are left to the application."""
+        if not isinstance(saved, dict):
+            raise TypeError(f"the saved settings must be an object, got {type(saved).__name__}")
+        known = {k: v for k, v in saved.items() if k in FIELDS}
+        unknown = sorted(set(saved) - set(FIELDS))
+        app = application(saved.get("task"))
+        if unknown and not (app is not None and set(unknown) <= set(app.settings) | set(app.removed)):
+            raise TypeError(f"unknown settings {', '.join(unknown)}")
+        return cls(**{**known, **overrides})
+
+    def saved(self) -> dict[str, Any]:
+        """The settings as JSON-able data, as a checkpoint keeps them."""
+        return asdict(self)
+
+
+FIELDS = {f.name: f for f in fields(TrainConfig)}
+RESUME_MAY_CHANGE = {"out", "epochs", "max_seconds", "quiet", "backend", "figures"}
+
+
+def changed_on_resume(changed: list[str], saved: Any) -> str:
+    """The refusal of a resume that would change settings a run cannot change midway."""
+    return (f"resume continues the saved run with its own settings, but {', '.join(changed)} differs from the "
+            f"saved {', '.join(f'{k}={getattr(saved, k)!r}' for k in changed)}. Only "
+            f"{', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume. Fix: drop those options, or start a new "
+            "run in another --out folder.")
+
+
+def loss_spec(loss: Any) -> str:
+    """A loss object as the spec string that rebuilds it (``gaussian:0.1``)."""
+    config = dict(loss.config())
+    name = config.pop("name")
+    args = [v for k, v in config.items() if k in ("sigma", "init_sigma", "beta")]
+    if set(config) - {"sigma", "init_sigma", "beta"} - ({"min_sigma"} if config.get("min_sigma") == 1e-3 else set()):
+        raise ValueError(f"the loss {loss!r} has settings a spec string cannot carry. Fix: pass loss='{name}:...'.")
+    return f"{name}:{args[0]:g}" if args else name
+
+
+def settle_inputs(inputs: Any, resume: bool, overrides: dict[str, Any]) -> Any:
+    """``train(inputs=X)``: X checked, and the settings it implies put into ``overrides`` (the data set "array",
+    the task from X's width, an identity output for values outside [0, 1]). Returns the checked X."""
+    if inputs is None:
+        return None
+    inputs = check_inputs(inputs)
+    clash = sorted(k for k in ("dataset", "data_dir", "max_train", "n_points") if overrides.get(k) is not None
+                   and not (k == "dataset" and overrides[k] == "array"))
+    if clash:
+        raise ValueError(f"train(inputs=X) trains on X, and {', '.join(clash)} chooses other data. Fix: drop "
+                         f"{', '.join(clash)}, or drop inputs to train on a named data set.")
+    if not resume:
+        overrides["dataset"] = "array"
+        overrides.setdefault("task", task_of("array", inputs))
+        if overrides.get("output_activation") is None and overrides["task"] == "images" and not (
+                inputs.min() >= 0 and inputs.max() <= 1):
+            overrides["output_activation"] = "identity"  # a sigmoid output cannot reach values outside [0, 1]
+    return inputs
+
+
+def settle(config: TrainConfig | None, resume: bool, overrides: dict[str, Any]) -> TrainConfig:
+    """The run's settings from a config and keyword overrides (objects given for noise or loss as their specs).
+    A resume starts from the folder alone: the saved settings are read with the checkpoint."""
+    if resume and config is not None:
+        raise ValueError("resume continues the saved run with its own settings; a config was given too. Fix: drop "
+                         "it, or start a new run in another --out folder.")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}. Fix: train(**settings) for a "
+                        "dict of settings, or train(TrainConfig(...)).")
+    if hasattr(overrides.get("noise"), "spec"):  # a corruption object: its spec is what the run saves
+        overrides["noise"] = overrides["noise"].spec()
+    if hasattr(overrides.get("loss"), "config"):  # a loss object, likewise
+        overrides["loss"] = loss_spec(overrides["loss"])
+    if "optimizer" in overrides and not isinstance(overrides["optimizer"], str):
+        raise TypeError(f"optimizer must be a name (adam or sgd), got {type(overrides['optimizer']).__name__}. "
+                        "Fix: train(optimizer='adam', lr=1e-3).")
+    unknown = sorted(set(overrides) - set(FIELDS))
+    if unknown:
+        raise TypeError(f"train() got unknown settings {', '.join(unknown)}. Fix: see TrainConfig.")
+    if resume:
+        cfg = TrainConfig(**{k: overrides[k] for k in ("out", "quiet") if k in overrides})
+        if not cfg.out:
+            raise ValueError("resume continues the run in a folder: say which. Fix: --resume --out runs/NAME.")
+        return cfg
+    return TrainConfig(**{**(asdict(config) if config else {}), **overrides})
+
+
+def output_activation(cfg: TrainConfig, loss: Any = None) -> str:
+    """The output's activation: the one asked for, else the loss's (identity for Bernoulli logits), else sigmoid
+    (pixels in [0, 1])."""
+    if cfg.output_activation:
+        return cfg.output_activation
+    if loss is not None:
+        return loss.output_activation or "sigmoid"
+    return "identity" if str(cfg.loss).startswith("bernoulli") else "sigmoid"

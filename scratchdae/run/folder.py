@@ -1,0 +1,74 @@
+r"""The run folder: its name, what a new run must not replace, the history file, and Ctrl-C.
+
+A run writes into one folder (``--out``, or a new one under ``runs/``):
+``model.npz`` (the best model so far), ``checkpoint.npz`` (the state to
+resume from), ``history.jsonl`` (one line an epoch) and its figures. The
+folder is locked while a run writes into it (:func:`scratchdae.files.folder_lock`).
+"""
+import json
+import signal
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..files import atomic_write
+
+
+def new_run_dir(root: str | Path = "runs") -> Path:
+    """A new run folder's path under ``root``, named by the date and time (20250131-142500, then -2, -3,
+    ... if taken); nothing is created here."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, i = Path(root) / stamp, 1
+    while path.exists():
+        i += 1
+        path = Path(root) / f"{stamp}-{i}"
+    return path
+
+
+def check_new_run(out: Path) -> None:
+    """A new run must not replace another run's state or model."""
+    if (out / "checkpoint.npz").exists():
+        raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
+                         "or choose another --out folder.")
+    if (out / "model.npz").exists():
+        raise ValueError(f"{out} already holds a model (model.npz) that a new run would replace. Fix: choose another "
+                         "--out folder, or move that model away first.")
+
+
+def write_history(path: str | Path, history: list[dict[str, Any]]) -> None:
+    """The history as JSON lines, one epoch a line, rewritten atomically."""
+    with atomic_write(path, "w") as f:
+        for record in history:
+            f.write(json.dumps(record) + "\n")
+
+
+class StopFlag:
+    """Turns Ctrl-C (SIGINT), a polite kill (SIGTERM, as sent by ``kill`` or a job
+    scheduler) and a closed terminal (SIGHUP) into a flag the loop checks between steps, so a
+    step is never cut in half (an optimizer stopped mid-update would leave some
+    parameters stepped and others not) and the state is saved for --resume."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+    def __init__(self):
+        self.requested, self.signum = False, None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second signal: the user means it
+            raise KeyboardInterrupt
+        self.requested, self.signum = True, signum
+
+    def request(self) -> None:
+        """Stop after the current step, as Ctrl-C does."""
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
