@@ -42,10 +42,10 @@ from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import get_optimizer, learning_rate
 from .progress import Progress
-from .run.config import TrainConfig, output_activation, settle, settle_inputs
+from .run.config import TrainConfig, check_targets, output_activation, settle, settle_inputs
 from .run.folder import StopFlag, check_new_run, new_run_dir, write_history
 from .run.resume import RunState, check_same_data, read_checkpoint, restore, write_checkpoint
-from .tasks import TaskData, application, array_data, image_data, toy_data
+from .tasks import TaskData, load_task_data
 
 
 def train_step(model: Autoencoder, loss: Any, opt: Any, corrupt: Any, X: Array, X_in: Array, idx: Array,
@@ -95,13 +95,11 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
           on_step: Callable[[int, int, SimpleNamespace], None] | None = None, **overrides: Any) -> TrainResult:
     """Train a DAE; the Python face of ``scratchdae train``.
 
-    ``config`` (a TrainConfig) and keyword arguments give the settings (``train(epochs=5, hidden=(512,))``).
-    ``inputs`` (float32 (N, D)) trains on those rows instead of a named data set, a seeded ``val_fraction``
-    held out unless ``val_inputs`` is given; with D <= 16 the low-dimensional defaults apply; a resumed run
-    needs the same array again. ``data(cfg, log) -> TaskData`` gives an application's rows (documents).
-    ``on_step(epoch, step, run)`` is called after every step: ``run.model``, ``run.loss``, ``run.optimizer``,
-    the step's ``run.value``, ``run.x`` and ``run.output``, and ``run.stop()`` stops as Ctrl-C would.
-    ``resume=True`` continues the run in ``out`` from its checkpoint.npz. Returns a :class:`TrainResult`.
+    ``config`` (a TrainConfig) and keywords give the settings (``train(epochs=5, hidden=(512,))``). ``inputs``
+    (float32 (N, D)) trains on those rows, a seeded ``val_fraction`` held out unless ``val_inputs`` is given (D <=
+    16: the low-dimensional defaults; a resume needs X again). ``data(cfg, log)`` gives an application's TaskData.
+    ``on_step(epoch, step, run)`` is called after every step (``run.model``, ``.loss``, ``.optimizer``, ``.value``,
+    ``.x``, ``.output``; ``run.stop()`` stops as Ctrl-C would). ``resume=True`` continues the run in ``out``.
     """
     resume = overrides.pop("resume", False)
     inputs = settle_inputs(inputs, resume, overrides)
@@ -115,7 +113,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     fast.keep_freed_host_memory()  # speed: no page faults for the arrays of every step
 
     # -- data --------------------------------------------------------------------
-    data = load_data(cfg, inputs, val_inputs, data, log)
+    data = load_task_data(cfg, inputs, val_inputs, data, log)
     record = {"name": data.name, "source": data.source, **data.fingerprint()}
     check_same_data(saved, record, out)
     check_targets(cfg, data)
@@ -140,14 +138,12 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         write_checkpoint(out / "checkpoint.npz", cfg, state, model, loss, corrupt, opt, data, record, keep_order)
 
     def save_best():
-        summary = {"epochs": len(state.history), "best_epoch": state.best["epoch"] + 1,
-                   "best_val_loss": state.best["val_loss"], "last": state.history[-1] if state.history else None}
         save_model(out / "model.npz", model, loss, corrupt, arrays=data.arrays, dataset=data.name, data=record,
-                   history=summary, **data.header, train_config=cfg.saved())
+                   history=state.summary(), **data.header, train_config=cfg.saved())
 
-    log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; "
-        f"noise {corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
-        f"backend {be.name}; writing to {out}")
+    log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; noise "
+        f"{corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, backend {be.name}; "
+        f"writing to {out}")
     make_folder(out)
     stopped, t_start = "finished", time.perf_counter()
     # NumPy would warn about overflow on the way to a NaN; the loop checks the loss itself and stops clearly
@@ -260,27 +256,6 @@ def finish(cfg: TrainConfig, data: TaskData, state: RunState, stopped: str, mode
     return TrainResult(model, loss, state.history, out, stopped, files, signum)
 
 
-def load_data(cfg: TrainConfig, inputs: np.ndarray | None, val_inputs: Array | None,
-              data: Callable | None, log: Callable[[str], None]) -> TaskData:
-    """The rows to train on: a user's array, an application's data, toy points, or images."""
-    if inputs is not None:
-        return array_data(cfg, inputs, val_inputs)
-    if val_inputs is not None:
-        raise ValueError("val_inputs was given without inputs. Fix: train(inputs=X, val_inputs=X_val).")
-    if cfg.dataset == "array":
-        raise ValueError("this run trained on an array given to train(inputs=...), which is not saved with it. "
-                         "Fix: pass the same array again: train(out=..., resume=True, inputs=X).")
-    app = application(cfg.task)
-    if app is not None and data is None:
-        raise ValueError(f"{cfg.task} runs are trained by their own command, which makes their data. Fix: "
-                         f"{app.command}.")
-    if data is not None:
-        return data(cfg, log)
-    if str(cfg.dataset).startswith("toy:"):
-        return toy_data(cfg)
-    return image_data(cfg, log)
-
-
 SMALL_VALIDATION = 1 << 24  # bytes: a validation set this small keeps its fixed corruption (16 MB)
 VAL_BATCH = 256  # validation rows a batch: small batches, a low peak memory
 
@@ -300,19 +275,6 @@ def validation_noise(corrupt: Any, X_val_in: Array, be: Any, seed: int) -> Array
     if X_val_in.nbytes <= SMALL_VALIDATION:  # speed: drawn once and kept (the same numbers)
         return be.xp.concatenate([rows(i, i + VAL_BATCH) for i in range(0, len(X_val_in), VAL_BATCH)])
     return rows
-
-
-def check_targets(cfg: TrainConfig, data: TaskData) -> None:
-    """Refuse a loss or output that cannot reach the targets: a silent wrong answer otherwise."""
-    lo, hi = float(data.targets.min()), float(data.targets.max())
-    if lo >= 0 and hi <= 1:
-        return
-    if str(cfg.loss).startswith("bernoulli"):
-        raise ValueError(f"the Bernoulli loss needs targets in [0, 1] (probabilities of a pixel being on), and these "
-                         f"range from {lo:.3g} to {hi:.3g}. Fix: use --loss gaussian:0.1, or scale the data to [0, 1].")
-    if output_activation(cfg) == "sigmoid":
-        raise ValueError(f"a sigmoid output lies in (0, 1), and the targets range from {lo:.3g} to {hi:.3g}. "
-                         "Fix: --output-activation identity, or scale the data to [0, 1].")
 
 
 def bits_per_dim(nll: float, D: int, loss: Loss) -> float | None:

@@ -255,3 +255,24 @@ def toy_data(cfg: Any) -> TaskData:
 
     header = {"task": "points", "toy": name}
     return TaskData(cfg.dataset, source, X, X, X_val, X_val, header, figures)
+
+
+def load_task_data(cfg: Any, inputs: np.ndarray | None, val_inputs: Array | None, data: Callable | None,
+                   log: Callable[[str], None]) -> TaskData:
+    """The rows to train on: a user's array, an application's data, toy points, or images."""
+    if inputs is not None:
+        return array_data(cfg, inputs, val_inputs)
+    if val_inputs is not None:
+        raise ValueError("val_inputs was given without inputs. Fix: train(inputs=X, val_inputs=X_val).")
+    if cfg.dataset == "array":
+        raise ValueError("this run trained on an array given to train(inputs=...), which is not saved with it. "
+                         "Fix: pass the same array again: train(out=..., resume=True, inputs=X).")
+    app = application(cfg.task)
+    if app is not None and data is None:
+        raise ValueError(f"{cfg.task} runs are trained by their own command, which makes their data. Fix: "
+                         f"{app.command}.")
+    if data is not None:
+        return data(cfg, log)
+    if str(cfg.dataset).startswith("toy:"):
+        return toy_data(cfg)
+    return image_data(cfg, log)

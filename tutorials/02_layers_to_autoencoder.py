@@ -33,7 +33,8 @@ import numpy as np
 
 from scratchdae import Autoencoder, prepare_images, to_host
 from scratchdae.data import load_dataset
-from scratchdae.train import new_run_dir, train
+from scratchdae import train
+from scratchdae.run.folder import new_run_dir
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 EPOCHS = 3 if FAST else 15

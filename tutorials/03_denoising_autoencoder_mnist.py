@@ -33,7 +33,8 @@ from scratchdae.data import load_dataset
 from scratchdae.evaluate import evaluate
 from scratchdae.figures import denoising_figure, filters_figure
 from scratchdae.representation import neighbour_correlation
-from scratchdae.train import new_run_dir, train
+from scratchdae import train
+from scratchdae.run.folder import new_run_dir
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 EPOCHS = 3 if FAST else 30
@@ -166,7 +167,7 @@ assert all(ok)
 # %% [markdown]
 # ## Training on $(\tilde x, x)$ pairs
 #
-# `train` runs the loop of `scratchdae/train.py`: for every mini-batch it draws
+# `train` runs the loop of `scratchdae/loop.py`: for every mini-batch it draws
 # fresh noise, runs forward and backward, and takes an Adam step. The default
 # model is 784-1000-784 with ReLU units, trained with the Gaussian NLL with a
 # fixed $\sigma = 0.1$ (G2).

@@ -43,7 +43,7 @@ from scratchdae import (get_backend, get_corruption, get_toy, load_dataset, prep
 from scratchdae.figures import field_grid, plot_field
 from scratchdae.metrics import psnr
 from scratchdae.score import score_report
-from scratchdae.train import new_run_dir
+from scratchdae.run.folder import new_run_dir
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 RUNS = new_run_dir("runs/tutorial05")

@@ -37,7 +37,7 @@ from scratchdae.figures import plot_filters
 from scratchdae.probe import LinearProbe
 from scratchdae.representation import labelled_digits, neighbour_correlation, probe_report
 from scratchdae.sampling import class_switches, sample_quality
-from scratchdae.train import new_run_dir
+from scratchdae.run.folder import new_run_dir
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 RUNS = new_run_dir("runs/tutorial06")

@@ -44,7 +44,8 @@ from scratchdae.documents.pages import global_threshold, median_background_subtr
 from scratchdae.documents.stacked import load_cleaner
 from scratchdae.documents.training import generated_pages, make_pages
 from scratchdae.documents.windows import WindowSpec, paper_estimate
-from scratchdae.train import new_run_dir, train
+from scratchdae.documents import train_cleaner
+from scratchdae.run.folder import new_run_dir
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 RUNS = new_run_dir("runs/tutorial07")
@@ -107,7 +108,7 @@ assert baseline["median background subtraction"] < baseline["noisy page"]
 # several patches, whose predictions are averaged.
 
 # %%
-spec = WindowSpec(window=9, out=5, stride=2)  # the defaults of scratchdae train --dataset documents
+spec = WindowSpec(window=9, out=5, stride=2)  # the defaults of scratchdae documents train
 fig, axes = plt.subplots(1, 3, figsize=(16, 3))
 for ax, (title, img) in zip(axes, [("noisy", noisy), ("paper estimate", paper_estimate(noisy, spec)),
                                    ("noisy / paper", np.clip(noisy / paper_estimate(noisy, spec), 0, 1))]):
@@ -146,7 +147,7 @@ print(f"{spec.n_features} inputs per window, {spec.n_outputs} outputs")
 # in class: the defaults (two stages of 96 pages each, about 10 minutes on 2 cores); the test suite: a quick version
 settings = dict(pages=16, windows_per_page=4000, epochs=8, hidden=(128, 64)) if FAST else {}
 started = time.perf_counter()
-result = train(out=RUNS / "model", dataset="documents", fonts="serif,sans", backgrounds="coffee,folded,wrinkled",
+result = train_cleaner(out=RUNS / "model", fonts="serif,sans", backgrounds="coffee,folded,wrinkled",
                quiet=True, figures=False, **settings)
 print(f"trained both stages in {time.perf_counter() - started:.0f} s")
 for h in result.history[:: max(1, len(result.history) // 5)]:
@@ -188,7 +189,7 @@ plt.show()
 # %%
 made = make_pages(6 if FAST else 24, 54321, "test")
 pairs = [p.floats() for p in made]  # (noisy, clean) in [0, 1]
-by = score_pages(pairs, cleaner, meta=[p.meta for p in made], lines=[p.lines for p in made],
+by = score_pages(pairs, cleaner, meta=[p.meta for p in made], near_marks=[p.marks for p in made],
                  others={"first stage alone": first_stage})
 for group, values in by["by"].items():
     print(f"RMSE by {group} (first stage alone -> both stages): " +
@@ -200,7 +201,7 @@ for where, s in by["marks"].items():
 assert by["marks"]["near marks"]["model"] > by["marks"]["elsewhere"]["model"]  # the marks are the hard part
 
 other = other_pages(3 if FAST else 12, 12345)
-elsewhere = score_pages([p.floats() for p in other], cleaner, lines=[p.lines for p in other],
+elsewhere = score_pages([p.floats() for p in other], cleaner, near_marks=[p.marks for p in other],
                         others={"first stage alone": first_stage})
 print(f"second generator: model RMSE {elsewhere['rmse']['model']:.4f} (noisy {elsewhere['rmse']['noisy page']:.4f});"
       f" near its marks {elsewhere['marks']['near marks']['model']:.4f}, elsewhere "
@@ -227,13 +228,13 @@ plt.show()
 
 # %%
 def near_marks_rmse(cleaned, page):
-    return rmse(cleaned[page.lines], page.clean[page.lines] / 255)
+    return rmse(cleaned[page.marks], page.clean[page.marks] / 255)
 
 
-worst = max(made, key=lambda p: near_marks_rmse(first_stage(p.floats()[0]), p) if p.lines.any() else 0)
+worst = max(made, key=lambda p: near_marks_rmse(first_stage(p.floats()[0]), p) if p.marks.any() else 0)
 noisy, clean = worst.floats()
 after_one, after_two = first_stage(noisy), cleaner(noisy)
-rows, cols = np.nonzero(worst.lines)
+rows, cols = np.nonzero(worst.marks)
 r0, c0 = max(0, int(np.median(rows)) - 60), max(0, int(np.median(cols)) - 120)  # around the marks' middle
 crop = (slice(r0, r0 + 120), slice(c0, c0 + 240))
 fig, axes = plt.subplots(1, 4, figsize=(16, 2.6))
@@ -286,7 +287,7 @@ with open(RUNS / "submission.csv") as f:
 #    coffee-stained page: what does a global threshold do wrong?
 # 3. Hold out a different font family (`fonts=`) and compare the RMSE. Which
 #    family is hardest, and why might it be?
-# 4. Train a second stage on top of your first with a narrower view
-#    (`train(..., first_stage=RUNS / "model" / "first-stage" / "model.npz",
-#    first_view=3)`). Does the error near marks grow back? What does that say
-#    about what the second stage uses?
+# 4. Train a second stage on top of your first that runs on every window
+#    (`train_cleaner(..., first_stage=RUNS / "model" / "first-stage" /
+#    "model.npz", keep_paper=0)`). Does the error near marks change? What
+#    does that say about where the second stage works?

@@ -45,7 +45,9 @@ from scratchdae import Adam, Autoencoder, GaussianNLL, available_backends, get_b
 from scratchdae import checkpoint, prepare_images, to_host
 from scratchdae.backend import Backend
 from scratchdae.data import load_dataset
-from scratchdae.train import new_run_dir, train, train_step
+from scratchdae import train
+from scratchdae.loop import train_step
+from scratchdae.run.folder import new_run_dir
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"  # the test suite runs every tutorial in this mode
 EPOCHS = 2 if FAST else 10
@@ -158,9 +160,9 @@ def counting(door, direction):
     return counted
 
 
-train_module = importlib.import_module("scratchdae.train")  # the module (the package's `train` is the function)
+loop = importlib.import_module("scratchdae.loop")  # the module of the training loop
 doors = [(Backend, "asarray", "host -> device"), (checkpoint, "to_host", "device -> host"),
-         (train_module, "train_step", "one training step, one sync")]
+         (loop, "train_step", "one training step, one sync")]
 saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in doors]
 try:
     for owner, attr, direction in doors:
@@ -173,14 +175,14 @@ finally:
 for (direction, caller), (n, size) in crossings.items():
     moved = f"{size / 2**20:8.2f} MiB" if direction != "one training step, one sync" else "  4 bytes each"
     print(f"{direction:<28} in {caller + '()':<16} {n:5d} calls, {moved}")
-steps = crossings["one training step, one sync", "train"][0]
-to_device_in_loop = crossings["host -> device", "train"][0]
+steps = crossings["one training step, one sync", "run_epoch"][0]
+to_device_in_loop = crossings["host -> device", "train"][0] + crossings["host -> device", "run_epoch"][0]
 assert to_device_in_loop == 2 + 2  # the images and validation images once, the order once an epoch
-print(f"{steps} steps, and {to_device_in_loop} copies to the device in train(): none of them per step")
+print(f"{steps} steps, and {to_device_in_loop} copies to the device in the loop: none of them per step")
 
 # %% [markdown]
-# Reading the count: in `train()`, four copies to the device (the training
-# and validation images, then one order an epoch); in `load_parameters()`,
+# Reading the count: in `train()`, two copies to the device (the training
+# and validation images), in `run_epoch()` one order an epoch; in `load_parameters()`,
 # the best weights loaded back at the end; a few hundred steps with one
 # 4-byte sync each. The copies back come once an epoch, to be written to
 # disk: `save_model()` copies the weights to check them for NaN and
@@ -188,7 +190,7 @@ print(f"{steps} steps, and {to_device_in_loop} copies to the device in train(): 
 # Adam's two moments (O4)-(O5) for checkpoint.npz. On a GPU these could
 # share one copy; they are rare enough not to matter. On a GPU the per-step sync costs a few microseconds:
 # it matters at small batches, where a step is short, and not at large ones.
-# The lines themselves are in `scratchdae/train.py` (search for `asarray`
+# The lines themselves are in `scratchdae/loop.py` (search for `asarray`
 # and `float(value)`).
 
 # %% [markdown]
@@ -299,7 +301,7 @@ plt.show()
 #    optimizer yourself as `train_step` does, but sum the batch losses in a
 #    device array and read it once at the end. On a GPU, how much faster is
 #    a step at batch 64? At batch 4096? Why do the two differ?
-# 2. **Find the doors.** Search `scratchdae/train.py`,
+# 2. **Find the doors.** Search `scratchdae/loop.py`,
 #    `scratchdae/inference.py` and `scratchdae/checkpoint.py` for
 #    `asarray`, `to_host` and `float(`. For each, say whether it runs once a
 #    run, once an epoch or once a step, and what would happen to the speed

@@ -276,3 +276,16 @@ def output_activation(cfg: TrainConfig, loss: Any = None) -> str:
     if loss is not None:
         return loss.output_activation or "sigmoid"
     return "identity" if str(cfg.loss).startswith("bernoulli") else "sigmoid"
+
+
+def check_targets(cfg: TrainConfig, data: Any) -> None:
+    """Refuse a loss or output that cannot reach the targets: a silent wrong answer otherwise."""
+    lo, hi = float(data.targets.min()), float(data.targets.max())
+    if lo >= 0 and hi <= 1:
+        return
+    if str(cfg.loss).startswith("bernoulli"):
+        raise ValueError(f"the Bernoulli loss needs targets in [0, 1] (probabilities of a pixel being on), and these "
+                         f"range from {lo:.3g} to {hi:.3g}. Fix: use --loss gaussian:0.1, or scale the data to [0, 1].")
+    if output_activation(cfg) == "sigmoid":
+        raise ValueError(f"a sigmoid output lies in (0, 1), and the targets range from {lo:.3g} to {hi:.3g}. "
+                         "Fix: --output-activation identity, or scale the data to [0, 1].")

@@ -32,6 +32,11 @@ class RunState:
     best: dict = field(default_factory=lambda: {"val_loss": math.inf, "epoch": -1, "bad_epochs": 0})
     running: list = field(default_factory=lambda: [0.0, 0])  # this epoch's summed training loss, examples
 
+    def summary(self) -> dict[str, Any]:
+        """The history in short, as model.npz keeps it."""
+        return {"epochs": len(self.history), "best_epoch": self.best["epoch"] + 1,
+                "best_val_loss": self.best["val_loss"], "last": self.history[-1] if self.history else None}
+
     @classmethod
     def start(cls, seed: int, be: Backend) -> "RunState":
         """A new run's state: generators seeded from the run's seed."""
