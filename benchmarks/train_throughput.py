@@ -44,7 +44,10 @@ def layer_sizes(hidden):
 def scratchdae_worker(args):
     from scratchdae import Adam, Autoencoder, GaussianNLL, get_backend, get_corruption, prepare_images
     from scratchdae.data import load_dataset
-    from scratchdae.loop import train_step
+    try:
+        from scratchdae.loop import train_step
+    except ImportError:  # an older checkout (--base): the loop's module was scratchdae.train
+        from scratchdae.train import train_step
 
     try:
         from scratchdae.fast import accelerate, keep_freed_host_memory
