@@ -55,14 +55,15 @@ def save_npz(path: str | Path, arrays: dict[str, Array], header: dict[str, Any])
     return Path(path)
 
 
-def load_npz(path: str | Path, kind: str | None = None,
-             embedded: dict[str, str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def load_npz(path: str | Path, kind: str | None = None, embedded: dict[str, str] | None = None,
+             header_only: bool = False) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read ``(arrays, header)``, checking the format, version, kind and the whole header.
 
     Only the members a checkpoint of that kind holds are read (an unknown member is
     never inflated), and each one's size is checked against what the header's
     architecture allows before it is read. ``embedded`` (prefix -> header entry) also
-    reads the arrays of models embedded in the file, each checked against its own header.
+    reads the arrays of models embedded in the file, each checked against its own header. ``header_only``
+    reads and checks the header alone, and returns no arrays.
     """
     if not isinstance(path, (str, Path)):
         raise TypeError(f"a model file's path must be a str or Path, got {type(path).__name__}. Fix: "
@@ -92,6 +93,8 @@ def load_npz(path: str | Path, kind: str | None = None,
                                       "a model.npz written by scratchdae train.")
             header = _parse_header(path, _read_member(path, z, members["__header__"], MAX_HEADER_BYTES))
             check_header(header, path, kind)
+            if header_only:
+                return {}, header
             embedded = {prefix: entry for prefix, entry in (embedded or {}).items() if entry in header}
             for entry in embedded.values():
                 check_header(header[entry], f"{path} (its {entry.replace('_', ' ')})", "model")

@@ -40,7 +40,7 @@ from .files import check_folder, folder_lock, make_folder
 from .inference import evaluate_arrays
 from .losses import Loss, get_loss
 from .model import Autoencoder
-from .optim import get_optimizer, learning_rate
+from .optim import learning_rate
 from .progress import Progress
 from .run.config import TrainConfig, check_targets, output_activation, settle, settle_inputs
 from .run.folder import StopFlag, check_new_run, new_run_dir, write_history
@@ -127,7 +127,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
                         activation=cfg.activation, output_activation=output_activation(cfg, loss), tied=cfg.tied,
                         variance_head=loss.needs_variance_head, seed=cfg.seed, backend=be, dtype="float32")
     corrupt = get_corruption(cfg.noise)
-    opt = fast.accelerate(get_optimizer(cfg.optimizer, **cfg.optimizer_settings()))  # speed: the same numbers
+    opt = fast.accelerate(cfg.build_optimizer())  # speed: the same numbers as the plain step
     state = RunState.start(cfg.seed, be)
     params = parameters(model, loss)
     if saved:

@@ -53,7 +53,8 @@ class Application:
     """What an application built on the core tells it: the task its models name in their headers, the
     TrainConfig defaults for that task, the command that trains it, its own settings (which runs saved among
     the core's in earlier versions), those it no longer has, and how its models denoise files
-    (``denoise(model_path, inputs, out, backend) -> [paths]``)."""
+    (``denoise(model, loss, header, [model_path] or [], backend, inputs, out) -> [paths]``, as
+    :func:`scratchdae.evaluate.denoise` calls it)."""
 
     task: str
     defaults: dict

@@ -750,7 +750,6 @@ def test_the_worst_pages_figure_outlines_the_marks_in_red(tmp_path):
 
 def test_runs_saved_before_two_stages_and_other_folders_resume(tmp_path, monkeypatch):
     from scratchdae.checkpoint import load_npz
-    from scratchdae import TrainConfig
 
     kw = dict(pages=2, windows_per_page=200, epochs=2, hidden=(8,), quiet=True, figures=False)
     train_cleaner(out=tmp_path / "old", stages=1, mark_windows=0.0, on_step=stop_at(1, 1), **kw)
@@ -797,3 +796,13 @@ def test_a_second_stage_saved_before_it_kept_the_paper_resumes_running_everywher
     (tmp_path / "both" / "stages.json").write_text(json.dumps(settings))
     assert train_cleaner(out=tmp_path / "both", resume=True, quiet=True).stopped == "finished"
     assert load_model(tmp_path / "both" / "model.npz")[2]["window"]["keep_paper"] == 0.0
+
+
+def test_a_header_can_be_read_and_checked_without_its_arrays(stacked, tmp_path):
+    from scratchdae.checkpoint import CheckpointError, load_npz
+
+    _, out, _ = stacked
+    arrays, header = load_npz(out / "model.npz", kind="model", header_only=True)
+    assert arrays == {} and header == load_npz(out / "model.npz")[1]
+    with pytest.raises(CheckpointError, match="expected a 'training-state'"):
+        load_npz(out / "model.npz", kind="training-state", header_only=True)

@@ -25,18 +25,18 @@ def add_labelled_data(p: Any, what: str) -> None:
     """--dataset and --data-dir of the commands that need labelled digits."""
     p.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], default=None,
                    help=f"{what} (mnist-sample; with only --data-dir: the IDX files in that folder)")
-    p.add_argument("--data-dir", type=path, default=None,
+    p.add_argument("--data-dir", type=path_arg, default=None,
                    help="a folder of IDX files with labels, or where --dataset's are")
 
 
-def path(text: str) -> str:
+def path_arg(text: str) -> str:
     """An argparse type: a file or folder name, not empty (an unset shell variable gives '')."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; expected a file or folder name (an unset shell variable?)")
     return text
 
 
-def seed(text: str) -> int:
+def seed_arg(text: str) -> int:
     """An argparse type: a seed, an integer >= 0."""
     try:
         value = int(text)
@@ -57,7 +57,7 @@ def sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected layer sizes like 1000 or 512,128, got {text!r}") from None
 
 
-def dataset(text: str) -> str:
+def dataset_arg(text: str) -> str:
     """An argparse type: a data set ``scratchdae train`` trains on."""
     from ..data import DATASETS
     from ..toy import TOY_DATASETS
@@ -71,16 +71,19 @@ def dataset(text: str) -> str:
     return text
 
 
-def add_settings(p: argparse.ArgumentParser, cls: type, defaults: dict[str, str], skip: tuple = ()) -> None:
+def add_settings(p: argparse.ArgumentParser, cls: type, defaults: dict[str, str],
+                 skip: tuple = ()) -> dict[str, argparse._ArgumentGroup]:
     """One option for each field of a settings dataclass (TrainConfig, DocumentsConfig), in its group, with the
     field's help and ``defaults[name]`` (the default as the help shows it). Options left out stay None, so the
-    settings' own defaults (which depend on the task) apply."""
+    settings' own defaults (which depend on the task) apply. Returns the groups by name."""
     groups = {}
     for f in fields(cls):
         meta = f.metadata
         if not meta.get("option", True) or f.name in skip:
             continue
-        g = groups.get(meta["group"]) or groups.setdefault(meta["group"], p.add_argument_group(meta["group"]))
+        if meta["group"] not in groups:
+            groups[meta["group"]] = p.add_argument_group(meta["group"])
+        g = groups[meta["group"]]
         kwargs = dict(meta["cli"])
         kind = kwargs.pop("type", None)
         if f.type is bool:
@@ -90,6 +93,7 @@ def add_settings(p: argparse.ArgumentParser, cls: type, defaults: dict[str, str]
         shown = defaults.get(f.name)
         g.add_argument(f"--{f.name.replace('_', '-')}", default=None,
                        help=meta["help"] + (f" ({shown})" if shown not in (None, "") else ""), **kwargs)
+    return groups
 
 
 def shown_defaults(*configs: tuple[str, object]) -> dict[str, str]:
@@ -147,4 +151,5 @@ def count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
-TYPES = {"sizes": sizes, "seed": seed, "path": path}  # the parsers a setting's metadata names
+# the parsers a setting's metadata names
+TYPES = {"sizes": sizes, "seed": seed_arg, "path": path_arg, "dataset": dataset_arg}

@@ -2,16 +2,16 @@ r"""``scratchdae denoise``: denoise PNG images (digits, or pages of any size) wi
 import argparse
 import os
 
-from .common import add_backend, add_output, path, print_json
+from .common import add_backend, add_output, path_arg, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the command's parser; its handler is :func:`run`."""
     p = sub.add_parser("denoise", help="denoise PNG images with a trained model")
-    p.add_argument("--model", type=path, required=True, help="a model.npz written by scratchdae train")
-    p.add_argument("inputs", type=path, nargs="+",
+    p.add_argument("--model", type=path_arg, required=True, help="a model.npz written by scratchdae train")
+    p.add_argument("inputs", type=path_arg, nargs="+",
                    help="PNG images of the size the model was trained on (a document model: pages of any size)")
-    p.add_argument("--out", type=path, required=True, help="folder for the denoised PNGs (same names, ending in .png)")
+    p.add_argument("--out", type=path_arg, required=True, help="folder for the denoised PNGs (same names, ending in .png)")
     p.add_argument("--overwrite", action="store_true", help="replace files of those names already in --out")
     add_output(p)
     add_backend(p)

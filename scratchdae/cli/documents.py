@@ -2,7 +2,8 @@ r"""``scratchdae documents train|generate|evaluate|submit``: the dirty-documents
 import argparse
 
 from ..files import check_outputs
-from .common import add_backend, add_output, add_settings, count, log_for, path, print_json, seed, shown_defaults
+from .common import (add_backend, add_output, add_settings, count, log_for, path_arg, print_json, seed_arg,
+                     shown_defaults)
 from .train import add_training_options, report
 
 
@@ -19,28 +20,28 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Train a document cleaner on generated pages, or on a Kaggle folder "
                                     "(--data-dir with train/ and train_cleaned/). Defaults in parentheses.")
     add_settings(q, DocumentsConfig, shown_defaults(("", DocumentsConfig())))
-    q.add_argument("--data-dir", type=path, default=None,
+    q.add_argument("--data-dir", type=path_arg, default=None,
                    help="a Kaggle dirty-documents folder (train/, train_cleaned/); default: generated pages")
     add_training_options(q, shown_defaults(("", TrainConfig(dataset="documents"))),
                          skip=("dataset", "data_dir", "max_train", "n_points"))
     q.set_defaults(func=run_train)
     q = dsub.add_parser("generate", help="write generated (noisy, clean) pages in Kaggle's layout")
-    q.add_argument("--out", type=path, required=True,
+    q.add_argument("--out", type=path_arg, required=True,
                    help="a new folder: train/, train_cleaned/, test/, manifest.json")
     q.add_argument("--pages", type=int, default=144, help="training pages, noisy and clean (144, as Kaggle)")
     q.add_argument("--test-pages", type=int, default=0, help="test pages, noisy only (0)")
-    q.add_argument("--seed", type=seed, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
+    q.add_argument("--seed", type=seed_arg, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
     add_page_choices(q)
     add_output(q)
     q.set_defaults(func=run_generate)
     q = dsub.add_parser("evaluate", help="RMSE of a document model beside the baselines")
-    q.add_argument("--model", type=path, required=True,
+    q.add_argument("--model", type=path_arg, required=True,
                    help="a model.npz written by scratchdae documents train")
-    q.add_argument("--data-dir", type=path, help="a Kaggle-style folder (scores train/ against train_cleaned/); "
+    q.add_argument("--data-dir", type=path_arg, help="a Kaggle-style folder (scores train/ against train_cleaned/); "
                                       "default: freshly generated pages")
     q.add_argument("--pages", type=int, default=None, help="generated pages to score (20)")
-    q.add_argument("--seed", type=seed, default=12345, help="seed of the generated pages (12345)")
-    q.add_argument("--figure", type=path, default=None,
+    q.add_argument("--seed", type=seed_arg, default=12345, help="seed of the generated pages (12345)")
+    q.add_argument("--figure", type=path_arg, default=None,
                    help="write the three pages the model cleaned worst (noisy | cleaned | truth) to this PNG")
     q.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     q.add_argument("--generator", choices=["main", "other"], default="main",
@@ -50,10 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_backend(q)
     q.set_defaults(func=run_evaluate)
     q = dsub.add_parser("submit", help="clean test/ pages into Kaggle's submission CSV (streamed)")
-    q.add_argument("--model", type=path, required=True,
+    q.add_argument("--model", type=path_arg, required=True,
                    help="a model.npz written by scratchdae documents train")
-    q.add_argument("--test-dir", type=path, required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
-    q.add_argument("--csv", type=path, help="the submission file to write (id,value); required")
+    q.add_argument("--test-dir", type=path_arg, required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
+    q.add_argument("--csv", type=path_arg, help="the submission file to write (id,value); required")
     q.add_argument("--overwrite", action="store_true", help="replace the --csv file if it exists")
     add_output(q)
     add_backend(q)

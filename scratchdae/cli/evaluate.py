@@ -1,20 +1,20 @@
 r"""``scratchdae evaluate``: corrupt, denoise and score images with a trained model."""
 import argparse
 
-from .common import add_backend, add_output, log_for, path, print_json, seed
+from .common import add_backend, add_output, log_for, path_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the command's parser; its handler is :func:`run`."""
     p = sub.add_parser("evaluate", help="corrupt, denoise and score images with a trained model")
-    p.add_argument("--model", type=path, required=True, help="a model.npz written by scratchdae train")
+    p.add_argument("--model", type=path_arg, required=True, help="a model.npz written by scratchdae train")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--images", type=path, help="an IDX file of images (raw or .gz)")
+    src.add_argument("--images", type=path_arg, help="an IDX file of images (raw or .gz)")
     src.add_argument("--dataset", choices=["mnist-sample", "mnist", "fashion-mnist"], help="its test split")
-    p.add_argument("--data-dir", type=path,
+    p.add_argument("--data-dir", type=path_arg,
                    help="a folder of IDX files (its test split), or where --dataset's files are")
     p.add_argument("--noise", help="noise spec (default: the one the model was trained with)")
-    p.add_argument("--seed", type=seed, default=0, help="seed of the corruption (0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the corruption (0)")
     add_output(p)
     add_backend(p)
     p.set_defaults(func=run)

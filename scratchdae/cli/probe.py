@@ -1,7 +1,8 @@
 r"""``scratchdae probe``: linear-probe accuracy of a model's code, with McNemar's exact test."""
 import argparse
 
-from .common import add_backend, add_labelled_data, add_output, labelled_dataset, log_for, path, print_json, seed
+from .common import (add_backend, add_labelled_data, add_output, labelled_dataset, log_for, path_arg, print_json,
+                     seed_arg)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -10,12 +11,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Fit softmax regression on the code h = E(x) of the labelled training digits, "
                                    "on the raw pixels, and on the code of a random network of the same shape; "
                                    "test on the test digits; compare each pair with McNemar's exact test.")
-    p.add_argument("--model", type=path, required=True, help="a model.npz trained on digits")
+    p.add_argument("--model", type=path_arg, required=True, help="a model.npz trained on digits")
     p.add_argument("--compare", action="append", metavar="NAME=FILE",
                    help="another model's code to probe beside it (repeatable), e.g. plain=runs/plain/model.npz")
     add_labelled_data(p, "labelled images")
     p.add_argument("--max-train", type=int, default=None, help="probe on only the first N training images")
-    p.add_argument("--seed", type=seed, default=0, help="seed of the probe and the random network (0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the probe and the random network (0)")
     add_output(p)
     add_backend(p)
     p.set_defaults(func=run)

@@ -1,7 +1,8 @@
 r"""``scratchdae sample``: the DAE Markov chain and measures of its samples."""
 import argparse
 
-from .common import add_backend, add_labelled_data, add_output, labelled_dataset, log_for, path, print_json, seed
+from .common import (add_backend, add_labelled_data, add_output, labelled_dataset, log_for, path_arg, print_json,
+                     seed_arg)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,15 +13,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "chains; measure the last images of many chains against real digits: recognised "
                                    "by a linear probe, distance to the nearest training digit (copies), grey share "
                                    "of ink (blur), and how often a chain changes digit (mixing).")
-    p.add_argument("--model", type=path, required=True, help="a model.npz trained on digits")
-    p.add_argument("--out", type=path, required=True, help="folder for chain_noise.png and chain_digit.png")
+    p.add_argument("--model", type=path_arg, required=True, help="a model.npz trained on digits")
+    p.add_argument("--out", type=path_arg, required=True, help="folder for chain_noise.png and chain_digit.png")
     p.add_argument("--overwrite", action="store_true", help="replace those figures if --out holds them")
     p.add_argument("--steps", type=int, default=100, help="steps of the chain (100)")
     p.add_argument("--chains", type=int, default=10, help="chains drawn in each figure (10)")
     p.add_argument("--quality-chains", type=int, default=300,
                    help="chains from noise whose last images are measured (300; 0 skips the measures)")
     add_labelled_data(p, "the real images to compare with")
-    p.add_argument("--seed", type=seed, default=0, help="seed of the starting noise and the chain (0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the starting noise and the chain (0)")
     add_output(p)
     add_backend(p)
     p.set_defaults(func=run)

@@ -2,7 +2,7 @@ r"""``scratchdae score``: a toy model's score field and denoiser against the exa
 import argparse
 
 from ..files import check_outputs
-from .common import add_backend, add_output, path, print_json, seed
+from .common import add_backend, add_output, path_arg, print_json, seed_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -11,10 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="For a model trained with --dataset toy:NAME --noise gaussian:S: compare "
                                    "(r(x) - x)/S^2 with the exact score of the smoothed data, and r(x~) with the "
                                    "exact posterior mean E[x | x~], on points drawn from p_S.")
-    p.add_argument("--model", type=path, required=True, help="a model.npz trained on toy:NAME with Gaussian noise")
+    p.add_argument("--model", type=path_arg, required=True, help="a model.npz trained on toy:NAME with Gaussian noise")
     p.add_argument("--points", type=int, default=20_000, help="points drawn from p_s to average over (20000)")
-    p.add_argument("--seed", type=seed, default=0, help="seed of those points (0)")
-    p.add_argument("--figure", type=path, default=None, help="also write the learned and exact fields to this PNG")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of those points (0)")
+    p.add_argument("--figure", type=path_arg, default=None, help="also write the learned and exact fields to this PNG")
     p.add_argument("--overwrite", action="store_true", help="replace the --figure file if it exists")
     add_output(p)
     add_backend(p)

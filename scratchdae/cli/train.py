@@ -2,7 +2,7 @@ r"""``scratchdae train``: train a DAE on digits or toy points; one option for ea
 import argparse
 from typing import Any
 
-from .common import add_backend, add_settings, dataset, print_json, shown_defaults
+from .common import add_backend, add_settings, print_json, shown_defaults
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,11 +21,7 @@ def add_training_options(p: argparse.ArgumentParser, defaults: dict[str, str], s
     documents train`` has them too."""
     from ..run.config import TrainConfig
 
-    add_settings(p, TrainConfig, defaults, skip)
-    for action in p._actions:  # the data set's names are checked as they are read
-        if action.dest == "dataset":
-            action.type = dataset
-    g = next(g for g in p._action_groups if g.title == "running")
+    g = add_settings(p, TrainConfig, defaults, skip)["running"]
     add_backend(g)
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--json", action="store_true",

@@ -7,12 +7,11 @@ each field of both. The window sizes and the paper threshold are checked by
 the object that uses them, :class:`~scratchdae.documents.windows.WindowSpec`;
 this module says which option to change.
 """
-import numbers
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..run.config import setting
+from ..run.config import normalise_fields, setting
 from .generate import BACKGROUNDS, FONT_FAMILIES, MAX_PAGES
 from .windows import REMOVED, WindowSpec
 
@@ -56,14 +55,7 @@ class DocumentsConfig:
                             "heavier and lighter strokes and ink that bled into the paper", "documents")
 
     def __post_init__(self):
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.type is int and isinstance(v, numbers.Integral) and not isinstance(v, bool):
-                setattr(self, f.name, int(v))  # NumPy integers are fine
-            elif f.type is float and isinstance(v, numbers.Real) and not isinstance(v, bool):
-                setattr(self, f.name, float(v))  # NumPy floats too; the settings are saved as JSON
-        if not isinstance(self.variety, bool):
-            raise TypeError(f"variety must be True or False, got {self.variety!r}.")
+        normalise_fields(self)  # NumPy numbers are fine; the settings are saved as JSON
         if self.first_stage is not None:
             if not str(self.first_stage).strip():
                 raise ValueError("first_stage is empty. Fix: --first-stage FILE, or leave it out.")
@@ -126,18 +118,18 @@ class DocumentsConfig:
 
 
 FIELDS = {f.name: f for f in fields(DocumentsConfig)}
-# Settings that runs saved in earlier versions and that are gone: the three window features measured as changing
-# nothing (docs/documents.md), the machine's own fonts (pages that differ between machines), and the spacing of a
-# second stage's view of the first (FIRST_VIEW).
-GONE = {**dict.fromkeys(REMOVED, 0), "system_fonts": False, "first_view": None}
+# Settings that runs saved in earlier versions and that are gone, with the values a run could have kept them at
+# (off, or the value now fixed): the three window features measured as changing nothing (docs/documents.md), the
+# machine's own fonts (pages that differ between machines), and the spacing of a second stage's view of the first.
+GONE = {**dict.fromkeys(REMOVED, (0,)), "system_fonts": (False,), "first_view": (None, FIRST_VIEW)}
 
 
 def from_saved(saved: dict[str, Any], where: str) -> DocumentsConfig:
     """The documents settings a run saved (``saved`` holds them, maybe among the core's), read as they were meant
     then: a run saved before documents had two stages has one; a second stage saved before it kept the first
     stage's paper keeps none. A setting that is gone is refused when it was on."""
-    for name, off in GONE.items():
-        if saved.get(name, off) not in (off, FIRST_VIEW if name == "first_view" else off):
+    for name, kept in GONE.items():
+        if saved.get(name, kept[0]) not in kept:
             raise ValueError(f"{where} was trained with {name}={saved[name]!r}, a setting scratchdae no longer has "
                              "(docs/documents.md). Fix: start a new run in another --out folder.")
     settings = {k: v for k, v in saved.items() if k in FIELDS}

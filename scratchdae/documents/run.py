@@ -24,7 +24,7 @@ from typing import Any, Callable
 from ..checkpoint import CheckpointError, load_npz
 from ..files import atomic_write, check_folder, make_folder
 from ..loop import TrainResult, train
-from ..run.config import RESUME_MAY_CHANGE, TrainConfig, changed_on_resume
+from ..run.config import RESUME_MAY_CHANGE, TrainConfig, refuse_changes
 from ..run.folder import new_run_dir
 from ..tasks import validation_count
 from .config import FIELDS, FIRST_STAGE_FOLDER, DocumentsConfig, from_saved
@@ -81,7 +81,7 @@ def _resume(config: DocumentsConfig | None, given: dict[str, Any], settings: dic
     docs = _saved_documents(out)
     if docs is None:  # nothing to resume, or a damaged checkpoint: the core's resume says which, and the fix
         return train(resume=True, on_step=on_step, **settings)
-    _refuse_changes(given, docs)
+    refuse_changes(given, docs)
     return train(resume=True, data=_rows(docs), on_step=on_step, **settings)
 
 
@@ -89,7 +89,7 @@ def _saved_documents(out: Path) -> DocumentsConfig | None:
     """The documents settings of the run in ``out``, from its checkpoint (None where there is none to read). Runs of
     earlier versions kept them among the core's settings. The run's own first stage moves with its folder."""
     try:
-        _, header = load_npz(out / "checkpoint.npz", kind="training-state")
+        _, header = load_npz(out / "checkpoint.npz", kind="training-state", header_only=True)
     except (CheckpointError, OSError):
         return None
     saved = header.get("documents", header["config"])
@@ -102,16 +102,6 @@ def _saved_documents(out: Path) -> DocumentsConfig | None:
     if docs.first_stage == str(then):  # two stages: the first stage moves with OUT
         docs.first_stage = str(out / FIRST_STAGE_FOLDER / "model.npz")
     return docs
-
-
-def _refuse_changes(given: dict[str, Any], docs: DocumentsConfig) -> None:
-    """A resume may not change a documents setting (the same value again is fine)."""
-    def same(k, v):
-        return (os.path.abspath(v) if k == "first_stage" and v else v) == getattr(docs, k)
-
-    changed = sorted(k for k, v in given.items() if v is not None and not same(k, v))
-    if changed:
-        raise ValueError(changed_on_resume(changed, docs))
 
 
 def _train_stacked(docs: DocumentsConfig, settings: dict[str, Any], on_step: Callable | None) -> TrainResult:
@@ -172,11 +162,8 @@ def _resume_stacked(out: Path, given: dict[str, Any], settings: dict[str, Any],
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise CheckpointError(f"{stages_file}, the settings of this two-stage run, cannot be read ({err}). Fix: "
                               "restore it, or start a new run in another --out folder.") from None
-    changed = sorted(k for k in settings if k not in RESUME_MAY_CHANGE and k != "dataset"
-                     and settings[k] != getattr(cfg, k))
-    if changed:
-        raise ValueError(changed_on_resume(changed, cfg))
-    _refuse_changes(given, docs)
+    refuse_changes(settings, cfg)
+    refuse_changes(given, docs)
     allowed = {k: v for k, v in settings.items() if k in RESUME_MAY_CHANGE and k != "out"}
     first = train_cleaner(resume=True, out=str(out / FIRST_STAGE_FOLDER), on_step=on_step, **allowed)
     kept = {k: v for k, v in cfg.saved().items() if k not in ("task", "out")}

@@ -94,11 +94,10 @@ class WindowSpec:
         """The spec a model header's window entry describes. The entries of window features no longer built
         (``REMOVED``) are accepted at 0, their off value; a model that used one is refused, by name."""
         entries = dict(entries)
-        used = {name: entries.pop(name) for name in REMOVED if entries.get(name, 0) != 0}
-        for name in REMOVED:
-            entries.pop(name, None)
+        gone = {name: entries.pop(name, 0) for name in REMOVED}
+        used = [(name, value) for name, value in gone.items() if value]
         if used:
-            name, value = next(iter(used.items()))
+            name, value = used[0]
             raise RemovedFeature(f"it was trained with {name}={value!r}, a window feature scratchdae no longer "
                                  "builds (measured as changing nothing: docs/documents.md). Fix: retrain without it.")
         return cls(**entries)

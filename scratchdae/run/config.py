@@ -36,7 +36,7 @@ class TrainConfig:
     # data
     dataset: str = setting("mnist-sample", "mnist-sample, mnist, fashion-mnist or toy:mixture8|spiral|rings (toy: "
                            "2-D points with an exact score); with only --data-dir: the IDX files in that folder",
-                           "data")
+                           "data", type="dataset")
     data_dir: str = setting(None, "a folder of IDX files, or where --dataset's files go", "data", metavar="DIR")
     task: str = setting(None, "images | points | an application's task; default: from the data set "
                         "(train(inputs=X): from X's width)", "data", option=False)
@@ -104,7 +104,7 @@ class TrainConfig:
                                                  math.isfinite(self.max_seconds) and self.max_seconds > 0):
             raise ValueError(f"max_seconds must be a finite number of seconds > 0, got {self.max_seconds!r}. "
                              "Fix: e.g. --max-seconds 60, or leave it out.")
-        self.optimizer_settings()  # the optimizer judges its own settings (lr, momentum, weight decay)
+        self.build_optimizer()  # the optimizer judges its own settings (lr, momentum, weight decay)
         self._refuse_what_does_not_apply()
         try:
             learning_rate(1.0, 0, self.epochs, self.lr_schedule)  # a schedule that cannot work is refused now
@@ -113,19 +113,13 @@ class TrainConfig:
 
     def _normalise(self) -> None:
         """Booleans are booleans, paths are text, NumPy numbers are Python numbers (the config is saved as JSON)."""
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.type is bool and not isinstance(v, bool):  # "no" would be true
-                raise TypeError(f"{f.name} must be True or False, got {v!r}.")
-            if f.name in ("data_dir", "out"):  # a Path is fine; saved as text
-                if isinstance(v, Path):
-                    setattr(self, f.name, str(v))
-                if v is not None and not str(v).strip():
-                    raise ValueError(f"{f.name} is empty. Fix: --{f.name.replace('_', '-')} FOLDER, or leave it out.")
-            elif f.type is int and isinstance(v, numbers.Integral) and not isinstance(v, bool):
-                setattr(self, f.name, int(v))  # NumPy integers are fine
-            elif f.type is float and isinstance(v, numbers.Real) and not isinstance(v, bool):
-                setattr(self, f.name, float(v))
+        normalise_fields(self)
+        for name in ("data_dir", "out"):  # a Path is fine; saved as text
+            v = getattr(self, name)
+            if isinstance(v, Path):
+                setattr(self, name, str(v))
+            if v is not None and not str(v).strip():
+                raise ValueError(f"{name} is empty. Fix: --{name.replace('_', '-')} FOLDER, or leave it out.")
         for name in ("hidden", "decoder_hidden"):
             v = getattr(self, name)
             if v is not None:
@@ -166,20 +160,19 @@ class TrainConfig:
             raise ValueError(f"{', '.join(ignored)} would be ignored here ({why}). Fix: drop "
                              f"{'it' if len(ignored) == 1 else 'them'}, or choose the data set or optimizer meant.")
 
-    def optimizer_settings(self) -> dict[str, Any]:
-        """The optimizer's keyword arguments, checked by the optimizer itself; its words become the options'."""
+    def build_optimizer(self) -> Any:
+        """The run's optimizer, which checks its own settings; its words become the options'."""
         kwargs = dict(lr=self.lr, weight_decay=self.weight_decay)
         if self.optimizer == "sgd":
             kwargs.update(momentum=self.momentum, nesterov=self.nesterov)
         try:
-            get_optimizer(self.optimizer, **kwargs)
+            return get_optimizer(self.optimizer, **kwargs)
         except (ValueError, TypeError) as err:
             text = str(err).replace("learning rate lr", "lr")
             for name in ("weight_decay", "momentum", "lr"):
                 text = text.replace(f"Fix: pass e.g. {name}=", f"Fix: e.g. --{name.replace('_', '-')} ")
                 text = text.replace(f"Fix: e.g. {name}=", f"Fix: e.g. --{name.replace('_', '-')} ")
             raise type(err)(text) from None
-        return kwargs
 
     @classmethod
     def from_saved(cls, saved: dict[str, Any], **overrides: Any) -> "TrainConfig":
@@ -199,8 +192,36 @@ class TrainConfig:
         return asdict(self)
 
 
+def normalise_fields(settings: Any) -> None:
+    """A settings dataclass's fields as its JSON file keeps them: a NumPy integer or float given for an int or
+    float field becomes a Python one; a bool field must be True or False ("no" would be true)."""
+    for f in fields(settings):
+        v = getattr(settings, f.name)
+        if f.type is bool and not isinstance(v, bool):
+            raise TypeError(f"{f.name} must be True or False, got {v!r}.")
+        if f.type is int and isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            setattr(settings, f.name, int(v))
+        elif f.type is float and isinstance(v, numbers.Real) and not isinstance(v, bool):
+            setattr(settings, f.name, float(v))
+
+
 FIELDS = {f.name: f for f in fields(TrainConfig)}
 RESUME_MAY_CHANGE = {"out", "epochs", "max_seconds", "quiet", "backend", "figures"}
+
+
+def refuse_changes(given: dict[str, Any], saved: Any) -> None:
+    """A resume continues a run with its own settings (TrainConfig's or an application's): refuse ``given``
+    settings that differ from the ``saved`` ones, compared as the settings read them (``hidden=1000`` is
+    ``(1000,)``), except those in RESUME_MAY_CHANGE. The same values again are fine."""
+    try:
+        now = type(saved)(**{**asdict(saved), **given})
+        changed = sorted(k for k in given if k not in RESUME_MAY_CHANGE and getattr(now, k) != getattr(saved, k))
+    except (TypeError, ValueError):  # the given settings do not even fit together with the saved ones
+        changed = sorted(k for k in given if k not in RESUME_MAY_CHANGE and given[k] != getattr(saved, k))
+        if not changed:
+            raise
+    if changed:
+        raise ValueError(changed_on_resume(changed, saved))
 
 
 def changed_on_resume(changed: list[str], saved: Any) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backend import Backend
 from ..checkpoint import CheckpointError, load_model, load_npz, model_arrays, model_header, restore_model, save_npz
-from .config import RESUME_MAY_CHANGE, TrainConfig, changed_on_resume
+from .config import TrainConfig, refuse_changes
 
 
 @dataclass
@@ -92,15 +92,8 @@ def read_checkpoint(out: Path, overrides: dict[str, Any], log: Callable[[str], N
     if epochs is not None and epochs < header["epoch"]:
         raise ValueError(f"--epochs {epochs} asks for fewer epochs than the {header['epoch']} this run "
                          f"has done. Fix: --epochs {header['epoch'] + 1} or more to train further.")
-    try:
-        cfg = TrainConfig(**{**asdict(saved), **overrides, "out": str(out)})
-        changed = sorted(k for k in overrides if k not in RESUME_MAY_CHANGE and getattr(cfg, k) != getattr(saved, k))
-    except (TypeError, ValueError):  # the new settings do not even fit together with the saved ones
-        changed = sorted(k for k in overrides if k not in RESUME_MAY_CHANGE and overrides[k] != getattr(saved, k))
-        if not changed:
-            raise
-    if changed:  # the same values again are fine: the command that started the run, with --resume added
-        raise ValueError(changed_on_resume(changed, saved))
+    refuse_changes(overrides, saved)  # the command that started the run, with --resume added, is fine
+    cfg = TrainConfig(**{**asdict(saved), **overrides, "out": str(out)})
     log(f"resuming {out} at epoch {header['epoch'] + 1}, step {header['step']}")
     return Saved(cfg, arrays, header, path)
 
