@@ -5,7 +5,6 @@ and reports MSE, PSNR (P1) and NLL for the noisy input and for the
 reconstruction. ``denoise`` reads PNG images, writes the model's
 reconstructions as PNG images of the same names.
 """
-import numbers
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from .metrics import psnr
 from .inference import evaluate_arrays, prepare_images, reconstruct
 from .model import Autoencoder
 from .tasks import application
+from .validation import check_seed
 
 # the noisy input as a prediction has an NLL only where the loss needs nothing but a mean
 NOISY_NLL_LOSSES = ("gaussian", "gaussian-learned", "mse")
@@ -82,9 +82,7 @@ def evaluate(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], *,
     source = str(model) if isinstance(model, (str, Path)) else "the model"
     model, loss, header = _model(model, backend)
     require_images(header, "evaluate", source)
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: seed=0.")
-    seed = int(seed)
+    seed = check_seed(seed)
     be = model.backend
     if images is not None:
         source = str(images) if isinstance(images, (str, Path)) else "images"

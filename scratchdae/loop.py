@@ -116,13 +116,13 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     data = load_task_data(cfg, inputs, val_inputs, data, log)
     record = {"name": data.name, "source": data.source, **data.fingerprint()}
     check_same_data(saved, record, out)
-    check_targets(cfg, data)
+    loss = get_loss(cfg.loss, backend=be, dtype="float32")
+    check_targets(cfg, loss, data)
     X_in, X_val_in = be.asarray(data.inputs), be.asarray(data.val_inputs)  # on the device, copied once
     same = data.targets is data.inputs  # digits: the targets are the inputs, before corruption
     X, X_val = (X_in, X_val_in) if same else (be.asarray(data.targets), be.asarray(data.val_targets))
 
-    # -- model, loss, corruption, optimizer; start or resume ---------------------
-    loss = get_loss(cfg.loss, backend=be, dtype="float32")
+    # -- model, corruption, optimizer; start or resume --------------------------
     model = Autoencoder(X_in.shape[1], cfg.hidden, decoder_hidden=cfg.decoder_hidden, n_out=X.shape[1],
                         activation=cfg.activation, output_activation=output_activation(cfg, loss), tied=cfg.tied,
                         variance_head=loss.needs_variance_head, seed=cfg.seed, backend=be, dtype="float32")

@@ -23,7 +23,7 @@ from typing import Any
 
 from .backend import Array, Backend, DType, check_dtype, get_backend
 from .layers import Dense, TiedDense
-from .validation import check_array, check_fits_memory
+from .validation import check_array, check_fits_memory, check_seed
 
 
 class Sequential:
@@ -56,7 +56,7 @@ class Sequential:
         return f"Sequential(\n{inner}\n)"
 
 
-def _parse_sizes(hidden, name="hidden"):
+def layer_sizes(hidden, name="hidden"):
     """Layer sizes as a tuple of positive ints; ``decoder_hidden`` may be empty (decode the code directly)."""
     if isinstance(hidden, numbers.Integral):
         hidden = (hidden,)
@@ -78,9 +78,9 @@ def parameter_shapes(n_in: int, hidden: int | Sequence[int], *, decoder_hidden: 
     out in Python integers before anything is allocated (a size typed by mistake cannot
     overflow, and a model file can be checked before its weights are built)."""
     n_out = n_in if n_out is None else n_out
-    hidden = list(_parse_sizes(hidden))
+    hidden = list(layer_sizes(hidden))
     mirror = hidden[-2::-1]
-    decoder_hidden = mirror if decoder_hidden is None else list(_parse_sizes(decoder_hidden, "decoder_hidden"))
+    decoder_hidden = mirror if decoder_hidden is None else list(layer_sizes(decoder_hidden, "decoder_hidden"))
     shapes = {}
     enc, dec = [n_in, *hidden], [hidden[-1], *decoder_hidden, n_out]
     for i, (a, b) in enumerate(zip(enc[:-1], enc[1:])):
@@ -145,11 +145,10 @@ class Autoencoder:
             if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
                 raise ValueError(f"{label} must be a positive int, got {n!r}. Fix: e.g. {label}=784.")
         n_in, n_out = int(n_in), int(n_out)
-        if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
-            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}. Fix: e.g. seed=0.")
-        hidden = list(_parse_sizes(hidden))
+        seed = check_seed(seed, none_ok=True)
+        hidden = list(layer_sizes(hidden))
         mirror = hidden[-2::-1]  # 784-512-128 decodes through 512
-        decoder_hidden = mirror if decoder_hidden is None else list(_parse_sizes(decoder_hidden, "decoder_hidden"))
+        decoder_hidden = mirror if decoder_hidden is None else list(layer_sizes(decoder_hidden, "decoder_hidden"))
         if tied and (n_out != n_in or decoder_hidden != mirror):
             raise ValueError(f"tied weights need a decoder that mirrors the encoder (decoder_hidden={mirror}, as "
                              f"many outputs as inputs), got decoder_hidden={decoder_hidden}, n_in={n_in}, "

@@ -68,6 +68,16 @@ def as_int(value: Any) -> Any:
     return value
 
 
+def check_seed(seed: Any, none_ok: bool = False) -> int | None:
+    """A seed: an integer >= 0 (NumPy integers too), or None where ``none_ok``; returned as a Python int."""
+    if seed is None and none_ok:
+        return None
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0{' or None' if none_ok else ''}, got {seed!r}. "
+                         "Fix: e.g. seed=0.")
+    return int(seed)
+
+
 def check_positive(value: float, name: str, within: tuple[float, float] | None = None) -> float:
     """A finite number > 0 (a sigma, a learning rate), inside ``within = (low, high)`` when given."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0 or value == float("inf"):

@@ -91,7 +91,7 @@ def test_restricting_families():
 
 
 def test_windows_round_trip():
-    spec = WindowSpec(window=5, out=3)
+    spec = WindowSpec(window=5, patch=3)
     page = np.random.default_rng(1).random((6, 8)).astype(np.float32)
     assert page_features(page, spec).shape == (48, 75)  # window, ratio window, coarse context grid
     assert page_features(page, WindowSpec(window=5, context=0)).shape == (48, 50)
@@ -105,7 +105,7 @@ def test_windows_round_trip():
         WindowSpec(window=4)
 
 
-@pytest.mark.parametrize("spec", [WindowSpec(), WindowSpec(window=5, out=3, context=0), WindowSpec(window=9, out=5)])
+@pytest.mark.parametrize("spec", [WindowSpec(), WindowSpec(window=5, patch=3, context=0), WindowSpec(window=9, patch=5)])
 def test_features_and_targets_of_some_pixels_are_rows_of_the_whole_pages(spec):
     # training builds only the sampled windows; they must be exactly the rows the whole page would give
     rng = np.random.default_rng(2)
@@ -136,7 +136,7 @@ def test_training_on_documents_writes_model_and_figure(doc_model):
     out, r, spec = doc_model
     assert (out / "model.npz").is_file() and (out / "pages.png").is_file()
     assert r.history[-1]["val_loss"] < r.history[0]["val_loss"]
-    assert spec == WindowSpec(window=9, out=5, stride=2)  # the defaults, saved in the model's header
+    assert spec == WindowSpec(window=9, patch=5, stride=2)  # the defaults, saved in the model's header
     assert r.model.config["n_in"] == 3 * 81 and r.model.config["n_out"] == 25
 
 
@@ -145,7 +145,7 @@ def test_training_on_documents_writes_model_and_figure(doc_model):
 def test_cleaning_keeps_any_page_size(doc_model, shape, stride):
     _, r, spec = doc_model
     page = np.random.default_rng(0).random(shape).astype(np.float32)
-    out = clean_page(r.model, r.loss, page, WindowSpec(window=spec.window, out=spec.out, stride=stride))
+    out = clean_page(r.model, r.loss, page, WindowSpec(window=spec.window, patch=spec.patch, stride=stride))
     assert out.shape == shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
 
 
@@ -177,7 +177,7 @@ def test_training_from_a_kaggle_folder(tmp_path):
             "--hidden", "16", "--quiet", "--no-figures", "--stages", "1")
     assert r.returncode == 0, r.stderr
     model, loss, spec = load_document_model(tmp_path / "run" / "model.npz")
-    assert spec.out == 5 and model.config["n_out"] == 25
+    assert spec.patch == 5 and model.config["n_out"] == 25
 
 
 def test_kaggle_folder_errors(tmp_path):
@@ -374,7 +374,7 @@ def test_cli_evaluates_on_the_second_generator(doc_model, tmp_path):
 def test_window_features_that_were_removed_load_at_their_off_value_and_are_refused_on():
     from scratchdae.documents.windows import RemovedFeature
 
-    spec = WindowSpec(window=5, out=3)
+    spec = WindowSpec(window=5, patch=3)
     old = {**spec.config(), "lines": 0, "wide_paper": 0, "contrast": 0}  # a model file of an earlier version
     assert WindowSpec.from_config(old) == spec
     for name, value in (("lines", 41), ("wide_paper", 45), ("contrast", 15)):
@@ -384,6 +384,23 @@ def test_window_features_that_were_removed_load_at_their_off_value_and_are_refus
     for name in ("lines", "wide_paper", "contrast"):
         with pytest.raises(TypeError, match=name):
             WindowSpec(**{name: 0})
+
+
+def test_a_model_file_that_names_the_patch_out_and_the_grid_first_loads_under_the_current_names(doc_model, tmp_path):
+    from scratchdae.checkpoint import load_npz, save_npz
+    from scratchdae.documents.stacked import load_cleaner
+
+    out, _, _ = doc_model
+    arrays, header = load_npz(out / "model.npz")
+    window = header["window"]
+    header["window"] = {("out" if k == "patch" else "first" if k == "first_view" else k): v for k, v in window.items()}
+    assert "out" in header["window"] and "first" in header["window"] and "patch" not in header["window"]
+    save_npz(tmp_path / "old.npz", arrays, header)
+    old, new = load_cleaner(tmp_path / "old.npz"), load_cleaner(out / "model.npz")
+    assert old.stages[0].spec == new.stages[0].spec == WindowSpec.from_config(window)
+    page = np.random.default_rng(0).uniform(0, 1, (20, 30)).astype(np.float32)
+    np.testing.assert_array_equal(old(page), new(page))
+    assert WindowSpec.from_config({"window": 9, "out": 5, "first": 7}) == WindowSpec(window=9, patch=5, first_view=7)
 
 
 def test_a_model_file_that_used_a_removed_feature_is_refused_in_one_line(doc_model, tmp_path):
@@ -410,7 +427,7 @@ def test_a_share_of_training_windows_can_be_taken_near_marks():
     marks = np.zeros((50, 50), bool)
     marks[:, 25] = True  # one column of a crease: 2% of the page
     noisy[marks] = 0.125
-    spec = WindowSpec(window=1, out=1, context=0)
+    spec = WindowSpec(window=1, patch=1, context=0)
 
     def near(fraction):
         X, _ = sample_windows([(noisy, clean)], spec, 40, np.random.default_rng(0), [marks], fraction)
@@ -428,9 +445,9 @@ def test_a_share_of_training_windows_can_be_taken_near_marks():
 def test_a_second_stage_reads_the_first_stages_page_as_a_window_and_a_coarse_grid():
     rng = np.random.default_rng(4)
     page, first = rng.random((30, 40), dtype=np.float32), rng.random((30, 40), dtype=np.float32)
-    one, two = WindowSpec(window=5, out=3), WindowSpec(window=5, out=3, first=3)
+    one, two = WindowSpec(window=5, patch=3), WindowSpec(window=5, patch=3, first_view=3)
     assert two.n_features == one.n_features + 2 * 25
-    f = page_features(page, two, first=first)
+    f = page_features(page, two, first_output=first)
     np.testing.assert_array_equal(f[:, :one.n_features], page_features(page, one))  # the noisy page's, as before
     # the first stage's page around pixel (12, 17): its 5x5 window, then every 3rd of its 3x3 means over 13x13
     i, j = 12, 17
@@ -443,12 +460,12 @@ def test_a_second_stage_reads_the_first_stages_page_as_a_window_and_a_coarse_gri
     with pytest.raises(ValueError, match="this is a second stage: it reads the first stage's cleaned page"):
         page_features(page, two)
     with pytest.raises(ValueError, match="got shape \\(30, 39\\)"):
-        page_features(page, two, first=first[:, 1:])
+        page_features(page, two, first_output=first[:, 1:])
     with pytest.raises(ValueError, match="a first stage reads the noisy page alone"):
-        page_features(page, one, first=first)
+        page_features(page, one, first_output=first)
     for bad in (2, -1, 1.5):
-        with pytest.raises(ValueError, match="first must be 0 or an odd positive integer up to 15"):
-            WindowSpec(first=bad)
+        with pytest.raises(ValueError, match="first_view must be 0 or an odd positive integer up to 15"):
+            WindowSpec(first_view=bad)
 
 
 @pytest.fixture(scope="module")
@@ -466,12 +483,12 @@ def test_a_stacked_model_is_one_file_that_runs_both_stages(stacked):
     first_path, out, r = stacked
     assert r.model.config["n_in"] == 5 * 81 and (out / "pages.png").is_file()
     cleaner = load_cleaner(out / "model.npz")
-    assert len(cleaner.stages) == 2 and cleaner.stages[1].spec.first == 7 and cleaner.stages[0].spec.first == 0
+    assert len(cleaner.stages) == 2 and cleaner.stages[1].spec.first_view == 7 and cleaner.stages[0].spec.first_view == 0
     alone = load_cleaner(first_path)
     page = make_page([9, 9]).floats()[0]
     s1, s2 = cleaner.stages
     np.testing.assert_array_equal(cleaner.first_stage()(page), alone(page))  # the first stage, weights and all
-    np.testing.assert_array_equal(cleaner(page), clean_page(s2.model, s2.loss, page, s2.spec, first=alone(page)))
+    np.testing.assert_array_equal(cleaner(page), clean_page(s2.model, s2.loss, page, s2.spec, first_output=alone(page)))
     with pytest.raises(ValueError, match="stacked cleaner of two stages.*load_cleaner"):
         load_document_model(out / "model.npz")
     with pytest.raises(ValueError, match="already a stacked cleaner"):
@@ -568,10 +585,10 @@ def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_pap
     rows, cols = grid_positions(60, 2), grid_positions(80, 2)
     paper = brute(first, 9, np.min)[np.ix_(rows, cols)] >= 0.99
     assert 0 < paper.sum() < paper.size
-    kept = clean_page(s2.model, s2.loss, page, s2.spec, first=first)
+    kept = clean_page(s2.model, s2.loss, page, s2.spec, first_output=first)
     assert sum(rows_run) == (~paper).sum()  # the network ran on the other windows only
     rows_run.clear()
-    everywhere = clean_page(s2.model, s2.loss, page, replace(s2.spec, keep_paper=0.0), first=first)
+    everywhere = clean_page(s2.model, s2.loss, page, replace(s2.spec, keep_paper=0.0), first_output=first)
     assert sum(rows_run) == paper.size
     cleaner = load_cleaner(out / "model.npz")
     assert cleaner.keeping_paper(0).stages[1].spec.keep_paper == 0.0 and cleaner.keeping_paper(0).stages[0] is \
@@ -583,15 +600,15 @@ def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_pap
     np.testing.assert_allclose(kept[20:30, 30:50], everywhere[20:30, 30:50], rtol=1e-6)  # near it: the network's
     assert np.abs(everywhere[:5] - 1).max() > 0  # which would not have given exactly 1 on the paper
     rows_run.clear()
-    np.testing.assert_array_equal(clean_page(s2.model, s2.loss, page, s2.spec, first=np.ones_like(page)), 1.0)
+    np.testing.assert_array_equal(clean_page(s2.model, s2.loss, page, s2.spec, first_output=np.ones_like(page)), 1.0)
     assert rows_run == []  # all paper: the second network never runs
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match="windows_per_batch must be a positive integer"):
-            clean_page(s2.model, s2.loss, page, s2.spec, windows_per_batch=bad, first=first)
-    assert WindowSpec(first=7, keep_paper=np.float32(0.5)).keep_paper == 0.5
+            clean_page(s2.model, s2.loss, page, s2.spec, windows_per_batch=bad, first_output=first)
+    assert WindowSpec(first_view=7, keep_paper=np.float32(0.5)).keep_paper == 0.5
     for bad in (1.5, -0.1, "0.9", True, float("nan")):
         with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\]"):
-            WindowSpec(first=7, keep_paper=bad)
+            WindowSpec(first_view=7, keep_paper=bad)
     with pytest.raises(ValueError, match="keep_paper \\(0.9\\) keeps a first stage's output, and this is a first"):
         WindowSpec(keep_paper=0.9)
 
@@ -607,7 +624,7 @@ def test_the_documents_settings_check_what_only_a_second_stage_uses():
     with pytest.raises(ValueError, match="--first-stage trains the second of two stages, and --stages 1"):
         DocumentsConfig(first_stage="m.npz", stages=1, keep_paper=0.5)
     assert DocumentsConfig(stages=1).keep_paper is None
-    assert DocumentsConfig(first_stage="m.npz").spec(first=True).first == 7
+    assert DocumentsConfig(first_stage="m.npz").spec(second=True).first_view == 7
     for gone in ("first_view", "system_fonts", "lines", "wide_paper", "contrast"):
         with pytest.raises(TypeError, match=gone):
             DocumentsConfig(**{gone: 1})
@@ -728,7 +745,7 @@ def test_a_stacked_file_with_damaged_window_sizes_is_refused_by_name(stacked, tm
     s = cleaner.stages[1]
     page = np.ones((20, 30), np.float32)
     with pytest.raises(ValueError, match="NaN or inf"):
-        clean_page(s.model, s.loss, page, s.spec, first=np.full((20, 30), np.nan, np.float32))
+        clean_page(s.model, s.loss, page, s.spec, first_output=np.full((20, 30), np.nan, np.float32))
 
 
 def test_the_worst_pages_figure_outlines_the_marks_in_red(tmp_path):

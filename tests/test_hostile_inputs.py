@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -1317,7 +1318,7 @@ def test_the_newer_entry_points_take_numpy_integers(models, tmp_path):
 
     generate_folder(tmp_path / "g", np.int64(1), np.int64(3), log=lambda *a: None)
     assert evaluate_documents(models / "docs" / "model.npz", pages=np.int64(1), seed=np.int64(2))["pages"] == 1
-    assert WindowSpec(window=np.int64(9), out=np.int64(3)).window == 9
+    assert WindowSpec(window=np.int64(9), patch=np.int64(3)).window == 9
     assert probe_report(models / "digits" / "model.npz", max_train=np.int64(200))["n_train"] == 200
     assert sample_report(models / "digits" / "model.npz", tmp_path / "s", steps=np.int64(2), chains=np.int64(2),
                          quality_chains=0)["steps"] == 2
@@ -1444,3 +1445,21 @@ def test_resume_with_another_runs_model_in_place(tmp_path, capsys):
     (tmp_path / "run" / "model.npz").write_bytes((tmp_path / "other" / "model.npz").read_bytes())
     assert "another run's model" in assert_refused(["train", "--out", tmp_path / "run", "--resume", "--epochs", "2"],
                                                    capsys, tmp_path, "model.npz")
+
+
+@pytest.mark.parametrize("settings, words", [
+    (dict(hidden=(0,)), "hidden must be one or more positive layer sizes, got (0,). Fix: e.g. --hidden 1000"),
+    (dict(hidden=(16,), decoder_hidden=(8, -1)), "decoder_hidden must be zero or more positive layer sizes"),
+    (dict(seed=-1), "seed must be an integer >= 0, got -1. Fix: e.g. --seed 0"),
+    (dict(seed=1.5), "seed must be an integer >= 0"),
+])
+def test_the_settings_refuse_sizes_and_seeds_in_the_words_of_the_model_that_checks_them(settings, words):
+    from scratchdae import Autoencoder, TrainConfig
+
+    with pytest.raises(ValueError) as err:
+        TrainConfig(**settings)
+    assert str(err.value).startswith(words)
+    model_words = words.split(", got")[0]
+    with pytest.raises(ValueError, match=re.escape(model_words)):  # the same check, in the model's words
+        Autoencoder(4, settings.get("hidden", (3,)), decoder_hidden=settings.get("decoder_hidden"),
+                    seed=settings.get("seed"))

@@ -108,7 +108,7 @@ assert baseline["median background subtraction"] < baseline["noisy page"]
 # several patches, whose predictions are averaged.
 
 # %%
-spec = WindowSpec(window=9, out=5, stride=2)  # the defaults of scratchdae documents train
+spec = WindowSpec(window=9, patch=5, stride=2)  # the defaults of scratchdae documents train
 fig, axes = plt.subplots(1, 3, figsize=(16, 3))
 for ax, (title, img) in zip(axes, [("noisy", noisy), ("paper estimate", paper_estimate(noisy, spec)),
                                    ("noisy / paper", np.clip(noisy / paper_estimate(noisy, spec), 0, 1))]):

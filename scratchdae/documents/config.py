@@ -101,15 +101,16 @@ class DocumentsConfig:
         self.mark_windows = 0.0
         return self
 
-    def spec(self, first: bool) -> WindowSpec:
-        """The run's window sizes (``first``: of a second stage, which reads a first stage's output), their errors
-        in the command line's words."""
+    def spec(self, second: bool) -> WindowSpec:
+        """The run's window sizes (``second``: of a second stage, which reads a first stage's output), their
+        errors in the command line's words."""
         try:
-            return WindowSpec(window=self.window, out=self.patch, stride=self.stride, first=FIRST_VIEW if first else 0,
-                              keep_paper=(self.keep_paper or 0.0) if first else 0.0)
-        except ValueError as err:  # WindowSpec's out is --patch
+            return WindowSpec(window=self.window, patch=self.patch, stride=self.stride,
+                              first_view=FIRST_VIEW if second else 0,
+                              keep_paper=(self.keep_paper or 0.0) if second else 0.0)
+        except ValueError as err:
             raise ValueError(f"--window {self.window}, --patch {self.patch}, --stride {self.stride}, --keep-paper "
-                             f"{self.keep_paper}: {str(err).replace('out', '--patch').replace('window=', '--window ')}"
+                             f"{self.keep_paper}: {str(err).replace('window=', '--window ').replace('patch=', '--patch ')}"
                              ) from None
 
     def saved(self) -> dict[str, Any]:
@@ -118,25 +119,25 @@ class DocumentsConfig:
 
 
 FIELDS = {f.name: f for f in fields(DocumentsConfig)}
-# Settings that runs saved in earlier versions and that are gone, with the values a run could have kept them at
-# (off, or the value now fixed): the three window features measured as changing nothing (docs/documents.md), the
+# Settings scratchdae does not have, with the values a saved run may hold them at (off, or the value the code
+# fixes): the three window features measured as changing nothing (docs/documents.md), the
 # machine's own fonts (pages that differ between machines), and the spacing of a second stage's view of the first.
 GONE = {**dict.fromkeys(REMOVED, (0,)), "system_fonts": (False,), "first_view": (None, FIRST_VIEW)}
 
 
 def from_saved(saved: dict[str, Any], where: str) -> DocumentsConfig:
-    """The documents settings a run saved (``saved`` holds them, maybe among the core's), read as they were meant
-    then: a run saved before documents had two stages has one; a second stage saved before it kept the first
-    stage's paper keeps none. A setting that is gone is refused when it was on."""
+    """The documents settings a run saved (``saved`` holds them, maybe among the core's): a run that saved no
+    ``stages`` has one stage; a second stage that saved no ``keep_paper`` keeps no paper. A setting that is
+    gone (GONE) is refused when it was on."""
     for name, kept in GONE.items():
         if saved.get(name, kept[0]) not in kept:
             raise ValueError(f"{where} was trained with {name}={saved[name]!r}, a setting scratchdae no longer has "
                              "(docs/documents.md). Fix: start a new run in another --out folder.")
     settings = {k: v for k, v in saved.items() if k in FIELDS}
     if "stages" not in saved:
-        settings["stages"] = 1  # a run saved before documents had two stages
+        settings["stages"] = 1  # no stages saved: one stage
     if (settings.get("first_stage") or settings.get("stages") == 2) and "keep_paper" not in saved:
-        settings["keep_paper"] = 0.0  # a second stage saved before it kept the first stage's paper
+        settings["keep_paper"] = 0.0  # no keep_paper saved: the second stage runs everywhere
     if settings.get("stages") == 1 and not settings.get("first_stage"):
         settings["keep_paper"] = None
     return DocumentsConfig(**settings)

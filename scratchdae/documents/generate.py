@@ -263,8 +263,8 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
 
     ``variety`` draws the text with more of what varies between real pages: any size in the size's
     range (not only whole pixels; the page drawn 3x larger and shrunk), strokes a third of a pixel
-    heavier or lighter, and on the noisy page ink that bled into the paper around the strokes. Pages
-    without it are those of before, to the last bit."""
+    heavier or lighter, and on the noisy page ink that bled into the paper around the strokes. It draws
+    from its own random numbers, so a seed's page without it is the same to the last bit."""
     parts = [seed] if isinstance(seed, numbers.Integral) else list(seed) if isinstance(seed, (list, tuple)) else None
     if parts is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in parts):
         raise ValueError(f"a page's seed must be an integer >= 0 or a list of them, got {seed!r}. Fix: make_page(0).")

@@ -34,8 +34,8 @@ from ..losses import Loss
 from ..model import Autoencoder
 from .windows import RemovedFeature, WindowSpec, clean_page
 
-FIRST_STAGE = "first/"  # a stacked model file: its first stage's param/ and loss/ arrays under this prefix
-EMBEDDED = {FIRST_STAGE: "first_stage"}  # ... and its first stage's header as this entry of the header
+FIRST_STAGE_PREFIX = "first/"  # a stacked model file: its first stage's param/ and loss/ arrays under this prefix
+EMBEDDED = {FIRST_STAGE_PREFIX: "first_stage"}  # ... and its first stage's header as this entry of the header
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,16 @@ class PageCleaner:
     """A trained document model as a function: ``cleaner(page)`` gives the cleaned page.
 
     One stage, or two: the first cleans the noisy page, the second reads the
-    noisy page and the first's output (``spec.first``) and cleans it again.
+    noisy page and the first's output (``spec.first_view``) and cleans it again.
     ``cleaner.first_stage()`` is the first stage alone, for measuring what the
     second one adds.
     """
 
     def __init__(self, stages: Sequence[Stage]):
         stages = list(stages)
-        if not 1 <= len(stages) <= 2 or stages[0].spec.first or any(not s.spec.first for s in stages[1:]):
-            raise ValueError("a cleaner is a first stage (spec.first == 0), optionally followed by a second stage "
-                             f"that reads its output (spec.first > 0); got {[s.spec.first for s in stages]}.")
+        if not 1 <= len(stages) <= 2 or stages[0].spec.first_view or any(not s.spec.first_view for s in stages[1:]):
+            raise ValueError("a cleaner is a first stage (spec.first_view == 0), optionally followed by a second stage "
+                             f"that reads its output (spec.first_view > 0); got {[s.spec.first_view for s in stages]}.")
         self.stages = stages
 
     def __call__(self, page: np.ndarray) -> np.ndarray:
@@ -68,7 +68,7 @@ class PageCleaner:
         the first one's output."""
         out = None
         for s in self.stages:  # (PG2): first = Clean1(noisy), then Clean2(noisy, first)
-            out = clean_page(s.model, s.loss, page, s.spec, first=out)
+            out = clean_page(s.model, s.loss, page, s.spec, first_output=out)
         return out
 
     def first_stage(self) -> "PageCleaner":
@@ -101,7 +101,7 @@ def read_first_stage(path: str | Path, backend: str | Backend | None = None
     if len(cleaner.stages) > 1:
         raise ValueError(f"{path} is already a stacked cleaner of two stages; a cleaner has at most two. Fix: pass "
                          "the model of a single stage (scratchdae documents train --stages 1).")
-    return cleaner, {"first_stage": header}, {FIRST_STAGE + k: v for k, v in arrays.items()
+    return cleaner, {"first_stage": header}, {FIRST_STAGE_PREFIX + k: v for k, v in arrays.items()
                                               if k.startswith(("param/", "loss/"))}
 
 
@@ -119,7 +119,7 @@ def _read(path, backend):
     model, loss = restore_model(arrays, header, backend, path)
     stages = [Stage(model, loss, _window_spec(header, path))]
     if "first_stage" in header:
-        first = {k[len(FIRST_STAGE):]: v for k, v in arrays.items() if k.startswith(FIRST_STAGE)}
+        first = {k[len(FIRST_STAGE_PREFIX):]: v for k, v in arrays.items() if k.startswith(FIRST_STAGE_PREFIX)}
         where = f"{path} (its first stage)"
         m, lo = restore_model(first, header["first_stage"], model.backend, where)
         stages.insert(0, Stage(m, lo, _window_spec(header["first_stage"], where)))

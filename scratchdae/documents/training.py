@@ -60,12 +60,13 @@ def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, bac
 
 def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec, per_page: int,
                    rng: np.random.Generator, marks: list[np.ndarray] | None = None,
-                   mark_fraction: float = 0.0, firsts: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   mark_fraction: float = 0.0, first_outputs: list[np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(features, targets) for ``per_page`` windows of each page: half near ink, the rest uniform; with
     ``marks`` (one bool mask a page of the pixels near marks that are not text, as the generator records
     them) and ``mark_fraction`` > 0, that fraction of each page's windows is taken near its marks instead
     of uniformly, so that the model sees enough creases and rims to learn them. A second stage
-    (``spec.first``) also reads ``firsts``, the first stage's cleaned pages.
+    (``spec.first_view``) also reads ``first_outputs``, the first stage's cleaned pages.
 
     Each page's windows are written into arrays made once for all pages (no list of pieces to
     join, which would hold every window twice)."""
@@ -79,11 +80,11 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
         n_marks = int(per_page * mark_fraction) if len(flat_marks) else 0
         parts = [rng.integers(0, H * W, per_page - n_ink - n_marks),
                  rng.choice(flat_ink, n_ink) if n_ink else np.empty(0, np.int64)]
-        if n_marks:  # drawn last, so that without marks the windows are those of before
+        if n_marks:  # drawn last: the other windows are the same with or without a share near marks
             parts.append(rng.choice(flat_marks, n_marks))
         idx = np.concatenate(parts)
-        first = firsts[i] if firsts is not None else None
-        X[i * per_page:(i + 1) * per_page] = page_features(noisy, spec, idx, first)  # only the sampled windows
+        first_output = first_outputs[i] if first_outputs is not None else None
+        X[i * per_page:(i + 1) * per_page] = page_features(noisy, spec, idx, first_output)  # only the sampled windows
         Y[i * per_page:(i + 1) * per_page] = patch_targets(clean, spec, idx)
     return X, Y
 
@@ -91,11 +92,11 @@ def sample_windows(pairs: list[tuple[np.ndarray, np.ndarray]], spec: WindowSpec,
 def document_data(cfg: Any, docs: DocumentsConfig, log: Callable[[str], None]) -> TaskData:
     """TaskData for ``scratchdae documents train``: ``cfg`` is the run's TrainConfig (seed, split, folder, backend),
     ``docs`` its DocumentsConfig (pages, windows, stages), which the run's files keep as ``documents``."""
-    spec = docs.spec(first=bool(docs.first_stage))
+    spec = docs.spec(second=bool(docs.first_stage))
     header = {"task": "documents", "window": spec.config(), "documents": docs.saved()}
-    first_stage, arrays, trained_on = None, {}, set()
+    first_cleaner, arrays, trained_on = None, {}, set()
     if docs.first_stage:
-        first_stage, entries, arrays = _read_first_stage(docs.first_stage, cfg.backend)
+        first_cleaner, entries, arrays = _read_first_stage(docs.first_stage, cfg.backend)
         header.update(entries)
         trained_on = set(entries["first_stage"].get("train_pages", []))
     if cfg.data_dir is not None:
@@ -105,29 +106,30 @@ def document_data(cfg: Any, docs: DocumentsConfig, log: Callable[[str], None]) -
     else:
         n_val = max(2, int(round(docs.pages * cfg.val_fraction)))
         log(f"generating {docs.pages} training and {n_val} validation pages ...")
-        train = make_pages(docs.pages, cfg.seed, "second" if first_stage else "train", docs.fonts, docs.backgrounds,
+        train = make_pages(docs.pages, cfg.seed, "second" if first_cleaner else "train", docs.fonts, docs.backgrounds,
                            docs.variety)
         val = make_pages(n_val, cfg.seed, "val", docs.fonts, docs.backgrounds, docs.variety)
         train_pairs, marks = [p.floats() for p in train], [p.marks for p in train]
         val_pairs, val_marks = [p.floats() for p in val], [p.marks for p in val]
         source = (f"{docs.pages} generated pages{' of more variety' if docs.variety else ''} "
                   f"(fonts: {docs.fonts or 'all'}; backgrounds: {docs.backgrounds or 'all'}), {n_val} for validation")
-    firsts = val_firsts = None
-    if first_stage:
+    first_outputs = val_first_outputs = None
+    if first_cleaner:
         log(f"cleaning the {len(train_pairs) + len(val_pairs)} pages with the first stage {docs.first_stage} ...")
-        firsts, val_firsts = first_stage_outputs(first_stage, train_pairs), first_stage_outputs(first_stage, val_pairs)
+        first_outputs = first_stage_outputs(first_cleaner, train_pairs)
+        val_first_outputs = first_stage_outputs(first_cleaner, val_pairs)
         source += f", read beside the first stage's cleaned pages ({docs.first_stage})"
     rng = np.random.default_rng([cfg.seed, 5])
-    X, Y = sample_windows(train_pairs, spec, docs.windows_per_page, rng, marks, docs.mark_windows, firsts)
+    X, Y = sample_windows(train_pairs, spec, docs.windows_per_page, rng, marks, docs.mark_windows, first_outputs)
     Xv, Yv = sample_windows(val_pairs, spec, max(500, docs.windows_per_page // 4), rng, val_marks, docs.mark_windows,
-                            val_firsts)
+                            val_first_outputs)
 
     def figures(out, model, loss, corrupt, history, seed):
         from ..figures import loss_curves
         from .figures import page_figure
         from .stacked import PageCleaner, Stage
 
-        cleaner = PageCleaner([*(first_stage.stages if first_stage else []), Stage(model, loss, spec)])
+        cleaner = PageCleaner([*(first_cleaner.stages if first_cleaner else []), Stage(model, loss, spec)])
         noisy, clean = val_pairs[0]
         return {"loss_curves": loss_curves(Path(out) / "loss_curves.png", history),
                 "pages": page_figure(Path(out) / "pages.png", noisy, cleaner(noisy), clean)}

@@ -38,52 +38,52 @@ class WindowSpec:
     """The sizes, in pixels, of what the document model sees and predicts, and of how a page is cleaned."""
 
     window: int = 9  # k: the input window, k x k
-    out: int = 3  # c: the predicted clean patch, c x c
+    patch: int = 3  # c: the predicted clean patch, c x c
     background: int = 15  # size of the max filter that estimates the paper
     context: int = 3  # s: a coarse k x k grid of 3x3 means, s pixels apart, covering (s k) x (s k); 0 = none
-    stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `out`)
-    first: int = 0  # a second stage: spacing s of its coarse grid over the first stage's output; 0 = a first stage
+    stride: int = 1  # cleaning: windows this many pixels apart (1: every pixel; at most `patch`)
+    first_view: int = 0  # a second stage: spacing s of its coarse grid over the first stage's output; 0 = a first stage
     keep_paper: float = 0.0  # a second stage keeps the first stage's patch where its k x k window is all >= this
 
     def __post_init__(self):
-        for name in ("window", "out", "background", "context", "stride", "first"):  # NumPy integers are fine
+        for name in ("window", "patch", "background", "context", "stride", "first_view"):  # NumPy integers are fine
             object.__setattr__(self, name, as_int(getattr(self, name)))
-        for name in ("context", "first"):
+        for name in ("context", "first_view"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0 or (v and v % 2 == 0) or v > MAX_SPACING:
                 raise ValueError(f"{name} must be 0 or an odd positive integer up to {MAX_SPACING}, got {v!r}.")
-        for name in ("window", "out", "background"):
+        for name in ("window", "patch", "background"):
             if isinstance(getattr(self, name), int) and getattr(self, name) > MAX_SIZE:
                 raise ValueError(f"{name} must be at most {MAX_SIZE} pixels, got {getattr(self, name)!r}.")
-        for name in ("window", "out", "background"):
+        for name in ("window", "patch", "background"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1 or v % 2 == 0:
-                raise ValueError(f"{name} must be an odd positive integer, got {v!r}. Fix: e.g. window=9, out=3.")
-        if not isinstance(self.stride, int) or not 1 <= self.stride <= self.out:
-            raise ValueError(f"stride must be between 1 and out ({self.out}) so that patches cover every pixel, "
+                raise ValueError(f"{name} must be an odd positive integer, got {v!r}. Fix: e.g. window=9, patch=3.")
+        if not isinstance(self.stride, int) or not 1 <= self.stride <= self.patch:
+            raise ValueError(f"stride must be between 1 and patch ({self.patch}) so that patches cover every pixel, "
                              f"got {self.stride!r}. Fix: e.g. stride=2.")
-        if self.out > self.window:
-            raise ValueError(f"the predicted patch ({self.out}) cannot be larger than the window ({self.window}). "
-                             "Fix: e.g. window=9, out=5.")
+        if self.patch > self.window:
+            raise ValueError(f"the predicted patch ({self.patch}) cannot be larger than the window ({self.window}). "
+                             "Fix: e.g. window=9, patch=5.")
         v = self.keep_paper
         if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0 <= v <= 1:
             raise ValueError(f"keep_paper must be a brightness in [0, 1] (0: the second stage runs everywhere), got "
                              f"{v!r}. Fix: e.g. keep_paper=0.99.")
         object.__setattr__(self, "keep_paper", float(v))  # a NumPy float too; the header is JSON
-        if self.keep_paper and not self.first:
+        if self.keep_paper and not self.first_view:
             raise ValueError(f"keep_paper ({self.keep_paper}) keeps a first stage's output, and this is a first stage "
-                             "(first == 0). Fix: keep_paper=0.")
+                             "(first_view == 0). Fix: keep_paper=0.")
 
     @property
     def n_features(self) -> int:
         """Inputs per window: k^2 noisy pixels, k^2 ratios to the paper, with ``context`` k^2 coarse means,
-        and in a second stage (``first``) k^2 pixels of the first stage's output and k^2 coarse means of it."""
-        return (2 + bool(self.context) + 2 * bool(self.first)) * self.window**2
+        and in a second stage (``first_view``) k^2 pixels of the first stage's output and k^2 coarse means of it."""
+        return (2 + bool(self.context) + 2 * bool(self.first_view)) * self.window**2
 
     @property
     def n_outputs(self) -> int:
         """Outputs per window: the c^2 pixels of the clean patch."""
-        return self.out**2
+        return self.patch**2
 
     def config(self) -> dict[str, int]:
         """The sizes as a dict, for the model header: ``WindowSpec.from_config(spec.config())`` rebuilds it."""
@@ -93,7 +93,7 @@ class WindowSpec:
     def from_config(cls, entries: dict) -> "WindowSpec":
         """The spec a model header's window entry describes. The entries of window features no longer built
         (``REMOVED``) are accepted at 0, their off value; a model that used one is refused, by name."""
-        entries = dict(entries)
+        entries = {RENAMED.get(name, name): value for name, value in entries.items()}
         gone = {name: entries.pop(name, 0) for name in REMOVED}
         used = [(name, value) for name, value in gone.items() if value]
         if used:
@@ -106,6 +106,8 @@ class WindowSpec:
 # Window features that were built, measured on held-out pages as changing nothing, and removed (docs/documents.md):
 # the ratio's mean along 8 lines through the centre, a second, wider paper estimate, the local contrast.
 REMOVED = ("lines", "wide_paper", "contrast")
+# Older model files call the patch size `out` and the second stage's grid spacing `first`; they load as these.
+RENAMED = {"out": "patch", "first": "first_view"}
 
 
 class RemovedFeature(ValueError):
@@ -118,29 +120,29 @@ def paper_estimate(page: np.ndarray, spec: WindowSpec) -> np.ndarray:
     return box_filter(max_filter(page, k), k)
 
 
-def _padded_inputs(page, spec, first=None):
+def _padded_inputs(page, spec, first_output=None):
     """What the windows are cut from, by name: the noisy page, its ratio to the paper estimate, (with
     context) the ratio's s x s means, and in a second stage the first
     stage's output and its means; each padded so that every pixel has its full window."""
     page = np.asarray(page, dtype=np.float32)
-    if spec.first and (first is None or np.shape(first) != page.shape):
-        got = "none" if first is None else f"shape {np.shape(first)}"
+    if spec.first_view and (first_output is None or np.shape(first_output) != page.shape):
+        got = "none" if first_output is None else f"shape {np.shape(first_output)}"
         raise ValueError(f"this is a second stage: it reads the first stage's cleaned page beside the noisy one "
                          f"(shape {page.shape}), got {got}. Fix: clean with the whole stacked model "
                          "(load_cleaner(path)), which runs both stages.")
-    if not spec.first and first is not None:
+    if not spec.first_view and first_output is not None:
         raise ValueError("a first stage reads the noisy page alone; a first stage's output was given. Fix: drop it.")
-    if first is not None and not np.isfinite(first).all():
+    if first_output is not None and not np.isfinite(first_output).all():
         raise ValueError("the first stage's cleaned page holds NaN or inf pixels. Fix: use an intact first stage.")
     ratio = np.clip(page / np.maximum(paper_estimate(page, spec), 0.05), 0, 1.5)
     r = spec.window // 2
     padded = {"page": np.pad(page, r, mode="edge"), "ratio": np.pad(ratio, r, mode="edge")}
     if spec.context:
         padded["context"] = np.pad(box_filter(ratio, spec.context), r * spec.context, mode="edge")
-    if spec.first:
-        first = np.asarray(first, dtype=np.float32)
-        padded["first"] = np.pad(first, r, mode="edge")
-        padded["first_context"] = np.pad(box_filter(first, spec.first), r * spec.first, mode="edge")
+    if spec.first_view:
+        first_output = np.asarray(first_output, dtype=np.float32)
+        padded["first_output"] = np.pad(first_output, r, mode="edge")
+        padded["first_context"] = np.pad(box_filter(first_output, spec.first_view), r * spec.first_view, mode="edge")
     return padded
 
 
@@ -157,9 +159,9 @@ def _window_features(padded: dict[str, np.ndarray], spec: WindowSpec, index: tup
     parts = [sliding_window_view(padded["page"], (k, k))[index], sliding_window_view(padded["ratio"], (k, k))[index]]
     if spec.context:
         parts.append(_coarse_grid(padded["context"], k, spec.context, index))
-    if spec.first:
-        parts.append(sliding_window_view(padded["first"], (k, k))[index])
-        parts.append(_coarse_grid(padded["first_context"], k, spec.first, index))
+    if spec.first_view:
+        parts.append(sliding_window_view(padded["first_output"], (k, k))[index])
+        parts.append(_coarse_grid(padded["first_context"], k, spec.first_view, index))
     return np.concatenate([p.reshape(-1, k * k) for p in parts], axis=1)
 
 
@@ -184,12 +186,12 @@ def _pixel_rows_cols(pixels, height, width):
 
 
 def page_features(page: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None,
-                  first: np.ndarray | None = None) -> np.ndarray:
+                  first_output: np.ndarray | None = None) -> np.ndarray:
     """(H*W, n_features) float32: the features of every pixel, in row-major order; with ``pixels``
-    (flat row-major indices), those pixels' features only, in that order. A second stage (``spec.first``)
-    also needs ``first``, the first stage's cleaned page."""
+    (flat row-major indices), those pixels' features only, in that order. A second stage (``spec.first_view``)
+    also needs ``first_output``, the first stage's cleaned page."""
     H, W = np.shape(page)
-    padded = _padded_inputs(page, spec, first)
+    padded = _padded_inputs(page, spec, first_output)
     if pixels is None:
         return features_at(padded, spec, np.arange(H), np.arange(W))
     return _window_features(padded, spec, _pixel_rows_cols(pixels, H, W))
@@ -198,13 +200,13 @@ def page_features(page: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None 
 def patch_targets(clean: np.ndarray, spec: WindowSpec, pixels: np.ndarray | None = None) -> np.ndarray:
     """(H*W, c^2) float32: the clean c x c patch centred on every pixel; with ``pixels`` (flat
     row-major indices), those pixels' patches only, in that order."""
-    r = spec.out // 2
+    r = spec.patch // 2
     H, W = clean.shape
-    win = sliding_window_view(np.pad(np.asarray(clean, np.float32), r, mode="edge"), (spec.out, spec.out))
+    win = sliding_window_view(np.pad(np.asarray(clean, np.float32), r, mode="edge"), (spec.patch, spec.patch))
     if pixels is None:
         return win.reshape(H * W, -1)
     rows, cols = _pixel_rows_cols(pixels, H, W)
-    return win[rows, cols].reshape(len(rows), spec.out**2)
+    return win[rows, cols].reshape(len(rows), spec.patch**2)
 
 
 def grid_positions(n: int, stride: int) -> np.ndarray:
@@ -216,7 +218,7 @@ def grid_positions(n: int, stride: int) -> np.ndarray:
 def assemble(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int, width: int,
              spec: WindowSpec) -> np.ndarray:
     """Average the overlapping c x c patches predicted at rows x cols into an (H, W) page (PG1)."""
-    c, r = spec.out, spec.out // 2
+    c, r = spec.patch, spec.patch // 2
     pred = pred.reshape(len(rows), len(cols), c, c)
     acc = np.zeros((height + 2 * r, width + 2 * r), np.float64)
     for di in range(c):
@@ -229,19 +231,19 @@ def assemble(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int, 
     return (acc[r:r + height, r:r + width] / count).astype(np.float32)
 
 
-def kept_windows(first: np.ndarray, spec: WindowSpec) -> np.ndarray:
+def kept_windows(first_output: np.ndarray, spec: WindowSpec) -> np.ndarray:
     """(H, W) bool: the pixels whose k x k window of the first stage's cleaned page is all paper (every
     pixel >= ``spec.keep_paper``); a second stage keeps the first stage's patch there (PG3). All False
     when ``keep_paper`` is 0."""
     if not spec.keep_paper:
-        return np.zeros(np.shape(first), bool)
-    return min_filter(np.asarray(first), spec.window) >= spec.keep_paper
+        return np.zeros(np.shape(first_output), bool)
+    return min_filter(np.asarray(first_output), spec.window) >= spec.keep_paper
 
 
 def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpec,
-               windows_per_batch: int = 4096, first: np.ndarray | None = None) -> np.ndarray:
+               windows_per_batch: int = 4096, first_output: np.ndarray | None = None) -> np.ndarray:
     """Clean one page (H, W) in [0, 1] of any size; returns float32 (H, W) in [0, 1]. A second stage
-    (``spec.first``) also reads ``first``, the first stage's cleaned page.
+    (``spec.first_view``) also reads ``first_output``, the first stage's cleaned page.
 
     Windows sit on a grid ``spec.stride`` pixels apart (every pixel still gets
     at least one prediction, most get several). Features are built on the host
@@ -263,13 +265,13 @@ def clean_page(model: Autoencoder, loss: Loss, page: np.ndarray, spec: WindowSpe
         raise ValueError(f"windows_per_batch must be a positive integer, got {windows_per_batch!r}. Fix: leave it "
                          "at 4096.")
     H, W = page.shape
-    padded = _padded_inputs(page, spec, first)
+    padded = _padded_inputs(page, spec, first_output)
     rows, cols = grid_positions(H, spec.stride), grid_positions(W, spec.stride)
     pred = np.empty((len(rows), len(cols), spec.n_outputs), np.float32)
-    kept = kept_windows(first, spec)[np.ix_(rows, cols)] if spec.keep_paper else np.zeros(pred.shape[:2], bool)
+    kept = kept_windows(first_output, spec)[np.ix_(rows, cols)] if spec.keep_paper else np.zeros(pred.shape[:2], bool)
     if kept.any():  # (PG3): the first stage's patch, where its window is all paper
         kr, kc = np.nonzero(kept)
-        pred[kr, kc] = patch_targets(np.asarray(first, np.float32), spec, rows[kr] * W + cols[kc])
+        pred[kr, kc] = patch_targets(np.asarray(first_output, np.float32), spec, rows[kr] * W + cols[kc])
     run_r, run_c = np.nonzero(~kept)  # row-major: a batch is a band of rows, as the page is read
     be = model.backend
     for i in range(0, len(run_r), windows_per_batch):

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ..activations import ACTIVATIONS
+from ..model import layer_sizes
 from ..optim import get_optimizer, learning_rate
 from ..tasks import TASK_DEFAULTS, application, check_inputs, task_of
+from ..validation import check_seed
 
 MAX_POINTS = 10_000_000  # toy data sets: more points than this would not fit a class's machines
 
@@ -96,8 +98,10 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}. Fix: --{name.replace('_', '-')} 10.")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}. Fix: --seed 0.")
+        try:
+            check_seed(self.seed)
+        except ValueError as err:
+            raise ValueError(str(err).replace("seed=0", "--seed 0")) from None
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"patience must be an integer >= 0 (0 turns early stopping off), got {self.patience!r}.")
         if self.max_seconds is not None and not (isinstance(self.max_seconds, float) and
@@ -120,12 +124,13 @@ class TrainConfig:
                 setattr(self, name, str(v))
             if v is not None and not str(v).strip():
                 raise ValueError(f"{name} is empty. Fix: --{name.replace('_', '-')} FOLDER, or leave it out.")
-        for name in ("hidden", "decoder_hidden"):
-            v = getattr(self, name)
-            if v is not None:
-                v = (v,) if isinstance(v, numbers.Integral) else tuple(v)
-                setattr(self, name, tuple(int(h) if isinstance(h, numbers.Integral) and not isinstance(h, bool)
-                                          else h for h in v))
+        for name in ("hidden", "decoder_hidden"):  # checked by the model that uses them, in the options' words
+            if getattr(self, name) is not None:
+                try:
+                    setattr(self, name, layer_sizes(getattr(self, name), name))
+                except ValueError as err:
+                    raise ValueError(str(err).split(" Fix:")[0] + f" Fix: e.g. --{name.replace('_', '-')} "
+                                     f"{'1000' if name == 'hidden' else 'none'} or 512,128.") from None
 
     def _check_data(self) -> None:
         """What says which data a run trains on, and how much of it."""
@@ -289,24 +294,20 @@ def settle(config: TrainConfig | None, resume: bool, overrides: dict[str, Any]) 
     return TrainConfig(**{**(asdict(config) if config else {}), **overrides})
 
 
-def output_activation(cfg: TrainConfig, loss: Any = None) -> str:
-    """The output's activation: the one asked for, else the loss's (identity for Bernoulli logits), else sigmoid
-    (pixels in [0, 1])."""
-    if cfg.output_activation:
-        return cfg.output_activation
-    if loss is not None:
-        return loss.output_activation or "sigmoid"
-    return "identity" if str(cfg.loss).startswith("bernoulli") else "sigmoid"
+def output_activation(cfg: TrainConfig, loss: Any) -> str:
+    """The output's activation, decided here alone: the one asked for, else the one the loss needs (identity for
+    Bernoulli logits), else sigmoid (pixels in [0, 1])."""
+    return cfg.output_activation or loss.output_activation or "sigmoid"
 
 
-def check_targets(cfg: TrainConfig, data: Any) -> None:
+def check_targets(cfg: TrainConfig, loss: Any, data: Any) -> None:
     """Refuse a loss or output that cannot reach the targets: a silent wrong answer otherwise."""
     lo, hi = float(data.targets.min()), float(data.targets.max())
     if lo >= 0 and hi <= 1:
         return
-    if str(cfg.loss).startswith("bernoulli"):
+    if loss.name == "bernoulli":
         raise ValueError(f"the Bernoulli loss needs targets in [0, 1] (probabilities of a pixel being on), and these "
                          f"range from {lo:.3g} to {hi:.3g}. Fix: use --loss gaussian:0.1, or scale the data to [0, 1].")
-    if output_activation(cfg) == "sigmoid":
+    if output_activation(cfg, loss) == "sigmoid":
         raise ValueError(f"a sigmoid output lies in (0, 1), and the targets range from {lo:.3g} to {hi:.3g}. "
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
