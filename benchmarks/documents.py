@@ -48,7 +48,7 @@ def second_stage_everywhere(cleaner):
     """The same stacked cleaner with its second stage run on every window (``keep_paper`` 0), or None."""
     if len(cleaner.stages) < 2 or not cleaner.stages[1].spec.keep_paper:
         return None
-    return cleaner.keeping_paper(0.0)
+    return cleaner.cleaning(keep_paper=0.0)
 
 
 def page_seconds(cleaners, page, runs=5):

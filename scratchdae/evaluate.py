@@ -122,13 +122,15 @@ def read_png(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
 
 
 def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs: str | Path | Iterable[str | Path],
-            out: str | Path, *, backend: str | Backend | None = None, overwrite: bool = False) -> list[Path]:
+            out: str | Path, *, backend: str | Backend | None = None, overwrite: bool = False,
+            **cleaning: Any) -> list[Path]:
     """Denoise PNG images; the Python face of ``scratchdae denoise``.
 
     Every input is read and checked before anything is written, so a bad file
     never leaves half the outputs behind. Outputs keep the input file names
     (ending in .png); a file of that name already in ``out`` is replaced only
-    with ``overwrite``, and an input never.
+    with ``overwrite``, and an input never. An application's model takes its
+    own settings of cleaning (``cleaning``, e.g. ``stride=3`` for documents).
     """
     source = str(model) if isinstance(model, (str, Path)) else "the model"
     model_path = [model] if isinstance(model, (str, Path)) else []
@@ -152,8 +154,14 @@ def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs
     out = check_folder(out)
     check_outputs([out / name for name in names], [*inputs, *model_path], overwrite)
     app = application(header.get("task"))
+    cleaning = {k: v for k, v in cleaning.items() if v is not None}
+    unknown = sorted(set(cleaning) - set(app.cleaning if app else ()))
+    if unknown:
+        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in unknown)} would be ignored: "
+                         f"{source} is a model of {header.get('task', 'images')}, cleaned without such a setting. "
+                         "Fix: drop it.")
     if app is not None and app.denoise is not None:  # an application's model: documents clean pages of any size
-        return app.denoise(model, loss, header, model_path, backend, inputs, out)
+        return app.denoise(model, loss, header, model_path, backend, inputs, out, cleaning)
     require_images(header, "denoise", source)
     shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first

@@ -52,9 +52,10 @@ TASK_DEFAULTS = {
 class Application:
     """What an application built on the core tells it: the task its models name in their headers, the
     TrainConfig defaults for that task, the command that trains it, its own settings (which runs saved among
-    the core's in earlier versions), those it no longer has, and how its models denoise files
-    (``denoise(model, loss, header, [model_path] or [], backend, inputs, out) -> [paths]``, as
-    :func:`scratchdae.evaluate.denoise` calls it)."""
+    the core's in earlier versions), those it no longer has, how its models denoise files
+    (``denoise(model, loss, header, [model_path] or [], backend, inputs, out, cleaning) -> [paths]``, as
+    :func:`scratchdae.evaluate.denoise` calls it), and the settings of that cleaning (``cleaning``: name ->
+    argparse keywords, options of ``scratchdae denoise``)."""
 
     task: str
     defaults: dict
@@ -62,6 +63,7 @@ class Application:
     settings: tuple = ()
     removed: tuple = ()
     denoise: Callable | None = None
+    cleaning: dict = field(default_factory=dict)
 
 
 APPLICATIONS: dict[str, Application] = {}
@@ -74,12 +76,18 @@ def register_application(app: Application) -> None:
     TASK_DEFAULTS[app.task] = app.defaults
 
 
+def applications() -> list[Application]:
+    """Every application: those registered, and those the entry points name."""
+    application("")
+    return list(APPLICATIONS.values())
+
+
 def application(task: Any) -> Application | None:
     """The application whose models are of ``task``, or None (images, points, or no such application). One not
     registered yet is found through the ``scratchdae.applications`` entry points (importing it registers it)."""
     if not isinstance(task, str) or task in ("images", "points"):
         return None
-    if task not in APPLICATIONS and not _SEARCHED:
+    if task not in APPLICATIONS and not _SEARCHED:  # "" looks them all up
         _SEARCHED.append(True)
         for point in entry_points(group="scratchdae.applications"):
             point.load()

@@ -12,6 +12,7 @@ from PIL import Image
 from scratchdae.documents.evaluate import load_document_model
 from scratchdae.documents.filters import box_filter, gaussian_blur, max_filter, median_filter, min_filter
 from scratchdae.documents.generate import BACKGROUNDS, FONT_FAMILIES, available_fonts, generate_folder, make_page
+from scratchdae.documents.stacked import load_cleaner
 from scratchdae.documents.pages import (global_threshold, kaggle_pairs, median_background_subtraction, read_page,
                                         rmse, write_submission)
 from scratchdae.documents.windows import (WindowSpec, assemble, clean_page, grid_positions, page_features,
@@ -591,10 +592,10 @@ def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_pap
     everywhere = clean_page(s2.model, s2.loss, page, replace(s2.spec, keep_paper=0.0), first_output=first)
     assert sum(rows_run) == paper.size
     cleaner = load_cleaner(out / "model.npz")
-    assert cleaner.keeping_paper(0).stages[1].spec.keep_paper == 0.0 and cleaner.keeping_paper(0).stages[0] is \
-        cleaner.stages[0]
-    with pytest.raises(ValueError, match="for a cleaner of two stages, and this one has one"):
-        cleaner.first_stage().keeping_paper(0.5)
+    assert cleaner.cleaning(keep_paper=0).stages[1].spec.keep_paper == 0.0
+    assert cleaner.cleaning(keep_paper=0).stages[0] is cleaner.stages[0]
+    with pytest.raises(ValueError, match="keep_paper sets how a second stage reads the first, and this model has one"):
+        cleaner.first_stage().cleaning(keep_paper=0.5)
     np.testing.assert_array_equal(kept[:5], 1.0)  # far from the ink: the first stage's paper, exactly
     np.testing.assert_array_equal(kept[:, :15], 1.0)
     np.testing.assert_allclose(kept[20:30, 30:50], everywhere[20:30, 30:50], rtol=1e-6)  # near it: the network's
@@ -616,7 +617,7 @@ def test_a_second_stage_keeps_the_first_stages_patch_where_its_window_is_all_pap
 def test_the_documents_settings_check_what_only_a_second_stage_uses():
     from scratchdae.documents import DocumentsConfig
 
-    with pytest.raises(ValueError, match="--keep-paper would be ignored"):
+    with pytest.raises(ValueError, match="keep_paper would be ignored"):
         DocumentsConfig(stages=1, keep_paper=0.9)
     with pytest.raises(ValueError, match="keep_paper must be a brightness in \\[0, 1\\]"):
         DocumentsConfig(keep_paper=2)
@@ -823,3 +824,58 @@ def test_a_header_can_be_read_and_checked_without_its_arrays(stacked, tmp_path):
     assert arrays == {} and header == load_npz(out / "model.npz")[1]
     with pytest.raises(CheckpointError, match="expected a 'training-state'"):
         load_npz(out / "model.npz", kind="training-state", header_only=True)
+
+
+def test_stride_and_keep_paper_are_settings_of_cleaning_training_learns_the_same_weights(doc_model, tmp_path):
+    from scratchdae.checkpoint import load_npz
+
+    out, _, _ = doc_model  # trained at stride 2, the default
+    again = train_cleaner(out=tmp_path / "s1", stages=1, stride=1, pages=4, windows_per_page=1500, epochs=3,
+                          quiet=True, hidden=(32,), backend="numpy", figures=False)
+    a2, h2 = load_npz(out / "model.npz")
+    a1, h1 = load_npz(tmp_path / "s1" / "model.npz")
+    assert a1.keys() == a2.keys() and all(np.array_equal(a1[k], a2[k]) for k in a1)  # stride: not in training
+    assert (h1["window"]["stride"], h2["window"]["stride"]) == (1, 2)  # only the file's default for cleaning
+    page = np.random.default_rng(3).uniform(0, 1, (23, 31)).astype(np.float32)
+    at_one = load_cleaner(tmp_path / "s1" / "model.npz")
+    np.testing.assert_array_equal(load_cleaner(out / "model.npz", stride=1)(page), at_one(page))
+    np.testing.assert_array_equal(at_one.cleaning(stride=2)(page), load_cleaner(out / "model.npz")(page))
+    assert not np.array_equal(at_one(page), load_cleaner(out / "model.npz")(page))
+    with pytest.raises(ValueError, match="--stride 9: stride must be between 1 and patch"):
+        load_cleaner(out / "model.npz", stride=9)
+    with pytest.raises(ValueError, match="--keep-paper 0.5: keep_paper sets how a second stage reads the first"):
+        load_cleaner(out / "model.npz", keep_paper=0.5)
+
+
+def test_the_commands_that_clean_take_stride_and_keep_paper_and_training_does_not(doc_model, stacked, tmp_path):
+    from scratchdae import train
+
+    out, _, _ = doc_model
+    digits = train(out=tmp_path / "digits", max_train=100, epochs=1, hidden=8, quiet=True, figures=False).out
+    _, two, _ = stacked
+    page = (np.random.default_rng(4).uniform(0.3, 1, (20, 30)) * 255).astype(np.uint8)
+    Image.fromarray(page).save(tmp_path / "p.png")
+    r = run("denoise", "--model", two / "model.npz", tmp_path / "p.png", "--out", tmp_path / "d", "--stride", 1,
+            "--keep-paper", 0)
+    assert r.returncode == 0, r.stderr
+    want = load_cleaner(two / "model.npz", stride=1, keep_paper=0)(read_page(tmp_path / "p.png"))
+    np.testing.assert_array_equal(read_page(tmp_path / "d" / "p.png"), np.round(want * 255) / 255)
+    for model, option, words in ((out / "model.npz", ["--keep-paper", "0.5"], "this model has one stage"),
+                                 (out / "model.npz", ["--stride", "6"], "--stride 6: stride must be between 1 and"),
+                                 (digits / "model.npz", ["--stride", "2"], "--stride would be ignored")):
+        r = run("denoise", "--model", model, tmp_path / "p.png", "--out", tmp_path / "e", *option)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+        assert not (tmp_path / "e").exists()
+    r = run("documents", "evaluate", "--model", two / "model.npz", "--pages", 2, "--stride", 3, "--keep-paper", 0.5,
+            "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["cleaning"] == {"stride": 3, "keep_paper": 0.5}
+    (tmp_path / "test").mkdir()
+    Image.fromarray(page).save(tmp_path / "test" / "1.png")
+    for stride in (1, 3):
+        r = run("documents", "submit", "--model", out / "model.npz", "--test-dir", tmp_path / "test", "--csv",
+                tmp_path / f"s{stride}.csv", "--stride", stride, "--json")
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / "s1.csv").read_text() != (tmp_path / "s3.csv").read_text()
+    r = run("documents", "train", "--stride", 1)
+    assert r.returncode == 2 and "unrecognized arguments: --stride" in r.stderr

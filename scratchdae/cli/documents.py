@@ -47,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--generator", choices=["main", "other"], default="main",
                    help="other: pages of a second generator, drawn differently and never used in training (main)")
     add_page_choices(q)
+    add_cleaning(q)
     add_output(q)
     add_backend(q)
     q.set_defaults(func=run_evaluate)
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--test-dir", type=path_arg, required=True, help="folder of noisy test pages named 1.png, 2.png, ...")
     q.add_argument("--csv", type=path_arg, help="the submission file to write (id,value); required")
     q.add_argument("--overwrite", action="store_true", help="replace the --csv file if it exists")
+    add_cleaning(q)
     add_output(q)
     add_backend(q)
     q.set_defaults(func=run_submit)
@@ -67,6 +69,15 @@ def add_page_choices(p: argparse.ArgumentParser) -> None:
 
     for name in ("fonts", "backgrounds"):
         p.add_argument(f"--{name}", default=None, help=FIELDS[name].metadata["help"])
+
+
+def add_cleaning(p: argparse.ArgumentParser) -> None:
+    """--stride and --keep-paper: how the model cleans a page, instead of the model file's own."""
+    from ..documents.config import CLEANING
+
+    g = p.add_argument_group("cleaning")
+    for name, kw in CLEANING.items():
+        g.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **kw)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -128,11 +139,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages,
                            seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, backend=args.backend,
-                           log=log_for(args), figure=args.figure, generator=args.generator)
+                           log=log_for(args), figure=args.figure, generator=args.generator, stride=args.stride,
+                           keep_paper=args.keep_paper)
     if args.json:
         print_json(r)
         return 0
     print(f"{r['pages']} pages: {r['source']}")
+    print("cleaned with " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["cleaning"].items()))
     print(f"{'method':<32} {'RMSE':>8}")
     for name, v in r["rmse"].items():
         print(f"{name:<32} {v:>8.4f}")
@@ -167,7 +180,8 @@ def run_submit(args: argparse.Namespace) -> int:
     if not pages:
         raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
     check_outputs([args.csv], [args.model, *pages], args.overwrite, "--csv")
-    rows = write_submission(args.csv, pages, load_cleaner(args.model, args.backend), log=log_for(args))
+    cleaner = load_cleaner(args.model, args.backend, stride=args.stride, keep_paper=args.keep_paper)
+    rows = write_submission(args.csv, pages, cleaner, log=log_for(args))
     if args.json:
         print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})
     else:

@@ -15,12 +15,13 @@ training     the rows a run trains on                              config       
 run          train_cleaner: one stage or two                       evaluate     RMSE beside the baselines
 """
 from ..tasks import Application, register_application
-from .config import GONE, TRAIN_DEFAULTS, DocumentsConfig
+from .config import CLEANING, GONE, TRAIN_DEFAULTS, DocumentsConfig
 from .config import FIELDS as _FIELDS
 from .stacked import denoise_pages
 
 register_application(Application(task="documents", defaults=TRAIN_DEFAULTS, command="scratchdae documents train",
-                                 settings=tuple(_FIELDS), removed=tuple(GONE), denoise=denoise_pages))
+                                 settings=tuple(_FIELDS), removed=tuple(GONE), denoise=denoise_pages,
+                                 cleaning=CLEANING))
 
 from .run import train_cleaner  # noqa: E402 (the task is registered first: a documents run's config needs it)
 

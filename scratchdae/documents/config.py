@@ -20,6 +20,17 @@ FIRST_VIEW = 7  # a second stage's coarse grid over the first stage's output: 9 
 KEEP_PAPER = 0.99  # a second stage keeps the first stage's patch where the first's window is all this bright (PG3)
 MAX_WINDOWS_PER_PAGE = 100_000
 
+# How a trained model cleans a page: options of the commands that clean (denoise, documents evaluate and submit),
+# which override what the model file records. Training learns the same weights whatever they are
+# (docs/documents.md, "Cleaning settings").
+CLEANING = {
+    "stride": dict(type=int, metavar="N", help="pixels between windows, 1 to the patch size: larger is faster and "
+                   "a little worse (docs/documents.md; default: the model file's, 2)"),
+    "keep_paper": dict(type=float, metavar="TAU", help="a stacked model's second stage keeps the first stage's "
+                       "patch where its window is all at least this bright; 0: run it everywhere (default: the "
+                       f"model file's, {KEEP_PAPER})"),
+}
+
 # The core settings' defaults for documents. The dirt on a page is the corruption: no added noise; windows are
 # small, so batches are large; chosen on held-out fonts and paper (docs/documents.md): the cosine schedule runs its
 # full course.
@@ -35,7 +46,8 @@ class DocumentsConfig:
     windows_per_page: int = setting(5000, "training windows sampled from each page", "documents", type=int)
     window: int = setting(9, "input window size, odd", "documents", type=int)
     patch: int = setting(5, "clean patch predicted per window, odd", "documents", type=int)
-    stride: int = setting(2, "pixels between windows when cleaning, at most --patch", "documents", type=int)
+    stride: int = setting(2, "pixels between windows when cleaning, at most patch: recorded in the model file as "
+                          "its default; training learns the same weights at any stride", "documents", option=False)
     mark_windows: float = setting(None, "share of each generated page's training windows taken near marks that are "
                                   "not text (creases, rims), in [0, 0.5]; 0.25, and 0 with --data-dir", "documents",
                                   type=float)
@@ -47,7 +59,8 @@ class DocumentsConfig:
                                "trains on pages the first stage did not", "documents", type="path", metavar="MODEL")
     keep_paper: float = setting(None, "second stage: where every pixel of the first stage's cleaned window is at "
                                 "least this bright, keep the first stage's patch and do not run the second network "
-                                f"there; 0: run it everywhere; {KEEP_PAPER}", "documents", type=float)
+                                f"there; 0: run it everywhere; {KEEP_PAPER}; recorded in the model file as its "
+                                "default", "documents", option=False)
     fonts: str = setting(None, f"font families of generated pages: {','.join(FONT_FAMILIES)} (all)", "documents")
     backgrounds: str = setting(None, f"background families of generated pages: {','.join(BACKGROUNDS)} (all)",
                                "documents")
@@ -69,8 +82,9 @@ class DocumentsConfig:
             raise ValueError(f"--first-stage trains the second of two stages, and --stages {self.stages} was given. "
                              "Fix: drop --stages.")
         if self.stages == 1 and self.keep_paper is not None and not self.first_stage:
-            raise ValueError("--keep-paper would be ignored here (it sets how a second stage reads the first, and "
-                             "this run trains one stage). Fix: drop it, or choose the data set or optimizer meant.")
+            raise ValueError("keep_paper would be ignored here (it sets how a second stage reads the first, and "
+                             "this run trains one stage). Fix: drop it; it is a setting of cleaning too (--keep-paper "
+                             "of the commands that clean).")
         if self.stages == 2 and self.keep_paper is None:
             self.keep_paper = KEEP_PAPER
         for name, most in (("pages", MAX_PAGES), ("windows_per_page", MAX_WINDOWS_PER_PAGE)):
@@ -109,7 +123,7 @@ class DocumentsConfig:
                               first_view=FIRST_VIEW if second else 0,
                               keep_paper=(self.keep_paper or 0.0) if second else 0.0)
         except ValueError as err:
-            raise ValueError(f"--window {self.window}, --patch {self.patch}, --stride {self.stride}, --keep-paper "
+            raise ValueError(f"--window {self.window}, --patch {self.patch}, stride {self.stride}, keep_paper "
                              f"{self.keep_paper}: {str(err).replace('window=', '--window ').replace('patch=', '--patch ')}"
                              ) from None
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import Backend
 from ..losses import Loss
 from ..model import Autoencoder
-from ..validation import as_int
+from ..validation import as_int, check_seed
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import make_pages
 from .stacked import load_cleaner
@@ -114,7 +114,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                        seed: int = 12345, fonts: str | None = None, backgrounds: str | None = None,
                        backend: str | Backend | None = None,
                        log: Callable[[str], None] | None = None, figure: str | Path | None = None,
-                       generator: str = "main") -> dict[str, Any]:
+                       generator: str = "main", stride: int | None = None,
+                       keep_paper: float | None = None) -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
 
     On generated pages the result also holds each method's RMSE per font family, font size and
@@ -122,12 +123,16 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     the three pages the model cleaned worst (noisy | cleaned | truth, the marks outlined) is written there.
     ``generator="other"`` scores pages of :mod:`scratchdae.documents.other_pages`, a second generator
     drawn differently on purpose and never used in training (``fonts`` and ``backgrounds`` are then the
-    main generator's choices, and must be left out)."""
+    main generator's choices, and must be left out). ``stride`` and ``keep_paper`` clean another way than
+    the model file's own (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names
+    the cleaning used (``cleaning``)."""
     from .generate import MAX_PAGES
 
     pages, seed = as_int(pages), as_int(seed)  # NumPy integers are fine
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}. Fix: --seed 12345.")
+    try:
+        seed = check_seed(seed)
+    except ValueError as err:
+        raise ValueError(str(err).replace("seed=0", "--seed 12345")) from None
     if data_dir is None and (not isinstance(pages, int) or isinstance(pages, bool) or not 1 <= pages <= MAX_PAGES):
         raise ValueError(f"pages must be an integer from 1 to {MAX_PAGES:,}, got {pages!r}. Fix: --pages 20.")
     if generator not in ("main", "other"):
@@ -136,7 +141,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError("the other generator draws its own fonts and damage, and does not read folders: fonts, "
                          "backgrounds and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
-    cleaner = load_cleaner(model_path, backend)
+    cleaner = load_cleaner(model_path, backend, stride=stride, keep_paper=keep_paper)
     if data_dir is not None:
         pairs, meta, near_marks = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
@@ -154,6 +159,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     others = {"first stage alone": cleaner.first_stage()} if len(cleaner.stages) > 1 else None
     result = score_pages(pairs, cleaner, log, meta, near_marks, others)
     result["source"] = source
+    result["cleaning"] = {"stride": cleaner.stages[0].spec.stride,
+                          **({"keep_paper": cleaner.stages[1].spec.keep_paper} if len(cleaner.stages) > 1 else {})}
     if figure is not None:
         from .figures import worst_pages_figure
 

@@ -75,22 +75,42 @@ class PageCleaner:
         """The first stage alone."""
         return PageCleaner(self.stages[:1])
 
-    def keeping_paper(self, tau: float) -> "PageCleaner":
-        """The same two stages, the second keeping the first stage's patch where the first stage's window is
-        all at least ``tau`` (PG3); ``tau`` 0 runs the second stage on every window."""
-        if len(self.stages) < 2:
-            raise ValueError("keeping the first stage's paper is for a cleaner of two stages, and this one has one. "
-                             "Fix: load a stacked model (scratchdae documents train --stages 2).")
-        first, second = self.stages
-        return PageCleaner([first, replace(second, spec=replace(second.spec, keep_paper=tau))])
+    def cleaning(self, stride: int | None = None, keep_paper: float | None = None) -> "PageCleaner":
+        """The same trained stages, cleaning another way: ``stride``, pixels between windows in every stage (1 to
+        the patch size; fewer windows, faster, a little worse), and ``keep_paper``, the brightness tau above which
+        the second stage keeps the first stage's patch (PG3; 0 runs it on every window). None keeps the model
+        file's own. Neither changes what training learns, only how a page is cleaned (docs/documents.md)."""
+        stages = self.stages
+        if stride is not None:
+            stages = [replace(s, spec=replace(s.spec, stride=stride)) for s in stages]
+        if keep_paper is not None:
+            if len(stages) < 2:
+                raise ValueError("keep_paper sets how a second stage reads the first, and this model has one stage. "
+                                 "Fix: drop --keep-paper, or use a stacked model (scratchdae documents train).")
+            stages = [stages[0], replace(stages[1], spec=replace(stages[1].spec, keep_paper=keep_paper))]
+        return PageCleaner(stages)
 
     def __repr__(self) -> str:
         return f"PageCleaner({len(self.stages)} stage{'s' if len(self.stages) > 1 else ''})"
 
 
-def load_cleaner(path: str | Path, backend: str | Backend | None = None) -> PageCleaner:
-    """The cleaner in a model.npz trained on documents: one stage, or two stacked in one file."""
-    return _read(path, backend)[0]
+def load_cleaner(path: str | Path, backend: str | Backend | None = None, *, stride: int | None = None,
+                 keep_paper: float | None = None) -> PageCleaner:
+    """The cleaner in a model.npz trained on documents: one stage, or two stacked in one file; ``stride`` and
+    ``keep_paper`` clean another way than the file's own (:meth:`PageCleaner.cleaning`)."""
+    return cleaning_as_asked(_read(path, backend)[0], stride, keep_paper)
+
+
+def cleaning_as_asked(cleaner: PageCleaner, stride: int | None = None, keep_paper: float | None = None
+                      ) -> PageCleaner:
+    """``cleaner.cleaning(stride, keep_paper)``, its errors in the words of the options that set them."""
+    try:
+        return cleaner.cleaning(stride, keep_paper)
+    except ValueError as err:
+        given = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (("stride", stride), ("keep_paper", keep_paper))
+                         if v is not None)
+        raise ValueError(f"{given}: {str(err).replace('stride=', '--stride ').replace('keep_paper=', '--keep-paper ')}"
+                         ) from None
 
 
 def read_first_stage(path: str | Path, backend: str | Backend | None = None
@@ -154,10 +174,10 @@ def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.n
 
 
 def denoise_pages(model: Autoencoder, loss: Loss, header: dict[str, Any], path: list, backend: Any,
-                  inputs: list[Path], out: Path) -> list[Path]:
+                  inputs: list[Path], out: Path, cleaning: dict[str, Any]) -> list[Path]:
     """``scratchdae denoise`` for a document model: pages of any size, every page read and checked first, then
     cleaned and written one by one (``path``: the model file's, in a list, or empty for a model given as
-    (model, loss, header))."""
+    (model, loss, header); ``cleaning``: ``stride`` and ``keep_paper``, as :meth:`PageCleaner.cleaning`)."""
     from ..files import write_pngs
     from .pages import read_page
 
@@ -172,6 +192,7 @@ def denoise_pages(model: Autoencoder, loss: Loss, header: dict[str, Any], path: 
         except RemovedFeature as err:
             raise ValueError(f"the model: {err}") from None
         cleaner = PageCleaner([Stage(model, loss, spec)])
+    cleaner = cleaning_as_asked(cleaner, **cleaning)
     pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
     return write_pngs([(out / p.with_suffix(".png").name, np.round(cleaner(page) * 255).astype(np.uint8))
                        for p, page in zip(inputs, pages)])
