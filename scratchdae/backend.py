@@ -38,7 +38,11 @@ CUPY_HINT = (
 )
 
 
-class BackendUnavailable(RuntimeError):
+class Unavailable(RuntimeError):
+    """What was asked for needs something this machine lacks (a GPU, a program); the message says how to get it."""
+
+
+class BackendUnavailable(Unavailable):
     """The requested backend cannot run on this machine."""
 
 

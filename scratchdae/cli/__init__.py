@@ -27,7 +27,7 @@ import sys
 import threading
 
 from .. import __version__
-from ..backend import BackendUnavailable
+from ..backend import Unavailable
 from . import denoise, documents, evaluate, gradcheck, info, probe, sample, score, train
 
 COMMANDS = (train, evaluate, denoise, score, probe, sample, documents, gradcheck, info)
@@ -68,7 +68,7 @@ def _run(args):
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (ValueError, TypeError, BackendUnavailable, OSError, TrainingDiverged, MemoryError, OverflowError) as err:
+    except (ValueError, TypeError, Unavailable, OSError, TrainingDiverged, MemoryError, OverflowError) as err:
         if os.environ.get("SCRATCHDAE_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
             raise
         if isinstance(err, (MemoryError, OverflowError)) and "Fix:" not in str(err):

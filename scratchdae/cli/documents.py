@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
     q.add_argument("--generator", choices=["main", "other"], default="main",
                    help="other: pages of a second generator, drawn differently and never used in training (main)")
+    q.add_argument("--ocr", action="store_true",
+                   help="also read every page with tesseract and give each method's character and word error rates "
+                        "(CER, WER) against the clean page's reading (needs tesseract: pip install 'scratchdae[ocr]')")
     add_page_choices(q)
     add_cleaning(q)
     add_output(q)
@@ -140,15 +143,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
                            seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, backend=args.backend,
                            log=log_for(args), figure=args.figure, generator=args.generator, stride=args.stride,
-                           keep_paper=args.keep_paper)
+                           keep_paper=args.keep_paper, ocr=args.ocr)
     if args.json:
         print_json(r)
         return 0
     print(f"{r['pages']} pages: {r['source']}")
     print("cleaned with " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["cleaning"].items()))
-    print(f"{'method':<32} {'RMSE':>8}")
+    ocr = r.get("ocr")
+    print(f"{'method':<32} {'RMSE':>8}" + (f" {'CER':>7} {'WER':>7}" if ocr else ""))
     for name, v in r["rmse"].items():
-        print(f"{name:<32} {v:>8.4f}")
+        print(f"{name:<32} {v:>8.4f}" + (f" {ocr['cer'][name]:>7.3f} {ocr['wer'][name]:>7.3f}" if ocr else ""))
+    if ocr:
+        print(f"(CER and WER against tesseract's reading of the clean pages: {ocr['chars']:,} characters, "
+              f"{ocr['words']:,} words)")
+        shown = {c: m for c, m in _SHORT.items() if m in ocr["cer"]}
+        print("\nCER page by page: " + " ".join(f"{c:>9}" for c in ("chars", *shown)))
+        for i, page in enumerate(ocr["pages"]):
+            print(f"  page {i + 1:<10} {page['chars']:>9} " + " ".join(f"{page[m]['cer']:>9.3f}"
+                                                                      for m in shown.values()))
     print(f"model: {r['seconds_per_page']:.2f} s per page on average, {r['max_seconds_per_page']:.2f} s at most")
     from ..documents.evaluate import GROUPS
 
@@ -167,6 +179,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if "figure" in r:
         print(f"\nthe worst pages (noisy | cleaned | truth): {r['figure']}")
     return 0
+
+
+_SHORT = {"noisy": "noisy page", "threshold": "global threshold", "median bg": "median background subtraction",
+          "stage 1": "first stage alone", "model": "model"}  # column -> method, in the tables page by page
 
 
 def run_submit(args: argparse.Namespace) -> int:

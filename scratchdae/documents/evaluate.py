@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import Backend
+from ..backend import Backend, Unavailable
 from ..losses import Loss
 from ..model import Autoencoder
 from ..validation import as_int, check_seed
+from .ocr import INSTALL, chars, error_rates, read_text, tesseract_available, words
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import make_pages
 from .stacked import load_cleaner
@@ -39,7 +40,8 @@ GROUPS = {"font_family": "font family", "size": "font size", "background": "back
 def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[np.ndarray], np.ndarray],
                 log: Callable[[str], None] | None = None, meta: list[dict[str, Any]] | None = None,
                 near_marks: list[np.ndarray] | None = None,
-                others: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> dict[str, Any]:
+                others: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None, ocr: bool = False
+                ) -> dict[str, Any]:
     """RMSE of each method over all pixels of ``pairs`` [(noisy, clean)], and seconds per page of the model.
 
     The methods are the noisy page, the baselines, ``others`` (name -> cleaner, e.g. a stacked
@@ -52,7 +54,13 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
     With ``near_marks``, one bool (H, W) mask a page of the pixels near marks that are not text (stain rims,
     creases, ridges, watermarks; the generator knows where it drew them), ``marks`` gives each method's
     RMSE on those pixels and on the rest, ``near marks`` and ``elsewhere``, with their pixel counts.
+
+    With ``ocr``, tesseract reads every page each method gives and the clean page, and ``ocr`` gives each
+    method's CER and WER against the clean page's reading (E2), (E3): overall (``cer``, ``wer``) and page by
+    page (``pages``), with the reference's length (``chars``, ``words``).
     """
+    if ocr and not tesseract_available():
+        raise Unavailable(INSTALL)
     if meta is not None and len(meta) != len(pairs):
         raise ValueError(f"meta must hold one dict a page: {len(meta)} for {len(pairs)} pages.")
     if near_marks is not None and [m.shape for m in near_marks] != [c.shape for _, c in pairs]:
@@ -66,12 +74,17 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
     groups = ({g: {} for g in GROUPS if all(g in m for m in meta)}  # group -> value -> [sse by method, pixels, pages]
               if meta is not None else {})
     n_pixels, seconds, page_rmse = 0, [], []
+    readings, references = {name: [] for name in names}, []
     for i, (noisy, clean) in enumerate(pairs):
         outs = {name: f(noisy) for name, f in methods.items()}
         t = time.perf_counter()
         outs["model"] = cleaner(noisy)
         seconds.append(time.perf_counter() - t)
         page_sse = {name: float(np.sum((out.astype(np.float64) - clean) ** 2)) for name, out in outs.items()}
+        if ocr:
+            references.append(read_text(clean))
+            for name, out in outs.items():
+                readings[name].append(read_text(out))
         for name in names:
             sse[name] += page_sse[name]
         if marks:  # near the marks, and elsewhere: the rest of the page's error and pixels
@@ -91,7 +104,9 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         n_pixels += clean.size
         page_rmse.append(float(np.sqrt(page_sse["model"] / clean.size)))
         if log:
-            log(f"page {i + 1}/{len(pairs)}: model RMSE {page_rmse[-1]:.4f}, {seconds[-1]:.2f} s")
+            read = (f", CER {error_rates(readings['model'][-1:], references[-1:])['cer']:.3f} (noisy "
+                    f"{error_rates(readings['noisy page'][-1:], references[-1:])['cer']:.3f})" if ocr else "")
+            log(f"page {i + 1}/{len(pairs)}: model RMSE {page_rmse[-1]:.4f}{read}, {seconds[-1]:.2f} s")
     result = {"rmse": {name: float(np.sqrt(v / n_pixels)) for name, v in sse.items()}, "pages": len(pairs),
               "seconds_per_page": float(np.mean(seconds)), "max_seconds_per_page": float(np.max(seconds)),
               "page_rmse": page_rmse}
@@ -99,10 +114,27 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         result["by"] = {g: {value: {**{name: float(np.sqrt(e / pixels)) for name, e in errors.items()}, "pages": k}
                             for value, (errors, pixels, k) in sorted(values.items())}
                         for g, values in groups.items()}
+    if ocr:
+        result["ocr"] = ocr_scores(readings, references)
     if marks:
         result["marks"] = {where: {**{name: float(np.sqrt(e / max(pixels, 1))) for name, e in errors.items()},
                                    "pixels": pixels} for where, (errors, pixels) in marks.items()}
     return result
+
+
+def ocr_scores(readings: dict[str, list[str]], references: list[str]) -> dict[str, Any]:
+    """CER and WER of each method's readings (name -> one text a page) against the references, overall and
+    page by page."""
+    overall = {name: error_rates(texts, references) for name, texts in readings.items()}
+    def rates(reading, reference):
+        r = error_rates([reading], [reference])
+        return {"cer": r["cer"], "wer": r["wer"]}
+
+    pages = [{"chars": len(chars(ref)), "words": len(words(ref)),
+              **{name: rates(texts[i], ref) for name, texts in readings.items()}} for i, ref in enumerate(references)]
+    return {"cer": {name: r["cer"] for name, r in overall.items()},
+            "wer": {name: r["wer"] for name, r in overall.items()},
+            "chars": sum(p["chars"] for p in pages), "words": sum(p["words"] for p in pages), "pages": pages}
 
 
 def worst_pages(result: dict[str, Any], n: int = 3) -> list[int]:
@@ -115,7 +147,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                        backend: str | Backend | None = None,
                        log: Callable[[str], None] | None = None, figure: str | Path | None = None,
                        generator: str = "main", stride: int | None = None,
-                       keep_paper: float | None = None) -> dict[str, Any]:
+                       keep_paper: float | None = None, ocr: bool = False) -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
 
     On generated pages the result also holds each method's RMSE per font family, font size and
@@ -125,7 +157,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     drawn differently on purpose and never used in training (``fonts`` and ``backgrounds`` are then the
     main generator's choices, and must be left out). ``stride`` and ``keep_paper`` clean another way than
     the model file's own (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names
-    the cleaning used (``cleaning``)."""
+    the cleaning used (``cleaning``). ``ocr`` also reads every page with tesseract and scores each method's
+    reading against the clean page's (:func:`score_pages`)."""
     from .generate import MAX_PAGES
 
     pages, seed = as_int(pages), as_int(seed)  # NumPy integers are fine
@@ -157,7 +190,9 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                       f"backgrounds {backgrounds or 'all'}")
         pairs, meta, near_marks = [p.floats() for p in made], [p.meta for p in made], [p.marks for p in made]
     others = {"first stage alone": cleaner.first_stage()} if len(cleaner.stages) > 1 else None
-    result = score_pages(pairs, cleaner, log, meta, near_marks, others)
+    if ocr and not tesseract_available():
+        raise Unavailable(INSTALL)  # before any page is made
+    result = score_pages(pairs, cleaner, log, meta, near_marks, others, ocr=ocr)
     result["source"] = source
     result["cleaning"] = {"stride": cleaner.stages[0].spec.stride,
                           **({"keep_paper": cleaner.stages[1].spec.keep_paper} if len(cleaner.stages) > 1 else {})}

@@ -1,0 +1,102 @@
+r"""OCR as a measure: how well a cleaned page reads, the way its user judges it.
+
+A page is cleaned so that people and OCR can read it, and RMSE says little
+about that: a faint stroke kept and a crisp black streak invented cost about
+the same pixels. So the page is read by tesseract (through ``pytesseract``,
+the extra ``scratchdae[ocr]``) and its text compared with tesseract's reading
+of the clean page, by the edit distance:
+
+    d(a, b) = the fewest insertions, deletions and substitutions that turn a into b   (E1)
+    CER = d(chars of the reading, chars of the reference) / chars of the reference      (E2)
+    WER = d(words of the reading, words of the reference) / words of the reference      (E3)
+
+Over several pages the edits and the lengths are summed before dividing, so
+a long page weighs by its length. The edit distance is written here, as a
+short dynamic program (docs/derivations.md has its recurrence), with one
+row of the table at a time in NumPy.
+"""
+import shutil
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..backend import Unavailable
+
+INSTALL = ("OCR needs tesseract and pytesseract. Fix: apt-get install tesseract-ocr (or brew install tesseract), "
+           "then pip install 'scratchdae[ocr]'.")
+
+
+def edit_distance(a: Sequence, b: Sequence) -> int:
+    """d(a, b) (E1): the Levenshtein distance between two sequences (strings, or lists of words).
+
+    The table D[i, j] = d(a[:i], b[:j]) is filled one row at a time:
+
+        D[i, j] = min(D[i-1, j] + 1, D[i-1, j-1] + [a[i-1] != b[j-1]], D[i, j-1] + 1)
+
+    The first two terms come from the row above (A[j] below); the third chains
+    along the row, and D[i, j] = min over k <= j of A[k] + (j - k) solves it:
+    j + the running minimum of A[k] - k.
+    """
+    if len(a) < len(b):
+        a, b = b, a  # the rows as short as can be
+    if not b:
+        return len(a)
+    codes = {}
+    a_ids = np.array([codes.setdefault(t, len(codes)) for t in a])
+    b_ids = np.array([codes.setdefault(t, len(codes)) for t in b])
+    j = np.arange(len(b) + 1)
+    row = j.copy()  # D[0, j] = j: j insertions
+    for i in range(1, len(a) + 1):
+        above = np.empty_like(row)
+        above[0] = i  # D[i, 0] = i: i deletions
+        above[1:] = np.minimum(row[1:] + 1, row[:-1] + (b_ids != a_ids[i - 1]))
+        row = j + np.minimum.accumulate(above - j)  # (E1)
+    return int(row[-1])
+
+
+def words(text: str) -> list[str]:
+    """The words of a reading, split at any white space."""
+    return text.split()
+
+
+def chars(text: str) -> str:
+    """The characters of a reading with its white space made one space (line breaks and runs of spaces are
+    layout, which the two readings may lay out differently)."""
+    return " ".join(text.split())
+
+
+def error_rates(readings: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """CER (E2) and WER (E3) of readings against references, page by page, summed over the pages
+    before dividing; with the edits and lengths they come from. A reference with no text counts every
+    character read as an error (divided by 1, not 0)."""
+    if len(readings) != len(references):
+        raise ValueError(f"{len(readings)} readings for {len(references)} references: one reading a page.")
+    ce = sum(edit_distance(chars(r), chars(t)) for r, t in zip(readings, references))
+    cn = sum(len(chars(t)) for t in references)
+    we = sum(edit_distance(words(r), words(t)) for r, t in zip(readings, references))
+    wn = sum(len(words(t)) for t in references)
+    return {"cer": ce / max(cn, 1), "wer": we / max(wn, 1),  # (E2), (E3)
+            "char_edits": ce, "chars": cn, "word_edits": we, "words": wn}
+
+
+def tesseract_available() -> bool:
+    """Whether pages can be read here: the tesseract program and the pytesseract module."""
+    try:
+        import pytesseract  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("tesseract") is not None
+
+
+def read_text(page: np.ndarray, psm: int = 3) -> str:
+    """Tesseract's reading of a page (H, W) in [0, 1] (English, automatic page layout: ``psm`` 3)."""
+    if not tesseract_available():
+        raise Unavailable(INSTALL)
+    import pytesseract
+    from PIL import Image
+
+    page = np.asarray(page)
+    if page.ndim != 2:
+        raise ValueError(f"a page to read must be a grayscale (H, W) array, got shape {page.shape}.")
+    image = Image.fromarray(np.round(np.clip(page, 0, 1) * 255).astype(np.uint8))
+    return pytesseract.image_to_string(image, lang="eng", config=f"--psm {int(psm)}")
