@@ -879,3 +879,23 @@ def test_the_commands_that_clean_take_stride_and_keep_paper_and_training_does_no
     assert (tmp_path / "s1.csv").read_text() != (tmp_path / "s3.csv").read_text()
     r = run("documents", "train", "--stride", 1)
     assert r.returncode == 2 and "unrecognized arguments: --stride" in r.stderr
+
+
+def test_generate_writes_the_second_generators_pages_for_users_to_see(tmp_path):
+    from scratchdae.documents.other_pages import make_other_page
+
+    r = run("documents", "generate", "--out", tmp_path / "o", "--pages", 2, "--test-pages", 1, "--seed", 5,
+            "--generator", "other", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["generator"] == "other"
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["generator"] == "scratchdae.documents.other_pages"
+    for i, split in ((1, "train"), (2, "train"), (3, "test")):
+        page = make_other_page([5, i])
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o" / split / f"{i}.png")), page.noisy)
+        assert manifest["pages"][f"{split}/{i}.png"]["damages"] == page.meta["damages"]
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o" / "train_cleaned" / "1.png")),
+                                  make_other_page([5, 1]).clean)
+    r = run("documents", "generate", "--out", tmp_path / "p", "--pages", 1, "--generator", "other", "--fonts", "mono")
+    assert r.returncode == 2 and "--fonts and --backgrounds would be ignored" in r.stderr
+    assert not (tmp_path / "p").exists()

@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pages", type=int, default=144, help="training pages, noisy and clean (144, as Kaggle)")
     q.add_argument("--test-pages", type=int, default=0, help="test pages, noisy only (0)")
     q.add_argument("--seed", type=seed_arg, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
+    q.add_argument("--generator", choices=["main", "other"], default="main",
+                   help="other: pages of a second generator, drawn differently and never used in training (main)")
     add_page_choices(q)
     add_output(q)
     q.set_defaults(func=run_generate)
@@ -102,10 +104,15 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.pages < 0 or args.test_pages < 0 or args.pages + args.test_pages == 0:
         raise ValueError(f"--pages and --test-pages must be at least 0, and not both 0; got --pages {args.pages} "
                          f"--test-pages {args.test_pages}. Fix: e.g. --pages 144.")
+    if args.generator == "other" and (args.fonts or args.backgrounds):
+        raise ValueError("--fonts and --backgrounds would be ignored here: the other generator draws its own fonts "
+                         "and damage. Fix: drop them, or drop --generator other.")
     out = generate_folder(args.out, args.pages, args.seed, n_test=args.test_pages, fonts=_names(args.fonts, "fonts"),
-                          backgrounds=_names(args.backgrounds, "backgrounds"), log=log_for(args))
+                          backgrounds=_names(args.backgrounds, "backgrounds"), log=log_for(args),
+                          generator=args.generator)
     if args.json:
-        print_json({"out": str(out), "pages": args.pages, "test_pages": args.test_pages, "seed": args.seed})
+        print_json({"out": str(out), "pages": args.pages, "test_pages": args.test_pages, "seed": args.seed,
+                    "generator": args.generator})
     else:
         print(f"{count(args.pages, 'training page')} (train/, train_cleaned/) and "
               f"{count(args.test_pages, 'test page')} (test/) in {out}")

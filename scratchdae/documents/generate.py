@@ -150,7 +150,7 @@ def _smooth_field(rng, height, width, cells):
 
 def _coffee(rng, H, W, variant):
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    paper, lines = np.ones((H, W), np.float32), np.zeros((H, W), np.float32)
+    paper, marks = np.ones((H, W), np.float32), np.zeros((H, W), np.float32)
     n = int(rng.integers(1, 4)) if variant == 0 else int(rng.integers(8, 25))
     for _ in range(n):
         cy, cx = rng.uniform(0, H), rng.uniform(0, W)
@@ -162,13 +162,13 @@ def _coffee(rng, H, W, variant):
         body = depth * 0.6 * np.clip(1 - d, 0, 1) ** 0.3
         ring = depth * np.exp(-((d - 1) / 0.06) ** 2) if variant == 0 else 0.0  # a dried ring at the edge
         paper -= body + ring
-        lines = np.maximum(lines, ring / depth)  # the ring's rim: a thin dark line that is not text
-    return paper, lines
+        marks = np.maximum(marks, ring / depth)  # the ring's rim: a thin dark line that is not text
+    return paper, marks
 
 
 def _folded(rng, H, W, variant):
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    paper, lines = np.ones((H, W), np.float32), np.zeros((H, W), np.float32)
+    paper, marks = np.ones((H, W), np.float32), np.zeros((H, W), np.float32)
     for _ in range(int(rng.integers(1, 3))):
         if variant == 0:  # a crease across the page: a dark line with shading falling away from it
             theta = rng.uniform(0, np.pi)
@@ -177,7 +177,7 @@ def _folded(rng, H, W, variant):
             depth = rng.uniform(0.2, 0.45)
             crease = np.exp(-(dist / rng.uniform(1.0, 2.5)) ** 2)
             paper -= depth * crease
-            lines = np.maximum(lines, crease)
+            marks = np.maximum(marks, crease)
             paper -= rng.uniform(0.05, 0.2) * np.exp(-np.abs(dist) / rng.uniform(15, 60)) * (dist > 0)
         else:  # a dog-eared corner: a darker triangle with a bright edge
             cy, cx = rng.choice([0, H]), rng.choice([0, W])
@@ -188,8 +188,8 @@ def _folded(rng, H, W, variant):
             depth = 0.1 * rng.uniform(0.3, 1)
             fold = np.abs(yy - rng.uniform(0, H)) < 1.5
             paper -= depth * fold  # and a faint fold line
-            lines = np.maximum(lines, np.maximum(edge, fold))
-    return paper, lines
+            marks = np.maximum(marks, np.maximum(edge, fold))
+    return paper, marks
 
 
 def _watermark(rng, H, W, variant):
@@ -232,12 +232,12 @@ def paper(rng: np.random.Generator, height: int, width: int, background: str, va
           sun_spots: bool) -> tuple[np.ndarray, np.ndarray]:
     """A background (H, W) in about [0.3, 1] (1 is clean white paper), and where it drew thin dark marks
     that are not text (stain rims, creases, ridges, watermarks): an (H, W) intensity in [0, 1]."""
-    p, lines = BACKGROUND_MAKERS[background](rng, height, width, variant)
+    p, marks = BACKGROUND_MAKERS[background](rng, height, width, variant)
     p *= rng.uniform(0.8, 1.0)  # the paper's own tone
     p += 0.04 * _smooth_field(rng, height, width, 4)  # uneven lighting
     if sun_spots:  # faded sun spots: broad bright and dark patches
         p += rng.uniform(0.05, 0.15) * _smooth_field(rng, height, width, 3)
-    return np.clip(p, 0.25, 1.0), lines
+    return np.clip(p, 0.25, 1.0), marks
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -312,10 +312,13 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
 
 
 def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, fonts: Sequence[str] = FONT_FAMILIES,
-                    backgrounds: Sequence[str] = BACKGROUNDS, log: Callable[[str], None] = print) -> Path:
+                    backgrounds: Sequence[str] = BACKGROUNDS, log: Callable[[str], None] = print,
+                    generator: str = "main") -> Path:
     """Write a Kaggle-style folder: train/, train_cleaned/ (n pages) and test/ (n_test pages), 1.png ...
 
     A manifest.json records each page's font, size, background and seed. Page i uses seed (seed, i).
+    ``generator="other"`` writes pages of the second generator (:mod:`.other_pages`), drawn differently on
+    purpose and never used in training: the check of how a model does on damage it never saw.
     The folder is built under a temporary name beside ``out`` and renamed at the end, so a run that
     fails (a full disk, Ctrl-C) leaves no folder that looks complete and nothing to clean up.
     """
@@ -325,6 +328,13 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ValueError(f"the {what if what == 'seed' else 'number of ' + what} must be an integer >= 0, got "
                              f"{count!r}. Fix: e.g. 144 pages, seed 0.")
+    from .other_pages import make_other_page  # it draws with this module's fonts
+
+    if generator not in ("main", "other"):
+        raise ValueError(f"generator must be 'main' or 'other', got {generator!r}. Fix: --generator other.")
+    if generator == "other" and (tuple(fonts) != FONT_FAMILIES or tuple(backgrounds) != BACKGROUNDS):
+        raise ValueError("the other generator draws its own fonts and damage: fonts and backgrounds choose the main "
+                         "generator's pages. Fix: drop them, or drop --generator other.")
     if out.is_symlink() and out.is_dir():
         out = Path(os.path.realpath(out))  # a link to an empty folder: build the pages where it leads
     if n + n_test == 0:
@@ -341,7 +351,8 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
     try:
         manifest = {}
         for i in range(1, n + n_test + 1):
-            page = make_page([seed, i], fonts=fonts, backgrounds=backgrounds)
+            page = (make_page([seed, i], fonts=fonts, backgrounds=backgrounds) if generator == "main" else
+                    make_other_page([seed, i]))
             split = "train" if i <= n else "test"
             write_png(tmp / split / f"{i}.png", page.noisy)
             if split == "train":
@@ -350,7 +361,8 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
             if i % 20 == 0:
                 log(f"{i}/{n + n_test} pages")
         with atomic_write(tmp / "manifest.json", "w") as f:
-            json.dump({"generator": "scratchdae.documents", "seed": seed, "pages": manifest}, f, indent=1)
+            json.dump({"generator": "scratchdae.documents" + (".other_pages" if generator == "other" else ""),
+                       "seed": seed, "pages": manifest}, f, indent=1)
         os.chmod(tmp, 0o777 & ~current_umask())  # a folder as mkdir would make it, not mkdtemp's 0700
         os.replace(tmp, out)  # an empty folder of that name is replaced; a full one was refused above
     except BaseException as err:

@@ -75,12 +75,12 @@ def _draw_text(rng, height, width):
     return np.asarray(img, dtype=np.float32) / 255, font, size, columns, angle
 
 
-def _bleed_through(rng, H, W, lines):
+def _bleed_through(rng, H, W, marks):
     back, *_ = _draw_text(rng, H, W)
     return 1 - rng.uniform(0.1, 0.25) * gaussian_blur(back[:, ::-1].copy(), rng.uniform(0.8, 1.8))
 
 
-def _scribbles(rng, H, W, lines):
+def _scribbles(rng, H, W, marks):
     from PIL import Image, ImageDraw
 
     img = Image.new("L", (W, H), 0)
@@ -89,11 +89,11 @@ def _scribbles(rng, H, W, lines):
         pts = np.cumsum(rng.normal(0, 25, (int(rng.integers(4, 12)), 2)), axis=0) + rng.uniform([0, 0], [W, H])
         draw.line([tuple(p) for p in pts], fill=255, width=int(rng.integers(1, 3)), joint="curve")
     mark = np.asarray(img, dtype=np.float32) / 255
-    lines |= mark > 0.3
+    marks |= mark > 0.3
     return 1 - rng.uniform(0.3, 0.7) * mark
 
 
-def _aged(rng, H, W, lines):
+def _aged(rng, H, W, marks):
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     edge = np.minimum(np.minimum(yy, H - 1 - yy), np.minimum(xx, W - 1 - xx))  # distance to the nearest edge
     paper = 1 - rng.uniform(0.1, 0.3) * np.exp(-edge / rng.uniform(20, 80))
@@ -103,23 +103,23 @@ def _aged(rng, H, W, lines):
     return paper
 
 
-def _photocopy(rng, H, W, lines):
+def _photocopy(rng, H, W, marks):
     paper = np.ones((H, W), np.float32)
     for _ in range(int(rng.integers(1, 6))):  # streaks along the paper's path
         x, w = int(rng.integers(0, W)), int(rng.integers(1, 4))
         paper[:, x:x + w] -= rng.uniform(0.1, 0.4)
-        lines[:, x:x + w] = True
+        marks[:, x:x + w] = True
     toner = np.linspace(rng.uniform(-0.1, 0.05), rng.uniform(-0.1, 0.05), W, dtype=np.float32)  # uneven toner
     return paper + toner[None, :]
 
 
-def _tape(rng, H, W, lines):
+def _tape(rng, H, W, marks):
     paper = np.ones((H, W), np.float32)
     top, h = int(rng.integers(0, H - 40)), int(rng.integers(25, 60))
     paper[top:top + h] -= rng.uniform(0.05, 0.15)  # the tape's tint
     for edge in (top, top + h - 1):  # its edges catch dirt
         paper[edge:edge + 2] -= rng.uniform(0.2, 0.4)
-        lines[edge:edge + 2] = True
+        marks[edge:edge + 2] = True
     return paper
 
 
@@ -139,10 +139,10 @@ def make_other_page(seed: int | list[int]) -> Page:
     darkness = rng.uniform(0.7, 0.95)
     clean = 1 - darkness * coverage
     damages = [str(d) for d in rng.choice(DAMAGES, int(rng.integers(1, 4)), replace=False)]
-    lines = np.zeros((H, WIDTH), bool)
+    marks = np.zeros((H, WIDTH), bool)
     paper = np.full((H, WIDTH), rng.uniform(0.72, 0.95), np.float32)  # the sheet's own grey: recycled, scanned dark
     for d in damages:
-        paper *= DAMAGE_MAKERS[d](rng, H, WIDTH, lines)
+        paper *= DAMAGE_MAKERS[d](rng, H, WIDTH, marks)
     ink = coverage * darkness * rng.uniform(0.6, 1.0)
     noisy = np.clip(paper, 0.2, 1) * (1 - ink)
     specks = rng.random((H, WIDTH)) < rng.uniform(0, 0.002)  # dust and toner
@@ -152,7 +152,7 @@ def make_other_page(seed: int | list[int]) -> Page:
     meta = {"generator": "other", "seed": parts if len(parts) > 1 else parts[0], "font": font.name,
             "font_family": font.family, "font_px": size, "columns": columns, "skew_degrees": round(float(angle), 2),
             "damages": damages, "height": H}
-    return Page(to_u8(noisy), to_u8(clean), meta, max_filter(lines.astype(np.float32), 5) > 0)  # widened by 2
+    return Page(to_u8(noisy), to_u8(clean), meta, max_filter(marks.astype(np.float32), 5) > 0)  # widened by 2
 
 
 def other_pages(n: int, seed: int = 0) -> list[Page]:
