@@ -56,7 +56,7 @@ class Sequential:
         return f"Sequential(\n{inner}\n)"
 
 
-def layer_sizes(hidden, name="hidden"):
+def layer_sizes(hidden: int | Sequence[int], name: str = "hidden") -> tuple[int, ...]:
     """Layer sizes as a tuple of positive ints; ``decoder_hidden`` may be empty (decode the code directly)."""
     if isinstance(hidden, numbers.Integral):
         hidden = (hidden,)

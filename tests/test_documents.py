@@ -867,9 +867,11 @@ def test_the_commands_that_clean_take_stride_and_keep_paper_and_training_does_no
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
         assert not (tmp_path / "e").exists()
     r = run("documents", "evaluate", "--model", two / "model.npz", "--pages", 2, "--stride", 3, "--keep-paper", 0.5,
-            "--json")
+            "--text-height", 9, "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["cleaning"] == {"stride": 3, "keep_paper": 0.5}
+    cleaning = json.loads(r.stdout)["cleaning"]
+    assert {k: cleaning[k] for k in ("stride", "keep_paper", "text_height")} == {"stride": 3, "keep_paper": 0.5,
+                                                                                  "text_height": 9}
     (tmp_path / "test").mkdir()
     Image.fromarray(page).save(tmp_path / "test" / "1.png")
     for stride in (1, 3):

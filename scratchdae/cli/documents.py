@@ -150,7 +150,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                            seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, backend=args.backend,
                            log=log_for(args), figure=args.figure, generator=args.generator, stride=args.stride,
-                           keep_paper=args.keep_paper, ocr=args.ocr)
+                           keep_paper=args.keep_paper, text_height=args.text_height, ocr=args.ocr)
     if args.json:
         print_json(r)
         return 0
@@ -203,7 +203,8 @@ def run_submit(args: argparse.Namespace) -> int:
     if not pages:
         raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
     check_outputs([args.csv], [args.model, *pages], args.overwrite, "--csv")
-    cleaner = load_cleaner(args.model, args.backend, stride=args.stride, keep_paper=args.keep_paper)
+    cleaner = load_cleaner(args.model, args.backend, stride=args.stride, keep_paper=args.keep_paper,
+                           text_height=args.text_height)
     rows = write_submission(args.csv, pages, cleaner, log=log_for(args))
     if args.json:
         print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})

@@ -21,14 +21,17 @@ KEEP_PAPER = 0.99  # a second stage keeps the first stage's patch where the firs
 MAX_WINDOWS_PER_PAGE = 100_000
 
 # How a trained model cleans a page: options of the commands that clean (denoise, documents evaluate and submit),
-# which override what the model file records. Training learns the same weights whatever they are
-# (docs/documents.md, "Cleaning settings").
+# which override what the model file records or what is estimated on the page. Training learns the same weights
+# whatever they are (docs/documents.md, "Cleaning settings").
 CLEANING = {
     "stride": dict(type=int, metavar="N", help="pixels between windows, 1 to the patch size: larger is faster and "
                    "a little worse (docs/documents.md; default: the model file's, 2)"),
     "keep_paper": dict(type=float, metavar="TAU", help="a stacked model's second stage keeps the first stage's "
                        "patch where its window is all at least this bright; 0: run it everywhere (default: the "
                        f"model file's, {KEEP_PAPER})"),
+    "text_height": dict(type=float, metavar="PX", help="the pages' text height in pixels (the median height of "
+                        "their letters; a page whose text is much smaller or larger than the training pages' is "
+                        "cleaned resampled to their size); default: estimated on each page"),
 }
 
 # The core settings' defaults for documents. The dirt on a page is the corruption: no added noise; windows are

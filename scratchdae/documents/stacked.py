@@ -32,6 +32,7 @@ from ..backend import Backend
 from ..checkpoint import CheckpointError, load_npz, restore_model
 from ..losses import Loss
 from ..model import Autoencoder
+from .scale import GENERATED_TEXT_HEIGHTS, clean_at_scale, text_height, training_scale
 from .windows import RemovedFeature, WindowSpec, clean_page
 
 FIRST_STAGE_PREFIX = "first/"  # a stacked model file: its first stage's param/ and loss/ arrays under this prefix
@@ -54,18 +55,41 @@ class PageCleaner:
     noisy page and the first's output (``spec.first_view``) and cleans it again.
     ``cleaner.first_stage()`` is the first stage alone, for measuring what the
     second one adds.
+
+    A page whose text is much shorter or taller than the training pages' text
+    (``text_heights``, low and high, in pixels) is cleaned resampled to the
+    nearest end of that range and resampled back (:mod:`.scale`); its text
+    height is estimated on each page, or given (``text_height``). ``rescale``
+    False cleans every page as it is.
     """
 
-    def __init__(self, stages: Sequence[Stage]):
+    def __init__(self, stages: Sequence[Stage], text_heights: tuple[float, float] = GENERATED_TEXT_HEIGHTS,
+                 text_height: float | None = None, rescale: bool = True):
         stages = list(stages)
         if not 1 <= len(stages) <= 2 or stages[0].spec.first_view or any(not s.spec.first_view for s in stages[1:]):
             raise ValueError("a cleaner is a first stage (spec.first_view == 0), optionally followed by a second stage "
                              f"that reads its output (spec.first_view > 0); got {[s.spec.first_view for s in stages]}.")
-        self.stages = stages
+        low, high = (float(h) for h in text_heights)
+        if not 0 < low <= high < float("inf"):
+            raise ValueError(f"text_heights must be (low, high) pixels with 0 < low <= high, got {text_heights!r}.")
+        if text_height is not None and not (isinstance(text_height, (int, float)) and not isinstance(text_height, bool)
+                                            and 1 <= text_height <= 10_000):
+            raise ValueError(f"text_height must be a number of pixels from 1 to 10,000 (the median height of the "
+                             f"page's letters), got {text_height!r}. Fix: e.g. text_height=20, or leave it out.")
+        self.stages, self.text_heights, self.text_height, self.rescale = stages, (low, high), text_height, bool(rescale)
 
     def __call__(self, page: np.ndarray) -> np.ndarray:
         """The cleaned page (H, W) in [0, 1]: each stage cleans the noisy page, the second also reading
-        the first one's output."""
+        the first one's output; at the training text size (:meth:`scale_of`)."""
+        return clean_at_scale(self._clean, page, self.scale_of(page))
+
+    def scale_of(self, page: np.ndarray) -> float:
+        """The factor the page is resampled by before cleaning: 1 for text like the training pages'."""
+        if not self.rescale:
+            return 1.0
+        return training_scale(self.text_height or text_height(page), *self.text_heights)
+
+    def _clean(self, page):
         out = None
         for s in self.stages:  # (PG2): first = Clean1(noisy), then Clean2(noisy, first)
             out = clean_page(s.model, s.loss, page, s.spec, first_output=out)
@@ -73,13 +97,16 @@ class PageCleaner:
 
     def first_stage(self) -> "PageCleaner":
         """The first stage alone."""
-        return PageCleaner(self.stages[:1])
+        return PageCleaner(self.stages[:1], self.text_heights, self.text_height, self.rescale)
 
-    def cleaning(self, stride: int | None = None, keep_paper: float | None = None) -> "PageCleaner":
+    def cleaning(self, stride: int | None = None, keep_paper: float | None = None, text_height: float | None = None,
+                 rescale: bool | None = None) -> "PageCleaner":
         """The same trained stages, cleaning another way: ``stride``, pixels between windows in every stage (1 to
-        the patch size; fewer windows, faster, a little worse), and ``keep_paper``, the brightness tau above which
-        the second stage keeps the first stage's patch (PG3; 0 runs it on every window). None keeps the model
-        file's own. Neither changes what training learns, only how a page is cleaned (docs/documents.md)."""
+        the patch size; fewer windows, faster, a little worse), ``keep_paper``, the brightness tau above which
+        the second stage keeps the first stage's patch (PG3; 0 runs it on every window), ``text_height``, the
+        pages' text height in pixels instead of each page's estimate, and ``rescale`` (False: every page as it
+        is). None keeps the model file's own. None changes what training learns, only how a page is cleaned
+        (docs/documents.md)."""
         stages = self.stages
         if stride is not None:
             stages = [replace(s, spec=replace(s.spec, stride=stride)) for s in stages]
@@ -88,29 +115,31 @@ class PageCleaner:
                 raise ValueError("keep_paper sets how a second stage reads the first, and this model has one stage. "
                                  "Fix: drop --keep-paper, or use a stacked model (scratchdae documents train).")
             stages = [stages[0], replace(stages[1], spec=replace(stages[1].spec, keep_paper=keep_paper))]
-        return PageCleaner(stages)
+        return PageCleaner(stages, self.text_heights, self.text_height if text_height is None else text_height,
+                           self.rescale if rescale is None else rescale)
 
     def __repr__(self) -> str:
         return f"PageCleaner({len(self.stages)} stage{'s' if len(self.stages) > 1 else ''})"
 
 
 def load_cleaner(path: str | Path, backend: str | Backend | None = None, *, stride: int | None = None,
-                 keep_paper: float | None = None) -> PageCleaner:
-    """The cleaner in a model.npz trained on documents: one stage, or two stacked in one file; ``stride`` and
-    ``keep_paper`` clean another way than the file's own (:meth:`PageCleaner.cleaning`)."""
-    return cleaning_as_asked(_read(path, backend)[0], stride, keep_paper)
+                 keep_paper: float | None = None, text_height: float | None = None) -> PageCleaner:
+    """The cleaner in a model.npz trained on documents: one stage, or two stacked in one file; ``stride``,
+    ``keep_paper`` and ``text_height`` clean another way than the file's own (:meth:`PageCleaner.cleaning`)."""
+    return cleaning_as_asked(_read(path, backend)[0], stride, keep_paper, text_height)
 
 
-def cleaning_as_asked(cleaner: PageCleaner, stride: int | None = None, keep_paper: float | None = None
-                      ) -> PageCleaner:
-    """``cleaner.cleaning(stride, keep_paper)``, its errors in the words of the options that set them."""
+def cleaning_as_asked(cleaner: PageCleaner, stride: int | None = None, keep_paper: float | None = None,
+                      text_height: float | None = None) -> PageCleaner:
+    """``cleaner.cleaning(stride, keep_paper, text_height)``, its errors in the words of the options."""
+    given = {"stride": stride, "keep_paper": keep_paper, "text_height": text_height}
     try:
-        return cleaner.cleaning(stride, keep_paper)
+        return cleaner.cleaning(stride, keep_paper, text_height)
     except ValueError as err:
-        given = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in (("stride", stride), ("keep_paper", keep_paper))
-                         if v is not None)
-        raise ValueError(f"{given}: {str(err).replace('stride=', '--stride ').replace('keep_paper=', '--keep-paper ')}"
-                         ) from None
+        words = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items() if v is not None)
+        for k in given:
+            err = str(err).replace(f"{k}=", f"--{k.replace('_', '-')} ")
+        raise ValueError(f"{words}: {err}") from None
 
 
 def read_first_stage(path: str | Path, backend: str | Backend | None = None
@@ -144,10 +173,26 @@ def _read(path, backend):
         m, lo = restore_model(first, header["first_stage"], model.backend, where)
         stages.insert(0, Stage(m, lo, _window_spec(header["first_stage"], where)))
     try:
-        return PageCleaner(stages), header, arrays
+        return PageCleaner(stages, _text_heights(header, path)), header, arrays
     except ValueError as err:
         raise CheckpointError(f"{path}: its stages do not fit together ({err}). The file is damaged. Fix: retrain, "
                               "or use an intact copy.") from None
+
+
+def _text_heights(header, path):
+    """The text heights of a model's training pages, as its header records them (the main generator's when it
+    records none)."""
+    entry = header.get("text_height")
+    if entry is None:
+        return GENERATED_TEXT_HEIGHTS
+    try:
+        low, high = float(entry["low"]), float(entry["high"])
+        if not 0 < low <= high < float("inf"):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: its text heights are invalid ({entry!r:.100}). The file is damaged. Fix: "
+                              "retrain, or use an intact copy.") from None
+    return low, high
 
 
 def _window_spec(header, path):
@@ -169,8 +214,10 @@ def _window_spec(header, path):
 
 
 def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """The first stage's cleaned page for each (noisy, clean) pair, computed as at cleaning time."""
-    return [cleaner(noisy) for noisy, _ in pairs]
+    """The first stage's cleaned page for each (noisy, clean) pair, computed as at cleaning time (at the pages'
+    own size: they are training pages)."""
+    native = cleaner.cleaning(rescale=False)
+    return [native(noisy) for noisy, _ in pairs]
 
 
 def denoise_pages(model: Autoencoder, loss: Loss, header: dict[str, Any], path: list, backend: Any,
@@ -191,7 +238,7 @@ def denoise_pages(model: Autoencoder, loss: Loss, header: dict[str, Any], path: 
             spec = WindowSpec.from_config(header["window"])
         except RemovedFeature as err:
             raise ValueError(f"the model: {err}") from None
-        cleaner = PageCleaner([Stage(model, loss, spec)])
+        cleaner = PageCleaner([Stage(model, loss, spec)], _text_heights(header, "the model"))
     cleaner = cleaning_as_asked(cleaner, **cleaning)
     pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
     return write_pngs([(out / p.with_suffix(".png").name, np.round(cleaner(page) * 255).astype(np.uint8))

@@ -24,6 +24,7 @@ from ..tasks import TaskData, validation_count
 from .generate import BACKGROUNDS, FONT_FAMILIES, Page, make_page
 from .pages import kaggle_pairs, read_pairs
 from .config import FIRST_STAGE_FOLDER, DocumentsConfig
+from .scale import training_heights
 from .stacked import first_stage_outputs
 from .windows import WindowSpec, page_features, patch_targets
 
@@ -119,6 +120,7 @@ def document_data(cfg: Any, docs: DocumentsConfig, log: Callable[[str], None]) -
         first_outputs = first_stage_outputs(first_cleaner, train_pairs)
         val_first_outputs = first_stage_outputs(first_cleaner, val_pairs)
         source += f", read beside the first stage's cleaned pages ({docs.first_stage})"
+    header["text_height"] = training_heights([clean for _, clean in train_pairs])  # cleaning rescales to it
     rng = np.random.default_rng([cfg.seed, 5])
     X, Y = sample_windows(train_pairs, spec, docs.windows_per_page, rng, marks, docs.mark_windows, first_outputs)
     Xv, Yv = sample_windows(val_pairs, spec, max(500, docs.windows_per_page // 4), rng, val_marks, docs.mark_windows,
@@ -129,7 +131,8 @@ def document_data(cfg: Any, docs: DocumentsConfig, log: Callable[[str], None]) -
         from .figures import page_figure
         from .stacked import PageCleaner, Stage
 
-        cleaner = PageCleaner([*(first_cleaner.stages if first_cleaner else []), Stage(model, loss, spec)])
+        cleaner = PageCleaner([*(first_cleaner.stages if first_cleaner else []), Stage(model, loss, spec)],
+                              (header["text_height"]["low"], header["text_height"]["high"]))
         noisy, clean = val_pairs[0]
         return {"loss_curves": loss_curves(Path(out) / "loss_curves.png", history),
                 "pages": page_figure(Path(out) / "pages.png", noisy, cleaner(noisy), clean)}

@@ -1,0 +1,123 @@
+"""A page's text size, and cleaning at the size the model was trained on (scratchdae/documents/scale.py)."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from scratchdae.documents.filters import resize
+from scratchdae.documents.generate import make_page
+from scratchdae.documents.scale import (GENERATED_TEXT_HEIGHTS, MARGIN, clean_at_scale, components, text_height,
+                                        training_heights, training_scale)
+
+
+def flood_fill_components(mask):
+    """Each 8-connected component's (height, width, area), by flood fill: slow and plain."""
+    H, W = mask.shape
+    seen = np.zeros_like(mask)
+    found = []
+    for i in range(H):
+        for j in range(W):
+            if mask[i, j] and not seen[i, j]:
+                stack, pixels = [(i, j)], []
+                seen[i, j] = True
+                while stack:
+                    a, b = stack.pop()
+                    pixels.append((a, b))
+                    for x in range(a - 1, a + 2):
+                        for y in range(b - 1, b + 2):
+                            if 0 <= x < H and 0 <= y < W and mask[x, y] and not seen[x, y]:
+                                seen[x, y] = True
+                                stack.append((x, y))
+                rows, cols = zip(*pixels)
+                found.append((max(rows) - min(rows) + 1, max(cols) - min(cols) + 1, len(pixels)))
+    return sorted(found)
+
+
+@given(arrays(bool, st.tuples(st.integers(1, 12), st.integers(1, 12))))
+def test_components_by_runs_equal_a_flood_fill(mask):
+    c = components(mask)
+    assert sorted(zip(c["height"].tolist(), c["width"].tolist(), c["area"].tolist())) == flood_fill_components(mask)
+
+
+def test_components_join_diagonals_and_u_shapes():
+    u = np.zeros((5, 7), bool)
+    u[:, 1] = u[:, 5] = u[4, 1:6] = True  # a U: two runs in a row that join further down
+    u[0, 0] = True  # beside the left arm: the same component
+    u2 = np.eye(4, dtype=bool)  # a diagonal: one component, 4 tall
+    assert components(u)["height"].tolist() == [5]
+    assert components(u2)["height"].tolist() == [4] and components(u2)["area"].tolist() == [4]
+    assert components(np.zeros((3, 3), bool))["height"].size == 0
+
+
+def shrink_or_grow(page, f):
+    return np.clip(resize(page, round(page.shape[0] * f), round(page.shape[1] * f)), 0, 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 5])
+def test_the_text_height_follows_the_text_on_noisy_pages_at_any_size(seed):
+    noisy, clean = make_page([77, seed]).floats()
+    h = text_height(clean)
+    assert 5 <= h <= 16  # the generator's sizes: letters 6 to 15 pixels tall, as measured
+    assert text_height(noisy) == pytest.approx(h, rel=0.3)  # the stains, creases and grain do not fool it
+    assert text_height(shrink_or_grow(noisy, 2.5)) == pytest.approx(2.5 * h, rel=0.3)
+    assert text_height(shrink_or_grow(noisy, 0.6)) == pytest.approx(0.6 * h, rel=0.35)
+
+
+def test_blank_pages_have_no_text_height_and_big_pages_are_measured_shrunk():
+    assert text_height(np.ones((200, 300), np.float32)) is None
+    _, clean = make_page([77, 0]).floats()
+    big = np.tile(shrink_or_grow(clean, 4), (2, 2))  # over MOST_PIXELS: measured on a shrunken copy
+    assert big.size > 4_000_000
+    assert text_height(big) == pytest.approx(4 * text_height(clean), rel=0.3)
+
+
+def test_a_page_is_resampled_only_outside_the_training_range():
+    low, high = 6.0, 15.0
+    for h in (None, low, high, low / MARGIN, high * MARGIN, 10.0):
+        assert training_scale(h, low, high) == 1.0
+    assert training_scale(40.0, low, high) == pytest.approx(15 / 40)  # 2.5x large text: down to the largest
+    assert training_scale(3.0, low, high) == pytest.approx(6 / 3)  # tiny text: up to the smallest
+    page = np.random.default_rng(0).uniform(0, 1, (30, 41)).astype(np.float32)
+    seen = []
+    out = clean_at_scale(lambda p: seen.append(p.shape) or 1 - p, page, 0.5)
+    assert seen == [(15, 20)] and out.shape == page.shape and out.dtype == np.float32
+    np.testing.assert_array_equal(clean_at_scale(lambda p: 1 - p, page, 1.0), 1 - page)
+    assert training_heights([np.ones((50, 50), np.float32)]) == dict(zip(("low", "high"), GENERATED_TEXT_HEIGHTS))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    from scratchdae.documents import train_cleaner
+
+    out = tmp_path_factory.mktemp("scale") / "m"
+    train_cleaner(out=out, stages=1, pages=4, windows_per_page=600, epochs=1, hidden=(16,), quiet=True, figures=False)
+    return out / "model.npz"
+
+
+def test_the_model_file_records_its_pages_text_heights_and_cleaning_uses_them(model, tmp_path):
+    from scratchdae.checkpoint import load_npz, save_npz
+    from scratchdae.documents.stacked import load_cleaner
+
+    arrays, header = load_npz(model)
+    low, high = header["text_height"]["low"], header["text_height"]["high"]
+    assert 4 <= low <= high <= 17
+    cleaner = load_cleaner(model)
+    assert cleaner.text_heights == (low, high)
+    noisy, _ = make_page([77, 1]).floats()
+    big = shrink_or_grow(noisy, 3)
+    assert cleaner.scale_of(noisy) == 1.0
+    assert cleaner.scale_of(big) == pytest.approx(high / text_height(big))
+    assert cleaner.cleaning(text_height=high * 4).scale_of(noisy) == pytest.approx(0.25)  # told, not estimated
+    assert cleaner.cleaning(rescale=False).scale_of(big) == 1.0
+    out = cleaner(big)
+    assert out.shape == big.shape and 0 <= out.min() and out.max() <= 1
+    header["text_height"] = {"low": 9, "high": 3}
+    save_npz(tmp_path / "bad.npz", arrays, header)
+    with pytest.raises(ValueError, match="its text heights are invalid"):
+        load_cleaner(tmp_path / "bad.npz")
+    del header["text_height"]  # a model file that records none: the main generator's range
+    save_npz(tmp_path / "old.npz", arrays, header)
+    assert load_cleaner(tmp_path / "old.npz").text_heights == GENERATED_TEXT_HEIGHTS
+    with pytest.raises(ValueError, match="--text-height 0: text_height must be a number of pixels from 1"):
+        load_cleaner(model, text_height=0)
