@@ -121,3 +121,16 @@ def test_the_model_file_records_its_pages_text_heights_and_cleaning_uses_them(mo
     assert load_cleaner(tmp_path / "old.npz").text_heights == GENERATED_TEXT_HEIGHTS
     with pytest.raises(ValueError, match="--text-height 0: text_height must be a number of pixels from 1"):
         load_cleaner(model, text_height=0)
+
+
+def test_light_text_on_dark_paper_is_cleaned_as_its_negative_and_given_back_as_it_came(model):
+    from scratchdae.documents.other_pages import make_other_page
+    from scratchdae.documents.scale import light_on_dark
+    from scratchdae.documents.stacked import load_cleaner
+
+    pages = [make_page([78, i]).floats()[0] for i in range(6)] + [make_other_page([78, i]).floats()[0]
+                                                                  for i in range(3)]
+    assert not any(light_on_dark(p) for p in pages)
+    assert all(light_on_dark(1 - p) for p in pages)
+    cleaner = load_cleaner(model)
+    np.testing.assert_allclose(cleaner(1 - pages[0]), 1 - cleaner(pages[0]), atol=1e-6)

@@ -15,7 +15,7 @@ from ..backend import Backend, Unavailable
 from ..losses import Loss
 from ..model import Autoencoder
 from ..validation import as_int, check_seed
-from .ocr import INSTALL, chars, error_rates, read_text, tesseract_available, words
+from .ocr import INSTALL, chars, error_rates, read_texts, tesseract_available, words
 from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
 from .training import make_pages
 from .stacked import load_cleaner
@@ -82,9 +82,10 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         seconds.append(time.perf_counter() - t)
         page_sse = {name: float(np.sum((out.astype(np.float64) - clean) ** 2)) for name, out in outs.items()}
         if ocr:
-            references.append(read_text(clean))
-            for name, out in outs.items():
-                readings[name].append(read_text(out))
+            texts = read_texts([clean, *outs.values()])
+            references.append(texts[0])
+            for name, text in zip(outs, texts[1:]):
+                readings[name].append(text)
         for name in names:
             sse[name] += page_sse[name]
         if marks:  # near the marks, and elsewhere: the rest of the page's error and pixels

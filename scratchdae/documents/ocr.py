@@ -15,8 +15,10 @@ a long page weighs by its length. The edit distance is written here, as a
 short dynamic program (docs/derivations.md has its recurrence), with one
 row of the table at a time in NumPy.
 """
+import os
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -86,6 +88,14 @@ def tesseract_available() -> bool:
     except ImportError:
         return False
     return shutil.which("tesseract") is not None
+
+
+def read_texts(pages: Sequence[np.ndarray], psm: int = 3) -> list[str]:
+    """Tesseract's reading of each page, one tesseract process a core at a time (each told to use one thread,
+    so that they do not fight over the cores)."""
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # read by each tesseract process this one starts
+    with ThreadPoolExecutor(max_workers=max(1, min(len(pages), os.cpu_count() or 1))) as pool:
+        return list(pool.map(lambda page: read_text(page, psm), pages))
 
 
 def read_text(page: np.ndarray, psm: int = 3) -> str:

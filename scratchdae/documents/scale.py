@@ -104,6 +104,15 @@ def text_height(page: np.ndarray) -> float | None:
     return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)]) * factor
 
 
+def light_on_dark(page: np.ndarray) -> bool:
+    """Whether a page is light text on dark paper: its median (the paper, which most pixels are) lies closer
+    to its darkest pixels than to its brightest (1st and 99th percentiles), so that the text is the bright
+    minority. On 150 pages of the main generator and 60 of the second the median lies at least 0.07 closer
+    to the bright end; on the same pages inverted, at least 0.07 closer to the dark end."""
+    lo, median, hi = np.percentile(np.asarray(page, np.float32), [1, 50, 99])
+    return bool(median - lo < hi - median)
+
+
 def training_heights(clean_pages: list[np.ndarray]) -> dict[str, float]:
     """The range of text heights of a model's training pages (measured on their clean versions), as its
     model file records it."""

@@ -32,7 +32,7 @@ from ..backend import Backend
 from ..checkpoint import CheckpointError, load_npz, restore_model
 from ..losses import Loss
 from ..model import Autoencoder
-from .scale import GENERATED_TEXT_HEIGHTS, clean_at_scale, text_height, training_scale
+from .scale import GENERATED_TEXT_HEIGHTS, clean_at_scale, light_on_dark, text_height, training_scale
 from .windows import RemovedFeature, WindowSpec, clean_page
 
 FIRST_STAGE_PREFIX = "first/"  # a stacked model file: its first stage's param/ and loss/ arrays under this prefix
@@ -80,7 +80,11 @@ class PageCleaner:
 
     def __call__(self, page: np.ndarray) -> np.ndarray:
         """The cleaned page (H, W) in [0, 1]: each stage cleans the noisy page, the second also reading
-        the first one's output; at the training text size (:meth:`scale_of`)."""
+        the first one's output; at the training text size (:meth:`scale_of`). Light text on dark paper
+        is cleaned as its negative (dark text on light paper, as the model learned) and given back light
+        on dark."""
+        if light_on_dark(page):
+            return 1 - self(1 - np.asarray(page, np.float32))
         return clean_at_scale(self._clean, page, self.scale_of(page))
 
     def scale_of(self, page: np.ndarray) -> float:
