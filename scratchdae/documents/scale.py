@@ -43,39 +43,45 @@ def components(mask: np.ndarray) -> dict[str, np.ndarray]:
     """The 8-connected components of ``mask``: each one's ``height`` and ``width`` (of its bounding box) and
     ``area`` (pixels).
 
-    Each row's runs of True are found with ``np.diff``; a run joins the runs of
-    the row above that it touches (columns overlapping or diagonal), with
-    union-find over runs; then the runs' rows, columns and lengths are gathered
-    by component."""
+    Each row's runs of True are found with ``np.diff``. A run touches the runs
+    of the row above whose columns overlap its own or meet it at a corner; as
+    the runs of a row are sorted and disjoint, those form one range, found by
+    binary search (positions numbered row * (W + 2) + column, so that one
+    search serves every row). The runs and these links are a graph; its
+    connected components come from label propagation: each run takes the
+    smallest label among its neighbours and then its label's label, until
+    nothing changes. Then the runs' rows, columns and lengths are gathered by
+    component."""
     mask = np.asarray(mask, bool)
+    H, W = mask.shape
     edges = np.diff(mask.astype(np.int8), axis=1, prepend=0, append=0)
     rows, starts = np.nonzero(edges == 1)
     _, ends = np.nonzero(edges == -1)  # exclusive; the same order as the starts (row by row, left to right)
     n = len(rows)
-    parent = list(range(n))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first = np.searchsorted(rows, np.arange(mask.shape[0] + 1))  # runs of row r: first[r] to first[r + 1]
-    for r in range(1, mask.shape[0]):
-        a, a_end, b, b_end = first[r - 1], first[r], first[r], first[r + 1]
-        while a < a_end and b < b_end:  # two sorted lists of runs: sweep both
-            if starts[a] <= ends[b] and starts[b] <= ends[a]:  # touching, diagonals included
-                ra, rb = root(a), root(b)
-                if ra != rb:
-                    parent[rb] = ra
-            if ends[a] < ends[b]:
-                a += 1
-            else:
-                b += 1
-    _, label = np.unique(np.array([root(i) for i in range(n)], int), return_inverse=True)
+    key = rows * (W + 2)
+    above = (rows - 1) * (W + 2)  # where the row above's positions begin
+    lo = np.searchsorted(key + ends, above + starts)  # the first run above that ends at or after our start
+    hi = np.searchsorted(key + starts, above + ends, side="right")  # past the last that starts by our end
+    hi = np.maximum(hi, lo)
+    run = np.repeat(np.arange(n), hi - lo)  # one link a (run, run above) pair
+    other = np.arange(len(run)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo) + np.repeat(lo, hi - lo)
+    label = np.arange(n)
+    while True:
+        low = np.minimum(label[run], label[other])
+        new = label.copy()
+        np.minimum.at(new, label[run], low)  # each label takes the smallest it is linked to
+        np.minimum.at(new, label[other], low)
+        new = new[new]  # pointer jumping: a label's label
+        while not np.array_equal(new, new[new]):
+            new = new[new]
+        new = new[label]
+        if np.array_equal(new, label):
+            break
+        label = new
+    _, label = np.unique(label, return_inverse=True)
     k = label.max() + 1 if n else 0
-    top, bottom = np.full(k, mask.shape[0]), np.zeros(k, int)
-    left, right = np.full(k, mask.shape[1]), np.zeros(k, int)
+    top, bottom = np.full(k, H), np.zeros(k, int)
+    left, right = np.full(k, W), np.zeros(k, int)
     np.minimum.at(top, label, rows)
     np.maximum.at(bottom, label, rows)
     np.minimum.at(left, label, starts)
