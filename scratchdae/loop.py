@@ -124,8 +124,9 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
 
     # -- model, corruption, optimizer; start or resume --------------------------
     model = Autoencoder(X_in.shape[1], cfg.hidden, decoder_hidden=cfg.decoder_hidden, n_out=X.shape[1],
-                        activation=cfg.activation, output_activation=output_activation(cfg, loss), tied=cfg.tied,
-                        variance_head=loss.needs_variance_head, seed=cfg.seed, backend=be, dtype="float32")
+                        activation=cfg.activation, output_activation=output_activation(cfg, loss, data.targets),
+                        tied=cfg.tied, variance_head=loss.needs_variance_head, seed=cfg.seed, backend=be,
+                        dtype="float32")
     corrupt = get_corruption(cfg.noise)
     opt = fast.accelerate(cfg.build_optimizer())  # speed: the same numbers as the plain step
     state = RunState.start(cfg.seed, be)

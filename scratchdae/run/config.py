@@ -54,7 +54,8 @@ class TrainConfig:
     decoder_hidden: tuple = setting(None, "decoder sizes between the code and the output, e.g. 128 or 512,1000, or "
                                     "none; default: the encoder mirrored", "model", type="sizes")
     activation: str = setting(None, "hidden activation", "model")
-    output_activation: str = setting(None, "activation of the output: sigmoid, identity, ...", "model")
+    output_activation: str = setting(None, "activation of the output: sigmoid, identity, ...; default: what the loss needs, "
+                                  "else identity for points and for data outside [0, 1], else sigmoid", "model")
     tied: bool = setting(False, "decoder weights = encoder weights transposed", "model")
     # optimisation
     optimizer: str = setting("adam", "the update rule", "optimisation", choices=["adam", "sgd"])
@@ -261,9 +262,6 @@ def settle_inputs(inputs: Any, resume: bool, overrides: dict[str, Any]) -> Any:
     if not resume:
         overrides["dataset"] = "array"
         overrides.setdefault("task", task_of("array", inputs))
-        if overrides.get("output_activation") is None and overrides["task"] == "images" and not (
-                inputs.min() >= 0 and inputs.max() <= 1):
-            overrides["output_activation"] = "identity"  # a sigmoid output cannot reach values outside [0, 1]
     return inputs
 
 
@@ -294,10 +292,14 @@ def settle(config: TrainConfig | None, resume: bool, overrides: dict[str, Any]) 
     return TrainConfig(**{**(asdict(config) if config else {}), **overrides})
 
 
-def output_activation(cfg: TrainConfig, loss: Any) -> str:
-    """The output's activation, decided here alone: the one asked for, else the one the loss needs (identity for
-    Bernoulli logits), else sigmoid (pixels in [0, 1])."""
-    return cfg.output_activation or loss.output_activation or "sigmoid"
+def output_activation(cfg: TrainConfig, loss: Any, targets: Any) -> str:
+    """The output's activation, decided here alone: the one asked for; else the one the loss needs (identity for
+    Bernoulli logits); else identity for points, and for targets outside [0, 1], which a sigmoid cannot reach;
+    else sigmoid (pixels in [0, 1])."""
+    if cfg.output_activation or loss.output_activation:
+        return cfg.output_activation or loss.output_activation
+    inside = float(targets.min()) >= 0 and float(targets.max()) <= 1
+    return "sigmoid" if cfg.task != "points" and inside else "identity"
 
 
 def check_targets(cfg: TrainConfig, loss: Any, data: Any) -> None:
@@ -308,6 +310,6 @@ def check_targets(cfg: TrainConfig, loss: Any, data: Any) -> None:
     if loss.name == "bernoulli":
         raise ValueError(f"the Bernoulli loss needs targets in [0, 1] (probabilities of a pixel being on), and these "
                          f"range from {lo:.3g} to {hi:.3g}. Fix: use --loss gaussian:0.1, or scale the data to [0, 1].")
-    if output_activation(cfg, loss) == "sigmoid":
+    if output_activation(cfg, loss, data.targets) == "sigmoid":
         raise ValueError(f"a sigmoid output lies in (0, 1), and the targets range from {lo:.3g} to {hi:.3g}. "
                          "Fix: --output-activation identity, or scale the data to [0, 1].")
