@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import arrays
 
 from scratchdae.documents.filters import resize
 from scratchdae.documents.generate import make_page
-from scratchdae.documents.scale import (GENERATED_TEXT_HEIGHTS, MARGIN, clean_at_scale, components, text_height,
+from scratchdae.documents.scale import (GENERATED_TEXT_HEIGHTS, clean_at_scale, components, text_height,
                                         training_heights, training_scale)
 
 
@@ -74,9 +74,9 @@ def test_blank_pages_have_no_text_height_and_big_pages_are_measured_shrunk():
 
 def test_a_page_is_resampled_only_outside_the_training_range():
     low, high = 6.0, 15.0
-    for h in (None, low, high, low / MARGIN, high * MARGIN, 10.0):
+    for h in (None, low, high, 10.0):
         assert training_scale(h, low, high) == 1.0
-    assert training_scale(40.0, low, high) == pytest.approx(15 / 40)  # 2.5x large text: down to the largest
+    assert training_scale(40.0, low, high) == pytest.approx(10.5 / 40)  # 2.5x large text: down to the middle
     assert training_scale(3.0, low, high) == pytest.approx(6 / 3)  # tiny text: up to the smallest
     page = np.random.default_rng(0).uniform(0, 1, (30, 41)).astype(np.float32)
     seen = []
@@ -107,7 +107,7 @@ def test_the_model_file_records_its_pages_text_heights_and_cleaning_uses_them(mo
     noisy, _ = make_page([77, 1]).floats()
     big = shrink_or_grow(noisy, 3)
     assert cleaner.scale_of(noisy) == 1.0
-    assert cleaner.scale_of(big) == pytest.approx(high / text_height(big))
+    assert cleaner.scale_of(big) == pytest.approx((low + high) / 2 / text_height(big))
     assert cleaner.cleaning(text_height=high * 4).scale_of(noisy) == pytest.approx(0.25)  # told, not estimated
     assert cleaner.cleaning(rescale=False).scale_of(big) == 1.0
     out = cleaner(big)

@@ -25,7 +25,6 @@ INK = 0.7  # a pixel is ink where it is darker than this fraction of its paper
 PAPER_WINDOW = 41  # pixels: the max filter that finds the paper, wider than any stroke we expect
 SMALLEST = 3  # pixels: components less tall than this are specks, not letters
 MOST_PIXELS = 4_000_000  # a larger page is measured on a shrunken copy (the height scaled back)
-MARGIN = 1.2  # a page is resampled only when its text is this much shorter or taller than the training range's ends
 # The text heights of the main generator's clean pages (96 training pages, seed 0: 6 to 15 pixels): the range of a
 # model file that records none.
 GENERATED_TEXT_HEIGHTS = (6.0, 15.0)
@@ -130,10 +129,12 @@ def training_heights(clean_pages: list[np.ndarray]) -> dict[str, float]:
 
 def training_scale(height: float | None, low: float, high: float) -> float:
     """The factor that resamples a page whose text is ``height`` pixels tall into the training range
-    [low, high]: 1 within MARGIN of it (or when the height is unknown), else the nearest end over the height."""
-    if height is None or low / MARGIN <= height <= high * MARGIN:
+    [low, high]: 1 inside it (or when the height is unknown); text taller than the range goes to its middle
+    (the model is less sure of the largest training sizes), text shorter to its low end (the page is
+    enlarged no more than it must be). Chosen by OCR on held-out pages at 2.5x and 0.6x (docs/documents.md)."""
+    if height is None or low <= height <= high:
         return 1.0
-    return float(np.clip(height, low, high) / height)
+    return (low if height < low else (low + high) / 2) / height
 
 
 def clean_at_scale(clean: Callable[[np.ndarray], np.ndarray], page: np.ndarray, factor: float) -> np.ndarray:
