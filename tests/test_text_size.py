@@ -108,7 +108,7 @@ def test_the_model_file_records_its_pages_text_heights_and_cleaning_uses_them(mo
     big = shrink_or_grow(noisy, 3)
     assert cleaner.scale_of(noisy) == 1.0
     assert cleaner.scale_of(big) == pytest.approx((low + high) / 2 / text_height(big))
-    assert cleaner.cleaning(text_height=high * 4).scale_of(noisy) == pytest.approx(0.25)  # told, not estimated
+    assert cleaner.cleaning(text_height=high * 4).scale_of(noisy) == pytest.approx((low + high) / 2 / (high * 4))
     assert cleaner.cleaning(rescale=False).scale_of(big) == 1.0
     out = cleaner(big)
     assert out.shape == big.shape and 0 <= out.min() and out.max() <= 1
