@@ -901,3 +901,19 @@ def test_generate_writes_the_second_generators_pages_for_users_to_see(tmp_path):
     r = run("documents", "generate", "--out", tmp_path / "p", "--pages", 1, "--generator", "other", "--fonts", "mono")
     assert r.returncode == 2 and "--fonts and --backgrounds would be ignored" in r.stderr
     assert not (tmp_path / "p").exists()
+
+
+def test_clutter_marks_only_the_noisy_page_and_is_recorded_as_marks(tmp_path):
+    from scratchdae.documents.generate import make_page
+
+    plain, cluttered = make_page([4, 1]), make_page([4, 1], clutter=True)
+    np.testing.assert_array_equal(plain.clean, cluttered.clean)  # the clean page has none of it
+    changed = plain.noisy != cluttered.noisy
+    assert changed.any() and cluttered.meta["clutter"] is True and "clutter" not in plain.meta
+    assert cluttered.noisy[changed].astype(int).mean() < plain.noisy[changed].astype(int).mean()  # darker
+    assert (cluttered.marks & ~plain.marks).any()  # where the clutter is, near marks
+    with pytest.raises(TypeError, match="clutter must be True or False"):
+        make_page(0, clutter="yes")
+    r = train_cleaner(out=tmp_path / "c", stages=1, clutter=True, pages=2, windows_per_page=300, epochs=1,
+                      hidden=(8,), quiet=True, figures=False)
+    assert "with clutter" in r.history[0].get("source", "") or r.out.joinpath("model.npz").exists()

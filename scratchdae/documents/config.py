@@ -67,6 +67,9 @@ class DocumentsConfig:
     fonts: str = setting(None, f"font families of generated pages: {','.join(FONT_FAMILIES)} (all)", "documents")
     backgrounds: str = setting(None, f"background families of generated pages: {','.join(BACKGROUNDS)} (all)",
                                "documents")
+    clutter: bool = setting(False, "add to the generated noisy pages marks that are not text and that no background "
+                            "draws (straight lines, specks, pen strokes), for the model to learn to remove",
+                            "documents")
     variety: bool = setting(False, "draw the generated pages' text at any size (not only whole pixels), with "
                             "heavier and lighter strokes and ink that bled into the paper", "documents")
 

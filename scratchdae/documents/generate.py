@@ -258,18 +258,22 @@ class Page:
 
 
 def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES,
-              backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, variety: bool = False) -> Page:
+              backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, variety: bool = False,
+              clutter: bool = False) -> Page:
     """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn.
 
     ``variety`` draws the text with more of what varies between real pages: any size in the size's
     range (not only whole pixels; the page drawn 3x larger and shrunk), strokes a third of a pixel
     heavier or lighter, and on the noisy page ink that bled into the paper around the strokes. It draws
-    from its own random numbers, so a seed's page without it is the same to the last bit."""
+    from its own random numbers, so a seed's page without it is the same to the last bit. ``clutter`` adds
+    to the noisy page marks that are not text and that no background draws (:func:`clutter_marks`), from
+    random numbers of its own too."""
     parts = [seed] if isinstance(seed, numbers.Integral) else list(seed) if isinstance(seed, (list, tuple)) else None
     if parts is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in parts):
         raise ValueError(f"a page's seed must be an integer >= 0 or a list of them, got {seed!r}. Fix: make_page(0).")
-    if not isinstance(variety, bool):
-        raise TypeError(f"variety must be True or False, got {variety!r}.")
+    for name, flag in (("variety", variety), ("clutter", clutter)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}.")
     rng = np.random.default_rng(seed)
     choices = [f for f in available_fonts() if f.family in fonts]
     if not choices:
@@ -300,15 +304,55 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
         ink = np.maximum(ink, drawn["bleed"] * darkness * fade * gaussian_blur(coverage, drawn["bleed_px"]))
     background_image, marks = paper(rng, H, WIDTH, background, variant, sun)
     noisy = background_image * (1 - ink)
+    if clutter:
+        factor, cluttered = clutter_marks(np.random.default_rng([*map(int, np.atleast_1d(seed)), 11]), H, WIDTH)
+        noisy *= factor
+        marks = np.maximum(marks, cluttered)
     noisy += rng.normal(0, rng.uniform(0.005, 0.03), noisy.shape).astype(np.float32)  # sensor noise
     to_u8 = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
     meta = {"seed": int(seed) if isinstance(seed, numbers.Integral) else [int(s) for s in seed], "font": font.name,
             "font_family": font.family, "font_style": font.style,
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H,
-            **({"font_px": round(size, 3), "variety": drawn} if drawn else {})}
+            **({"font_px": round(size, 3), "variety": drawn} if drawn else {}), **({"clutter": True} if clutter else {})}
     near = max_filter((marks > 0.3).astype(np.float32), 5) > 0  # the marks, widened by 2 pixels
     return Page(to_u8(noisy), to_u8(clean), meta, near)
+
+
+def clutter_marks(rng: np.random.Generator, H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
+    """Marks that are not text, of no particular kind: up to 3 straight lines (rules, scratches, streaks:
+    most near horizontal or vertical, some at any angle, of part of the page or all of it, faint or dark),
+    dust specks, and up to 2 pen strokes (smooth random curves). Returns the factor the noisy page is
+    multiplied by and where the marks are (0 to 1). The clean page has none of them: the model learns to
+    remove what is not shaped like letters."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    factor, marks = np.ones((H, W), np.float32), np.zeros((H, W), np.float32)
+    for _ in range(int(rng.integers(0, 4))):
+        angle = (rng.choice([0.0, np.pi / 2]) + rng.normal(0, 0.03)) if rng.random() < 0.7 else rng.uniform(0, np.pi)
+        x0, y0 = rng.uniform(0, W), rng.uniform(0, H)
+        across = np.abs((xx - x0) * np.sin(angle) - (yy - y0) * np.cos(angle))  # distance from the line
+        along = np.abs((xx - x0) * np.cos(angle) + (yy - y0) * np.sin(angle))
+        line = np.clip(rng.uniform(0.4, 1.5) + 0.5 - across, 0, 1) * (along < rng.uniform(0.1, 0.6) * (H + W))
+        factor *= 1 - rng.uniform(0.15, 0.7) * line
+        marks = np.maximum(marks, line)
+    dust = np.zeros((H, W), np.float32)
+    n = rng.poisson(rng.uniform(0, 0.002) * H * W)
+    r, c = rng.integers(0, H - 1, n), rng.integers(0, W - 1, n)
+    depth = rng.uniform(0.3, 0.9, n).astype(np.float32)
+    big = rng.random(n) < 0.4  # some specks are 2x2
+    for dr, dc in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        keep = big if (dr or dc) else np.ones(n, bool)
+        dust[r[keep] + dr, c[keep] + dc] = depth[keep]
+    for _ in range(int(rng.integers(0, 3))):
+        t = np.linspace(0, 1, 4000)
+        x = rng.uniform(0, W) + sum(rng.normal(0, 40) * np.sin(k * np.pi * t + rng.uniform(0, 6)) for k in (1, 2, 3))
+        y = rng.uniform(0, H) + sum(rng.normal(0, 25) * np.sin(k * np.pi * t + rng.uniform(0, 6)) for k in (1, 2, 3))
+        inside = (x >= 0) & (x < W) & (y >= 0) & (y < H)
+        stroke = np.zeros((H, W), np.float32)
+        stroke[y[inside].astype(int), x[inside].astype(int)] = 1
+        dust = np.maximum(dust, rng.uniform(0.4, 0.8) * gaussian_blur(max_filter(stroke, 3), 0.5) / 1.0)
+    factor *= 1 - np.clip(dust, 0, 0.95)
+    return factor, np.maximum(marks, (dust > 0.05).astype(np.float32))
 
 
 def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, fonts: Sequence[str] = FONT_FAMILIES,
