@@ -914,6 +914,9 @@ def test_clutter_marks_only_the_noisy_page_and_is_recorded_as_marks(tmp_path):
     assert (cluttered.marks & ~plain.marks).any()  # where the clutter is, near marks
     with pytest.raises(TypeError, match="clutter must be True or False"):
         make_page(0, clutter="yes")
-    r = train_cleaner(out=tmp_path / "c", stages=1, clutter=True, pages=2, windows_per_page=300, epochs=1,
-                      hidden=(8,), quiet=True, figures=False)
-    assert "with clutter" in r.history[0].get("source", "") or r.out.joinpath("model.npz").exists()
+    from scratchdae.checkpoint import load_npz
+
+    train_cleaner(out=tmp_path / "c", stages=1, clutter=True, pages=2, windows_per_page=300, epochs=1, hidden=(8,),
+                  quiet=True, figures=False)
+    header = load_npz(tmp_path / "c" / "model.npz", header_only=True)[1]
+    assert header["documents"]["clutter"] is True and "with clutter" in header["data"]["source"]
