@@ -7,13 +7,17 @@ takes it for a stain. So a page is cleaned at the training scale: its text
 height is estimated, the page is resampled so that its text is as tall as
 the training pages' text, cleaned, and resampled back.
 
-The text height is the median height of the ink's connected components
-(letters, mostly; a stain or a rule is one component among hundreds, and a
-speck is left out by its size). Ink is where the page is darker than 0.7 of
-its paper (a wide max filter: stains and shadows divide out, as in the
-model's own features). The model file records the heights of its training
-pages (``text_height`` in its header); a page inside that range is cleaned
-as it is.
+The text height is the median height of the ink's connected components,
+each weighted by its ink (letters, mostly; a stain or a rule is one
+component among hundreds, and specks, rules and borders are left out by
+their size). Ink is where the page is darker than 0.7 of its paper (a wide
+max filter: stains and shadows divide out, as in the model's own features).
+The model file records the heights of its training pages (``text_height``
+in its header): a page inside that range is cleaned as it is, taller text
+is resampled to the range's middle, shorter text to its low end.
+
+A page of light text on dark paper is told apart here too
+(:func:`light_on_dark`); the cleaner cleans its negative.
 """
 from collections.abc import Callable
 
