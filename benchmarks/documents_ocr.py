@@ -72,14 +72,15 @@ def score_set(name, pairs, methods, log):
 def print_set(name, r):
     print(f"\n{name}: {len(r['pages'])} pages, {r['chars']:,} characters of reference text")
     print(f"  {'method':<34} {'CER':>7} {'WER':>7}" + (f" {'RMSE':>8}" if "rmse" in r else "") + f" {'s/page':>7}")
+    rate = lambda v, w: f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}"  # noqa: E731 (no reference text)
     for m in r["cer"]:
-        print(f"  {m:<34} {r['cer'][m]:>7.3f} {r['wer'][m]:>7.3f}" + (f" {r['rmse'][m]:>8.4f}" if "rmse" in r else "")
-              + f" {r['seconds_per_page'][m]:>7.2f}")
+        print(f"  {m:<34} {rate(r['cer'][m], 7)} {rate(r['wer'][m], 7)}" + (f" {r['rmse'][m]:>8.4f}" if "rmse" in r
+                                                                            else "") + f" {r['seconds_per_page'][m]:>7.2f}")
     short = {m: m[:9] for m in r["cer"]}
     print("  CER page by page: " + " ".join(f"{s:>9}" for s in short.values()))
     for i, page in enumerate(r["pages"]):
-        print(f"    page {i + 1:<12}" + " ".join(f"{page[m]['cer']:>9.3f}" for m in short))
-    worse = [i + 1 for i, p in enumerate(r["pages"]) if p["model"]["cer"] > p["noisy page"]["cer"]]
+        print(f"    page {i + 1:<12}" + " ".join(rate(page[m]["cer"], 9) for m in short))
+    worse = [i + 1 for i, p in enumerate(r["pages"]) if i not in r["unread"] and p["model"]["cer"] > p["noisy page"]["cer"]]
     print(f"  pages where the model reads worse than the noisy page: {worse or 'none'}")
 
 

@@ -113,3 +113,30 @@ def test_without_tesseract_the_option_says_in_one_line_how_to_install_it(tmp_pat
                        timeout=600, env=env)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "apt-get install tesseract-ocr" in r.stderr and "scratchdae[ocr]" in r.stderr
+
+
+def test_pages_whose_clean_page_reads_as_nothing_have_no_rate():
+    from scratchdae.documents.evaluate import ocr_scores
+
+    r = ocr_scores({"model": ["abc", "anything"], "noisy page": ["abd", ""]}, ["abc", "  \n"])
+    assert r["unread"] == [1] and r["pages"][1]["model"] == {"cer": None, "wer": None}
+    assert r["cer"] == {"model": 0.0, "noisy page": pytest.approx(1 / 3)}  # page 2 left out
+    none = ocr_scores({"model": ["x"]}, [""])
+    assert none["cer"] == {"model": None} and none["unread"] == [0]
+    with pytest.raises(TypeError, match="lists of texts, one a page"):
+        error_rates("abc", "abd")
+
+
+@needs_tesseract
+def test_a_tesseract_without_its_english_data_is_refused_in_one_line(tmp_path):
+    from scratchdae.documents import train_cleaner
+
+    train_cleaner(out=tmp_path / "m", stages=1, pages=2, windows_per_page=300, epochs=1, hidden=(8,), quiet=True,
+                  figures=False)
+    (tmp_path / "tessdata").mkdir()
+    env = {**os.environ, "TESSDATA_PREFIX": str(tmp_path / "tessdata")}
+    r = subprocess.run([sys.executable, "-m", "scratchdae.cli", "documents", "evaluate", "--model",
+                        tmp_path / "m" / "model.npz", "--pages", "1", "--ocr"], capture_output=True, text=True,
+                       timeout=600, env=env)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "English data" in r.stderr and "apt-get install tesseract-ocr" in r.stderr

@@ -134,3 +134,42 @@ def test_light_text_on_dark_paper_is_cleaned_as_its_negative_and_given_back_as_i
     assert all(light_on_dark(1 - p) for p in pages)
     cleaner = load_cleaner(model)
     np.testing.assert_allclose(cleaner(1 - pages[0]), 1 - cleaner(pages[0]), atol=1e-6)
+
+
+def test_cleaning_refuses_pages_it_would_misread_in_one_line(model, tmp_path):
+    from scratchdae.checkpoint import CheckpointError, load_npz, save_npz
+    from scratchdae.documents.stacked import load_cleaner
+
+    cleaner = load_cleaner(model)
+    noisy, _ = make_page([77, 2]).floats()
+    for page, words in ((np.round(noisy * 255).astype(np.uint8), "divide 8-bit pixels by 255"),
+                        (noisy - 1, "must lie in \\[0, 1\\]"), (noisy[None], "grayscale \\(H, W\\) array"),
+                        (np.zeros((0, 5), np.float32), "grayscale \\(H, W\\) array")):
+        with pytest.raises(ValueError, match=words):
+            cleaner(page)
+    with pytest.raises(ValueError, match="would resample the 30x40 page to 0x0 pixels.*--text-height"):
+        cleaner.cleaning(text_height=1000)(noisy[:30, :40])
+    arrays, header = load_npz(model)
+    for bad in ({"low": 1e-300, "high": 1e-300}, {"low": True, "high": True}, {"low": 1e300, "high": 1e308},
+                {"low": 9, "high": 3}, {"low": "a", "high": 3}, {"high": 3}):
+        header["text_height"] = bad
+        save_npz(tmp_path / "bad.npz", arrays, header)
+        with pytest.raises(CheckpointError) as err:
+            load_cleaner(tmp_path / "bad.npz")
+        assert str(err.value).count("The file is damaged") == 1 and "its text heights are invalid" in str(err.value)
+
+
+def test_the_polarity_test_can_be_overruled(model):
+    from scratchdae.documents.scale import light_on_dark
+    from scratchdae.documents.stacked import load_cleaner
+
+    noisy, _ = make_page([77, 2]).floats()
+    bordered = np.concatenate([noisy, np.full_like(noisy, 0.05), np.full_like(noisy, 0.05)], axis=1)
+    assert light_on_dark(bordered)  # a wide dark scanner border fools the test ...
+    cleaner = load_cleaner(model)
+    kept = cleaner.cleaning(light_on_dark=False)(bordered)  # ... and the user can say so
+    flipped = cleaner(bordered)
+    assert kept[:, :noisy.shape[1]].mean() > flipped[:, :noisy.shape[1]].mean()  # the page stays paper-white
+    assert np.allclose(load_cleaner(model, light_on_dark="yes")(1 - noisy), 1 - cleaner(noisy), atol=1e-6)
+    with pytest.raises(ValueError, match="--light-on-dark maybe: light_on_dark must be True or False or None"):
+        load_cleaner(model, light_on_dark="maybe")

@@ -150,7 +150,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                            seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, backend=args.backend,
                            log=log_for(args), figure=args.figure, generator=args.generator, stride=args.stride,
-                           keep_paper=args.keep_paper, text_height=args.text_height, ocr=args.ocr)
+                           keep_paper=args.keep_paper, text_height=args.text_height,
+                           light_on_dark=args.light_on_dark, ocr=args.ocr)
     if args.json:
         print_json(r)
         return 0
@@ -158,16 +159,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print("cleaned with " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["cleaning"].items()))
     ocr = r.get("ocr")
     print(f"{'method':<32} {'RMSE':>8}" + (f" {'CER':>7} {'WER':>7}" if ocr else ""))
+    rate = lambda v, width: f"{'-':>{width}}" if v is None else f"{v:>{width}.3f}"  # noqa: E731 (no text to read)
     for name, v in r["rmse"].items():
-        print(f"{name:<32} {v:>8.4f}" + (f" {ocr['cer'][name]:>7.3f} {ocr['wer'][name]:>7.3f}" if ocr else ""))
+        print(f"{name:<32} {v:>8.4f}" + (f" {rate(ocr['cer'][name], 7)} {rate(ocr['wer'][name], 7)}" if ocr else ""))
     if ocr:
         print(f"(CER and WER against tesseract's reading of the clean pages: {ocr['chars']:,} characters, "
               f"{ocr['words']:,} words)")
         shown = {c: m for c, m in _SHORT.items() if m in ocr["cer"]}
         print("\nCER page by page: " + " ".join(f"{c:>9}" for c in ("chars", *shown)))
         for i, page in enumerate(ocr["pages"]):
-            print(f"  page {i + 1:<10} {page['chars']:>9} " + " ".join(f"{page[m]['cer']:>9.3f}"
+            print(f"  page {i + 1:<10} {page['chars']:>9} " + " ".join(rate(page[m]["cer"], 9)
                                                                       for m in shown.values()))
+        if ocr["unread"]:
+            print(f"  (pages {', '.join(str(i + 1) for i in ocr['unread'])}: tesseract reads no text on the clean "
+                  "page, so they have no rate and are left out of the overall ones)")
     print(f"model: {r['seconds_per_page']:.2f} s per page on average, {r['max_seconds_per_page']:.2f} s at most")
     from ..documents.evaluate import GROUPS
 
@@ -204,7 +209,7 @@ def run_submit(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
     check_outputs([args.csv], [args.model, *pages], args.overwrite, "--csv")
     cleaner = load_cleaner(args.model, args.backend, stride=args.stride, keep_paper=args.keep_paper,
-                           text_height=args.text_height)
+                           text_height=args.text_height, light_on_dark=args.light_on_dark)
     rows = write_submission(args.csv, pages, cleaner, log=log_for(args))
     if args.json:
         print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})

@@ -32,6 +32,8 @@ CLEANING = {
     "text_height": dict(type=float, metavar="PX", help="the pages' text height in pixels (the median height of "
                         "their letters; a page whose text is much smaller or larger than the training pages' is "
                         "cleaned resampled to their size); default: estimated on each page"),
+    "light_on_dark": dict(choices=("yes", "no"), help="yes: the pages are light text on dark paper (cleaned as "
+                          "their negatives); no: they are not; default: told on each page"),
 }
 
 # The core settings' defaults for documents. The dirt on a page is the corruption: no added noise; windows are

@@ -106,7 +106,8 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
         page_rmse.append(float(np.sqrt(page_sse["model"] / clean.size)))
         if log:
             read = (f", CER {error_rates(readings['model'][-1:], references[-1:])['cer']:.3f} (noisy "
-                    f"{error_rates(readings['noisy page'][-1:], references[-1:])['cer']:.3f})" if ocr else "")
+                    f"{error_rates(readings['noisy page'][-1:], references[-1:])['cer']:.3f})"
+                    if ocr and words(references[-1]) else "")
             log(f"page {i + 1}/{len(pairs)}: model RMSE {page_rmse[-1]:.4f}{read}, {seconds[-1]:.2f} s")
     result = {"rmse": {name: float(np.sqrt(v / n_pixels)) for name, v in sse.items()}, "pages": len(pairs),
               "seconds_per_page": float(np.mean(seconds)), "max_seconds_per_page": float(np.max(seconds)),
@@ -125,17 +126,23 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
 
 def ocr_scores(readings: dict[str, list[str]], references: list[str]) -> dict[str, Any]:
     """CER and WER of each method's readings (name -> one text a page) against the references, overall and
-    page by page."""
-    overall = {name: error_rates(texts, references) for name, texts in readings.items()}
+    page by page. A page whose reference reads as no text at all has no rate: it is listed in ``unread``
+    and left out of the overall rates (which are None when no page is left)."""
+    unread = [i for i, ref in enumerate(references) if not words(ref)]
+    kept = [i for i in range(len(references)) if i not in unread]
+    overall = {name: error_rates([texts[i] for i in kept], [references[i] for i in kept]) if kept else
+               {"cer": None, "wer": None} for name, texts in readings.items()}
     def rates(reading, reference):
         r = error_rates([reading], [reference])
         return {"cer": r["cer"], "wer": r["wer"]}
 
     pages = [{"chars": len(chars(ref)), "words": len(words(ref)),
-              **{name: rates(texts[i], ref) for name, texts in readings.items()}} for i, ref in enumerate(references)]
+              **{name: rates(texts[i], ref) if i in kept else {"cer": None, "wer": None}
+                 for name, texts in readings.items()}} for i, ref in enumerate(references)]
     return {"cer": {name: r["cer"] for name, r in overall.items()},
             "wer": {name: r["wer"] for name, r in overall.items()},
-            "chars": sum(p["chars"] for p in pages), "words": sum(p["words"] for p in pages), "pages": pages}
+            "chars": sum(p["chars"] for p in pages), "words": sum(p["words"] for p in pages), "pages": pages,
+            "unread": unread}
 
 
 def worst_pages(result: dict[str, Any], n: int = 3) -> list[int]:
@@ -149,7 +156,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                        log: Callable[[str], None] | None = None, figure: str | Path | None = None,
                        generator: str = "main", stride: int | None = None,
                        keep_paper: float | None = None, text_height: float | None = None,
-                       ocr: bool = False) -> dict[str, Any]:
+                       light_on_dark: bool | str | None = None, ocr: bool = False) -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
 
     On generated pages the result also holds each method's RMSE per font family, font size and
@@ -157,7 +164,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     the three pages the model cleaned worst (noisy | cleaned | truth, the marks outlined) is written there.
     ``generator="other"`` scores pages of :mod:`scratchdae.documents.other_pages`, a second generator
     drawn differently on purpose and never used in training (``fonts`` and ``backgrounds`` are then the
-    main generator's choices, and must be left out). ``stride``, ``keep_paper`` and ``text_height`` clean another way than
+    main generator's choices, and must be left out). ``stride``, ``keep_paper``, ``text_height`` and ``light_on_dark`` clean another way than
     the model file's own (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names
     the cleaning used (``cleaning``). ``ocr`` also reads every page with tesseract and scores each method's
     reading against the clean page's (:func:`score_pages`)."""
@@ -176,7 +183,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError("the other generator draws its own fonts and damage, and does not read folders: fonts, "
                          "backgrounds and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
-    cleaner = load_cleaner(model_path, backend, stride=stride, keep_paper=keep_paper, text_height=text_height)
+    cleaner = load_cleaner(model_path, backend, stride=stride, keep_paper=keep_paper, text_height=text_height,
+                           light_on_dark=light_on_dark)
     if data_dir is not None:
         pairs, meta, near_marks = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"

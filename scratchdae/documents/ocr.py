@@ -24,8 +24,8 @@ import numpy as np
 
 from ..backend import Unavailable
 
-INSTALL = ("OCR needs tesseract and pytesseract. Fix: apt-get install tesseract-ocr (or brew install tesseract), "
-           "then pip install 'scratchdae[ocr]'.")
+INSTALL = ("OCR needs the tesseract program with its English data, and pytesseract. Fix: apt-get install "
+           "tesseract-ocr (or brew install tesseract), then pip install 'scratchdae[ocr]'.")
 
 
 def edit_distance(a: Sequence, b: Sequence) -> int:
@@ -71,6 +71,9 @@ def error_rates(readings: Sequence[str], references: Sequence[str]) -> dict[str,
     """CER (E2) and WER (E3) of readings against references, page by page, summed over the pages
     before dividing; with the edits and lengths they come from. A reference with no text counts every
     character read as an error (divided by 1, not 0)."""
+    if isinstance(readings, str) or isinstance(references, str):
+        raise TypeError("readings and references must be lists of texts, one a page, got a text. Fix: "
+                        "error_rates([reading], [reference]).")
     if len(readings) != len(references):
         raise ValueError(f"{len(readings)} readings for {len(references)} references: one reading a page.")
     ce = sum(edit_distance(chars(r), chars(t)) for r, t in zip(readings, references))
@@ -82,12 +85,17 @@ def error_rates(readings: Sequence[str], references: Sequence[str]) -> dict[str,
 
 
 def tesseract_available() -> bool:
-    """Whether pages can be read here: the tesseract program and the pytesseract module."""
+    """Whether pages can be read here: the pytesseract module, and the tesseract program with its English data."""
     try:
-        import pytesseract  # noqa: F401
+        import pytesseract
     except ImportError:
         return False
-    return shutil.which("tesseract") is not None
+    if shutil.which("tesseract") is None:
+        return False
+    try:
+        return "eng" in pytesseract.get_languages()
+    except (OSError, RuntimeError):  # a tesseract that cannot run
+        return False
 
 
 def read_texts(pages: Sequence[np.ndarray], psm: int = 3) -> list[str]:
@@ -108,5 +116,11 @@ def read_text(page: np.ndarray, psm: int = 3) -> str:
     page = np.asarray(page)
     if page.ndim != 2:
         raise ValueError(f"a page to read must be a grayscale (H, W) array, got shape {page.shape}.")
-    image = Image.fromarray(np.round(np.clip(page, 0, 1) * 255).astype(np.uint8))
-    return pytesseract.image_to_string(image, lang="eng", config=f"--psm {int(psm)}")
+    if 0 in page.shape or not np.isfinite(page).all() or page.min() < 0 or page.max() > 1:
+        raise ValueError(f"a page to read must be a non-empty (H, W) array of pixels in [0, 1], got shape "
+                         f"{page.shape}. Fix: divide 8-bit pixels by 255.")
+    image = Image.fromarray(np.round(page * 255).astype(np.uint8))
+    try:
+        return pytesseract.image_to_string(image, lang="eng", config=f"--psm {int(psm)}")
+    except (pytesseract.TesseractError, OSError) as err:
+        raise Unavailable(f"tesseract could not read a page ({str(err).strip()[:200]}). {INSTALL}") from None

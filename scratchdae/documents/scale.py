@@ -19,6 +19,7 @@ is resampled to the range's middle, shorter text to its low end.
 A page of light text on dark paper is told apart here too
 (:func:`light_on_dark`); the cleaner cleans its negative.
 """
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +33,35 @@ MOST_PIXELS = 4_000_000  # a larger page is measured on a shrunken copy (the hei
 # The text heights of the main generator's clean pages (96 training pages, seed 0: 6 to 15 pixels): the range of a
 # model file that records none.
 GENERATED_TEXT_HEIGHTS = (6.0, 15.0)
+MAX_TEXT_HEIGHT = 1000  # pixels: a model file's or a user's text height above this is refused
+SMALLEST_SIDE = 9  # pixels: a page resampled below this on a side would be a smudge
+MOST_RESAMPLED = 64_000_000  # pixels: a page resampled beyond this would not fit an ordinary machine
+
+
+def check_page(page: np.ndarray) -> np.ndarray:
+    """A page to clean: (H, W) float32 with pixels in [0, 1] (a uint8 page divided by 255), checked, as float32."""
+    page = np.asarray(page)
+    if page.ndim != 2 or 0 in page.shape:
+        raise ValueError(f"a page must be a grayscale (H, W) array with pixels, got shape {page.shape}. "
+                         "Fix: read pages with read_page.")
+    page = page.astype(np.float32, copy=False)
+    if not np.isfinite(page).all():
+        raise ValueError("the page holds NaN or inf pixels. Fix: pass intensities in [0, 1].")
+    lo, hi = float(page.min()), float(page.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(f"a page's pixels must lie in [0, 1], and these range from {lo:.4g} to {hi:.4g}. Fix: "
+                         "divide 8-bit pixels by 255 (read_page does).")
+    return page
+
+
+def check_text_heights(heights) -> tuple[float, float]:
+    """(low, high): the range of a model's training text heights, pixels, with 1 <= low <= high <= MAX_TEXT_HEIGHT."""
+    low, high = heights
+    if not all(isinstance(h, numbers.Real) and not isinstance(h, bool) for h in (low, high)) or not (
+            1 <= low <= high <= MAX_TEXT_HEIGHT):
+        raise ValueError(f"text heights must be (low, high) pixels with 1 <= low <= high <= {MAX_TEXT_HEIGHT}, got "
+                         f"{heights!r}.")
+    return float(low), float(high)
 
 
 def ink_mask(page: np.ndarray) -> np.ndarray:
@@ -102,7 +132,7 @@ def text_height(page: np.ndarray) -> float | None:
     while page.size / factor**2 > MOST_PIXELS:
         factor += 1
     if factor > 1:  # measured on a copy shrunk by a whole factor, scaled back
-        page = resize(page, page.shape[0] // factor, page.shape[1] // factor)
+        page = resize(page, max(1, page.shape[0] // factor), max(1, page.shape[1] // factor))
     c = components(ink_mask(page))
     keep = (c["height"] >= SMALLEST) & (c["height"] <= page.shape[0] / 10) & (c["width"] <= page.shape[1] / 10)
     heights, weights = c["height"][keep], c["area"][keep]
@@ -146,5 +176,9 @@ def clean_at_scale(clean: Callable[[np.ndarray], np.ndarray], page: np.ndarray, 
     if factor == 1.0:
         return clean(page)
     H, W = page.shape
-    small = np.clip(resize(page, max(1, round(H * factor)), max(1, round(W * factor))), 0, 1)
-    return np.clip(resize(clean(small), H, W), 0, 1)
+    h, w = round(H * factor), round(W * factor)
+    if min(h, w) < min(SMALLEST_SIDE, H, W) or h * w > max(MOST_RESAMPLED, H * W):
+        raise ValueError(f"bringing this page's text to the training size would resample the {H}x{W} page to "
+                         f"{h}x{w} pixels. Fix: give the page's real text height (--text-height, the median height "
+                         "of its letters in pixels), or clean it as it is (rescale=False).")
+    return np.clip(resize(clean(np.clip(resize(page, h, w), 0, 1)), H, W), 0, 1)

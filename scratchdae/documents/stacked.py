@@ -21,6 +21,7 @@ mistakes, not the smaller ones it makes on pages it has learned by heart.
 A stacked model is one file: the second stage's ``model.npz`` holds the
 first stage too (its header as ``first_stage``, its arrays under ``first/``).
 """
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +33,8 @@ from ..backend import Backend
 from ..checkpoint import CheckpointError, load_npz, restore_model
 from ..losses import Loss
 from ..model import Autoencoder
-from .scale import GENERATED_TEXT_HEIGHTS, clean_at_scale, light_on_dark, text_height, training_scale
+from .scale import (GENERATED_TEXT_HEIGHTS, MAX_TEXT_HEIGHT, check_page, check_text_heights, clean_at_scale,
+                    light_on_dark, text_height, training_scale)
 from .windows import RemovedFeature, WindowSpec, clean_page
 
 FIRST_STAGE_PREFIX = "first/"  # a stacked model file: its first stage's param/ and loss/ arrays under this prefix
@@ -56,35 +58,44 @@ class PageCleaner:
     ``cleaner.first_stage()`` is the first stage alone, for measuring what the
     second one adds.
 
-    A page whose text is much shorter or taller than the training pages' text
-    (``text_heights``, low and high, in pixels) is cleaned resampled to the
-    nearest end of that range and resampled back (:mod:`.scale`); its text
-    height is estimated on each page, or given (``text_height``). ``rescale``
-    False cleans every page as it is.
+    A page whose text is shorter or taller than the training pages' text
+    (``text_heights``, low and high, in pixels) is cleaned resampled to that
+    range and resampled back (:mod:`.scale`); its text height is estimated on
+    each page, or given (``text_height``). ``rescale`` False cleans every page
+    as it is. Light text on dark paper is found on each page, or said
+    (``light_on_dark`` True or False), and cleaned as its negative.
     """
 
     def __init__(self, stages: Sequence[Stage], text_heights: tuple[float, float] = GENERATED_TEXT_HEIGHTS,
-                 text_height: float | None = None, rescale: bool = True):
+                 text_height: float | None = None, rescale: bool = True, light_on_dark: bool | None = None):
         stages = list(stages)
         if not 1 <= len(stages) <= 2 or stages[0].spec.first_view or any(not s.spec.first_view for s in stages[1:]):
             raise ValueError("a cleaner is a first stage (spec.first_view == 0), optionally followed by a second stage "
                              f"that reads its output (spec.first_view > 0); got {[s.spec.first_view for s in stages]}.")
-        low, high = (float(h) for h in text_heights)
-        if not 0 < low <= high < float("inf"):
-            raise ValueError(f"text_heights must be (low, high) pixels with 0 < low <= high, got {text_heights!r}.")
-        if text_height is not None and not (isinstance(text_height, (int, float)) and not isinstance(text_height, bool)
-                                            and 1 <= text_height <= 10_000):
-            raise ValueError(f"text_height must be a number of pixels from 1 to 10,000 (the median height of the "
-                             f"page's letters), got {text_height!r}. Fix: e.g. text_height=20, or leave it out.")
-        self.stages, self.text_heights, self.text_height, self.rescale = stages, (low, high), text_height, bool(rescale)
+        self.stages = stages
+        self.text_heights = check_text_heights(text_heights)
+        if text_height is not None:
+            if not isinstance(text_height, numbers.Real) or isinstance(text_height, bool) or not (
+                    1 <= text_height <= MAX_TEXT_HEIGHT):
+                raise ValueError(f"text_height must be a number of pixels from 1 to {MAX_TEXT_HEIGHT:,} (the median "
+                                 f"height of the page's letters), got {text_height!r}. Fix: e.g. text_height=20, or "
+                                 "leave it out.")
+            text_height = float(text_height)
+        for name, flag in (("rescale", rescale), ("light_on_dark", light_on_dark)):
+            if not isinstance(flag, bool) and not (name == "light_on_dark" and flag is None):
+                raise TypeError(f"{name} must be True or False{' or None' if name == 'light_on_dark' else ''}, got "
+                                f"{flag!r}.")
+        self.text_height, self.rescale, self.light_on_dark = text_height, rescale, light_on_dark
 
     def __call__(self, page: np.ndarray) -> np.ndarray:
         """The cleaned page (H, W) in [0, 1]: each stage cleans the noisy page, the second also reading
         the first one's output; at the training text size (:meth:`scale_of`). Light text on dark paper
         is cleaned as its negative (dark text on light paper, as the model learned) and given back light
         on dark."""
-        if light_on_dark(page):
-            return 1 - self(1 - np.asarray(page, np.float32))
+        page = check_page(page)
+        flip = light_on_dark(page) if self.light_on_dark is None else self.light_on_dark
+        if flip:
+            return 1 - clean_at_scale(self._clean, 1 - page, self.scale_of(1 - page))
         return clean_at_scale(self._clean, page, self.scale_of(page))
 
     def scale_of(self, page: np.ndarray) -> float:
@@ -101,15 +112,15 @@ class PageCleaner:
 
     def first_stage(self) -> "PageCleaner":
         """The first stage alone."""
-        return PageCleaner(self.stages[:1], self.text_heights, self.text_height, self.rescale)
+        return PageCleaner(self.stages[:1], self.text_heights, self.text_height, self.rescale, self.light_on_dark)
 
     def cleaning(self, stride: int | None = None, keep_paper: float | None = None, text_height: float | None = None,
-                 rescale: bool | None = None) -> "PageCleaner":
+                 rescale: bool | None = None, light_on_dark: bool | None = None) -> "PageCleaner":
         """The same trained stages, cleaning another way: ``stride``, pixels between windows in every stage (1 to
         the patch size; fewer windows, faster, a little worse), ``keep_paper``, the brightness tau above which
         the second stage keeps the first stage's patch (PG3; 0 runs it on every window), ``text_height``, the
-        pages' text height in pixels instead of each page's estimate, and ``rescale`` (False: every page as it
-        is). None keeps the model file's own. None changes what training learns, only how a page is cleaned
+        pages' text height in pixels instead of each page's estimate, ``rescale`` (False: every page as it
+        is) and ``light_on_dark`` (True or False instead of each page's own test). None keeps what it was. None changes what training learns, only how a page is cleaned
         (docs/documents.md)."""
         stages = self.stages
         if stride is not None:
@@ -120,26 +131,31 @@ class PageCleaner:
                                  "Fix: drop --keep-paper, or use a stacked model (scratchdae documents train).")
             stages = [stages[0], replace(stages[1], spec=replace(stages[1].spec, keep_paper=keep_paper))]
         return PageCleaner(stages, self.text_heights, self.text_height if text_height is None else text_height,
-                           self.rescale if rescale is None else rescale)
+                           self.rescale if rescale is None else rescale,
+                           self.light_on_dark if light_on_dark is None else light_on_dark)
 
     def __repr__(self) -> str:
         return f"PageCleaner({len(self.stages)} stage{'s' if len(self.stages) > 1 else ''})"
 
 
 def load_cleaner(path: str | Path, backend: str | Backend | None = None, *, stride: int | None = None,
-                 keep_paper: float | None = None, text_height: float | None = None) -> PageCleaner:
+                 keep_paper: float | None = None, text_height: float | None = None,
+                 light_on_dark: bool | str | None = None) -> PageCleaner:
     """The cleaner in a model.npz trained on documents: one stage, or two stacked in one file; ``stride``,
-    ``keep_paper`` and ``text_height`` clean another way than the file's own (:meth:`PageCleaner.cleaning`)."""
-    return cleaning_as_asked(_read(path, backend)[0], stride, keep_paper, text_height)
+    ``keep_paper``, ``text_height`` and ``light_on_dark`` clean another way than the file's own
+    (:meth:`PageCleaner.cleaning`)."""
+    return cleaning_as_asked(_read(path, backend)[0], stride, keep_paper, text_height, light_on_dark)
 
 
 def cleaning_as_asked(cleaner: PageCleaner, stride: int | None = None, keep_paper: float | None = None,
-                      text_height: float | None = None) -> PageCleaner:
-    """``cleaner.cleaning(stride, keep_paper, text_height)``, its errors in the words of the options."""
-    given = {"stride": stride, "keep_paper": keep_paper, "text_height": text_height}
+                      text_height: float | None = None, light_on_dark: bool | str | None = None) -> PageCleaner:
+    """``cleaner.cleaning(...)`` with the settings as the command line gives them (``light_on_dark`` "yes" or
+    "no" too), its errors in the words of the options."""
+    given = {"stride": stride, "keep_paper": keep_paper, "text_height": text_height, "light_on_dark": light_on_dark}
+    light_on_dark = {"yes": True, "no": False}.get(light_on_dark, light_on_dark)
     try:
-        return cleaner.cleaning(stride, keep_paper, text_height)
-    except ValueError as err:
+        return cleaner.cleaning(stride, keep_paper, text_height, light_on_dark=light_on_dark)
+    except (TypeError, ValueError) as err:
         words = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items() if v is not None)
         for k in given:
             err = str(err).replace(f"{k}=", f"--{k.replace('_', '-')} ")
@@ -176,8 +192,9 @@ def _read(path, backend):
         where = f"{path} (its first stage)"
         m, lo = restore_model(first, header["first_stage"], model.backend, where)
         stages.insert(0, Stage(m, lo, _window_spec(header["first_stage"], where)))
+    heights = _text_heights(header, path)
     try:
-        return PageCleaner(stages, _text_heights(header, path)), header, arrays
+        return PageCleaner(stages, heights), header, arrays
     except ValueError as err:
         raise CheckpointError(f"{path}: its stages do not fit together ({err}). The file is damaged. Fix: retrain, "
                               "or use an intact copy.") from None
@@ -190,13 +207,10 @@ def _text_heights(header, path):
     if entry is None:
         return GENERATED_TEXT_HEIGHTS
     try:
-        low, high = float(entry["low"]), float(entry["high"])
-        if not 0 < low <= high < float("inf"):
-            raise ValueError
+        return check_text_heights((entry["low"], entry["high"]))
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"{path}: its text heights are invalid ({entry!r:.100}). The file is damaged. Fix: "
                               "retrain, or use an intact copy.") from None
-    return low, high
 
 
 def _window_spec(header, path):
