@@ -144,12 +144,19 @@ def text_height(page: np.ndarray) -> float | None:
 
 
 def light_on_dark(page: np.ndarray) -> bool:
-    """Whether a page is light text on dark paper: its median (the paper, which most pixels are) lies closer
-    to its darkest pixels than to its brightest (1st and 99th percentiles), so that the text is the bright
-    minority. On 150 pages of the main generator and 60 of the second the median lies at least 0.07 closer
-    to the bright end; on the same pages inverted, at least 0.07 closer to the dark end."""
-    lo, median, hi = np.percentile(np.asarray(page, np.float32), [1, 50, 99])
-    return bool(median - lo < hi - median)
+    """Whether a page is light text on dark paper: more of it is darker than its paper around it (ink_mask)
+    than of its negative. On a page of dark text the ink is a few per cent of the pixels and the negative's
+    "ink" (the paper between the letters, darker than the letters around it) most of them. On 301 pages (240
+    of the main generator, 60 of the second, ``skimage.data.page()``) the page's share is at most 0.26 of its
+    negative's, stains, sun spots, faded ink and a dark border over half the page included. A large page is
+    judged on a copy shrunk to at most MOST_PIXELS."""
+    page = np.asarray(page, np.float32)
+    factor = 1
+    while page.size / factor**2 > MOST_PIXELS:
+        factor += 1
+    if factor > 1:
+        page = resize(page, max(1, page.shape[0] // factor), max(1, page.shape[1] // factor))
+    return bool(ink_mask(page).mean() > ink_mask(1 - page).mean())
 
 
 def training_heights(clean_pages: list[np.ndarray]) -> dict[str, float]:
