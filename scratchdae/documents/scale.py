@@ -54,7 +54,7 @@ def check_page(page: np.ndarray) -> np.ndarray:
     return page
 
 
-def check_text_heights(heights) -> tuple[float, float]:
+def check_text_heights(heights: tuple[float, float]) -> tuple[float, float]:
     """(low, high): the range of a model's training text heights, pixels, with 1 <= low <= high <= MAX_TEXT_HEIGHT."""
     low, high = heights
     if not all(isinstance(h, numbers.Real) and not isinstance(h, bool) for h in (low, high)) or not (
