@@ -78,8 +78,17 @@ def register_application(app: Application) -> None:
 
 def applications() -> list[Application]:
     """Every application: those registered, and those the entry points name."""
-    application("")
+    _load_entry_points()
     return list(APPLICATIONS.values())
+
+
+def _load_entry_points() -> None:
+    """Import the applications the ``scratchdae.applications`` entry points name (importing one registers it),
+    once."""
+    if not _SEARCHED:
+        _SEARCHED.append(True)
+        for point in entry_points(group="scratchdae.applications"):
+            point.load()
 
 
 def application(task: Any) -> Application | None:
@@ -87,10 +96,8 @@ def application(task: Any) -> Application | None:
     registered yet is found through the ``scratchdae.applications`` entry points (importing it registers it)."""
     if not isinstance(task, str) or task in ("images", "points"):
         return None
-    if task not in APPLICATIONS and not _SEARCHED:  # "" looks them all up
-        _SEARCHED.append(True)
-        for point in entry_points(group="scratchdae.applications"):
-            point.load()
+    if task not in APPLICATIONS:
+        _load_entry_points()
     return APPLICATIONS.get(task)
 
 

@@ -31,8 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pages", type=int, default=144, help="training pages, noisy and clean (144, as Kaggle)")
     q.add_argument("--test-pages", type=int, default=0, help="test pages, noisy only (0)")
     q.add_argument("--seed", type=seed_arg, default=0, help="seed of the pages: page i is drawn from (seed, i) (0)")
-    q.add_argument("--generator", choices=["main", "other"], default="main",
-                   help="other: pages of a second generator, drawn differently and never used in training (main)")
+    add_generator(q)
     add_page_choices(q)
     add_output(q)
     q.set_defaults(func=run_generate)
@@ -46,8 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--figure", type=path_arg, default=None,
                    help="write the three pages the model cleaned worst (noisy | cleaned | truth) to this PNG")
     q.add_argument("--overwrite", action="store_true", help="replace --figure if it exists")
-    q.add_argument("--generator", choices=["main", "other"], default="main",
-                   help="other: pages of a second generator, drawn differently and never used in training (main)")
+    add_generator(q)
     q.add_argument("--ocr", action="store_true",
                    help="also read every page with tesseract and give each method's character and word error rates "
                         "(CER, WER) against the clean page's reading (needs tesseract: pip install 'scratchdae[ocr]')")
@@ -66,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(q)
     add_backend(q)
     q.set_defaults(func=run_submit)
+
+
+def add_generator(p: argparse.ArgumentParser) -> None:
+    """--generator: the main generator's pages, or the second generator's."""
+    p.add_argument("--generator", choices=["main", "other"], default="main",
+                   help="other: pages of a second generator, drawn differently and never used in training (main)")
 
 
 def add_page_choices(p: argparse.ArgumentParser) -> None:

@@ -122,17 +122,23 @@ def components(mask: np.ndarray) -> dict[str, np.ndarray]:
     return {"height": bottom - top + 1, "width": right - left, "area": np.bincount(label, ends - starts, k)}
 
 
+def _at_most_most_pixels(page):
+    """(the page shrunk by the smallest whole factor that leaves it at most MOST_PIXELS, that factor)."""
+    page = np.asarray(page, np.float32)
+    factor = 1
+    while page.size / factor**2 > MOST_PIXELS:
+        factor += 1
+    if factor > 1:
+        page = resize(page, max(1, page.shape[0] // factor), max(1, page.shape[1] // factor))
+    return page, factor
+
+
 def text_height(page: np.ndarray) -> float | None:
     """The page's text height in pixels: the median height of its letter-like ink components, each
     weighted by its ink (so that letters, which hold most of a page's ink, outvote specks of grain).
     Components less tall than SMALLEST, or more than a tenth of the page tall or wide (rules, creases,
     borders), are left out. None when the page holds too little ink to say (fewer than 10 components)."""
-    page = np.asarray(page, np.float32)
-    factor = 1
-    while page.size / factor**2 > MOST_PIXELS:
-        factor += 1
-    if factor > 1:  # measured on a copy shrunk by a whole factor, scaled back
-        page = resize(page, max(1, page.shape[0] // factor), max(1, page.shape[1] // factor))
+    page, factor = _at_most_most_pixels(page)  # measured on a shrunk copy, the height scaled back
     c = components(ink_mask(page))
     keep = (c["height"] >= SMALLEST) & (c["height"] <= page.shape[0] / 10) & (c["width"] <= page.shape[1] / 10)
     heights, weights = c["height"][keep], c["area"][keep]
@@ -150,12 +156,7 @@ def light_on_dark(page: np.ndarray) -> bool:
     of the main generator, 60 of the second, ``skimage.data.page()``) the page's share is at most 0.26 of its
     negative's, stains, sun spots, faded ink and a dark border over half the page included. A large page is
     judged on a copy shrunk to at most MOST_PIXELS."""
-    page = np.asarray(page, np.float32)
-    factor = 1
-    while page.size / factor**2 > MOST_PIXELS:
-        factor += 1
-    if factor > 1:
-        page = resize(page, max(1, page.shape[0] // factor), max(1, page.shape[1] // factor))
+    page, _ = _at_most_most_pixels(page)
     return bool(ink_mask(page).mean() > ink_mask(1 - page).mean())
 
 
