@@ -74,6 +74,8 @@ class DocumentsConfig:
                             "documents")
     variety: bool = setting(False, "draw the generated pages' text at any size (not only whole pixels), with "
                             "heavier and lighter strokes and ink that bled into the paper", "documents")
+    wide_sizes: bool = setting(False, "draw the generated pages' text at sizes from 9 to 44 pixels (the default: 13 to "
+                               "28), so that fewer pages need resampling to the training text size", "documents")
 
     def __post_init__(self):
         normalise_fields(self)  # NumPy numbers are fine; the settings are saved as JSON

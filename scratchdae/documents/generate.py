@@ -34,6 +34,7 @@ MAX_PAGES = 100_000  # per folder or training run: about 25 GB of pages
 FONT_FAMILIES = ("serif", "sans", "mono")
 BACKGROUNDS = ("coffee", "folded", "watermark", "wrinkled")
 SIZES = {"footnote": (13, 15), "normal": (16, 20), "large": (23, 28)}  # pixel heights of the font
+WIDE_SIZES = {"small": (9, 12), "huge": (30, 44)}  # more sizes for ``wide_sizes``: 0.7x to 1.6x of the above
 
 WORDS = (
     "the of and to in is was that for on are with as by this be from at or an have not which were but had "
@@ -259,7 +260,7 @@ class Page:
 
 def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES,
               backgrounds: Sequence[str] = BACKGROUNDS, height: int | None = None, variety: bool = False,
-              clutter: bool = False) -> Page:
+              clutter: bool = False, wide_sizes: bool = False) -> Page:
     """One (noisy, clean) pair from a seed; ``fonts`` and ``backgrounds`` restrict the families drawn.
 
     ``variety`` draws the text with more of what varies between real pages: any size in the size's
@@ -267,11 +268,12 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     heavier or lighter, and on the noisy page ink that bled into the paper around the strokes. It draws
     from its own random numbers, so a seed's page without it is the same to the last bit. ``clutter`` adds
     to the noisy page marks that are not text and that no background draws (:func:`clutter_marks`), from
-    random numbers of its own too."""
+    random numbers of its own too. ``wide_sizes`` draws the text's size from :data:`WIDE_SIZES` too
+    (9 to 44 pixels instead of 13 to 28), from its own random numbers as well."""
     parts = [seed] if isinstance(seed, numbers.Integral) else list(seed) if isinstance(seed, (list, tuple)) else None
     if parts is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in parts):
         raise ValueError(f"a page's seed must be an integer >= 0 or a list of them, got {seed!r}. Fix: make_page(0).")
-    for name, flag in (("variety", variety), ("clutter", clutter)):
+    for name, flag in (("variety", variety), ("clutter", clutter), ("wide_sizes", wide_sizes)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}.")
     rng = np.random.default_rng(seed)
@@ -284,6 +286,11 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
     font = choices[int(rng.integers(len(choices)))]
     size_name = str(rng.choice(list(SIZES)))
     size = int(rng.integers(SIZES[size_name][0], SIZES[size_name][1] + 1))
+    if wide_sizes:  # one of the five sizes, each as likely; drawn apart, so the draws below are unchanged
+        w = np.random.default_rng([*map(int, np.atleast_1d(seed)), 11])
+        name = str(w.choice(list(SIZES) + list(WIDE_SIZES)))
+        if name in WIDE_SIZES:
+            size_name, size = name, int(w.integers(WIDE_SIZES[name][0], WIDE_SIZES[name][1] + 1))
     H = height or int(rng.choice(HEIGHTS))
     background, variant = str(rng.choice(list(backgrounds))), int(rng.integers(2))
     sun = bool(rng.random() < 0.3)
@@ -314,7 +321,8 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
             "font_family": font.family, "font_style": font.style,
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H,
-            **({"font_px": round(size, 3), "variety": drawn} if drawn else {}), **({"clutter": True} if clutter else {})}
+            **({"font_px": round(size, 3), "variety": drawn} if drawn else {}), **({"clutter": True} if clutter else {}),
+            **({"wide_sizes": True} if wide_sizes else {})}
     near = max_filter((marks > 0.3).astype(np.float32), 5) > 0  # the marks, widened by 2 pixels
     return Page(to_u8(noisy), to_u8(clean), meta, near)
 

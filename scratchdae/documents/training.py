@@ -41,16 +41,17 @@ def parse_families(text: str | None, allowed: Sequence[str], what: str) -> tuple
 
 
 def make_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None,
-               variety: bool = False, clutter: bool = False) -> list[Page]:
+               variety: bool = False, clutter: bool = False, wide_sizes: bool = False) -> list[Page]:
     """n generated pages (uint8, with their record and where they hold marks that are not text); the split
     name keeps training, validation and test pages apart. Drawn with the fonts that ship with matplotlib
     (the same pages on every machine); ``variety``: with sizes between whole pixels, heavier and lighter
-    strokes and ink bleed; ``clutter``: with lines, specks and pen strokes on the noisy pages."""
+    strokes and ink bleed; ``clutter``: with lines, specks and pen strokes on the noisy pages;
+    ``wide_sizes``: with text of 9 to 44 pixels instead of 13 to 28."""
     base = {"train": 100, "val": 200, "test": 300, "second": 400}[split]  # second: a second stage's training
     fonts = parse_families(fonts, FONT_FAMILIES, "font families")
     backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")
-    return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, variety=variety, clutter=clutter)
-            for i in range(n)]
+    return [make_page([seed, base, i], fonts=fonts, backgrounds=backgrounds, variety=variety, clutter=clutter,
+                      wide_sizes=wide_sizes) for i in range(n)]
 
 
 def generated_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrounds: str | None = None
@@ -109,12 +110,13 @@ def document_data(cfg: Any, docs: DocumentsConfig, log: Callable[[str], None]) -
         n_val = max(2, int(round(docs.pages * cfg.val_fraction)))
         log(f"generating {docs.pages} training and {n_val} validation pages ...")
         train = make_pages(docs.pages, cfg.seed, "second" if first_cleaner else "train", docs.fonts, docs.backgrounds,
-                           docs.variety, docs.clutter)
-        val = make_pages(n_val, cfg.seed, "val", docs.fonts, docs.backgrounds, docs.variety, docs.clutter)
+                           docs.variety, docs.clutter, docs.wide_sizes)
+        val = make_pages(n_val, cfg.seed, "val", docs.fonts, docs.backgrounds, docs.variety, docs.clutter,
+                         docs.wide_sizes)
         train_pairs, marks = [p.floats() for p in train], [p.marks for p in train]
         val_pairs, val_marks = [p.floats() for p in val], [p.marks for p in val]
         source = (f"{docs.pages} generated pages{' of more variety' if docs.variety else ''}"
-                  f"{' with clutter' if docs.clutter else ''} "
+                  f"{' with clutter' if docs.clutter else ''}{' of wide text sizes' if docs.wide_sizes else ''} "
                   f"(fonts: {docs.fonts or 'all'}; backgrounds: {docs.backgrounds or 'all'}), {n_val} for validation")
     first_outputs = val_first_outputs = None
     if first_cleaner:
