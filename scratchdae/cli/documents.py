@@ -155,7 +155,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                            backgrounds=args.backgrounds, backend=args.backend,
                            log=log_for(args), figure=args.figure, generator=args.generator, stride=args.stride,
                            keep_paper=args.keep_paper, text_height=args.text_height,
-                           light_on_dark=args.light_on_dark, ocr=args.ocr)
+                           light_on_dark=args.light_on_dark, tidy=args.tidy, ocr=args.ocr)
     if args.json:
         print_json(r)
         return 0
@@ -213,7 +213,7 @@ def run_submit(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.test_dir} holds no images. Fix: pass the folder of noisy test pages (1.png, ...).")
     check_outputs([args.csv], [args.model, *pages], args.overwrite, "--csv")
     cleaner = load_cleaner(args.model, args.backend, stride=args.stride, keep_paper=args.keep_paper,
-                           text_height=args.text_height, light_on_dark=args.light_on_dark)
+                           text_height=args.text_height, light_on_dark=args.light_on_dark, tidy=args.tidy)
     rows = write_submission(args.csv, pages, cleaner, log=log_for(args))
     if args.json:
         print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})

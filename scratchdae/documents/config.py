@@ -34,6 +34,9 @@ CLEANING = {
                         "cleaned resampled to their size); default: estimated on each page"),
     "light_on_dark": dict(choices=("yes", "no"), help="yes: the pages are light text on dark paper (cleaned as "
                           "their negatives); no: they are not; default: told on each page"),
+    "tidy": dict(choices=("yes", "no"), help="yes: what the model inked that is unlike text, straight rules over five "
+                 "text heights long and lone specks, is made paper (docs/documents.md); no: keep it, e.g. the rules "
+                 "of a table or form (default: yes)"),
 }
 
 # The core settings' defaults for documents. The dirt on a page is the corruption: no added noise; windows are

@@ -156,7 +156,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                        log: Callable[[str], None] | None = None, figure: str | Path | None = None,
                        generator: str = "main", stride: int | None = None,
                        keep_paper: float | None = None, text_height: float | None = None,
-                       light_on_dark: bool | str | None = None, ocr: bool = False) -> dict[str, Any]:
+                       light_on_dark: bool | str | None = None, tidy: bool | str | None = None,
+                       ocr: bool = False) -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
 
     On generated pages the result also holds each method's RMSE per font family, font size and
@@ -164,8 +165,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     the three pages the model cleaned worst (noisy | cleaned | truth, the marks outlined) is written there.
     ``generator="other"`` scores pages of :mod:`scratchdae.documents.other_pages`, a second generator
     drawn differently on purpose and never used in training (``fonts`` and ``backgrounds`` are then the
-    main generator's choices, and must be left out). ``stride``, ``keep_paper``, ``text_height`` and ``light_on_dark`` clean another way than
-    the model file's own (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names
+    main generator's choices, and must be left out). ``stride``, ``keep_paper``, ``text_height``, ``light_on_dark`` and
+    ``tidy`` clean another way than the model file's own (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names
     the cleaning used (``cleaning``). ``ocr`` also reads every page with tesseract and scores each method's
     reading against the clean page's (:func:`score_pages`)."""
     from .generate import MAX_PAGES
@@ -184,7 +185,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                          "backgrounds and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
     cleaner = load_cleaner(model_path, backend, stride=stride, keep_paper=keep_paper, text_height=text_height,
-                           light_on_dark=light_on_dark)
+                           light_on_dark=light_on_dark, tidy=tidy)
     if data_dir is not None:
         pairs, meta, near_marks = read_pairs(kaggle_pairs(data_dir)), None, None
         source = f"{Path(data_dir)} (train/ vs train_cleaned/)"
@@ -205,7 +206,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     result = score_pages(pairs, cleaner, log, meta, near_marks, others, ocr=ocr)
     result["source"] = source
     result["cleaning"] = {"stride": cleaner.stages[0].spec.stride, "text_heights": list(cleaner.text_heights),
-                          "text_height": text_height or "estimated",
+                          "text_height": text_height or "estimated", "tidy": "yes" if cleaner.tidy else "no",
                           **({"keep_paper": cleaner.stages[1].spec.keep_paper} if len(cleaner.stages) > 1 else {})}
     if figure is not None:
         from .figures import worst_pages_figure

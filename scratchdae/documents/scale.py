@@ -72,9 +72,19 @@ def ink_mask(page: np.ndarray) -> np.ndarray:
     return page < INK * np.maximum(paper, 0.05)
 
 
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's runs of True in an (H, W) bool mask: (row, start, end) arrays, end exclusive, row by row and
+    left to right."""
+    edges = np.diff(np.asarray(mask, bool).astype(np.int8), axis=1, prepend=0, append=0)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)  # the same order as the starts
+    return rows, starts, ends
+
+
 def components(mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The 8-connected components of ``mask``: each one's ``height`` and ``width`` (of its bounding box) and
-    ``area`` (pixels).
+    """The 8-connected components of ``mask``: each one's ``height`` and ``width`` (of its bounding box),
+    ``area`` (pixels), ``top`` and ``left`` (its bounding box's first row and column); and ``run_label``, the
+    component of each of :func:`runs`' runs.
 
     Each row's runs of True are found with ``np.diff``. A run touches the runs
     of the row above whose columns overlap its own or meet it at a corner; as
@@ -87,9 +97,7 @@ def components(mask: np.ndarray) -> dict[str, np.ndarray]:
     component."""
     mask = np.asarray(mask, bool)
     H, W = mask.shape
-    edges = np.diff(mask.astype(np.int8), axis=1, prepend=0, append=0)
-    rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)  # exclusive; the same order as the starts (row by row, left to right)
+    rows, starts, ends = runs(mask)
     n = len(rows)
     key = rows * (W + 2)
     above = (rows - 1) * (W + 2)  # where the row above's positions begin
@@ -119,7 +127,8 @@ def components(mask: np.ndarray) -> dict[str, np.ndarray]:
     np.maximum.at(bottom, label, rows)
     np.minimum.at(left, label, starts)
     np.maximum.at(right, label, ends)
-    return {"height": bottom - top + 1, "width": right - left, "area": np.bincount(label, ends - starts, k)}
+    return {"height": bottom - top + 1, "width": right - left, "area": np.bincount(label, ends - starts, k),
+            "top": top, "left": left, "run_label": label}
 
 
 def _at_most_most_pixels(page):

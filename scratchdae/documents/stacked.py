@@ -35,6 +35,7 @@ from ..losses import Loss
 from ..model import Autoencoder
 from .scale import (GENERATED_TEXT_HEIGHTS, MAX_TEXT_HEIGHT, check_page, check_text_heights, clean_at_scale,
                     light_on_dark, text_height, training_scale)
+from .tidy import tidy as tidy_page
 from .windows import RemovedFeature, WindowSpec, clean_page
 
 FIRST_STAGE_PREFIX = "first/"  # a stacked model file: its first stage's param/ and loss/ arrays under this prefix
@@ -63,11 +64,14 @@ class PageCleaner:
     range and resampled back (:mod:`.scale`); its text height is estimated on
     each page, or given (``text_height``). ``rescale`` False cleans every page
     as it is. Light text on dark paper is found on each page, or said
-    (``light_on_dark`` True or False), and cleaned as its negative.
+    (``light_on_dark`` True or False), and cleaned as its negative. With
+    ``tidy`` the ink the model drew that is unlike text (straight rules, lone
+    specks: :mod:`.tidy`) is made paper after the last stage.
     """
 
     def __init__(self, stages: Sequence[Stage], text_heights: tuple[float, float] = GENERATED_TEXT_HEIGHTS,
-                 text_height: float | None = None, rescale: bool = True, light_on_dark: bool | None = None):
+                 text_height: float | None = None, rescale: bool = True, light_on_dark: bool | None = None,
+                 tidy: bool = True):
         stages = list(stages)
         if not 1 <= len(stages) <= 2 or stages[0].spec.first_view or any(not s.spec.first_view for s in stages[1:]):
             raise ValueError("a cleaner is a first stage (spec.first_view == 0), optionally followed by a second stage "
@@ -81,11 +85,11 @@ class PageCleaner:
                                  f"height of the page's letters), got {text_height!r}. Fix: e.g. text_height=20, or "
                                  "leave it out.")
             text_height = float(text_height)
-        for name, flag in (("rescale", rescale), ("light_on_dark", light_on_dark)):
+        for name, flag in (("rescale", rescale), ("light_on_dark", light_on_dark), ("tidy", tidy)):
             if not isinstance(flag, bool) and not (name == "light_on_dark" and flag is None):
                 raise TypeError(f"{name} must be True or False{' or None' if name == 'light_on_dark' else ''}, got "
                                 f"{flag!r}.")
-        self.text_height, self.rescale, self.light_on_dark = text_height, rescale, light_on_dark
+        self.text_height, self.rescale, self.light_on_dark, self.tidy = text_height, rescale, light_on_dark, tidy
 
     def __call__(self, page: np.ndarray) -> np.ndarray:
         """The cleaned page (H, W) in [0, 1]: each stage cleans the noisy page, the second also reading
@@ -94,34 +98,47 @@ class PageCleaner:
         on dark."""
         page = check_page(page)
         flip = light_on_dark(page) if self.light_on_dark is None else self.light_on_dark
-        if flip:
-            return 1 - clean_at_scale(self._clean, 1 - page, self.scale_of(1 - page))
-        return clean_at_scale(self._clean, page, self.scale_of(page))
+        page = 1 - page if flip else page
+        height = self._height(page)
+        factor = training_scale(height, *self.text_heights) if self.rescale else 1.0
+        cleaned = clean_at_scale(lambda p: self._clean(p, height * factor), page, factor)
+        return 1 - cleaned if flip else cleaned
 
     def scale_of(self, page: np.ndarray) -> float:
         """The factor the page is resampled by before cleaning: 1 for text like the training pages'."""
         if not self.rescale:
             return 1.0
-        return training_scale(self.text_height or text_height(page), *self.text_heights)
+        return training_scale(self._height(page), *self.text_heights)
 
-    def _clean(self, page):
+    def _height(self, page):
+        """The page's text height: given, or estimated (None when the page holds too little ink to say)."""
+        if self.text_height or not (self.rescale or self.tidy):
+            return self.text_height
+        return text_height(page)
+
+    def _clean(self, page, height):
         out = None
         for s in self.stages:  # (PG2): first = Clean1(noisy), then Clean2(noisy, first)
             out = clean_page(s.model, s.loss, page, s.spec, first_output=out)
+        if self.tidy:  # lengths in text heights; a page too bare to measure is taken for the training range's middle
+            out = tidy_page(out, height if height is not None else sum(self.text_heights) / 2)
         return out
 
     def first_stage(self) -> "PageCleaner":
         """The first stage alone."""
-        return PageCleaner(self.stages[:1], self.text_heights, self.text_height, self.rescale, self.light_on_dark)
+        return PageCleaner(self.stages[:1], self.text_heights, self.text_height, self.rescale, self.light_on_dark,
+                           self.tidy)
 
     def cleaning(self, stride: int | None = None, keep_paper: float | None = None, text_height: float | None = None,
-                 rescale: bool | None = None, light_on_dark: bool | None = None) -> "PageCleaner":
+                 rescale: bool | None = None, light_on_dark: bool | None = None,
+                 tidy: bool | None = None) -> "PageCleaner":
         """The same trained stages, cleaning another way: ``stride``, pixels between windows in every stage (1 to
         the patch size; fewer windows, faster, a little worse), ``keep_paper``, the brightness tau above which
         the second stage keeps the first stage's patch (PG3; 0 runs it on every window), ``text_height``, the
         pages' text height in pixels instead of each page's estimate, ``rescale`` (False: every page as it
-        is) and ``light_on_dark`` (True or False instead of each page's own test). None keeps what it was. None changes what training learns, only how a page is cleaned
-        (docs/documents.md)."""
+        is), ``light_on_dark`` (True or False instead of each page's own test) and ``tidy`` (False keeps
+        the rules and specks the model drew). None keeps what it was. None of these changes what training
+        learns, only how a page is cleaned (docs/documents.md)."""
         stages = self.stages
         if stride is not None:
             stages = [replace(s, spec=replace(s.spec, stride=stride)) for s in stages]
@@ -132,7 +149,8 @@ class PageCleaner:
             stages = [stages[0], replace(stages[1], spec=replace(stages[1].spec, keep_paper=keep_paper))]
         return PageCleaner(stages, self.text_heights, self.text_height if text_height is None else text_height,
                            self.rescale if rescale is None else rescale,
-                           self.light_on_dark if light_on_dark is None else light_on_dark)
+                           self.light_on_dark if light_on_dark is None else light_on_dark,
+                           self.tidy if tidy is None else tidy)
 
     def __repr__(self) -> str:
         return f"PageCleaner({len(self.stages)} stage{'s' if len(self.stages) > 1 else ''})"
@@ -140,21 +158,24 @@ class PageCleaner:
 
 def load_cleaner(path: str | Path, backend: str | Backend | None = None, *, stride: int | None = None,
                  keep_paper: float | None = None, text_height: float | None = None,
-                 light_on_dark: bool | str | None = None) -> PageCleaner:
+                 light_on_dark: bool | str | None = None, tidy: bool | str | None = None) -> PageCleaner:
     """The cleaner in a model.npz trained on documents: one stage, or two stacked in one file; ``stride``,
-    ``keep_paper``, ``text_height`` and ``light_on_dark`` clean another way than the file's own
+    ``keep_paper``, ``text_height``, ``light_on_dark`` and ``tidy`` clean another way than the file's own
     (:meth:`PageCleaner.cleaning`)."""
-    return cleaning_as_asked(_read(path, backend)[0], stride, keep_paper, text_height, light_on_dark)
+    return cleaning_as_asked(_read(path, backend)[0], stride, keep_paper, text_height, light_on_dark, tidy)
 
 
 def cleaning_as_asked(cleaner: PageCleaner, stride: int | None = None, keep_paper: float | None = None,
-                      text_height: float | None = None, light_on_dark: bool | str | None = None) -> PageCleaner:
-    """``cleaner.cleaning(...)`` with the settings as the command line gives them (``light_on_dark`` "yes" or
-    "no" too), its errors in the words of the options."""
-    given = {"stride": stride, "keep_paper": keep_paper, "text_height": text_height, "light_on_dark": light_on_dark}
-    light_on_dark = {"yes": True, "no": False}.get(light_on_dark, light_on_dark)
+                      text_height: float | None = None, light_on_dark: bool | str | None = None,
+                      tidy: bool | str | None = None) -> PageCleaner:
+    """``cleaner.cleaning(...)`` with the settings as the command line gives them (``light_on_dark`` and
+    ``tidy`` "yes" or "no" too), its errors in the words of the options."""
+    given = {"stride": stride, "keep_paper": keep_paper, "text_height": text_height, "light_on_dark": light_on_dark,
+             "tidy": tidy}
+    light_on_dark, tidy = ({"yes": True, "no": False}.get(v, v) if isinstance(v, str) else v
+                           for v in (light_on_dark, tidy))
     try:
-        return cleaner.cleaning(stride, keep_paper, text_height, light_on_dark=light_on_dark)
+        return cleaner.cleaning(stride, keep_paper, text_height, light_on_dark=light_on_dark, tidy=tidy)
     except (TypeError, ValueError) as err:
         words = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items() if v is not None)
         for k in given:
@@ -234,7 +255,7 @@ def _window_spec(header, path):
 def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """The first stage's cleaned page for each (noisy, clean) pair, computed as at cleaning time (at the pages'
     own size: they are training pages)."""
-    native = cleaner.cleaning(rescale=False)
+    native = cleaner.cleaning(rescale=False, tidy=False)  # the first stage's own output, as the second reads it
     return [native(noisy) for noisy, _ in pairs]
 
 
