@@ -867,11 +867,15 @@ def test_the_commands_that_clean_take_stride_and_keep_paper_and_training_does_no
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
         assert not (tmp_path / "e").exists()
     r = run("documents", "evaluate", "--model", two / "model.npz", "--pages", 2, "--stride", 3, "--keep-paper", 0.5,
-            "--text-height", 9, "--json")
+            "--text-height", 9, "--tidy", "no", "--json")
     assert r.returncode == 0, r.stderr
     cleaning = json.loads(r.stdout)["cleaning"]
-    assert {k: cleaning[k] for k in ("stride", "keep_paper", "text_height")} == {"stride": 3, "keep_paper": 0.5,
-                                                                                  "text_height": 9}
+    assert {k: cleaning[k] for k in ("stride", "keep_paper", "text_height", "tidy")} == {
+        "stride": 3, "keep_paper": 0.5, "text_height": 9, "tidy": "no"}
+    r = run("denoise", "--model", two / "model.npz", tmp_path / "p.png", "--out", tmp_path / "f", "--tidy", "no")
+    assert r.returncode == 0, r.stderr
+    want = load_cleaner(two / "model.npz", tidy=False)(read_page(tmp_path / "p.png"))
+    np.testing.assert_array_equal(read_page(tmp_path / "f" / "p.png"), np.round(want * 255) / 255)
     (tmp_path / "test").mkdir()
     Image.fromarray(page).save(tmp_path / "test" / "1.png")
     for stride in (1, 3):
@@ -881,6 +885,22 @@ def test_the_commands_that_clean_take_stride_and_keep_paper_and_training_does_no
     assert (tmp_path / "s1.csv").read_text() != (tmp_path / "s3.csv").read_text()
     r = run("documents", "train", "--stride", 1)
     assert r.returncode == 2 and "unrecognized arguments: --stride" in r.stderr
+
+
+def test_wide_sizes_draw_text_from_9_to_44_pixels_and_leave_the_other_pages_as_they_were():
+    from scratchdae.documents.generate import SIZES, WIDE_SIZES
+
+    plain = [make_page([6, i]) for i in range(30)]
+    wide = [make_page([6, i], wide_sizes=True) for i in range(30)]
+    sizes = [p.meta["font_px"] for p in wide]
+    assert {p.meta["size"] for p in wide} == set(SIZES) | set(WIDE_SIZES)
+    assert min(sizes) >= 9 and max(sizes) <= 44 and min(sizes) < 13 and max(sizes) > 28
+    for p, w in zip(plain, wide):
+        if w.meta["size"] in SIZES:  # a page that kept its usual size is the same page
+            np.testing.assert_array_equal(p.noisy, w.noisy)
+            assert w.meta["wide_sizes"] and "wide_sizes" not in p.meta
+    with pytest.raises(TypeError, match="wide_sizes must be True or False"):
+        make_page(1, wide_sizes=1)
 
 
 def test_generate_writes_the_second_generators_pages_for_users_to_see(tmp_path):

@@ -101,7 +101,7 @@ class PageCleaner:
         page = 1 - page if flip else page
         height = self._height(page)
         factor = training_scale(height, *self.text_heights) if self.rescale else 1.0
-        cleaned = clean_at_scale(lambda p: self._clean(p, height * factor), page, factor)
+        cleaned = clean_at_scale(lambda p: self._clean(p, None if height is None else height * factor), page, factor)
         return 1 - cleaned if flip else cleaned
 
     def scale_of(self, page: np.ndarray) -> float:
