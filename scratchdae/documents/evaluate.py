@@ -165,9 +165,10 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     the three pages the model cleaned worst (noisy | cleaned | truth, the marks outlined) is written there.
     ``generator="other"`` scores pages of :mod:`scratchdae.documents.other_pages`, a second generator
     drawn differently on purpose and never used in training (``fonts`` and ``backgrounds`` are then the
-    main generator's choices, and must be left out). ``stride``, ``keep_paper``, ``text_height``, ``light_on_dark`` and
-    ``tidy`` clean another way than the model file's own (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names
-    the cleaning used (``cleaning``). ``ocr`` also reads every page with tesseract and scores each method's
+    main generator's choices, and must be left out). ``stride``, ``keep_paper``, ``text_height``,
+    ``light_on_dark`` and ``tidy`` clean another way than the model file's own
+    (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names the cleaning used
+    (``cleaning``). ``ocr`` also reads every page with tesseract and scores each method's
     reading against the clean page's (:func:`score_pages`)."""
     from .generate import MAX_PAGES
 

@@ -321,8 +321,8 @@ def make_page(seed: int | Sequence[int], *, fonts: Sequence[str] = FONT_FAMILIES
             "font_family": font.family, "font_style": font.style,
             "size": size_name, "font_px": size, "background": background, "variant": variant, "sun_spots": sun,
             "ink_fade": round(float(fade), 3), "ink_blur": round(float(blur), 3), "height": H,
-            **({"font_px": round(size, 3), "variety": drawn} if drawn else {}), **({"clutter": True} if clutter else {}),
-            **({"wide_sizes": True} if wide_sizes else {})}
+            **({"font_px": round(size, 3), "variety": drawn} if drawn else {}),
+            **({"clutter": True} if clutter else {}), **({"wide_sizes": True} if wide_sizes else {})}
     near = max_filter((marks > 0.3).astype(np.float32), 5) > 0  # the marks, widened by 2 pixels
     return Page(to_u8(noisy), to_u8(clean), meta, near)
 

@@ -50,8 +50,8 @@ def train_cleaner(config: DocumentsConfig | None = None, *, on_step: Callable | 
                         "train_cleaner(**settings), or train_cleaner(DocumentsConfig(...)).")
     if resume:
         return _resume(config, given, settings, on_step)
-    generation = [f"--{k.replace('_', '-')}" for k in ("pages", "fonts", "backgrounds", "variety", "clutter", "wide_sizes")
-                  if given.get(k)]
+    generation = [f"--{k.replace('_', '-')}" for k in ("pages", "fonts", "backgrounds", "variety", "clutter",
+                                                       "wide_sizes") if given.get(k)]
     if settings.get("data_dir") and generation:
         raise ValueError(f"{', '.join(generation)} would be ignored: they choose generated pages, and --data-dir "
                          "trains on the pages of that folder. Fix: drop one or the other.")
