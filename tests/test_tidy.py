@@ -89,7 +89,7 @@ def test_tidy_only_ever_lightens_to_paper(page, h):
 def test_tidy_refuses_what_it_cannot_read():
     with pytest.raises(ValueError, match="must be \\(H, W\\)"):
         tidy(np.ones((2, 3, 3)), 10)
-    for bad in (0, -1, float("nan")):
+    for bad in (0, -1, float("nan"), "10", True, None):
         with pytest.raises(ValueError, match="text_height must be a positive number"):
             tidy(np.ones((5, 5)), bad)
 

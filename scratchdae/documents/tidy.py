@@ -23,6 +23,8 @@ of a real table or form are ink unlike letters too: ``tidy=False`` (the
 command line's ``--tidy no``) keeps them. Measured on pages of both
 generators in docs/documents.md ("Do no harm").
 """
+import numbers
+
 import numpy as np
 
 from .scale import components, runs
@@ -84,7 +86,8 @@ def unlike_text(cleaned: np.ndarray, text_height: float) -> np.ndarray:
     cleaned = np.asarray(cleaned)
     if cleaned.ndim != 2:
         raise ValueError(f"a cleaned page must be (H, W), got shape {cleaned.shape}.")
-    if not np.isfinite(text_height) or text_height <= 0:
+    if not isinstance(text_height, numbers.Real) or isinstance(text_height, bool) or not (
+            np.isfinite(text_height) and text_height > 0):
         raise ValueError(f"text_height must be a positive number of pixels, got {text_height!r}.")
     ink, rule_ink = cleaned < INK, cleaned < RULE_INK
     length = max(2, int(round(RULE * text_height)))
