@@ -843,6 +843,8 @@ def test_stride_and_keep_paper_are_settings_of_cleaning_training_learns_the_same
     assert not np.array_equal(at_one(page), load_cleaner(out / "model.npz")(page))
     with pytest.raises(ValueError, match="--stride 9: stride must be between 1 and patch"):
         load_cleaner(out / "model.npz", stride=9)
+    with pytest.raises(ValueError, match="--stride True: stride must be an integer, got True. Fix: e.g. --stride 2"):
+        load_cleaner(out / "model.npz", stride=True)
     with pytest.raises(ValueError, match="--keep-paper 0.5: keep_paper sets how a second stage reads the first"):
         load_cleaner(out / "model.npz", keep_paper=0.5)
 

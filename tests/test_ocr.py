@@ -31,6 +31,8 @@ def test_known_distances():
     assert edit_distance("", "abc") == edit_distance("abc", "") == 3
     assert edit_distance("same", "same") == 0
     assert edit_distance(["the", "cat", "sat"], ["the", "sat"]) == 1  # words are symbols too
+    with pytest.raises(TypeError, match="sequences of characters or words.*got items of types \\['list'\\]"):
+        edit_distance([["the"]], [["cat"]])
 
 
 texts = st.text(alphabet="ab c\n", max_size=12)

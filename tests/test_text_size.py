@@ -78,6 +78,9 @@ def test_a_page_is_resampled_only_outside_the_training_range():
         assert training_scale(h, low, high) == 1.0
     assert training_scale(40.0, low, high) == pytest.approx(10.5 / 40)  # 2.5x large text: down to the middle
     assert training_scale(3.0, low, high) == pytest.approx(6 / 3)  # tiny text: up to the smallest
+    for bad in (0, -3.0):
+        with pytest.raises(ValueError, match="a text height must be a positive number of pixels"):
+            training_scale(bad, low, high)
     page = np.random.default_rng(0).uniform(0, 1, (30, 41)).astype(np.float32)
     seen = []
     out = clean_at_scale(lambda p: seen.append(p.shape) or 1 - p, page, 0.5)

@@ -44,8 +44,13 @@ def edit_distance(a: Sequence, b: Sequence) -> int:
     if not b:
         return len(a)
     codes = {}
-    a_ids = np.array([codes.setdefault(t, len(codes)) for t in a])
-    b_ids = np.array([codes.setdefault(t, len(codes)) for t in b])
+    try:
+        a_ids = np.array([codes.setdefault(t, len(codes)) for t in a])
+        b_ids = np.array([codes.setdefault(t, len(codes)) for t in b])
+    except TypeError:
+        raise TypeError("edit_distance compares sequences of characters or words (strings, or lists of strings); "
+                        f"got items of types {sorted({type(t).__name__ for t in [*a, *b]})}. Fix: "
+                        "edit_distance(text, text) or edit_distance(text.split(), text.split()).") from None
     j = np.arange(len(b) + 1)
     row = j.copy()  # D[0, j] = j: j insertions
     for i in range(1, len(a) + 1):

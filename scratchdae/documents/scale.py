@@ -183,6 +183,8 @@ def training_scale(height: float | None, low: float, high: float) -> float:
     [low, high]: 1 inside it (or when the height is unknown); text taller than the range goes to its middle
     (the model is less sure of the largest training sizes), text shorter to its low end (the page is
     enlarged no more than it must be). Chosen by OCR on held-out pages at 2.5x and 0.6x (docs/documents.md)."""
+    if height is not None and not height > 0:
+        raise ValueError(f"a text height must be a positive number of pixels, got {height!r}.")
     if height is None or low <= height <= high:
         return 1.0
     return (low if height < low else (low + high) / 2) / height

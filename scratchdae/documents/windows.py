@@ -47,6 +47,8 @@ class WindowSpec:
 
     def __post_init__(self):
         for name in ("window", "patch", "background", "context", "stride", "first_view"):  # NumPy integers are fine
+            if isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be an integer, got {getattr(self, name)!r}. Fix: e.g. stride=2.")
             object.__setattr__(self, name, as_int(getattr(self, name)))
         for name in ("context", "first_view"):
             v = getattr(self, name)
