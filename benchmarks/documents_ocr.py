@@ -13,7 +13,9 @@ The sets of pages:
 - optionally real images (``--real``): skimage.data.page(), a real scanned
   page, against the hand transcription kept in tests/data/.
 
-The methods: the noisy page, a global (Otsu) threshold, median background
+Each method's reading is scored by CER, WER and the order-free WER (E4:
+the words read, in whatever order; a page of two columns read across them
+costs it nothing). The methods: the noisy page, a global (Otsu) threshold, median background
 subtraction, the model cleaning every page at its own size (``rescale``
 off), the model keeping the rules and specks it drew (``tidy`` off), and the
 model (pages resampled to its training text size when their text is much
@@ -23,6 +25,7 @@ smaller or larger; rules and lone specks made paper). Run by hand:
 """
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -72,17 +75,33 @@ def score_set(name, pairs, methods, log):
 
 def print_set(name, r):
     print(f"\n{name}: {len(r['pages'])} pages, {r['chars']:,} characters of reference text")
-    print(f"  {'method':<34} {'CER':>7} {'WER':>7}" + (f" {'RMSE':>8}" if "rmse" in r else "") + f" {'s/page':>7}")
+    print(f"  {'method':<34} {'CER':>7} {'WER':>7} {'WER, any order':>14}" + (f" {'RMSE':>8}" if "rmse" in r else "")
+          + f" {'s/page':>7}")
     rate = lambda v, w: f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}"  # noqa: E731 (no reference text)
     for m in r["cer"]:
-        print(f"  {m:<34} {rate(r['cer'][m], 7)} {rate(r['wer'][m], 7)}" + (f" {r['rmse'][m]:>8.4f}" if "rmse" in r
-                                                                            else "") + f" {r['seconds_per_page'][m]:>7.2f}")
+        print(f"  {m:<34} {rate(r['cer'][m], 7)} {rate(r['wer'][m], 7)} {rate(r['order_free_wer'][m], 14)}"
+              + (f" {r['rmse'][m]:>8.4f}" if "rmse" in r else "") + f" {r['seconds_per_page'][m]:>7.2f}")
     short = {m: m[:9] for m in r["cer"]}
     print("  CER page by page: " + " ".join(f"{s:>9}" for s in short.values()))
     for i, page in enumerate(r["pages"]):
         print(f"    page {i + 1:<12}" + " ".join(rate(page[m]["cer"], 9) for m in short))
     worse = [i + 1 for i, p in enumerate(r["pages"]) if i not in r["unread"] and p["model"]["cer"] > p["noisy page"]["cer"]]
     print(f"  pages where the model reads worse than the noisy page: {worse or 'none'}")
+    for other in ("model, rules and specks kept", "noisy page"):
+        for k in ("cer", "order_free_wer"):
+            lower, higher, p = paired(r, "model", other, k)
+            print(f"  model against {other}, {k}: lower on {lower} pages, higher on {higher}, the same on "
+                  f"{len(r['pages']) - len(r['unread']) - lower - higher} (two-sided sign test p = {p:.3f})")
+
+
+def paired(r, a, b, k):
+    """Pages where method a's rate k is lower than b's, higher, and the exact two-sided sign test's p-value of
+    that split (ties left out): how likely a split at least as uneven is if neither method is better."""
+    d = [p[a][k] - p[b][k] for i, p in enumerate(r["pages"]) if i not in r["unread"]]
+    lower, higher = sum(x < 0 for x in d), sum(x > 0 for x in d)
+    n, m = lower + higher, min(lower, higher)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(m + 1)) / 2 ** n) if n else 1.0
+    return lower, higher, p
 
 
 def main():
@@ -119,8 +138,9 @@ def main():
                                                    methods, log)
     for name, r in results.items():
         print_set(name, r)
-    print(json.dumps({name: {k: r[k] for k in ("cer", "wer", "rmse", "seconds_per_page") if k in r}
-                      | {"page_cer": [{m: p[m]["cer"] for m in r["cer"]} for p in r["pages"]]}
+    print(json.dumps({name: {k: r[k] for k in ("cer", "wer", "order_free_wer", "rmse", "seconds_per_page") if k in r}
+                      | {f"page_{k}": [{m: p[m][k] for m in r["cer"]} for p in r["pages"]]
+                         for k in ("cer", "order_free_wer")}
                       for name, r in results.items()}))
 
 

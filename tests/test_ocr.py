@@ -1,4 +1,5 @@
-"""OCR as a measure: the edit distance (E1), CER (E2) and WER (E3), and tesseract's readings."""
+"""OCR as a measure: the edit distance (E1), CER (E2), WER (E3), the order-free WER (E4), and tesseract's readings."""
+import itertools
 import json
 import os
 import subprocess
@@ -10,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchdae.documents.ocr import chars, edit_distance, error_rates, tesseract_available, words
+from scratchdae.documents.ocr import (chars, edit_distance, error_rates, order_free_edits, tesseract_available,
+                                     words)
 
 needs_tesseract = pytest.mark.skipif(not tesseract_available(), reason="tesseract and pytesseract are not installed")
 
@@ -60,6 +62,20 @@ def test_error_rates_sum_edits_over_pages_before_dividing():
     assert error_rates(["invented"], [""])["cer"] == 8  # nothing to read: every character is an error
     with pytest.raises(ValueError, match="2 readings for 1 references"):
         error_rates(["a", "b"], ["a"])
+
+
+def test_the_order_free_word_error_rate_counts_what_was_read_in_any_order():
+    assert order_free_edits("two columns read across", "read across two columns") == 0
+    assert order_free_edits("a b c", "a x") == 2  # x missing, b and c extra: one substitution, one deletion
+    r = error_rates(["right left", "a b c"], ["left right", "a x"])
+    assert (r["order_free_edits"], r["words"]) == (0 + 2, 2 + 2) and r["order_free_wer"] == pytest.approx(2 / 4)
+    assert r["wer"] == pytest.approx((2 + 2) / 4)  # in order, the swapped columns cost two edits
+
+
+@given(st.lists(st.sampled_from("abc"), max_size=5), st.lists(st.sampled_from("abcd"), max_size=5))
+def test_order_free_edits_are_the_edit_distance_after_the_best_reordering(a, b):
+    best = min(edit_distance(list(p), b) for p in itertools.permutations(a))
+    assert order_free_edits(" ".join(a), " ".join(b)) == best <= edit_distance(a, b)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +137,7 @@ def test_pages_whose_clean_page_reads_as_nothing_have_no_rate():
     from scratchdae.documents.evaluate import ocr_scores
 
     r = ocr_scores({"model": ["abc", "anything"], "noisy page": ["abd", ""]}, ["abc", "  \n"])
-    assert r["unread"] == [1] and r["pages"][1]["model"] == {"cer": None, "wer": None}
+    assert r["unread"] == [1] and r["pages"][1]["model"] == {"cer": None, "wer": None, "order_free_wer": None}
     assert r["cer"] == {"model": 0.0, "noisy page": pytest.approx(1 / 3)}  # page 2 left out
     none = ocr_scores({"model": ["x"]}, [""])
     assert none["cer"] == {"model": None} and none["unread"] == [0]

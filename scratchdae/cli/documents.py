@@ -162,13 +162,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"{r['pages']} pages: {r['source']}")
     print("cleaned with " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["cleaning"].items()))
     ocr = r.get("ocr")
-    print(f"{'method':<32} {'RMSE':>8}" + (f" {'CER':>7} {'WER':>7}" if ocr else ""))
+    print(f"{'method':<32} {'RMSE':>8}" + (f" {'CER':>7} {'WER':>7} {'WER, any order':>14}" if ocr else ""))
     rate = lambda v, width: f"{'-':>{width}}" if v is None else f"{v:>{width}.3f}"  # noqa: E731 (no text to read)
     for name, v in r["rmse"].items():
-        print(f"{name:<32} {v:>8.4f}" + (f" {rate(ocr['cer'][name], 7)} {rate(ocr['wer'][name], 7)}" if ocr else ""))
+        print(f"{name:<32} {v:>8.4f}" + (f" {rate(ocr['cer'][name], 7)} {rate(ocr['wer'][name], 7)} "
+                                         f"{rate(ocr['order_free_wer'][name], 14)}" if ocr else ""))
     if ocr:
         print(f"(CER and WER against tesseract's reading of the clean pages: {ocr['chars']:,} characters, "
-              f"{ocr['words']:,} words)")
+              f"{ocr['words']:,} words; WER, any order: the words read, whatever their order)")
         shown = {c: m for c, m in _SHORT.items() if m in ocr["cer"]}
         print("\nCER page by page: " + " ".join(f"{c:>9}" for c in ("chars", *shown)))
         for i, page in enumerate(ocr["pages"]):

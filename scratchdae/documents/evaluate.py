@@ -124,23 +124,27 @@ def score_pages(pairs: list[tuple[np.ndarray, np.ndarray]], cleaner: Callable[[n
     return result
 
 
+RATES = ("cer", "wer", "order_free_wer")  # (E2)-(E4)
+
+
 def ocr_scores(readings: dict[str, list[str]], references: list[str]) -> dict[str, Any]:
-    """CER and WER of each method's readings (name -> one text a page) against the references, overall and
+    """CER, WER and the order-free WER of each method's readings (name -> one text a page) against the references, overall and
     page by page. A page whose reference reads as no text at all has no rate: it is listed in ``unread``
     and left out of the overall rates (which are None when no page is left)."""
     unread = [i for i, ref in enumerate(references) if not words(ref)]
     kept = [i for i in range(len(references)) if i not in unread]
-    overall = {name: error_rates([texts[i] for i in kept], [references[i] for i in kept]) if kept else
-               {"cer": None, "wer": None} for name, texts in readings.items()}
+    none = dict.fromkeys(RATES)
+    overall = {name: error_rates([texts[i] for i in kept], [references[i] for i in kept]) if kept else none
+               for name, texts in readings.items()}
+
     def rates(reading, reference):
         r = error_rates([reading], [reference])
-        return {"cer": r["cer"], "wer": r["wer"]}
+        return {k: r[k] for k in RATES}
 
     pages = [{"chars": len(chars(ref)), "words": len(words(ref)),
-              **{name: rates(texts[i], ref) if i in kept else {"cer": None, "wer": None}
-                 for name, texts in readings.items()}} for i, ref in enumerate(references)]
-    return {"cer": {name: r["cer"] for name, r in overall.items()},
-            "wer": {name: r["wer"] for name, r in overall.items()},
+              **{name: rates(texts[i], ref) if i in kept else none for name, texts in readings.items()}}
+             for i, ref in enumerate(references)]
+    return {**{k: {name: r[k] for name, r in overall.items()} for k in RATES},
             "chars": sum(p["chars"] for p in pages), "words": sum(p["words"] for p in pages), "pages": pages,
             "unread": unread}
 

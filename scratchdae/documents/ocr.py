@@ -9,14 +9,18 @@ of the clean page, by the edit distance:
     d(a, b) = the fewest insertions, deletions and substitutions that turn a into b   (E1)
     CER = d(chars of the reading, chars of the reference) / chars of the reference      (E2)
     WER = d(words of the reading, words of the reference) / words of the reference      (E3)
+    order-free WER = the same with words moved for free: max(words missing, words extra)  (E4)
 
-Over several pages the edits and the lengths are summed before dividing, so
+The first two count the order of the text too (a page of two columns read
+across them scores badly though every word is read); the last tells what
+was read from the order it was read in. Over several pages the edits and the lengths are summed before dividing, so
 a long page weighs by its length. The edit distance is written here, as a
 short dynamic program (docs/derivations.md has its recurrence), with one
 row of the table at a time in NumPy.
 """
 import os
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -73,9 +77,9 @@ def chars(text: str) -> str:
 
 
 def error_rates(readings: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """CER (E2) and WER (E3) of readings against references, page by page, summed over the pages
-    before dividing; with the edits and lengths they come from. A reference with no text counts every
-    character read as an error (divided by 1, not 0)."""
+    """CER (E2), WER (E3) and the order-free WER (E4) of readings against references, page by page,
+    summed over the pages before dividing; with the edits and lengths they come from. A reference with no
+    text counts every character read as an error (divided by 1, not 0)."""
     if isinstance(readings, str) or isinstance(references, str):
         raise TypeError("readings and references must be lists of texts, one a page, got a text. Fix: "
                         "error_rates([reading], [reference]).")
@@ -85,8 +89,17 @@ def error_rates(readings: Sequence[str], references: Sequence[str]) -> dict[str,
     cn = sum(len(chars(t)) for t in references)
     we = sum(edit_distance(words(r), words(t)) for r, t in zip(readings, references))
     wn = sum(len(words(t)) for t in references)
-    return {"cer": ce / max(cn, 1), "wer": we / max(wn, 1),  # (E2), (E3)
-            "char_edits": ce, "chars": cn, "word_edits": we, "words": wn}
+    oe = sum(order_free_edits(r, t) for r, t in zip(readings, references))
+    return {"cer": ce / max(cn, 1), "wer": we / max(wn, 1), "order_free_wer": oe / max(wn, 1),  # (E2)-(E4)
+            "char_edits": ce, "chars": cn, "word_edits": we, "words": wn, "order_free_edits": oe}
+
+
+def order_free_edits(reading: str, reference: str) -> int:
+    """The word edits that turn a reading into its reference when words may move for free (E4): the larger of
+    the reference's words missing from the reading and the reading's words the reference lacks, counted with
+    their multiplicity."""
+    a, b = Counter(words(reading)), Counter(words(reference))
+    return max(sum((b - a).values()), sum((a - b).values()))  # (E4): max(m, e)
 
 
 def tesseract_available() -> bool:
