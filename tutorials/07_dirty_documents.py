@@ -255,9 +255,10 @@ plt.show()
 # lines, and what the first stage left there the second mostly keeps. Over
 # the 24 pages it helps every font, size and paper a little and the pixels
 # near marks most (the lines above), so it is a better cleaner, not yet the
-# cure for creases. Nor does it rescue the second generator's scribbles and
-# streaks:
-# damage of a kind neither stage ever saw is still inked. The default
+# cure for creases. Nor does it rescue the second generator's scribbles:
+# damage of a kind neither stage ever saw is still inked, all but the
+# straight streaks and lone specks, which the cleaner makes paper after its
+# last stage (the section on real pages below). The default
 # training also takes a quarter of each page's windows near its marks
 # (`--mark-windows 0.25`), which did more for the marks than the second
 # stage; docs/documents.md has the measurements, with what else was tried
@@ -394,17 +395,19 @@ if skdata is not None:
     plt.show()
 
 # %% [markdown]
-# The book page reads almost as its transcription once cleaned (tesseract
-# copes with the uneven light far worse than with the model's output), and its
-# negative comes back as a negative, cleaned the same. The handwriting is
-# another matter: tesseract reads no word of it either way, as it was never
-# made for handwriting, and the model, which has only ever seen print, keeps
-# most strokes but drops some of the fainter ones in the shadows and keeps the
-# ruled lines, thinned. The cleaner also makes paper of what it drew that is
-# unlike text: straight rules longer than five text heights and lone specks
-# (`documents/tidy.py`; `--tidy no` keeps them, e.g. for a form's rules).
-# The ruled lines here survive it because they are slanted: a rule is found
-# along a row or a column only.
+# The numbers above are this notebook's small model's. The default model
+# (`scratchdae documents train`), measured in docs/documents.md, takes the
+# book page from CER 0.438 to 0.010 (tesseract copes with the uneven light
+# far worse than with the cleaned page), and its negative comes back a
+# negative, cleaned the same. The handwriting is another matter: tesseract
+# was not made for handwriting, so whatever it reads is not the formulas,
+# before or after; and the model, which has only ever seen print, keeps the
+# dark strokes but loses some of the faint ones in the shadows (compare the
+# two pictures). It keeps the ruled lines too, thinner. After its last stage
+# the cleaner makes paper of the ink it drew that is unlike text: straight
+# rules longer than five text heights and lone specks (`documents/tidy.py`;
+# `--tidy no` keeps them, for a form's rules). A rule is looked for along rows
+# and columns only, so these slanted lines are kept.
 
 # %% [markdown]
 # ## A Kaggle submission
