@@ -206,7 +206,7 @@ elsewhere = score_pages([p.floats() for p in other], cleaner, near_marks=[p.mark
 print(f"second generator: model RMSE {elsewhere['rmse']['model']:.4f} (noisy {elsewhere['rmse']['noisy page']:.4f});"
       f" near its marks {elsewhere['marks']['near marks']['model']:.4f}, elsewhere "
       f"{elsewhere['marks']['elsewhere']['model']:.4f}")
-assert elsewhere["marks"]["near marks"]["model"] > 2 * elsewhere["marks"]["elsewhere"]["model"]
+assert elsewhere["marks"]["near marks"]["model"] > elsewhere["marks"]["elsewhere"]["model"]
 
 rows = [(other[i].noisy / 255, cleaner(other[i].floats()[0]), other[i].clean / 255,
          ", ".join(other[i].meta["damages"])) for i in worst_pages(elsewhere, 2)]
@@ -221,8 +221,9 @@ plt.show()
 # the easiest; but the largest errors are on the marks. In a 9×9 window a
 # crease, a scribble or a photocopier's streak looks like a letter's stroke,
 # so the first stage inks it: on the second generator's pages it draws them
-# as crisp black lines, and its error near them is several times its error
-# elsewhere. The second stage sees 63×63 pixels of the first stage's output,
+# as crisp black lines, and its error near them is well above its error
+# elsewhere (the numbers above), straight streaks made paper after the last
+# stage and all. The second stage sees 63×63 pixels of the first stage's output,
 # where a crease is a line crossing the text lines. Look at what it changes,
 # on the page of every family whose marks the first stage cleaned worst:
 
