@@ -94,6 +94,18 @@ def print_set(name, r):
                   f"{len(r['pages']) - len(r['unread']) - lower - higher} (two-sided sign test p = {p:.3f})")
 
 
+def worst_figure(path, pairs, r, cleaner):
+    """The three pages the model reads worst (highest CER), noisy | model | clean, each labelled with its CER."""
+    from scratchdae.documents.figures import worst_pages_figure
+
+    read = [i for i in range(len(pairs)) if i not in r["unread"]]
+    worst = sorted(read, key=lambda i: -r["pages"][i]["model"]["cer"])[:3]
+    rows = [(pairs[i][0], cleaner(pairs[i][0]), pairs[i][1],
+             f"page {i + 1}, CER noisy {r['pages'][i]['noisy page']['cer']:.3f}, model "
+             f"{r['pages'][i]['model']['cer']:.3f}") for i in worst]
+    print(f"figure: {worst_pages_figure(path, rows)}")
+
+
 def paired(r, a, b, k):
     """Pages where method a's rate k is lower than b's, higher, and the exact two-sided sign test's p-value of
     that split (ties left out): how likely a split at least as uneven is if neither method is better."""
@@ -110,6 +122,8 @@ def main():
     ap.add_argument("--pages", type=int, default=12, help="held-out pages of each generator")
     ap.add_argument("--scaled", type=int, default=6, help="main-generator pages scored at 2.5x and 0.6x")
     ap.add_argument("--real", action="store_true", help="also skimage.data.page() (needs scikit-image)")
+    ap.add_argument("--figures", type=Path, default=None,
+                    help="a folder: the three pages of each set the model reads worst, noisy | model | clean")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
     if not tesseract_available():
@@ -122,14 +136,17 @@ def main():
                "model, rules and specks kept": cleaner.cleaning(tidy=False), "model": cleaner}
     print(f"{cleaner!r} {args.model}; training text heights {cleaner.text_heights}")
     main_pages = [p.floats() for p in make_pages(args.pages, 12345, "test")]
-    results = {"main generator": score_set("main", main_pages, methods, log),
-               "second generator": score_set("other", [p.floats() for p in other_pages(args.pages, 12345)],
-                                             methods, log)}
+    sets = {"main generator": main_pages, "second generator": [p.floats() for p in other_pages(args.pages, 12345)]}
     some = main_pages[:args.scaled]
-    results["main generator, the same pages at 1x"] = score_set("1x", some, methods, log)
+    sets["main generator, the same pages at 1x"] = some
     for f in (2.5, 0.6):
-        results[f"main generator enlarged {f}x" if f > 1 else f"main generator shrunk to {f}x"] = score_set(
-            f"{f}x", [(resized(n, f), resized(c, f)) for n, c in some], methods, log)
+        sets[f"main generator enlarged {f}x" if f > 1 else f"main generator shrunk to {f}x"] = [
+            (resized(n, f), resized(c, f)) for n, c in some]
+    results = {name: score_set(name, pairs, methods, log) for name, pairs in sets.items()}
+    if args.figures:
+        for name, pairs in sets.items():
+            worst_figure(args.figures / f"worst {name}.png".replace(" ", "-").replace(",", ""), pairs, results[name],
+                         cleaner)
     if args.real:
         from skimage import data
 
