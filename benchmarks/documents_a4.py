@@ -49,8 +49,9 @@ def one(method: str, model: str) -> dict:
     from scratchdae.documents.stacked import load_cleaner
 
     page = a4_page()
-    clean = {"median background subtraction": median_background_subtraction, "global threshold": global_threshold,
-             "model": load_cleaner(model) if method == "model" else None}[method]
+    clean = {"median background subtraction": lambda: median_background_subtraction,
+             "global threshold": lambda: global_threshold, "model": lambda: load_cleaner(model),
+             "model, rules and specks kept": lambda: load_cleaner(model, tidy=False)}[method]()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB (Linux: kB)
     t = time.perf_counter()
     out = clean(page)
@@ -69,7 +70,7 @@ def main():
     if args.one:
         print(json.dumps(one(args.one, args.model)))
         return
-    methods = ["model", "median background subtraction", "global threshold"]
+    methods = ["model", "model, rules and specks kept", "median background subtraction", "global threshold"]
     runs = {m: [] for m in methods}
     for r in range(args.rounds):
         for m in methods:
