@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -44,6 +44,7 @@ from scratchdae.figures import field_grid, plot_field
 from scratchdae.metrics import psnr
 from scratchdae.score import score_report
 from scratchdae.run.folder import new_run_dir
+from scratchdae.tasks import split_train_val
 
 FAST = os.environ.get("SCRATCHDAE_TUTORIAL_FAST") == "1"
 RUNS = new_run_dir("runs/tutorial05")
@@ -189,10 +190,11 @@ plt.show()
 # %%
 data = load_dataset("mnist-sample", log=lambda *a: None)
 n_train = 2000 if FAST else len(data.train_images)
-X_train = prepare_images(data.train_images[:n_train], "float64")
 dae = train(out=RUNS / "digits", max_train=n_train, val_fraction=0.1, epochs=8 if FAST else 30, quiet=True,
             figures=False)
-seen = X_train[:200]  # digits the DAE trained on (most of them: 10% were held out for validation)
+fit, _ = split_train_val(n_train, 0.1, seed=0)  # the rows train() fitted; it held the other 10% out
+X_train = prepare_images(data.train_images[:n_train], "float64")[fit]  # the oracle's sample: the same digits
+seen = X_train[:200]  # digits the DAE trained on
 unseen = prepare_images(data.test_images[:200], "float64")
 corrupt = get_corruption("gaussian:0.5")
 
@@ -203,41 +205,58 @@ def oracle(x_tilde, reference, s=0.5):
     logw = -d2 / (2 * s**2)
     w = np.exp(logw - logw.max(1, keepdims=True))
     w /= w.sum(1, keepdims=True)
-    return w @ reference, 1 / (w**2).sum(1)  # the estimate, and the effective number of digits averaged
+    top2 = np.sort(logw, axis=1)[:, -2:]
+    # the estimate; the effective number of digits averaged; how many nats the nearest digit's weight leads by
+    return w @ reference, 1 / (w**2).sum(1), top2[:, 1] - top2[:, 0]
 
 
 rows = {}
 for name, x in [("training digits", seen), ("unseen test digits", unseen)]:
     x_tilde = corrupt(x, np.random.default_rng(5))  # float64 rows, on the host
-    est, n_eff = oracle(x_tilde, X_train)
+    est, n_eff, lead = oracle(x_tilde, X_train)
     r = to_host(reconstruct(dae.model, dae.loss, be.asarray(x_tilde, dtype="float32")))
     rows[name] = {"noisy": psnr(np.mean((x_tilde - x) ** 2)), "oracle": psnr(np.mean((est - x) ** 2)),
-                  "dae": psnr(np.mean((r - x) ** 2)), "n_eff": float(np.median(n_eff))}
-print(f"{'':<20} {'noisy':>8} {'posterior mean of':>18} {'DAE':>8}   digits the oracle averages")
-print(f"{'PSNR (dB) on':<20} {'':>8} {'the training set':>18} {'':>8}   (median)")
+                  "dae": psnr(np.mean((r - x) ** 2)), "n_eff": float(np.median(n_eff)),
+                  "lead": float(np.median(lead))}
+print(f"{'':<20} {'noisy':>8} {'posterior mean of':>18} {'DAE':>8}   digits the oracle   nearest digit's lead")
+print(f"{'PSNR (dB) on':<20} {'':>8} {'the training set':>18} {'':>8}   averages (median)   in nats (median)")
 for name, r in rows.items():
-    print(f"{name:<20} {r['noisy']:>8.2f} {r['oracle']:>18.2f} {r['dae']:>8.2f}   {r['n_eff']:.3f}")
+    print(f"{name:<20} {r['noisy']:>8.2f} {r['oracle']:>18.2f} {r['dae']:>8.2f}   {r['n_eff']:>17.3f}   "
+          f"{r['lead']:>18.1f}")
 
 # %% [markdown]
 # The empirical posterior mean gives a training digit back almost perfectly,
 # and fails on a digit it has not seen, where it returns the nearest training
 # digit, often a different one. Why: in 784 dimensions the squared distances
-# from $\tilde x$ to the training digits differ by tens of units, and divided by
-# $2s^2 = 0.5$ the weights differ by factors like $e^{40}$. The softmax
-# collapses onto a single digit (the effective number averaged is 1.0).
+# from $\tilde x$ to the training digits differ by units, and divided by
+# $2s^2 = 0.5$ the weights differ by factors of $e$ to that. For a noisy
+# training digit its own clean version is far nearer than any other (the
+# last column: its weight leads the next by some 40 nats, a factor of
+# $e^{40}$); for an unseen digit the lead is a few nats, which still puts
+# nearly all the weight on one digit. Either way the softmax collapses onto
+# a single digit (the effective number averaged is about 1). At more noise
+# it would not: at $s = 1$ the median unseen digit averages about 2 training
+# digits, at $s = 2$ about 19 (exercise 4).
+#
 # That is the exact answer for the sample of training digits, and it is
-# memorisation. The DAE is a smooth function trained with fresh noise at
-# every step; here it does not memorise: it scores the same on seen and
-# unseen digits. It estimates the posterior mean of the *distribution* the
-# digits came from, not of the sample. (A large enough network trained
-# long enough on few digits could overfit; the seen/unseen gap is the
-# measure to watch.)
+# memorisation. Note what it also is: the minimiser of the DAE's own
+# objective on these digits. Fresh noise at every step does not prevent it,
+# since the expectation over the noise of the squared error on a finite set
+# of digits is minimised exactly by this posterior mean of the sample. The
+# DAE here does not reach it: it scores about the same on seen and unseen
+# digits, and estimates something closer to the posterior mean of the
+# *distribution* the digits came from. What keeps it there is what it is
+# not: a network of limited size, trained for a limited number of steps by
+# SGD, which fits smooth functions first. A large enough network trained
+# long enough on few digits would memorise too; the seen/unseen gap is the
+# measure to watch.
 
 # %%
 assert rows["training digits"]["oracle"] > rows["training digits"]["dae"] + 10  # the oracle recalls
 assert rows["unseen test digits"]["dae"] > rows["unseen test digits"]["oracle"] + (0.5 if FAST else 2)
 assert abs(rows["training digits"]["dae"] - rows["unseen test digits"]["dae"]) < 1.5  # the DAE generalises
 assert rows["unseen test digits"]["n_eff"] < 1.5
+assert rows["training digits"]["lead"] > 4 * rows["unseen test digits"]["lead"]  # a seen digit's own is far nearest
 
 # %% [markdown]
 # ## 5. The output is a conditional mean: calibration
@@ -271,7 +290,8 @@ assert np.max(np.abs(mean_pred - mean_true)) < (0.12 if FAST else 0.06)
 # %% [markdown]
 # Calibration is necessary, not sufficient: a denoiser that ignored
 # $\tilde x$ and always answered each pixel's average brightness would be
-# calibrated too (one bin, exact), and useless. The PSNR of section 4 is
+# calibrated too (each pixel's answer is the mean of the clean values it is
+# given for), and useless. The PSNR of section 4 is
 # what says the DAE also uses $\tilde x$.
 
 # %% [markdown]
@@ -306,3 +326,7 @@ assert np.max(np.abs(mean_pred - mean_true)) < (0.12 if FAST else 0.06)
 # 3. Prove the first equality of (S5) for one point: expand
 #    $\lVert r - x \rVert^2$ around $\mathbb{E}[x \mid \tilde x]$ and show the
 #    cross term has mean zero given $\tilde x$.
+# 4. Run the oracle of section 4 at more noise: `get_corruption("gaussian:1")`
+#    and `oracle(x_tilde, X_train, s=1)`, then `s=2`. How many digits does
+#    it average now, how far does the nearest one lead, and what happens to
+#    its PSNR on seen and unseen digits?
