@@ -15,6 +15,8 @@ markov_chain     run (MC1) from a batch of starting points, keeping snapshots of
 nearest_distances   each row's L2 distance to its nearest neighbour in a reference set
 sample_quality   are the samples digits? copies of training digits? blurs?
 class_switches   how often the chain moves from one digit to another (its mixing)
+mixture_chain    the same chain on a toy mixture with its exact posterior (TM4): the chain a perfect DAE runs
+mode_statistics  where a toy chain's points sit: spread within the modes, mass between them, each mode's share
 """
 import os
 from collections.abc import Callable, Iterable
@@ -221,3 +223,51 @@ def sample_report(model: str | Path | tuple, out: str | Path, *, steps: int = 10
         result["quality"] = sample_quality(snaps[steps], x_tr, x_te, classifier)
         result["quality"].update(chains=quality_chains, **class_switches(snaps, classifier))
     return result
+
+
+def mixture_chain(mixture: Any, s: float, x0: np.ndarray, steps: int, seed: int | np.random.Generator = 0, *,
+                  decoder_std: float | None = None) -> np.ndarray:
+    """Run (MC1) on a toy mixture with the exact answers in place of a trained DAE; the final states (N, d).
+
+    ``decoder_std`` None draws x_{t+1} from the exact p(x | x~) (TM4): the Gibbs chain of (MC2), whose
+    stationary distribution is the data's. A number draws the exact posterior mean (TM3) plus Gaussian
+    noise of that std instead: what a DAE with a fixed-sigma Gaussian decoder draws even when its mean
+    is exact. Host float64, like the rest of the toy maths.
+    """
+    from .toy import _rng
+
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    if decoder_std is not None and not (isinstance(decoder_std, (int, float)) and decoder_std >= 0):
+        raise ValueError(f"decoder_std must be None (the exact posterior) or a std >= 0, got {decoder_std!r}.")
+    rng, x = _rng(seed), np.array(x0, dtype=np.float64)
+    for _ in range(steps):
+        x_tilde = x + s * rng.standard_normal(x.shape)  # (MC1) x~_t ~ q(x~ | x_t), (C1)
+        if decoder_std is None:
+            x = mixture.posterior_sample(x_tilde, s, rng)  # (TM4) x_{t+1} ~ p(x | x~_t)
+        else:
+            x = mixture.posterior_mean(x_tilde, s) + decoder_std * rng.standard_normal(x.shape)  # (TM3) + noise
+    return x
+
+
+def mode_statistics(points: np.ndarray, mixture: Any, far: float = 4.0) -> dict[str, Any]:
+    """Where points sit on a toy mixture, to compare a chain's samples with the data.
+
+    Each point belongs to its nearest component (in units of that component's std). Returns
+    ``within_std``, the spread per coordinate of the points about their component's mean, over the
+    points within ``far`` stds of it (the data's: the components' std); ``between``, the share of
+    points farther than ``far`` stds from every mean (for 2-D data with far = 4: exp(-8), 0.03%);
+    ``occupancy``, each component's share of the points; and ``occupancy_error``, the largest
+    difference between a share and its component's weight.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != mixture.dim or not len(x):
+        raise ValueError(f"points must have shape (N, {mixture.dim}) with N >= 1, got shape {x.shape}.")
+    d2 = ((x[:, None, :] - mixture.means[None]) ** 2).sum(axis=2) / mixture.stds[None] ** 2  # N,K in std units
+    k = d2.argmin(axis=1)
+    near = d2[np.arange(len(x)), k] <= far**2
+    sq = ((x - mixture.means[k]) ** 2).sum(axis=1)  # N
+    shares = np.bincount(k, minlength=len(mixture.means)) / len(x)
+    return {"within_std": float(np.sqrt(sq[near].mean() / mixture.dim)) if near.any() else float("nan"),
+            "between": float(1 - near.mean()), "occupancy": shares.tolist(),
+            "occupancy_error": float(np.abs(shares - mixture.weights).max())}

@@ -14,9 +14,13 @@ With tau_k^2 = std_k^2 + s^2:
 
     E[x | x~] = sum_k gamma_k(x~) (std_k^2 x~ + s^2 mu_k) / (std_k^2 + s^2)     (TM3)
 
+    p(x | x~) = sum_k gamma_k(x~) N(x; (std_k^2 x~ + s^2 mu_k) / tau_k^2, std_k^2 s^2 / tau_k^2 I)   (TM4)
+
 where gamma_k(x~) = w_k N(x~; mu_k, tau_k^2 I) / p_s(x~) are the responsibilities
 of the smoothed mixture. (TM3) weights each component's Gaussian posterior mean
 by gamma_k; Tweedie's (Miyasawa's) formula says it equals x~ + s^2 grad log p_s(x~).
+(TM4) is the whole posterior, whose mean (TM3) is: drawing from it is the exact
+Gibbs step of the DAE chain (MC1), the chain a perfect DAE would run.
 
 Why these matter: a DAE trained with mean squared error on Gaussian noise of
 level s learns r(x~) ~ E[x | x~], the posterior mean (TM3), and so
@@ -240,6 +244,23 @@ class GaussianMixture:
         x~ + s^2 score(x~, s) (Tweedie); at s = 0 it returns x~.
         """
         return _in_chunks(self._posterior_mean, _check_points(x_tilde, self.dim, "x_tilde"), _check_level(s))
+
+    def posterior_sample(self, x_tilde: np.ndarray, s: float, seed: int | np.random.Generator = 0) -> np.ndarray:
+        r"""(n, d) one draw of x from p(x | x~) for each row of x~ = x + s eps  (TM4).
+
+        A component k is drawn with probability gamma_k(x~), then x from that
+        component's Gaussian posterior: mean (std_k^2 x~ + s^2 mu_k) / tau_k^2,
+        variance std_k^2 s^2 / tau_k^2. Their average over draws is the
+        posterior mean (TM3); at s = 0 it returns x~.
+        """
+        x_tilde, s, rng = _check_points(x_tilde, self.dim, "x_tilde"), _check_level(s), _rng(seed)
+        gamma = _in_chunks(self._responsibilities, x_tilde, s)  # N,K
+        k = (gamma.cumsum(axis=1) < rng.random((len(x_tilde), 1))).sum(axis=1)  # N  one component a row, by gamma
+        k = np.minimum(k, len(self.means) - 1)  # a cumulative sum a rounding short of 1
+        tau2 = self.stds[k] ** 2 + s**2  # N
+        mean = (self.stds[k, None] ** 2 * x_tilde + s**2 * self.means[k]) / tau2[:, None]  # N,d  (TM4)
+        std = self.stds[k] * s / np.sqrt(tau2)  # N
+        return mean + std[:, None] * rng.standard_normal(x_tilde.shape)  # (TM4) N,d
 
     def bayes_error(self, s: float, n: int = 200_000, seed: int | np.random.Generator = 0) -> BayesError:
         r"""The minimum mean squared error per coordinate at noise level s, by Monte Carlo.
