@@ -9,7 +9,9 @@ import pytest
 
 from scratchdae import (MSE, Autoencoder, BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma,
                         HeteroscedasticGaussianNLL, get_backend, get_corruption, markov_chain)
-from scratchdae.sampling import class_switches, grey_fraction, nearest_distances, sample_quality
+from scratchdae.sampling import (class_switches, grey_fraction, mixture_chain, mode_statistics, nearest_distances,
+                                 sample_quality)
+from scratchdae.toy import get_toy
 
 be = get_backend("numpy")
 
@@ -165,3 +167,33 @@ def test_commands_refuse_the_wrong_kind_of_model(tmp_path):
             "--out", tmp_path / "masked", "--quiet", "--no-figures")
     r = cli("score", "--model", tmp_path / "masked" / "model.npz")
     assert r.returncode == 2 and "unclipped Gaussian noise" in r.stderr
+
+
+def test_the_exact_gibbs_chain_samples_the_data_and_the_mean_plus_noise_chain_does_not():
+    # (MC2) on a toy mixture: drawing from the exact p(x | x~) (TM4) keeps the data's distribution, from
+    # any start; the exact posterior mean plus fixed noise, a unimodal decoder, puts mass between the modes.
+    mixture = get_toy("mixture8")
+    x0 = np.random.default_rng(0).uniform(-3, 3, (3000, 2))
+    data = mode_statistics(mixture.sample(3000, seed=1, dtype="float64"), mixture)
+    gibbs = mode_statistics(mixture_chain(mixture, 0.5, x0, 60, seed=2), mixture)
+    mean = mode_statistics(mixture_chain(mixture, 0.5, x0, 60, seed=2, decoder_std=0.1), mixture)
+    assert abs(data["within_std"] - 0.1) < 0.005 and abs(gibbs["within_std"] - 0.1) < 0.005
+    assert data["between"] < 0.003 and gibbs["between"] < 0.003 and gibbs["occupancy_error"] < 0.03
+    assert mean["between"] > 0.1 and mean["within_std"] > 0.12
+    np.testing.assert_array_equal(mixture_chain(mixture, 0.5, x0[:5], 3, seed=7),
+                                  mixture_chain(mixture, 0.5, x0[:5], 3, seed=7))  # seeded
+
+
+def test_mode_statistics_by_hand_and_refusals():
+    mixture = get_toy("mixture8")
+    m = mixture.means
+    points = np.array([m[0] + [0.1, 0.0], m[0] - [0.1, 0.0], m[1], 1.5 * m[1]])  # the last 10 stds out
+    r = mode_statistics(points, mixture)
+    assert r["between"] == 0.25 and r["occupancy"][:2] == [0.5, 0.5]
+    np.testing.assert_allclose(r["within_std"], np.sqrt((0.01 + 0.01 + 0) / 3 / 2))  # per coordinate
+    with pytest.raises(ValueError, match="points must have shape \\(N, 2\\)"):
+        mode_statistics(np.zeros((3, 3)), mixture)
+    with pytest.raises(ValueError, match="decoder_std must be None"):
+        mixture_chain(mixture, 0.5, points, 2, decoder_std=-1)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        mixture_chain(mixture, 0.5, points, 0)

@@ -119,6 +119,29 @@ def test_posterior_mean_matches_importance_weighted_monte_carlo(x_tilde):
     assert np.linalg.norm(estimate - np.array(x_tilde)) > 0.5 > 100 * stderr.max()
 
 
+def test_posterior_samples_are_the_importance_weighted_posterior():
+    # (TM4) against the posterior written without it: data samples weighted by the likelihood of x~.
+    # Between two modes the posterior is bimodal; compare its mean, its spread and the share on each side.
+    mixture, s = mixture8(), 0.5
+    between = (mixture.means[0] + mixture.means[1]) / 2  # halfway between two neighbouring modes
+    x_tilde = np.repeat(between[None], 40_000, axis=0)
+    draws = mixture.posterior_sample(x_tilde, s, seed=3)  # N,2
+    x = mixture.sample(400_000, seed=1, dtype="float64")
+    w = np.exp(-((x - between) ** 2).sum(axis=1) / (2 * s**2))
+    w /= w.sum()
+    side = lambda pts: (pts - between) @ (mixture.means[0] - mixture.means[1]) > 0  # noqa: E731 nearer mode 0
+    np.testing.assert_allclose(draws.mean(axis=0), w @ x, atol=0.02)
+    np.testing.assert_allclose(draws.std(axis=0), np.sqrt(w @ (x - w @ x) ** 2), rtol=0.03)
+    assert abs(side(draws).mean() - w @ side(x)) < 0.01 and 0.4 < side(draws).mean() < 0.6  # two modes
+    # Their average is the posterior mean (TM3), within its standard error; and one Gibbs step keeps the data.
+    np.testing.assert_allclose(draws.mean(axis=0), mixture.posterior_mean(between[None], s)[0],
+                               atol=5 * draws.std(axis=0).max() / np.sqrt(len(draws)))
+    data = mixture.sample(100_000, seed=4, dtype="float64")
+    step = mixture.posterior_sample(data + s * np.random.default_rng(5).standard_normal(data.shape), s, seed=6)
+    np.testing.assert_allclose(np.linalg.norm(step, axis=1).std(), np.linalg.norm(data, axis=1).std(), rtol=0.03)
+    np.testing.assert_allclose(mixture.posterior_sample(x_tilde[:5], 0.0, seed=0), x_tilde[:5], rtol=1e-14)  # s = 0
+
+
 def test_posterior_mean_at_zero_noise_is_the_input():
     mixture = lopsided()
     x = probe_points(mixture)
