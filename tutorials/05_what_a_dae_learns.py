@@ -30,7 +30,8 @@
 #
 # We check all three where the answers are known exactly (2-D mixtures of
 # Gaussians, (TM1)-(TM3)), then go back to digits, where the same
-# posterior-mean view explains why a DAE generalises instead of memorising.
+# posterior-mean view shows what memorising would be, and that the DAE does
+# not do it.
 
 # %%
 import os
@@ -308,9 +309,11 @@ assert np.max(np.abs(mean_pred - mean_true)) < (0.12 if FAST else 0.06)
 #   that limit.)
 # * Masking and salt-and-pepper noise still give posterior means (the DAE
 #   inpaints), but no score (S7): `scratchdae score` refuses them.
-# * The exact posterior mean of a finite sample memorises; the DAE's
-#   smoothness makes it generalise. Tutorial 06 looks at what the encoder
-#   learned on the way, and uses the score to *sample*.
+# * The exact posterior mean of a finite sample memorises, and it is the
+#   minimiser of the DAE's own objective on that sample; the DAE, a network
+#   of limited size trained for a limited time, falls short of it and
+#   generalises. Tutorial 06 looks at what the encoder learned on the way,
+#   and uses the score to *sample*.
 #
 # From the command line: `scratchdae train --dataset toy:spiral --noise gaussian:0.3 --out runs/spiral`
 # then `scratchdae score --model runs/spiral/model.npz --figure field.png`.
