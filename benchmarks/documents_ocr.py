@@ -25,7 +25,6 @@ smaller or larger; rules and lone specks made paper). Run by hand:
 """
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from scratchdae.documents.other_pages import other_pages
 from scratchdae.documents.pages import global_threshold, median_background_subtraction
 from scratchdae.documents.stacked import load_cleaner
 from scratchdae.documents.training import make_pages
+from scratchdae.probe import mcnemar_exact
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,12 +108,11 @@ def worst_figure(path, pairs, r, cleaner):
 
 def paired(r, a, b, k):
     """Pages where method a's rate k is lower than b's, higher, and the exact two-sided sign test's p-value of
-    that split (ties left out): how likely a split at least as uneven is if neither method is better."""
-    d = [p[a][k] - p[b][k] for i, p in enumerate(r["pages"]) if i not in r["unread"]]
-    lower, higher = sum(x < 0 for x in d), sum(x > 0 for x in d)
-    n, m = lower + higher, min(lower, higher)
-    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(m + 1)) / 2 ** n) if n else 1.0
-    return lower, higher, p
+    that split (ties left out): how likely a split at least as uneven is if neither method is better. The sign
+    test is McNemar's exact test (MN1) with "a reads this page better" and "b does" as the two verdicts."""
+    d = np.array([p[a][k] - p[b][k] for i, p in enumerate(r["pages"]) if i not in r["unread"]])
+    test = mcnemar_exact(d < 0, d > 0)
+    return test["b"], test["c"], test["p"]
 
 
 def main():

@@ -128,9 +128,9 @@ RATES = ("cer", "wer", "order_free_wer")  # (E2)-(E4)
 
 
 def ocr_scores(readings: dict[str, list[str]], references: list[str]) -> dict[str, Any]:
-    """CER, WER and the order-free WER of each method's readings (name -> one text a page) against the references, overall and
-    page by page. A page whose reference reads as no text at all has no rate: it is listed in ``unread``
-    and left out of the overall rates (which are None when no page is left)."""
+    """CER, WER and the order-free WER of each method's readings (name -> one text a page) against the
+    references, overall and page by page. A page whose reference reads as no text at all has no rate: it is
+    listed in ``unread`` and left out of the overall rates (which are None when no page is left)."""
     unread = [i for i, ref in enumerate(references) if not words(ref)]
     kept = [i for i in range(len(references)) if i not in unread]
     none = dict.fromkeys(RATES)

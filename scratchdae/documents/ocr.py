@@ -13,8 +13,8 @@ of the clean page, by the edit distance:
 
 The first two count the order of the text too (a page of two columns read
 across them scores badly though every word is read); the last tells what
-was read from the order it was read in. Over several pages the edits and the lengths are summed before dividing, so
-a long page weighs by its length. The edit distance is written here, as a
+was read from the order it was read in. Over several pages the edits and
+the lengths are summed before dividing, so a long page weighs by its length. The edit distance is written here, as a
 short dynamic program (docs/derivations.md has its recurrence), with one
 row of the table at a time in NumPy.
 """

@@ -83,8 +83,8 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def components(mask: np.ndarray) -> dict[str, np.ndarray]:
     """The 8-connected components of ``mask``: each one's ``height`` and ``width`` (of its bounding box),
-    ``area`` (pixels), ``top`` and ``left`` (its bounding box's first row and column); and ``run_label``, the
-    component of each of :func:`runs`' runs.
+    ``area`` (pixels), ``top`` and ``left`` (its bounding box's first row and column); and ``runs``, the
+    mask's :func:`runs`, with ``run_label``, the component of each.
 
     Each row's runs of True are found with ``np.diff``. A run touches the runs
     of the row above whose columns overlap its own or meet it at a corner; as
@@ -128,7 +128,7 @@ def components(mask: np.ndarray) -> dict[str, np.ndarray]:
     np.minimum.at(left, label, starts)
     np.maximum.at(right, label, ends)
     return {"height": bottom - top + 1, "width": right - left, "area": np.bincount(label, ends - starts, k),
-            "top": top, "left": left, "run_label": label}
+            "top": top, "left": left, "runs": (rows, starts, ends), "run_label": label}
 
 
 def _at_most_most_pixels(page):

@@ -66,8 +66,8 @@ def lone_specks(ink: np.ndarray, text_height: float) -> np.ndarray:
     """(H, W) bool: the pixels of ``ink``'s components of at most (SPECK h)² pixels with no other ink within
     NEAR h of their bounding box."""
     H, W = ink.shape
-    rows, starts, ends = runs(ink)
-    c = components(ink)  # its run_label follows the same runs
+    c = components(ink)
+    rows, starts, ends = c["runs"]
     small = np.nonzero(c["area"] <= max(2.0, (SPECK * text_height) ** 2))[0]
     r = max(2, int(round(NEAR * text_height)))
     top, left = np.maximum(c["top"][small] - r, 0), np.maximum(c["left"][small] - r, 0)
