@@ -13,6 +13,7 @@ to digit.
 
 markov_chain     run (MC1) from a batch of starting points, keeping snapshots of the means
 nearest_distances   each row's L2 distance to its nearest neighbour in a reference set
+copy_test        nearer to the training digits than new digits are? (copies, blurred or not)
 sample_quality   are the samples digits? copies of training digits? blurs?
 class_switches   how often the chain moves from one digit to another (its mixing)
 mixture_chain    the same chain on a toy mixture with its exact posterior (TM4): the chain a perfect DAE runs
@@ -96,6 +97,32 @@ def _entropy_bits(counts):
     return float(-(p * np.log2(p)).sum())
 
 
+def copy_test(x: np.ndarray, train: np.ndarray, test_ref: np.ndarray, held_out: np.ndarray,
+              quantile: float = 0.05) -> dict[str, float]:
+    """Are the rows of x copies of training digits, blurred or not? Nearer the training set than new digits are.
+
+    For each row, r = log(distance to the nearest training digit / distance
+    to the nearest digit of ``test_ref``), test digits the model never saw.
+    A copy of a training digit, even a blurred one, has its source close by
+    and so a low r; smoothing an image shortens both distances, so blur alone
+    moves r less than it moves the distance itself. The same r of
+    ``held_out`` (other test digits, new by definition) gives the reference:
+    ``share`` is the share of rows whose r is below the ``quantile`` of the
+    held-out digits' r: about ``quantile`` for new digits, near 1 for copies.
+    ``log_ratio`` is the rows' median r, ``log_ratio_test`` the held-out digits'.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}.")
+
+    def r(rows):
+        return np.log(np.maximum(nearest_distances(rows, train), 1e-12)
+                      / np.maximum(nearest_distances(rows, test_ref), 1e-12))
+
+    r_x, r_held = r(x), r(held_out)
+    return {"share": float(np.mean(r_x < np.quantile(r_held, quantile))),
+            "log_ratio": float(np.median(r_x)), "log_ratio_test": float(np.median(r_held))}
+
+
 def sample_quality(samples: np.ndarray, train: np.ndarray, test: np.ndarray, classifier: LinearProbe | None = None,
                    confident: float = 0.9) -> dict[str, Any]:
     """Measures of chain samples (N, D) in [0, 1], each beside the same measure on real test digits.
@@ -105,18 +132,30 @@ def sample_quality(samples: np.ndarray, train: np.ndarray, test: np.ndarray, cla
                     their entropy in bits (3.32 when all ten are equally common): samples that
                     are all one confident digit score high on the first and low on the second
     nn_ratio        median distance to the nearest training digit, divided by the same for real
-                    test digits: near 0 for copies of training digits, about 1 for new digits
-    copies          share of samples closer to a training digit than 99% of test digits are
-    grey_ratio      grey_fraction of the samples over that of test digits: well above 1 for blurs
+                    test digits: near 0 for copies of training digits, about 1 for new digits;
+                    blur lowers it too (a smooth image is nearer to everything)
+    copies          :func:`copy_test` with the first half of the test digits as its reference:
+                    the share of samples nearer the training digits than 95% of the other half
+                    of the test digits are (about 0.05 for new digits, near 1 for copies,
+                    blurred or not); ``copies_test`` the same for the other half itself (0.05)
+    grey_ratio      grey_fraction of the samples over that of test digits: well above 1 for
+                    averages of two digits, and above 1 for any smooth output (a DAE's mean)
     """
     samples = np.clip(np.asarray(samples, dtype=np.float64), 0, 1)
+    test = np.asarray(test)
+    if len(test) < 20:
+        raise ValueError(f"sample_quality needs at least 20 test digits (half of them are the copy test's "
+                         f"reference), got {len(test)}.")
     d_sample = nearest_distances(samples, train)
     d_test = nearest_distances(test, train)
+    half = len(test) // 2
+    test_ref, held_out = test[:half], test[half:]
     result = {
         "n": int(len(samples)),
         "nn_distance_samples": float(np.median(d_sample)), "nn_distance_test": float(np.median(d_test)),
         "nn_ratio": float(np.median(d_sample) / np.median(d_test)),
-        "copies": float(np.mean(d_sample < np.quantile(d_test, 0.01))),
+        "copies": copy_test(samples, train, test_ref, held_out)["share"],
+        "copies_test": copy_test(held_out, train, test_ref, held_out)["share"],
         "grey_samples": grey_fraction(samples), "grey_test": grey_fraction(test),
     }
     result["grey_ratio"] = result["grey_samples"] / result["grey_test"]

@@ -9,8 +9,8 @@ import pytest
 
 from scratchdae import (MSE, Autoencoder, BernoulliNLL, GaussianNLL, GaussianNLLLearnedSigma,
                         HeteroscedasticGaussianNLL, get_backend, get_corruption, markov_chain)
-from scratchdae.sampling import (class_switches, grey_fraction, mixture_chain, mode_statistics, nearest_distances,
-                                 sample_quality)
+from scratchdae.sampling import (class_switches, copy_test, grey_fraction, mixture_chain, mode_statistics,
+                                 nearest_distances, sample_quality)
 from scratchdae.toy import get_toy
 
 be = get_backend("numpy")
@@ -68,18 +68,38 @@ def test_nearest_distances_match_brute_force():
     np.testing.assert_allclose(nearest_distances(b, b, exclude_self=True, batch_size=9), self_brute, atol=1e-9)
 
 
+def _blur3(x):
+    """Each pixel the mean of its 3x3 neighbourhood: a blurred copy of each image."""
+    im = np.pad(x.reshape(-1, 28, 28), ((0, 0), (1, 1), (1, 1)))
+    return np.mean([im[:, i:i + 28, j:j + 28] for i in range(3) for j in range(3)], axis=0).reshape(-1, 784)
+
+
 def test_sample_quality_sees_copies_and_blurs():
     from scratchdae.representation import labelled_digits
 
     x_tr, _, x_te, _, _ = labelled_digits()
-    x_tr, x_te = x_tr[:2000], x_te[:300]
+    x_tr, x_te = x_tr[:2000], x_te[:400]
     copies = sample_quality(x_tr[:200], x_tr, x_te)
     assert copies["copies"] == 1.0 and copies["nn_ratio"] < 1e-6
-    real = sample_quality(x_te[:200], x_tr, x_te)
-    assert 0.8 < real["nn_ratio"] < 1.2 and real["copies"] < 0.05 and 0.9 < real["grey_ratio"] < 1.1
-    blurs = np.stack([x_te[i:i + 8].mean(0) for i in range(0, 200)])  # averages of 8 digits
-    assert sample_quality(blurs, x_tr, x_te)["grey_ratio"] > 1.3
+    real = sample_quality(x_te[200:], x_tr, x_te)  # the held-out half itself
+    assert real["copies"] == pytest.approx(0.05, abs=0.011) and real["copies_test"] == real["copies"]
+    assert 0.8 < real["nn_ratio"] < 1.2 and 0.9 < real["grey_ratio"] < 1.1
+    # blurred copies of training digits are copies; blurred test digits are not
+    blurred_copies = sample_quality(_blur3(x_tr[:200]), x_tr, x_te)
+    blurred_new = sample_quality(_blur3(x_te[200:]), x_tr, x_te)
+    assert blurred_copies["copies"] > 0.4 and blurred_new["copies"] < 0.05
+    assert blurred_copies["grey_ratio"] > 1.3 and blurred_new["grey_ratio"] > 1.3
+    averages = np.stack([x_te[i:i + 8].mean(0) for i in range(0, 200)])  # averages of 8 digits
+    assert sample_quality(averages, x_tr, x_te)["grey_ratio"] > 1.3
     assert grey_fraction(np.array([0.0, 0.5, 1.0, 1.0])) == pytest.approx(1 / 3)
+
+
+def test_copy_test_bad_input():
+    x = np.zeros((5, 4))
+    with pytest.raises(ValueError, match="quantile"):
+        copy_test(x, x, x, x, quantile=1.5)
+    with pytest.raises(ValueError, match="at least 20 test digits"):
+        sample_quality(x, x, x)
 
 
 class ByFirstPixel:
