@@ -43,7 +43,7 @@ from .model import Autoencoder
 from .optim import learning_rate
 from .progress import Progress
 from .run.config import TrainConfig, check_targets, output_activation, settle, settle_inputs
-from .run.folder import StopFlag, check_new_run, new_run_dir, write_history
+from .run.folder import StopFlag, check_new_run, new_run_dir, run_files, write_history
 from .run.resume import RunState, check_same_data, read_checkpoint, restore, write_checkpoint
 from .tasks import TaskData, load_task_data
 
@@ -107,7 +107,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     out = check_folder(cfg.out) if cfg.out else new_run_dir()
     cfg.out = str(out)
     log = (lambda *a: None) if cfg.quiet else print
-    saved = read_checkpoint(out, overrides, log) if resume else check_new_run(out)
+    saved = read_checkpoint(out, overrides, log) if resume else check_new_run(out, run_files(cfg))
     cfg = saved.config if saved else cfg
     be = get_backend(cfg.backend)
     fast.keep_freed_host_memory()  # speed: no page faults for the arrays of every step

@@ -46,6 +46,9 @@ TASK_DEFAULTS = {
     "points": dict(noise="gaussian:0.3", hidden=(128, 128), activation="relu", batch_size=256, epochs=300, lr=2e-3, lr_schedule="cosine", patience=0,
                    n_points=20_000),
 }
+# The figures a run of each task draws at its end (the files a new run must not find in its folder)
+TASK_FIGURES = {"images": ("denoising.png", "loss_curves.png", "filters.png", "sigma_map.png"),
+                "points": ("loss_curves.png", "field.png")}
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class Application:
     the core's in earlier versions), those it no longer has, how its models denoise files
     (``denoise(model, loss, header, [model_path] or [], backend, inputs, out, cleaning) -> [paths]``, as
     :func:`scratchdae.evaluate.denoise` calls it), and the settings of that cleaning (``cleaning``: name ->
-    argparse keywords, options of ``scratchdae denoise``)."""
+    argparse keywords, options of ``scratchdae denoise``), and the names of the figures its runs draw
+    (``figures``)."""
 
     task: str
     defaults: dict
@@ -64,6 +68,7 @@ class Application:
     removed: tuple = ()
     denoise: Callable | None = None
     cleaning: dict = field(default_factory=dict)
+    figures: tuple = ()
 
 
 APPLICATIONS: dict[str, Application] = {}
@@ -74,6 +79,7 @@ def register_application(app: Application) -> None:
     """Make an application's task known to the core (its module calls this when imported)."""
     APPLICATIONS[app.task] = app
     TASK_DEFAULTS[app.task] = app.defaults
+    TASK_FIGURES[app.task] = app.figures
 
 
 def applications() -> list[Application]:

@@ -1463,3 +1463,44 @@ def test_the_settings_refuse_sizes_and_seeds_in_the_words_of_the_model_that_chec
     with pytest.raises(ValueError, match=re.escape(model_words)):  # the same check, in the model's words
         Autoencoder(4, settings.get("hidden", (3,)), decoder_hidden=settings.get("decoder_hidden"),
                     seed=settings.get("seed"))
+
+
+# -- what a run writes, and what it may not replace -------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["history.jsonl", "loss_curves.png", "denoising.png", "filters.png"])
+def test_train_out_holding_a_file_the_run_writes_is_not_replaced(tmp_path, capsys, name):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / name).write_text("mine")
+    last = assert_refused(["train", "--out", tmp_path / "r", "--max-train", "200", "--epochs", "1"], capsys,
+                          tmp_path, name, "--out")
+    assert "Fix:" in last
+
+
+def test_train_out_holding_a_figure_is_fine_without_figures(tmp_path, capsys):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "filters.png").write_text("mine")
+    code, _, err = run_cli(["train", "--out", tmp_path / "r", "--max-train", "200", "--epochs", "1", "--hidden", "8",
+                            "--no-figures", "--quiet"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "r" / "filters.png").read_text() == "mine"
+
+
+@pytest.mark.parametrize("name", ["history.jsonl", "pages.png", "stages.json", "first-stage/history.jsonl"])
+def test_documents_out_holding_a_file_the_run_writes_is_not_replaced(tmp_path, capsys, name):
+    (tmp_path / "r" / name).parent.mkdir(parents=True)
+    (tmp_path / "r" / name).write_text("mine")
+    assert_refused(["documents", "train", "--out", tmp_path / "r", "--pages", "2", "--windows-per-page", "60",
+                    "--hidden", "8", "--epochs", "1"], capsys, tmp_path, name)
+
+
+@pytest.mark.parametrize("where", ["train", ".", "train_cleaned/sub"])
+def test_documents_out_inside_its_data_folder_is_refused(tmp_path, capsys, where):
+    k = kaggle_folder(tmp_path / "k")
+    for i in (2, 3, 4, 5):
+        Image.fromarray(np.full((40, 50), 200, np.uint8)).save(k / "train" / f"{i}.png")
+        Image.fromarray(np.full((40, 50), 255, np.uint8)).save(k / "train_cleaned" / f"{i}.png")
+    Image.fromarray(np.full((40, 50), 190, np.uint8)).save(k / "train" / "loss_curves.png")
+    Image.fromarray(np.full((40, 50), 250, np.uint8)).save(k / "train_cleaned" / "loss_curves.png")
+    assert_refused(["documents", "train", "--data-dir", k, "--out", k / where, "--stages", "1",
+                    "--windows-per-page", "60", "--hidden", "8", "--epochs", "1"], capsys, tmp_path, "--data-dir")

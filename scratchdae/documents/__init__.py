@@ -21,7 +21,7 @@ from .stacked import denoise_pages
 
 register_application(Application(task="documents", defaults=TRAIN_DEFAULTS, command="scratchdae documents train",
                                  settings=tuple(_FIELDS), removed=tuple(GONE), denoise=denoise_pages,
-                                 cleaning=CLEANING))
+                                 cleaning=CLEANING, figures=("loss_curves.png", "pages.png")))
 
 from .run import train_cleaner  # noqa: E402 (the task is registered first: a documents run's config needs it)
 

@@ -25,7 +25,7 @@ from ..checkpoint import CheckpointError, load_npz
 from ..files import atomic_write, check_folder, make_folder
 from ..loop import TrainResult, train
 from ..run.config import RESUME_MAY_CHANGE, TrainConfig, refuse_changes
-from ..run.folder import new_run_dir
+from ..run.folder import check_new_run, new_run_dir, run_files
 from ..tasks import validation_count
 from .config import FIELDS, FIRST_STAGE_FOLDER, DocumentsConfig, from_saved
 
@@ -56,9 +56,22 @@ def train_cleaner(config: DocumentsConfig | None = None, *, on_step: Callable | 
         raise ValueError(f"{', '.join(generation)} would be ignored: they choose generated pages, and --data-dir "
                          "trains on the pages of that folder. Fix: drop one or the other.")
     docs = DocumentsConfig(**{**(asdict(config) if config else {}), **given}).on_folder(settings.get("data_dir"))
+    _check_out_outside_data(settings.get("out"), settings.get("data_dir"))
     if docs.stages == 2 and not docs.first_stage:
         return _train_stacked(docs, settings, on_step)
     return train(data=_rows(docs), on_step=on_step, **settings)
+
+
+def _check_out_outside_data(out: Any, data_dir: Any) -> None:
+    """A run's folder may not lie in the folder of pages it trains on: its figures are images, which would replace
+    pages or become pages of the next run."""
+    if out is None or data_dir is None:
+        return
+    data, where = Path(os.path.realpath(data_dir)), Path(os.path.realpath(out))
+    if where == data or data in where.parents:
+        raise ValueError(f"--out {out} lies inside --data-dir {data_dir}, the pages this run trains on; its files "
+                         "(figures are images) would replace pages or add pages of their own. Fix: choose an --out "
+                         "folder outside the data folder.")
 
 
 def _rows(docs: DocumentsConfig) -> Callable:
@@ -119,6 +132,7 @@ def _train_stacked(docs: DocumentsConfig, settings: dict[str, Any], on_step: Cal
         if (out / name).exists():
             raise ValueError(f"{out} already holds {name}, of a run this one would replace. Fix: choose "
                              "another --out folder, or --resume to continue that run.")
+    check_new_run(out, (*run_files(cfg), "stages.json", f"{FIRST_STAGE_FOLDER}/history.jsonl"))
     _check_second_stage_data(cfg)  # before the first stage trains, not after
     made = not out.exists()
     make_folder(out)

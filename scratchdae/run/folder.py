@@ -6,6 +6,7 @@ resume from), ``history.jsonl`` (one line an epoch) and its figures. The
 folder is locked while a run writes into it (:func:`scratchdae.files.folder_lock`).
 """
 import json
+import os
 import signal
 import threading
 from datetime import datetime
@@ -26,14 +27,28 @@ def new_run_dir(root: str | Path = "runs") -> Path:
     return path
 
 
-def check_new_run(out: Path) -> None:
-    """A new run must not replace another run's state or model."""
+def check_new_run(out: Path, writes: tuple[str, ...] = ()) -> None:
+    """A new run must not replace another run's state or model, nor a file already in ``out`` that it writes
+    (``writes``, names relative to ``out``: its history and figures, see :func:`run_files`)."""
     if (out / "checkpoint.npz").exists():
         raise ValueError(f"{out} already holds a training run (checkpoint.npz). Fix: pass --resume to continue it, "
                          "or choose another --out folder.")
     if (out / "model.npz").exists():
         raise ValueError(f"{out} already holds a model (model.npz) that a new run would replace. Fix: choose another "
                          "--out folder, or move that model away first.")
+    taken = [name for name in writes if os.path.lexists(out / name)]
+    if taken:
+        them = "that file" if len(taken) == 1 else "those files"
+        raise ValueError(f"--out {out} already holds {', '.join(taken)}, which a new run writes: it would replace "
+                         f"{them}. Fix: choose another --out folder, or move {them} away first.")
+
+
+def run_files(cfg: Any) -> tuple[str, ...]:
+    """The files a new run with settings ``cfg`` writes in its folder besides model.npz and checkpoint.npz: its
+    history, and its task's figures unless it draws none."""
+    from ..tasks import TASK_FIGURES
+
+    return ("history.jsonl", *(TASK_FIGURES.get(cfg.task, ()) if cfg.figures else ()))
 
 
 def write_history(path: str | Path, history: list[dict[str, Any]]) -> None:
