@@ -3,15 +3,18 @@ r"""Writing files so that nothing half-written is ever left on disk.
 :func:`atomic_write` writes into a temporary file in the destination's own
 folder and renames it over the destination only when writing succeeded
 (``os.replace`` is atomic on POSIX and Windows). On any error, or Ctrl-C,
-the temporary file is removed and the old file, if any, is untouched. A new
-file gets the permissions the umask allows (as ``open`` would give it), a
-replaced file keeps its own; a destination that exists but is not a regular
-file (a device, a FIFO, a link to one) is refused, never replaced.
+the temporary file is removed and the old file, if any, is untouched;
+:func:`all_or_none` makes several such writes one (a run's model, history
+and checkpoint of an epoch). A new file gets the permissions the umask
+allows (as ``open`` would give it), a replaced file keeps its own; a
+destination that exists but is not a regular file (a device, a FIFO, a link
+to one) is refused, never replaced.
 """
 import contextlib
 import errno
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,13 +33,40 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        staged = getattr(_STAGED, "pairs", None)
+        if staged is None:
+            os.replace(tmp, path)
+        else:  # inside all_or_none: moved into place with the others at its end
+            staged.append((tmp, path))
     except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(err, OSError) and err.errno is not None:  # a full disk, a quota: say which file
             raise OSError(err.errno, f"could not write {path} ({err.strerror}); it was left as it was. "
                                      f"Fix: {_fix_for(err)}") from None
+        raise
+
+
+_STAGED = threading.local()  # inside all_or_none: the (temporary, destination) pairs written so far
+
+
+@contextlib.contextmanager
+def all_or_none() -> Iterator[None]:
+    """Every :func:`atomic_write` inside it (in this thread) is kept as a finished temporary file until its end,
+    when all move into place together (:func:`replace_all`); an error or Ctrl-C inside it, or while they move,
+    leaves every destination as it was."""
+    outer, pairs = getattr(_STAGED, "pairs", None), []
+    _STAGED.pairs = pairs
+    try:
+        try:
+            yield
+        finally:
+            _STAGED.pairs = outer
+        replace_all(pairs)
+    except BaseException:
+        for tmp, _ in pairs:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 

@@ -43,7 +43,7 @@ from .model import Autoencoder
 from .optim import learning_rate
 from .progress import Progress
 from .run.config import TrainConfig, check_targets, output_activation, settle, settle_inputs
-from .run.folder import StopFlag, check_new_run, new_run_dir, run_files, write_history
+from .run.folder import StopFlag, check_new_run, new_run_dir, run_files, saved_together, write_history
 from .run.resume import RunState, check_same_data, read_checkpoint, restore, write_checkpoint
 from .tasks import TaskData, load_task_data
 
@@ -135,12 +135,14 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
         model, loss, params = restore(saved, state, be, opt, parameters, len(X))
     x_val_tilde = validation_noise(corrupt, X_val_in, be, cfg.seed)
 
-    def save(keep_order=False):
-        write_checkpoint(out / "checkpoint.npz", cfg, state, model, loss, corrupt, opt, data, record, keep_order)
-
-    def save_best():
-        save_model(out / "model.npz", model, loss, corrupt, arrays=data.arrays, dataset=data.name, data=record,
-                   history=state.summary(), **data.header, train_config=cfg.saved())
+    def save(keep_order=False, improved=False):  # the best model, history and checkpoint: all, or none
+        with saved_together(out):
+            if improved:
+                save_model(out / "model.npz", model, loss, corrupt, arrays=data.arrays, dataset=data.name,
+                           data=record, history=state.summary(), **data.header, train_config=cfg.saved())
+            if not keep_order:  # at an epoch's end
+                write_history(out / "history.jsonl", state.history)
+            write_checkpoint(out / "checkpoint.npz", cfg, state, model, loss, corrupt, opt, data, record, keep_order)
 
     log(f"{model!r}\n{len(X):,} training / {len(X_val):,} validation examples from {data.source}; noise "
         f"{corrupt.spec()}, loss {loss!r}, {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, backend {be.name}; "
@@ -164,11 +166,8 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
             # -- end of epoch: validate, record, checkpoint, maybe stop --------------
             improved = end_epoch(state, model, loss, X_val, x_val_tilde, lr, time.perf_counter() - t_epoch, bar,
                                  cfg.epochs)
-            if improved:
-                save_best()
             stopped = when_to_stop(cfg, state, time.perf_counter() - t_start)
-            write_history(out / "history.jsonl", state.history)
-            save()
+            save(improved=improved)
     return finish(cfg, data, state, stopped, model, loss, corrupt, out, log, flag.signum)
 
 

@@ -1504,3 +1504,57 @@ def test_documents_out_inside_its_data_folder_is_refused(tmp_path, capsys, where
     Image.fromarray(np.full((40, 50), 250, np.uint8)).save(k / "train_cleaned" / "loss_curves.png")
     assert_refused(["documents", "train", "--data-dir", k, "--out", k / where, "--stages", "1",
                     "--windows-per-page", "60", "--hidden", "8", "--epochs", "1"], capsys, tmp_path, "--data-dir")
+
+
+def _disk_full_at_checkpoint(monkeypatch, where, nth=1):
+    """checkpoint.npz in the folder ``where`` cannot be written the ``nth`` time: the disk is full."""
+    import errno
+
+    from scratchdae.run import resume
+
+    real, calls = resume.save_npz, []
+
+    def full(path, arrays, header):
+        if Path(path).parent == Path(where):
+            calls.append(path)
+            if len(calls) == nth:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, arrays, header)
+
+    monkeypatch.setattr(resume, "save_npz", full)
+    return real
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_a_full_disk_at_a_checkpoint_leaves_a_run_that_restarts_or_resumes(tmp_path, capsys, monkeypatch, nth):
+    from scratchdae.run import resume
+
+    argv = ["train", "--out", tmp_path / "r", "--max-train", "200", "--epochs", "2", "--hidden", "8", "--no-figures",
+            "--quiet"]
+    real = _disk_full_at_checkpoint(monkeypatch, tmp_path / "r", nth)
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "No space left" in err and "Traceback" not in err, err
+    monkeypatch.setattr(resume, "save_npz", real)
+    if nth == 1:  # nothing of the run was kept: the same command starts it again
+        assert "--resume" not in err and "same command" in err, err
+        assert not any((tmp_path / "r").glob("*")), list((tmp_path / "r").iterdir())
+        code, _, err = run_cli(argv, capsys)
+    else:  # the first epoch was kept whole: --resume continues it
+        assert "--resume" in err, err
+        code, _, err = run_cli([*argv, "--resume"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "r" / "model.npz").is_file()
+
+
+def test_a_full_disk_at_the_second_stages_first_checkpoint_leaves_a_run_that_resumes(tmp_path, capsys, monkeypatch):
+    from scratchdae.run import resume
+
+    argv = ["documents", "train", "--out", tmp_path / "r", "--pages", "3", "--windows-per-page", "60", "--hidden", "8",
+            "--epochs", "1", "--no-figures", "--quiet"]
+    real = _disk_full_at_checkpoint(monkeypatch, tmp_path / "r")
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "No space left" in err and "--resume" in err and "Traceback" not in err, err
+    monkeypatch.setattr(resume, "save_npz", real)
+    code, _, err = run_cli([*argv, "--resume"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "r" / "model.npz").is_file() and (tmp_path / "r" / "checkpoint.npz").is_file()

@@ -25,7 +25,7 @@ from ..checkpoint import CheckpointError, load_npz
 from ..files import atomic_write, check_folder, make_folder
 from ..loop import TrainResult, train
 from ..run.config import RESUME_MAY_CHANGE, TrainConfig, refuse_changes
-from ..run.folder import check_new_run, new_run_dir, run_files
+from ..run.folder import RunNotSaved, check_new_run, new_run_dir, run_files
 from ..tasks import validation_count
 from .config import FIELDS, FIRST_STAGE_FOLDER, DocumentsConfig, from_saved
 
@@ -161,7 +161,10 @@ def _second_stage(first: TrainResult, docs: DocumentsConfig, settings: dict[str,
         return replace(first, out=out)
     log(f"stage 2 of 2, in {out}:")
     second = replace(docs, first_stage=str(out / FIRST_STAGE_FOLDER / "model.npz"))
-    return train(data=_rows(second), on_step=on_step, **settings)
+    try:
+        return train(data=_rows(second), on_step=on_step, **settings)
+    except RunNotSaved as err:  # the first stage is kept whole: --resume trains the second
+        raise RunNotSaved(err.cause, out, resumable=True) from None
 
 
 def _resume_stacked(out: Path, given: dict[str, Any], settings: dict[str, Any],

@@ -3,17 +3,21 @@ r"""The run folder: its name, what a new run must not replace, the history file,
 A run writes into one folder (``--out``, or a new one under ``runs/``):
 ``model.npz`` (the best model so far), ``checkpoint.npz`` (the state to
 resume from), ``history.jsonl`` (one line an epoch) and its figures. The
-folder is locked while a run writes into it (:func:`scratchdae.files.folder_lock`).
+folder is locked while a run writes into it (:func:`scratchdae.files.folder_lock`),
+and the files of an epoch are written all or none (:func:`saved_together`).
 """
+import contextlib
+import errno
 import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write
+from ..files import all_or_none, atomic_write
 
 
 def new_run_dir(root: str | Path = "runs") -> Path:
@@ -56,6 +60,39 @@ def write_history(path: str | Path, history: list[dict[str, Any]]) -> None:
     with atomic_write(path, "w") as f:
         for record in history:
             f.write(json.dumps(record) + "\n")
+
+
+@contextlib.contextmanager
+def saved_together(out: Path) -> Iterator[None]:
+    """The run's files written inside it (model.npz, history.jsonl, checkpoint.npz) move into ``out`` together at
+    its end, or none does: a failed write (a full disk) leaves the folder as its last checkpoint left it, resumable,
+    or, before the first, without a file of the run, so the same command starts it again (:class:`RunNotSaved`)."""
+    try:
+        with all_or_none():
+            yield
+    except RunNotSaved:
+        raise
+    except OSError as err:
+        raise RunNotSaved(err, out) from None
+
+
+class RunNotSaved(OSError):
+    """A run's files could not be written (``cause``: a full disk, a quota); none was, and the message says how to go
+    on: ``resumable`` (a checkpoint in ``out``, by default) with --resume, else with the same command again."""
+
+    def __init__(self, cause: OSError, out: Path, resumable: bool | None = None):
+        self.cause = cause
+        if resumable is None:
+            resumable = (out / "checkpoint.npz").exists()
+        reason = str(cause.strerror or cause).split(" Fix:")[0].split("; ")[0].rstrip(".")
+        kept, then = ((f"{out} holds the run as its last checkpoint left it",
+                       "the same command with --resume continues it") if resumable else
+                      (f"nothing of this run was kept in {out}", "the same command starts it again"))
+        fix = ("free some space" if cause.errno in (errno.ENOSPC, errno.EDQUOT) else
+               f"make {out} writable" if cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else
+               "remove what stopped the write")
+        super().__init__(cause.errno, f"{reason}; none of the run's files of this epoch was written, and {kept}. "
+                                      f"Fix: {fix}, then {then}.")
 
 
 class StopFlag:
