@@ -161,7 +161,7 @@ def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs
                          f"{source} is a model of {header.get('task', 'images')}, cleaned without such a setting. "
                          "Fix: drop it.")
     if app is not None and app.denoise is not None:  # an application's model: documents clean pages of any size
-        return app.denoise(model, loss, header, model_path, backend, inputs, out, cleaning)
+        return app.denoise(model, loss, header, model_path, backend, inputs, out, cleaning, overwrite=overwrite)
     require_images(header, "denoise", source)
     shape = tuple(header["normalisation"]["image_shape"])
     images = np.stack([read_png(p, shape) for p in inputs])  # all read and checked first
@@ -169,5 +169,5 @@ def denoise(model: str | Path | tuple[Autoencoder, Loss, dict[str, Any]], inputs
     clean = np.clip(to_host(reconstruct(model, loss, x)), 0, 1)
     # PNG bytes under a .png name, whatever the input was; all outputs or none
     return write_pngs([(out / p.with_suffix(".png").name, np.round(c.reshape(shape) * 255).astype(np.uint8))
-                       for p, c in zip(inputs, clean)])
+                       for p, c in zip(inputs, clean)], overwrite)
 

@@ -70,13 +70,14 @@ def all_or_none() -> Iterator[None]:
         raise
 
 
-def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
+def write_pngs(items: list[tuple[str | Path, Array]], overwrite: bool = True) -> list[Path]:
     """Write several uint8 (H, W) arrays as grayscale PNGs, all or none.
 
     ``items`` is a list of (path, array). Each is written to a temporary file
     beside its destination first; only when every one is written are they
     renamed into place, so a full disk or Ctrl-C leaves no output and changes
-    no existing file.
+    no existing file. Without ``overwrite``, a destination that exists when the
+    files move in (another command wrote it meanwhile) stops them all.
     """
     from PIL import Image
 
@@ -95,7 +96,7 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
             except OSError as err:
                 raise OSError(err.errno, f"could not write {path} ({err.strerror}); none of the {len(items)} "
                                          f"outputs was written. Fix: {_fix_for(err)}") from None
-        replace_all(staged)
+        replace_all(staged, overwrite)
     except BaseException:
         for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
@@ -107,16 +108,18 @@ def write_pngs(items: list[tuple[str | Path, Array]]) -> list[Path]:
     return [Path(path) for path, _ in items]
 
 
-def replace_all(pairs: list[tuple[str | Path, str | Path]]) -> None:
+def replace_all(pairs: list[tuple[str | Path, str | Path]], overwrite: bool = True) -> None:
     """Move finished temporary files onto their destinations, all or none.
 
     The files they replace are first moved aside (a file that cannot be moved stops everything
     before any change), then the new ones move in; if one fails, every destination gets its old
-    file back. The files moved aside are deleted only at the end.
+    file back. The files moved aside are deleted only at the end. Without ``overwrite`` no file
+    is replaced: each moves in only where its name is still free (a hard link, which fails on a
+    name taken meanwhile), and a name taken stops them all.
     """
     aside, placed = [], []
     try:
-        for _, dest in pairs:
+        for _, dest in pairs if overwrite else ():
             if os.path.lexists(dest):
                 fd, old = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".part",
                                            dir=Path(dest).parent)
@@ -128,7 +131,10 @@ def replace_all(pairs: list[tuple[str | Path, str | Path]]) -> None:
                     raise
                 aside.append((old, dest))
         for tmp, dest in pairs:
-            os.replace(tmp, dest)
+            if overwrite:
+                os.replace(tmp, dest)
+            else:
+                _move_to_a_free_name(tmp, dest)
             placed.append(dest)
     except BaseException as err:  # an error, or Ctrl-C in the middle: every old file goes back
         for dest in placed:
@@ -137,6 +143,10 @@ def replace_all(pairs: list[tuple[str | Path, str | Path]]) -> None:
         for old, dest in aside:
             with contextlib.suppress(OSError):
                 os.replace(old, dest)
+        if isinstance(err, FileExistsError):
+            raise ValueError(f"{err.filename} appeared while this command ran (another command wrote it); nothing "
+                             f"was written. Fix: choose another place for the outputs, move that file away, or pass "
+                             "--overwrite to replace it.") from None
         if not isinstance(err, OSError):
             raise
         raise OSError(err.errno, f"could not replace {err.filename or 'an output'} ({err.strerror}); every output "
@@ -144,6 +154,20 @@ def replace_all(pairs: list[tuple[str | Path, str | Path]]) -> None:
     for old, _ in aside:
         with contextlib.suppress(OSError):
             os.unlink(old)
+
+
+def _move_to_a_free_name(tmp, dest):
+    """Move ``tmp`` to ``dest`` only if no file has that name: FileExistsError otherwise, never a replaced file."""
+    try:
+        os.link(tmp, dest)  # atomic: fails if the name is taken
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dest)) from None
+    except OSError:  # a file system without hard links: the check and the move, a moment apart
+        if os.path.lexists(dest):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dest)) from None
+        os.replace(tmp, dest)
+        return
+    os.unlink(tmp)
 
 
 def _cannot_write(folder, err):

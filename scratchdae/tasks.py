@@ -56,8 +56,8 @@ class Application:
     """What an application built on the core tells it: the task its models name in their headers, the
     TrainConfig defaults for that task, the command that trains it, its own settings (which runs saved among
     the core's in earlier versions), those it no longer has, how its models denoise files
-    (``denoise(model, loss, header, [model_path] or [], backend, inputs, out, cleaning) -> [paths]``, as
-    :func:`scratchdae.evaluate.denoise` calls it), and the settings of that cleaning (``cleaning``: name ->
+    (``denoise(model, loss, header, [model_path] or [], backend, inputs, out, cleaning, overwrite=False) ->
+    [paths]``, as :func:`scratchdae.evaluate.denoise` calls it), and the settings of that cleaning (``cleaning``: name ->
     argparse keywords, options of ``scratchdae denoise``), and the names of the figures its runs draw
     (``figures``)."""
 

@@ -1558,3 +1558,28 @@ def test_a_full_disk_at_the_second_stages_first_checkpoint_leaves_a_run_that_res
     code, _, err = run_cli([*argv, "--resume"], capsys)
     assert code == 0, err
     assert (tmp_path / "r" / "model.npz").is_file() and (tmp_path / "r" / "checkpoint.npz").is_file()
+
+
+@pytest.mark.parametrize("kind", ["digits", "docs"])
+def test_two_denoise_runs_into_one_folder_at_once_the_later_is_refused(models, tmp_path, capsys, monkeypatch, kind):
+    import scratchdae.evaluate as evaluate
+    from scratchdae.documents import stacked
+
+    size = (28, 28) if kind == "digits" else (30, 40)
+    Image.fromarray(np.full(size, 90, np.uint8)).save(tmp_path / "a.png")
+    argv = ["denoise", "--model", models / kind / "model.npz", tmp_path / "a.png", "--out", tmp_path / "out"]
+    owner, name = (evaluate, "reconstruct") if kind == "digits" else (stacked, "cleaning_as_asked")
+    real = getattr(owner, name)
+    inner = []
+
+    def meanwhile(*a, **kw):  # while this run works, another writes the same output and finishes first
+        if not inner:
+            inner.append(None)
+            inner[0] = cli.main([str(a) for a in argv])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(owner, name, meanwhile)
+    code, _, err = run_cli(argv, capsys)
+    assert inner == [0]
+    assert code == 2 and "a.png" in err and "--overwrite" in err and "Traceback" not in err, err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.png"]  # the first run's, and no temporary

@@ -260,10 +260,11 @@ def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.n
 
 
 def denoise_pages(model: Autoencoder, loss: Loss, header: dict[str, Any], path: list, backend: Any,
-                  inputs: list[Path], out: Path, cleaning: dict[str, Any]) -> list[Path]:
+                  inputs: list[Path], out: Path, cleaning: dict[str, Any], overwrite: bool = False) -> list[Path]:
     """``scratchdae denoise`` for a document model: pages of any size, every page read and checked first, then
-    cleaned and written one by one (``path``: the model file's, in a list, or empty for a model given as
-    (model, loss, header); ``cleaning``: ``stride`` and ``keep_paper``, as :meth:`PageCleaner.cleaning`)."""
+    cleaned, and written all or none (``path``: the model file's, in a list, or empty for a model given as
+    (model, loss, header); ``cleaning``: ``stride`` and ``keep_paper``, as :meth:`PageCleaner.cleaning`; without
+    ``overwrite``, a file of an output's name stops them all)."""
     from ..files import write_pngs
     from .pages import read_page
 
@@ -281,4 +282,4 @@ def denoise_pages(model: Autoencoder, loss: Loss, header: dict[str, Any], path: 
     cleaner = cleaning_as_asked(cleaner, **cleaning)
     pages = [read_page(p) for p in inputs]  # a bad file stops us before anything is written
     return write_pngs([(out / p.with_suffix(".png").name, np.round(cleaner(page) * 255).astype(np.uint8))
-                       for p, page in zip(inputs, pages)])
+                       for p, page in zip(inputs, pages)], overwrite)
