@@ -34,7 +34,7 @@ import numpy as np
 
 from . import fast
 from .backend import Array, get_backend
-from .checkpoint import load_model, save_model
+from .checkpoint import load_model, model_arrays, save_model
 from .corruption import get_corruption
 from .files import check_folder, folder_lock, make_folder
 from .inference import evaluate_arrays
@@ -44,7 +44,7 @@ from .optim import learning_rate
 from .progress import Progress
 from .run.config import TrainConfig, check_targets, output_activation, settle, settle_inputs
 from .run.folder import StopFlag, check_new_run, new_run_dir, run_files, saved_together, write_history
-from .run.resume import RunState, check_same_data, read_checkpoint, restore, write_checkpoint
+from .run.resume import RunState, check_same_data, read_checkpoint, restore, weights_digest, write_checkpoint
 from .tasks import TaskData, load_task_data
 
 
@@ -218,8 +218,9 @@ def end_epoch(state: RunState, model: Autoencoder, loss: Loss, X_val: Array, x_v
               "seconds": seconds}
     state.history.append(record)
     improved = val["loss"] < state.best["val_loss"]
-    if improved:
-        state.best = {"val_loss": val["loss"], "epoch": state.epoch, "bad_epochs": 0}
+    if improved:  # the checkpoint records the digest of the best weights, which model.npz holds
+        state.best = {"val_loss": val["loss"], "epoch": state.epoch, "bad_epochs": 0,
+                      "sha256": weights_digest(model_arrays(model, loss))}
     else:
         state.best["bad_epochs"] += 1
     state.epoch, state.step = state.epoch + 1, 0

@@ -1583,3 +1583,16 @@ def test_two_denoise_runs_into_one_folder_at_once_the_later_is_refused(models, t
     assert inner == [0]
     assert code == 2 and "a.png" in err and "--overwrite" in err and "Traceback" not in err, err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.png"]  # the first run's, and no temporary
+
+
+@pytest.mark.parametrize("other", [dict(hidden=(16,)), dict(lr=0.01)])
+def test_resume_refuses_a_best_model_of_another_architecture_or_other_weights(tmp_path, capsys, other):
+    from scratchdae import train
+
+    kw = dict(max_train=300, hidden=(8,), epochs=1, quiet=True, figures=False)
+    train(out=tmp_path / "run", **kw)
+    train(out=tmp_path / "other", **{**kw, **other})  # the same data
+    (tmp_path / "run" / "model.npz").write_bytes((tmp_path / "other" / "model.npz").read_bytes())
+    last = assert_refused(["train", "--out", tmp_path / "run", "--resume", "--epochs", "2"], capsys, tmp_path,
+                          "model.npz")
+    assert "another run's model" in last and ("784-16-784" in last if "hidden" in other else "SHA-256" in last), last

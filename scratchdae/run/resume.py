@@ -2,10 +2,12 @@ r"""checkpoint.npz: what a run saves to continue, how it is checked, and the sta
 
 A checkpoint holds the model, the optimizer's moments, the random generators'
 states, the epoch and step, the order of this epoch's examples, the
-early-stopping record, the running training loss and the whole history; the
-best weights so far are model.npz itself. Resuming on NumPy continues to
-exactly the weights an uninterrupted run reaches.
+early-stopping record (with the SHA-256 of the best weights), the running
+training loss and the whole history; the best weights so far are model.npz
+itself, checked against that record on resume. Resuming on NumPy continues
+to exactly the weights an uninterrupted run reaches.
 """
+import hashlib
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -14,8 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..backend import Backend
-from ..checkpoint import CheckpointError, load_model, load_npz, model_arrays, model_header, restore_model, save_npz
+from ..backend import Backend, to_host
+from ..checkpoint import CheckpointError, _sizes, load_npz, model_arrays, model_header, restore_model, save_npz
 from .config import TrainConfig, refuse_changes
 
 
@@ -73,18 +75,8 @@ def read_checkpoint(out: Path, overrides: dict[str, Any], log: Callable[[str], N
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: its saved settings are not valid ({err}). The file is damaged or "
                               "from another version. Fix: start a new run in another --out folder.") from None
-    if header["history"]:  # the best weights so far live only in model.npz: it must be there and whole
-        try:
-            if not model_path.is_file():
-                raise CheckpointError("it is missing")
-            kept = load_model(model_path)[2].get("data", {})
-            if kept.get("sha256") != header["data"]["sha256"]:
-                raise CheckpointError("it was trained on other data: another run's model")
-        except (CheckpointError, OSError) as err:
-            why = str(err).split(" Fix:")[0]
-            raise CheckpointError(f"{model_path}, the best model of this run so far, cannot be read ({why}); "
-                                  "resuming would lose it for good. Fix: restore it from a copy, or start a new "
-                                  "run in another --out folder.") from None
+    if header["history"]:  # the best weights so far live only in model.npz: it must be there, whole, and this run's
+        check_best_model(model_path, header)
     epochs = overrides.get("epochs")
     if epochs == header["epoch"]:
         log(f"{out} has already trained {header['epoch']} epochs: nothing to do (--epochs N with N larger trains "
@@ -96,6 +88,48 @@ def read_checkpoint(out: Path, overrides: dict[str, Any], log: Callable[[str], N
     cfg = TrainConfig(**{**asdict(saved), **overrides, "out": str(out)})
     log(f"resuming {out} at epoch {header['epoch'] + 1}, step {header['step']}")
     return Saved(cfg, arrays, header, path)
+
+
+def check_best_model(model_path: Path, header: dict[str, Any]) -> None:
+    """model.npz is the best model of the run whose checkpoint header is ``header``: readable, trained on its data,
+    of its architecture and loss, with the weights whose digest the checkpoint recorded (runs of earlier versions
+    recorded none)."""
+    try:
+        if not model_path.is_file():
+            raise CheckpointError("it is missing")
+        arrays, kept = load_npz(model_path, kind="model")
+        restore_model(arrays, kept, "numpy", model_path)  # whole: weights that fit, finite
+    except (CheckpointError, OSError) as err:
+        why = str(err).split(" Fix:")[0]
+        raise CheckpointError(f"{model_path}, the best model of this run so far, cannot be read ({why}); "
+                              "resuming would lose it for good. Fix: restore it from a copy, or start a new "
+                              "run in another --out folder.") from None
+    why = None
+    if kept.get("data", {}).get("sha256") != header["data"]["sha256"]:
+        why = "it was trained on other data"
+    elif kept["architecture"] != header["architecture"]:
+        a, b = kept["architecture"], header["architecture"]
+        diff = ", ".join(f"{k} {a.get(k)}, not {b.get(k)}" for k in sorted({*a, *b}) if a.get(k) != b.get(k))
+        why = f"it is a {_sizes(a)} network ({diff}), and this run trains a {_sizes(b)} one"
+    elif kept["loss"] != header["loss"]:
+        why = f"its loss is {kept['loss']}, and this run's is {header['loss']}"
+    elif header["best"].get("sha256", weights_digest(arrays)) != weights_digest(arrays):
+        why = "its weights are not those this run saved as its best: their SHA-256 differs from the checkpoint's"
+    if why:
+        raise CheckpointError(f"{model_path} is not the best model of the run in {model_path.parent} ({why}): "
+                              "another run's model; resuming would continue this run's history with its weights. "
+                              "Fix: put this run's model.npz back, or start a new run in another --out folder.")
+
+
+def weights_digest(arrays: dict[str, Any]) -> str:
+    """SHA-256 of a model's weights and its loss's parameters (the param/ and loss/ arrays, on the host): what a
+    checkpoint records of its run's best model."""
+    h = hashlib.sha256()
+    for name in sorted(k for k in arrays if k.startswith(("param/", "loss/"))):
+        a = np.ascontiguousarray(to_host(arrays[name]))
+        h.update(f"{name}{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    return h.hexdigest()
 
 
 def restore(saved: Saved, state: RunState, be: Backend, opt: Any, params_of: Callable, n: int) -> tuple:
