@@ -1596,3 +1596,18 @@ def test_resume_refuses_a_best_model_of_another_architecture_or_other_weights(tm
     last = assert_refused(["train", "--out", tmp_path / "run", "--resume", "--epochs", "2"], capsys, tmp_path,
                           "model.npz")
     assert "another run's model" in last and ("784-16-784" in last if "hidden" in other else "SHA-256" in last), last
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_a_two_stage_run_resumed_with_more_epochs_ends_the_same_wherever_it_stopped(tmp_path, stage):
+    from scratchdae.documents import train_cleaner
+
+    def stop(epoch, step, run):
+        if epoch == 1 and step == 1 and (run.model.config["n_in"] == 3 * 81) == (stage == 1):
+            run.stop()
+
+    kw = dict(pages=3, windows_per_page=60, hidden=(8,), epochs=2, quiet=True, figures=False)
+    assert train_cleaner(out=tmp_path / "r", on_step=stop, **kw).stopped == "interrupted"
+    resumed = train_cleaner(out=tmp_path / "r", resume=True, epochs=3, quiet=True)
+    first = [json.loads(line) for line in (tmp_path / "r" / "first-stage" / "history.jsonl").read_text().splitlines()]
+    assert (len(first), len(resumed.history)) == (2, 3)  # --epochs on resume: the second stage's; the first keeps its own

@@ -61,7 +61,8 @@ class DocumentsConfig:
                                   type=float)
     stages: int = setting(None, "1, or 2 for a stacked cleaner: a first stage (in OUT/first-stage), then a second "
                           "that reads its cleaned pages, both saved in OUT/model.npz; --epochs and --max-seconds "
-                          "apply to each stage; 2", "documents", type=int)
+                          "apply to each stage, and with --resume --epochs to the second alone (the first keeps the "
+                          "epochs it was started with, wherever the run stopped); 2", "documents", type=int)
     first_stage: str = setting(None, "train a second stage that reads this document model's cleaned pages beside "
                                "the noisy ones (a stacked cleaner, saved as one model file with its first stage); it "
                                "trains on pages the first stage did not", "documents", type="path", metavar="MODEL")

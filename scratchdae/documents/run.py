@@ -13,7 +13,8 @@ stages one after the other (PG2):
     OUT/stages.json    the settings of the whole run, until the second stage's
                        checkpoint holds them
 
-A resume continues the first stage where it stopped, then trains the second.
+A resume continues the first stage where it stopped, then trains the second;
+``epochs`` given with it are the second stage's (the first keeps its own).
 """
 import json
 import os
@@ -183,7 +184,9 @@ def _resume_stacked(out: Path, given: dict[str, Any], settings: dict[str, Any],
     refuse_changes(settings, cfg)
     refuse_changes(given, docs)
     allowed = {k: v for k, v in settings.items() if k in RESUME_MAY_CHANGE and k != "out"}
-    first = train_cleaner(resume=True, out=str(out / FIRST_STAGE_FOLDER), on_step=on_step, **allowed)
+    # --epochs is the second stage's: the first keeps its own, as when the run stopped in the second
+    first = train_cleaner(resume=True, out=str(out / FIRST_STAGE_FOLDER), on_step=on_step,
+                          **{k: v for k, v in allowed.items() if k != "epochs"})
     kept = {k: v for k, v in cfg.saved().items() if k not in ("task", "out")}
     log = (lambda *a: None) if allowed.get("quiet", cfg.quiet) else print
     return _second_stage(first, docs, {**kept, **allowed, "out": str(out)}, on_step, log)

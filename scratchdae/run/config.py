@@ -64,7 +64,8 @@ class TrainConfig:
     nesterov: bool = setting(False, "SGD with Nesterov momentum", "optimisation")
     weight_decay: float = setting(0.0, "L2 weight decay (coupled, as PyTorch's)", "optimisation", type=float)
     batch_size: int = setting(None, "examples per step", "optimisation", type=int)
-    epochs: int = setting(None, "passes over the training data", "optimisation", type=int)
+    epochs: int = setting(None, "passes over the training data; with --resume, the epochs the run has done when it "
+                          "ends (more than it has: it trains further)", "optimisation", type=int)
     lr_schedule: str = setting(None, "constant, cosine or step:K:F", "optimisation")
     patience: int = setting(None, "epochs without validation improvement before stopping; 0 = off", "optimisation",
                             type=int)
