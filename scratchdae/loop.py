@@ -246,7 +246,8 @@ def finish(cfg: TrainConfig, data: TaskData, state: RunState, stopped: str, mode
         epochs = f"{len(state.history)} epoch{'' if len(state.history) == 1 else 's'}"
         log(f"{stopped} after {epochs}; best validation loss {state.best['val_loss']:.4f} at epoch "
             f"{state.best['epoch'] + 1}; model: {out / 'model.npz'}")
-    files = {"model": out / "model.npz", "checkpoint": out / "checkpoint.npz", "history": out / "history.jsonl"}
+    files = {name: out / file for name, file in (("model", "model.npz"), ("checkpoint", "checkpoint.npz"),
+                                                  ("history", "history.jsonl")) if (out / file).exists()}
     # the figures draw test images, not training rows: let the rows go first (the peak memory of a run)
     data.inputs = data.targets = data.val_inputs = data.val_targets = None
     if stopped != "interrupted" and state.history:

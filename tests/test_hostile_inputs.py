@@ -1611,3 +1611,24 @@ def test_a_two_stage_run_resumed_with_more_epochs_ends_the_same_wherever_it_stop
     resumed = train_cleaner(out=tmp_path / "r", resume=True, epochs=3, quiet=True)
     first = [json.loads(line) for line in (tmp_path / "r" / "first-stage" / "history.jsonl").read_text().splitlines()]
     assert (len(first), len(resumed.history)) == (2, 3)  # --epochs on resume: the second stage's; the first keeps its own
+
+
+@pytest.mark.parametrize("kind", ["digits", "two stages"])
+def test_a_run_stopped_in_its_first_epoch_names_only_files_that_exist(tmp_path, capsys, kind):
+    import argparse
+
+    from scratchdae import train
+    from scratchdae.cli.train import report
+    from scratchdae.documents import train_cleaner
+
+    def stop(epoch, step, run):
+        run.stop()
+
+    kw = dict(out=tmp_path / "r", hidden=(8,), epochs=2, quiet=True, on_step=stop)
+    result = (train(max_train=200, **kw) if kind == "digits" else
+              train_cleaner(pages=3, windows_per_page=60, **kw))
+    assert result.stopped == "interrupted" and result.files
+    assert report(result, argparse.Namespace(json=False)) == 130
+    named = [line.split(maxsplit=1)[1] for line in capsys.readouterr().out.splitlines()]
+    assert named and all(Path(p).exists() for p in named), named
+    assert all(Path(p).exists() for p in result.files.values()), result.files

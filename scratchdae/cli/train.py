@@ -1,5 +1,6 @@
 r"""``scratchdae train``: train a DAE on digits or toy points; one option for each TrainConfig setting."""
 import argparse
+from pathlib import Path
 from typing import Any
 
 from .common import add_backend, add_settings, print_json, shown_defaults
@@ -57,7 +58,8 @@ def report(result: Any, args: argparse.Namespace) -> int:
                     "best": best, "files": {k: str(v) for k, v in result.files.items()}})
     else:
         for name, path in result.files.items():
-            print(f"{name:<12} {path}")
+            if Path(path).exists():  # a run stopped early wrote only some
+                print(f"{name:<12} {path}")
     if result.stopped != "interrupted":
         return 0
     return 128 + result.signal if result.signal else 130
