@@ -1632,3 +1632,17 @@ def test_a_run_stopped_in_its_first_epoch_names_only_files_that_exist(tmp_path, 
     named = [line.split(maxsplit=1)[1] for line in capsys.readouterr().out.splitlines()]
     assert named and all(Path(p).exists() for p in named), named
     assert all(Path(p).exists() for p in result.files.values()), result.files
+
+
+def test_a_cleaner_takes_8_bit_pages_and_refuses_floats_outside_0_1(models):
+    from scratchdae.documents.stacked import load_cleaner
+
+    cleaner = load_cleaner(models / "docs" / "model.npz")
+    page = np.random.default_rng(0).integers(120, 256, (40, 50)).astype(np.uint8)
+    np.testing.assert_array_equal(cleaner(page), cleaner(page / np.float32(255)))
+    for bad, came in ((page.astype(np.float32), "float32 pixels from 120 to 255"),
+                      (page / 255.0 - 0.5, "float64 pixels from -0.029")):
+        with pytest.raises(ValueError) as err:
+            cleaner(bad)
+        message = str(err.value)
+        assert came in message and "[0, 1]" in message and "Fix:" in message and "/ 255" in message, message

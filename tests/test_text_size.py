@@ -145,8 +145,8 @@ def test_cleaning_refuses_pages_it_would_misread_in_one_line(model, tmp_path):
 
     cleaner = load_cleaner(model)
     noisy, _ = make_page([77, 2]).floats()
-    for page, words in ((np.round(noisy * 255).astype(np.uint8), "divide 8-bit pixels by 255"),
-                        (noisy - 1, "must lie in \\[0, 1\\]"), (noisy[None], "grayscale \\(H, W\\) array"),
+    for page, words in ((np.round(noisy * 255).astype(np.float32), "divide them by 255"),
+                        (noisy - 1, "must be floats in \\[0, 1\\]"), (noisy[None], "grayscale \\(H, W\\) array"),
                         (np.zeros((0, 5), np.float32), "grayscale \\(H, W\\) array")):
         with pytest.raises(ValueError, match=words):
             cleaner(page)

@@ -39,18 +39,23 @@ MOST_RESAMPLED = 64_000_000  # pixels: a page resampled beyond this would not fi
 
 
 def check_page(page: np.ndarray) -> np.ndarray:
-    """A page to clean: (H, W) float32 with pixels in [0, 1] (a uint8 page divided by 255), checked, as float32."""
+    """A page to clean: (H, W) pixels in [0, 1], or 8-bit ones (uint8, divided by 255), checked, as float32."""
     page = np.asarray(page)
     if page.ndim != 2 or 0 in page.shape:
         raise ValueError(f"a page must be a grayscale (H, W) array with pixels, got shape {page.shape}. "
                          "Fix: read pages with read_page.")
+    if page.dtype == np.uint8:  # 8-bit intensities, as an image file holds them
+        return page.astype(np.float32) / np.float32(255)
+    kind = page.dtype
     page = page.astype(np.float32, copy=False)
     if not np.isfinite(page).all():
-        raise ValueError("the page holds NaN or inf pixels. Fix: pass intensities in [0, 1].")
+        raise ValueError(f"the page holds NaN or inf pixels ({kind}). Fix: pass intensities in [0, 1].")
     lo, hi = float(page.min()), float(page.max())
     if lo < 0 or hi > 1:
-        raise ValueError(f"a page's pixels must lie in [0, 1], and these range from {lo:.4g} to {hi:.4g}. Fix: "
-                         "divide 8-bit pixels by 255 (read_page does).")
+        raise ValueError(f"a page's pixels must be floats in [0, 1] or 8-bit integers (uint8, 0-255), and this one "
+                         f"holds {kind} pixels from {lo:.4g} to {hi:.4g}. Fix: for 8-bit intensities pass them as "
+                         "uint8 or divide them by 255 (page / 255); rescale other values into [0, 1] (read_page "
+                         "reads a file so).")
     return page
 
 
