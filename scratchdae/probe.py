@@ -373,7 +373,10 @@ def mcnemar_exact(correct_a: Array, correct_b: Array) -> dict[str, Any]:
     if n == 0:
         p_exact = Fraction(1)  # (MN1) no discordant pairs: no evidence either way
     else:
-        tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))  # exact integers
+        tail, term = 0, 1  # sum_{i <= min(b, c)} C(n, i), in exact integers; term = C(n, i)
+        for i in range(min(b, c) + 1):
+            tail += term
+            term = term * (n - i) // (i + 1)  # C(n, i + 1) from C(n, i): exact, one product per term
         p_exact = min(Fraction(1), Fraction(2 * tail, 2**n))  # (MN1)
     return {"b": b, "c": c, "n": n, "p": float(p_exact), "p_exact": p_exact}
 

@@ -286,3 +286,18 @@ def test_probe_on_the_strict_cupy_stand_in(monkeypatch):
     assert isinstance(result.correct, DeviceArray) and isinstance(result.model.params["W"], DeviceArray)
     assert result.accuracy == 1.0 and result.model.params["W"].dtype == np.float32
     assert compare({"a": result, "b": result})[("a", "b")]["n"] == 0
+
+
+def test_mcnemar_is_exact_and_quick_for_many_discordant_digits():
+    # 29,000 discordant pairs: the tail as a sum of binomial coefficients, each from the one before;
+    # it agrees with the regularised incomplete beta function, 2 I_{1/2}(n - k, k + 1)
+    from scratchdae.stats import betainc
+
+    for b, c in ((15_000, 14_000), (10_000, 10_000), (400, 520)):
+        a = np.array([True] * b + [False] * c)
+        r = mcnemar_exact(a, ~a)
+        n, k = b + c, min(b, c)
+        assert r["n"] == n
+        assert r["p"] == pytest.approx(min(1.0, 2 * betainc(n - k, k + 1, 0.5)), rel=1e-9)
+    assert mcnemar_exact(np.array([True] * 10_000 + [False] * 10_000),
+                         np.array([False] * 10_000 + [True] * 10_000))["p_exact"] == 1
