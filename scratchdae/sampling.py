@@ -153,12 +153,13 @@ def sample_quality(samples: np.ndarray, train: np.ndarray, test: np.ndarray, cla
     result = {
         "n": int(len(samples)),
         "nn_distance_samples": float(np.median(d_sample)), "nn_distance_test": float(np.median(d_test)),
-        "nn_ratio": float(np.median(d_sample) / np.median(d_test)),
+        # None where the reference is 0 (test digits that are training digits, or have no grey ink): no ratio
+        "nn_ratio": float(np.median(d_sample) / np.median(d_test)) if np.median(d_test) > 0 else None,
         "copies": copy_test(samples, train, test_ref, held_out)["share"],
         "copies_test": copy_test(held_out, train, test_ref, held_out)["share"],
         "grey_samples": grey_fraction(samples), "grey_test": grey_fraction(test),
     }
-    result["grey_ratio"] = result["grey_samples"] / result["grey_test"]
+    result["grey_ratio"] = result["grey_samples"] / result["grey_test"] if result["grey_test"] > 0 else None
     if classifier is not None:
         prob = to_host(classifier.predict_proba(samples.astype(np.float32)))  # N,K
         prob_test = to_host(classifier.predict_proba(np.asarray(test, dtype=np.float32)))

@@ -217,3 +217,14 @@ def test_mode_statistics_by_hand_and_refusals():
         mixture_chain(mixture, 0.5, points, 2, decoder_std=-1)
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         mixture_chain(mixture, 0.5, points, 0)
+
+
+def test_sample_quality_on_black_and_pure_black_and_white_digits():
+    # test digits without grey ink, or equal to training digits, give no ratio (None), not a ZeroDivisionError
+    rng = np.random.default_rng(4)
+    binary = (rng.random((40, 16)) > 0.7).astype(np.float64)
+    q = sample_quality(rng.random((10, 16)), binary, binary[:30])
+    assert q["grey_ratio"] is None and q["nn_ratio"] is None
+    black = np.zeros((30, 16))
+    q = sample_quality(rng.random((10, 16)), black, black)
+    assert q["grey_ratio"] is None and q["grey_test"] == 0.0

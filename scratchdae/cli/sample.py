@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _ratio(value):
+    """A ratio, or why there is none (its reference, the test digits' value, is 0)."""
+    return "n/a (the test digits' value is 0)" if value is None else f"{value:.3f}"
+
+
 def run(args: argparse.Namespace) -> int:
     """``scratchdae sample``: draw the DAE Markov chain (MC1), print the sample measures and the files."""
     from ..sampling import sample_report
@@ -45,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'':<28} {'samples':>8} {'test digits':>12}")
         print(f"{'recognised by the probe':<28} {q['recognised']:>8.3f} {q['recognised_test']:>12.3f}")
         print(f"{'distance to nearest train':<28} {q['nn_distance_samples']:>8.3f} {q['nn_distance_test']:>12.3f}"
-              f"   ratio {q['nn_ratio']:.3f} (copies and blurs: below 1)")
+              f"   ratio {_ratio(q['nn_ratio'])} (copies and blurs: below 1)")
         print(f"{'nearer train than 95% test':<28} {q['copies']:>8.3f} {q['copies_test']:>12.3f}"
               f"   (copies, blurred or not: well above 0.05)")
         print(f"{'grey share of ink pixels':<28} {q['grey_samples']:>8.3f} {q['grey_test']:>12.3f}"
-              f"   ratio {q['grey_ratio']:.3f} (two-digit averages: 1.8)")
+              f"   ratio {_ratio(q['grey_ratio'])} (two-digit averages: 1.8)")
         print(f"{'entropy of the digit classes':<28} {q['class_entropy_bits']:>8.2f} "
               f"{q['class_entropy_bits_test']:>12.2f}   bits (all ten alike: 3.32)")
         print(f"digits the probe sees: {dict(enumerate(q['classes']))}")
