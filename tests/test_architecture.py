@@ -76,3 +76,17 @@ def test_a_module_and_a_function_do_not_share_the_name_a_user_types():
         except ImportError:
             continue
         raise AssertionError(f"scratchdae.{name} is both a module and an exported name")
+
+
+def test_the_python_twins_the_readme_names_are_functions_under_those_names():
+    import re
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    twins = re.findall(r"`(scratchdae(?:\.\w+)*)\(\.\.\.\)`", readme.split("Each command has a Python twin")[1][:600])
+    assert "scratchdae.train" in twins and len(twins) >= 7, twins
+    script = "\n".join(["import importlib, scratchdae, inspect"] + [
+        f"m = importlib.import_module({name.rsplit('.', 1)[0]!r}); f = {name}; "
+        f"assert inspect.isfunction(f), ({name!r}, f)" for name in twins])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not (PACKAGE / "train.py").exists()  # scratchdae.train is the function, and no module hides behind it
