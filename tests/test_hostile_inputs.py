@@ -1646,3 +1646,20 @@ def test_a_cleaner_takes_8_bit_pages_and_refuses_floats_outside_0_1(models):
             cleaner(bad)
         message = str(err.value)
         assert came in message and "[0, 1]" in message and "Fix:" in message and "/ 255" in message, message
+
+
+@pytest.mark.parametrize("value", ["bogus", "cupy"])
+def test_info_reports_a_backend_variable_that_cannot_work_and_exits_0(capsys, monkeypatch, value):
+    if value == "cupy":
+        from scratchdae.backend import available_backends
+
+        if "cupy" in available_backends():
+            pytest.skip("CuPy works here")
+    monkeypatch.setenv("SCRATCHDAE_BACKEND", value)
+    code, out, err = run_cli(["info"], capsys)
+    assert code == 0 and not err, err
+    line = next(line for line in out.splitlines() if line.startswith("backends"))
+    assert "SCRATCHDAE_BACKEND" in line and value in line and "Fix:" in line, line
+    code, out, err = run_cli(["info", "--json"], capsys)
+    info = json.loads(out)
+    assert code == 0 and info["default_backend"] is None and "SCRATCHDAE_BACKEND" in info["backend_error"], info

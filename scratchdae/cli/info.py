@@ -4,7 +4,7 @@ import os
 import sys
 
 from .. import __version__
-from ..backend import ENV_VAR, available_backends, get_backend
+from ..backend import ENV_VAR, Unavailable, available_backends, get_backend
 from .common import print_json
 
 
@@ -19,10 +19,14 @@ def run(args: argparse.Namespace) -> int:
     """``scratchdae info``: versions, the BLAS, the backends and the GPU."""
     import numpy as np
 
+    try:  # a $SCRATCHDAE_BACKEND that cannot work is what info is there to show, not an error of info's
+        default, problem = get_backend(None).name, None
+    except (ValueError, Unavailable) as err:
+        default, problem = None, str(err)
     info = {"scratchdae": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
             "blas": _blas(), "matplotlib": _version("matplotlib"), "pillow": _version("PIL"),
             "cupy": _version("cupy"), "gpu": None, "backends": available_backends(),
-            "default_backend": get_backend(None).name, "backend_from_env": bool(os.environ.get(ENV_VAR))}
+            "default_backend": default, "backend_from_env": bool(os.environ.get(ENV_VAR)), "backend_error": problem}
     if "cupy" in info["backends"]:
         import cupy
 
@@ -44,8 +48,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"cupy       {info['cupy']}, but no usable GPU")
     else:
         print("cupy       not installed (pip install 'scratchdae[cuda12]' on a GPU machine)")
-    print(f"backends   {', '.join(info['backends'])} (default: {info['default_backend']}"
-          f"{', from $' + ENV_VAR if info['backend_from_env'] else ''})")
+    if problem:
+        print(f"backends   {', '.join(info['backends'])} (default: none; commands without --backend stop: "
+              f"{problem})")
+    else:
+        print(f"backends   {', '.join(info['backends'])} (default: {info['default_backend']}"
+              f"{', from $' + ENV_VAR if info['backend_from_env'] else ''})")
     return 0
 
 
