@@ -59,6 +59,7 @@ from .optim import Adam, learning_rate
 from .validation import check_array, check_fraction, check_positive
 
 LAMS = (1e-4, 1e-3, 1e-2, 1e-1)  # the default grid of L2 strengths
+MAX_CLASSES = 1000  # without n_classes, labels above max(this, 10 x rows) are refused as not class numbers
 
 
 # -- the model: forward and backward side by side -----------------------------
@@ -196,8 +197,9 @@ class LinearProbe:
                  lr: float = 1e-2, val_fraction: float = 0.1, std_floor: float = 1e-3, n_classes: int | None = None,
                  seed: int = 0) -> None:
         lams = tuple(lams) if not isinstance(lams, (int, float)) else (lams,)
-        if not lams or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in lams):
-            raise ValueError(f"lams must be a non-empty list of numbers >= 0, got {lams!r}. "
+        if not lams or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf
+                               for v in lams):
+            raise ValueError(f"lams must be a non-empty list of finite numbers >= 0, got {lams!r}. "
                              "Fix: e.g. lams=(1e-4, 1e-3, 1e-2).")
         for v, label in ((epochs, "epochs"), (batch_size, "batch_size")):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -224,6 +226,11 @@ class LinearProbe:
             raise ValueError("X has no rows. Fix: pass at least one training example per class.")
         y = check_labels(y, N, "y", self.n_classes, be)
         K = self.n_classes if self.n_classes is not None else int(y.max()) + 1  # syncs the device
+        if self.n_classes is None and K > max(MAX_CLASSES, 10 * N):
+            raise ValueError(f"y's largest label is {K - 1:,}, so the probe would fit {K:,} classes to {N:,} rows "
+                             f"(a weight matrix of {F:,} x {K:,}). Labels must be class numbers 0..K-1. Fix: "
+                             "number the classes from 0 (numpy.unique(y, return_inverse=True)[1]), or pass "
+                             "n_classes if there really are that many.")
         if K < 2 or int(y.min()) == int(y.max()):
             raise ValueError(f"y holds a single class ({int(y.max())}); a classifier needs at least 2. "
                              "Fix: pass labels of two or more classes.")
@@ -280,6 +287,10 @@ class LinearProbe:
                 opt.step(self.params, grads)
                 total = total + value * rows.shape[0]  # stays on the device
             history.append(float(total) / N)  # note: a CPU-GPU sync point, once per epoch
+            if not history[-1] <= 100 * math.log(K):  # it starts at log K (W = 0); NaN fails the test too
+                raise ArithmeticError(f"the probe's fit diverged: its loss (LR2) became {history[-1]:.3g} in epoch "
+                                      f"{epoch + 1} with lr={self.lr:g}, lam={lam:g}. Fix: a smaller lr "
+                                      "(the default is 0.01).")
         return history
 
     # ---- using a fitted probe

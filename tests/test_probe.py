@@ -301,3 +301,26 @@ def test_mcnemar_is_exact_and_quick_for_many_discordant_digits():
         assert r["p"] == pytest.approx(min(1.0, 2 * betainc(n - k, k + 1, 0.5)), rel=1e-9)
     assert mcnemar_exact(np.array([True] * 10_000 + [False] * 10_000),
                          np.array([False] * 10_000 + [True] * 10_000))["p_exact"] == 1
+
+
+def test_probe_refuses_labels_that_are_not_class_numbers():
+    X = np.random.default_rng(0).random((20, 3))
+    y = np.zeros(20, dtype=np.int64)
+    y[0] = 1_000_000_000  # would make a 3 x 1e9 weight matrix
+    with pytest.raises(ValueError, match="number the classes from 0"):
+        LinearProbe(lams=0.0, epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize("kw,error,match", [
+    (dict(lams=float("inf")), ValueError, "finite"),
+    (dict(lams=(0.0, float("nan"))), ValueError, "finite"),
+    (dict(lams=0.0, lr=1e30), ArithmeticError, "diverged"),
+    (dict(lams=0.0, lr=1e30, dtype32=True), ArithmeticError, "diverged"),
+])
+def test_probe_refuses_settings_that_give_nan(kw, error, match):
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(60, 4)) * 1e3, rng.integers(0, 3, 60)
+    if kw.pop("dtype32", False):
+        X = X.astype(np.float32)
+    with pytest.raises(error, match=match):
+        LinearProbe(epochs=3, **kw).fit(X, y)
