@@ -1663,3 +1663,15 @@ def test_info_reports_a_backend_variable_that_cannot_work_and_exits_0(capsys, mo
     code, out, err = run_cli(["info", "--json"], capsys)
     info = json.loads(out)
     assert code == 0 and info["default_backend"] is None and "SCRATCHDAE_BACKEND" in info["backend_error"], info
+
+
+def test_printing_never_fails_on_the_terminals_encoding(models, tmp_path):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "café.png")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "OPENBLAS_NUM_THREADS": "1"}
+    argv = [sys.executable, "-m", "scratchdae", "denoise", "--model", str(models / "digits" / "model.npz"),
+            str(tmp_path / "café.png"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(argv, capture_output=True, env=env, timeout=300)
+    assert done.returncode == 0 and b"caf\\xe9.png" in done.stdout and not done.stderr, done.stderr
+    assert (tmp_path / "out" / "café.png").is_file()
+    done = subprocess.run(argv, capture_output=True, env=env, timeout=300)  # refused: its message has the name too
+    assert done.returncode == 2 and b"caf\\xe9.png" in done.stderr and b"Traceback" not in done.stderr, done.stderr

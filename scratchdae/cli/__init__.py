@@ -46,16 +46,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``scratchdae`` with ``argv`` (default: the command line); returns the exit status."""
-    args = build_parser().parse_args(argv)
-    main_thread = threading.current_thread() is threading.main_thread()
-    # SIGTERM and SIGHUP (a closed terminal) like Ctrl-C: files being written are removed, not left half-written
-    polite = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    old = {sig: signal.signal(sig, _terminated) for sig in polite} if main_thread else {}
+    with _printable():
+        args = build_parser().parse_args(argv)
+        main_thread = threading.current_thread() is threading.main_thread()
+        # SIGTERM and SIGHUP (a closed terminal) like Ctrl-C: files being written are removed, not left half-written
+        polite = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+        old = {sig: signal.signal(sig, _terminated) for sig in polite} if main_thread else {}
+        try:
+            return _run(args)
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _printable():
+    """stdout and stderr escape what the terminal's encoding cannot show (a file name in ASCII: caf\\xe9.png),
+    so that printing never fails; as they were afterwards."""
+    kept = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # not a text stream that can change
+            kept.append((stream, stream.errors))
+            stream.reconfigure(errors="backslashreplace")
     try:
-        return _run(args)
+        yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        for stream, errors in kept:
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.reconfigure(errors=errors)
 
 
 def _run(args):
