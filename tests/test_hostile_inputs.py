@@ -1675,3 +1675,33 @@ def test_printing_never_fails_on_the_terminals_encoding(models, tmp_path):
     assert (tmp_path / "out" / "café.png").is_file()
     done = subprocess.run(argv, capture_output=True, env=env, timeout=300)  # refused: its message has the name too
     assert done.returncode == 2 and b"caf\\xe9.png" in done.stderr and b"Traceback" not in done.stderr, done.stderr
+
+
+# -- messages that name what they are about -----------------------------------------------------
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(inputs="X", task="documents"), ["task='documents'", "inputs", "scratchdae documents train", "Fix:"]),
+    (dict(dataset="array"), ["dataset='array'", "inputs", "Fix:"]),
+    (dict(dataset="array", task="documents"), ["dataset='array'", "inputs", "Fix:"]),
+])
+def test_train_on_an_array_for_another_task_or_without_the_array_says_so(tmp_path, kw, words):
+    from scratchdae import train
+
+    if kw.get("inputs") == "X":
+        kw = {**kw, "inputs": np.random.default_rng(0).random((50, 4)).astype(np.float32)}
+    with pytest.raises(ValueError) as err:
+        train(out=tmp_path / "r", epochs=1, quiet=True, **kw)
+    message = str(err.value)
+    assert "resume" not in message and all(w in message for w in words), message
+    assert not (tmp_path / "r").exists()
+
+
+def test_first_stage_given_from_a_folder_that_was_deleted_says_so(tmp_path):
+    (tmp_path / "gone").mkdir()
+    done = subprocess.run(f"cd {tmp_path / 'gone'} && rmdir {tmp_path / 'gone'} && {sys.executable} -m scratchdae "
+                          f"documents train --first-stage model.npz --out {tmp_path / 'r'}", shell=True,
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2 and "--first-stage model.npz" in last and "current folder" in last, done.stderr
+    assert "Fix:" in last and not (tmp_path / "r").exists()

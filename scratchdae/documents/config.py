@@ -87,7 +87,12 @@ class DocumentsConfig:
             if not str(self.first_stage).strip():
                 raise ValueError("first_stage is empty. Fix: --first-stage FILE, or leave it out.")
             # a model you give is saved as an absolute path, so the run resumes from any working folder
-            self.first_stage = os.path.abspath(os.fspath(self.first_stage))
+            try:
+                self.first_stage = os.path.abspath(os.fspath(self.first_stage))
+            except FileNotFoundError:  # os.getcwd(): the current folder was deleted
+                raise ValueError(f"--first-stage {self.first_stage} is a relative path, and the current folder no "
+                                 "longer exists (it was deleted or moved), so it leads nowhere. Fix: cd to an "
+                                 "existing folder, or give the model's absolute path.") from None
         if self.stages is None:
             self.stages = 2
         if not isinstance(self.stages, int) or isinstance(self.stages, bool) or self.stages not in (1, 2):

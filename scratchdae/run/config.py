@@ -253,8 +253,16 @@ def settle_inputs(inputs: Any, resume: bool, overrides: dict[str, Any]) -> Any:
     """``train(inputs=X)``: X checked, and the settings it implies put into ``overrides`` (the data set "array",
     the task from X's width, an identity output for values outside [0, 1]). Returns the checked X."""
     if inputs is None:
+        if not resume and overrides.get("dataset") == "array":
+            raise ValueError("dataset='array' is the data set of rows given as train(inputs=X), and no inputs were "
+                             "given. Fix: train(inputs=X), or drop dataset to train on a named data set.")
         return None
     inputs = check_inputs(inputs)
+    app = application(overrides.get("task"))
+    if app is not None:
+        raise ValueError(f"train(inputs=X) trains on the rows of X as points or images, and task={app.task!r} was "
+                         f"given: {app.task} runs make their own rows, with their own command. Fix: drop task (X's "
+                         f"width chooses points or images), or train with {app.command}.")
     clash = sorted(k for k in ("dataset", "data_dir", "max_train", "n_points") if overrides.get(k) is not None
                    and not (k == "dataset" and overrides[k] == "array"))
     if clash:
