@@ -31,7 +31,7 @@ from .corruption import Corruption
 from .losses import Loss
 from .model import Autoencoder
 from .probe import LinearProbe
-from .validation import as_int
+from .validation import as_int, check_array
 
 
 def markov_chain(model: Autoencoder, loss: Loss, corrupt: Corruption, x0: Array, steps: int, rng: Rng, *,
@@ -53,6 +53,7 @@ def markov_chain(model: Autoencoder, loss: Loss, corrupt: Corruption, x0: Array,
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    _check_chain_inputs(model, loss, corrupt, x0, rng)
     keep = set(np.linspace(1, steps, min(10, steps)).round().astype(int).tolist()) if keep is None else set(keep)
     if not all(isinstance(t, int) and 1 <= t <= steps for t in keep):
         raise ValueError(f"keep must list steps from 1 to {steps}, got {sorted(keep)}.")
@@ -64,6 +65,24 @@ def markov_chain(model: Autoencoder, loss: Loss, corrupt: Corruption, x0: Array,
         if t in keep:
             snapshots[t] = to_host(loss.reconstruction(out))
     return snapshots, x
+
+
+def _check_chain_inputs(model, loss, corrupt, x0, rng):
+    """Clear errors for what markov_chain is given, before the first step."""
+    if not isinstance(model, Autoencoder):
+        raise TypeError(f"model must be an Autoencoder, got {type(model).__name__}. "
+                        "Fix: model, loss, header = scratchdae.load_model('runs/first/model.npz').")
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be the model's Loss (its decoder p(x | h)), got {type(loss).__name__}. "
+                        "Fix: pass the loss that load_model returns beside the model.")
+    if not isinstance(corrupt, Corruption):
+        raise TypeError(f"corrupt must be a Corruption, got {type(corrupt).__name__} {corrupt!r}. "
+                        "Fix: scratchdae.get_corruption('gaussian:0.5'), or the model's own: "
+                        "get_corruption(header['corruption']).")
+    if not hasattr(rng, "normal") or not hasattr(rng, "random"):
+        raise TypeError(f"rng must be a generator of the model's backend, got {type(rng).__name__} {rng!r}. "
+                        "Fix: rng = model.backend.rng(0).")
+    check_array(x0, "x0", ndim=2, dtype=model.dtype, n_features=model.config["n_in"])
 
 
 def nearest_distances(x: np.ndarray, reference: np.ndarray, *, exclude_self: bool = False,

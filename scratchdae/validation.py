@@ -28,7 +28,8 @@ def check_array(x: Array, name: str = "x", *, ndim: int | None = None, dtype: DT
     finite : bool
         Refuse NaN and inf (a reduction: on CuPy this syncs the device).
     """
-    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+    if not all(hasattr(x, a) for a in ("shape", "dtype", "ndim", "size")) or isinstance(x, type):
+        # a table or another array-like (it may have a shape and a dtype, but not an array's other attributes)
         raise TypeError(
             f"{name} must be a NumPy or CuPy array, got {type(x).__name__}. "
             f"Fix: wrap it with numpy.asarray({name}, dtype='float32')."

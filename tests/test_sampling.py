@@ -228,3 +228,31 @@ def test_sample_quality_on_black_and_pure_black_and_white_digits():
     black = np.zeros((30, 16))
     q = sample_quality(rng.random((10, 16)), black, black)
     assert q["grey_ratio"] is None and q["grey_test"] == 0.0
+
+
+class _TableLike:
+    """An object with a shape, a dtype and __array__, as a data frame has: not an array."""
+
+    shape, dtype = (2, 6), np.dtype("float32")
+
+    def __array__(self, dtype=None, copy=None):
+        return np.zeros(self.shape, dtype or self.dtype)
+
+
+@pytest.mark.parametrize("change,error,match", [
+    (dict(rng=0), TypeError, "rng must be a generator"),
+    (dict(corrupt="gaussian:0.5"), TypeError, "get_corruption"),
+    (dict(loss=None), TypeError, "loss must be the model's Loss"),
+    (dict(model="runs/first/model.npz"), TypeError, "load_model"),
+    (dict(x0=[[0.0] * 6] * 2), TypeError, "numpy.asarray"),
+    (dict(x0=np.zeros((2, 6), np.int64)), TypeError, "dtype float32"),
+    (dict(x0=np.full((2, 6), np.nan, np.float32)), ValueError, "NaN"),
+    (dict(x0=np.zeros((2, 5), np.float32)), ValueError, "6 features"),
+    (dict(x0=_TableLike()), TypeError, "NumPy or CuPy array"),
+])
+def test_markov_chain_refuses_what_it_cannot_run(change, error, match):
+    args = dict(model=Autoencoder(6, 4, seed=0, backend="numpy"), loss=GaussianNLL(0.1),
+                corrupt=get_corruption("gaussian:0.5"), x0=np.zeros((2, 6), np.float32), steps=2, rng=be.rng(0))
+    args.update(change)
+    with pytest.raises(error, match=match):
+        markov_chain(**args)
