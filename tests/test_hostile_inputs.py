@@ -1705,3 +1705,25 @@ def test_first_stage_given_from_a_folder_that_was_deleted_says_so(tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 2 and "--first-stage model.npz" in last and "current folder" in last, done.stderr
     assert "Fix:" in last and not (tmp_path / "r").exists()
+
+
+def test_generate_into_a_dangling_link_or_a_folder_filled_meanwhile_says_what_happened(tmp_path, capsys, monkeypatch):
+    from scratchdae.documents import generate
+
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    last = assert_refused(["documents", "generate", "--out", tmp_path / "link", "--pages", "1"], capsys, tmp_path,
+                          "link")
+    assert "leads nowhere" in last and "space" not in last, last
+    real = generate.write_png
+
+    def meanwhile(path, gray):  # another generate finishes into the same --out first
+        if not (tmp_path / "g").exists():
+            (tmp_path / "g").mkdir()
+            (tmp_path / "g" / "manifest.json").write_text("theirs")
+        return real(path, gray)
+
+    monkeypatch.setattr(generate, "write_png", meanwhile)
+    code, _, err = run_cli(["documents", "generate", "--out", tmp_path / "g", "--pages", "1"], capsys)
+    assert code == 2 and "another" in err and "space" not in err and "Fix:" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "link"]
+    assert [p.name for p in (tmp_path / "g").iterdir()] == ["manifest.json"]

@@ -14,6 +14,7 @@ normal and large sizes, from the fonts that ship with matplotlib, so that a
 seed gives the same page on every machine. Everything is drawn from one seed
 per page.
 """
+import errno
 import json
 import numbers
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import alive, atomic_write, current_umask, make_folder, write_png
+from ..files import alive, atomic_write, check_folder, current_umask, make_folder, write_png
 from ..validation import as_int
 from .filters import gaussian_blur, max_filter, resize
 
@@ -387,6 +388,7 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
     if generator == "other" and (tuple(fonts) != FONT_FAMILIES or tuple(backgrounds) != BACKGROUNDS):
         raise ValueError("the other generator draws its own fonts and damage: fonts and backgrounds choose the main "
                          "generator's pages. Fix: drop them, or drop --generator other.")
+    check_folder(out, "--out")  # not a file, nor a link that leads nowhere
     if out.is_symlink() and out.is_dir():
         out = Path(os.path.realpath(out))  # a link to an empty folder: build the pages where it leads
     if n + n_test == 0:
@@ -419,9 +421,15 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
         os.replace(tmp, out)  # an empty folder of that name is replaced; a full one was refused above
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError) and err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise ValueError(f"{out} was filled by another command while these pages were drawn (it is no longer an "
+                             "empty folder); nothing of this run was kept, and nothing there was replaced. Fix: "
+                             "generate into a new folder.") from None
         if isinstance(err, OSError) and err.errno is not None:
+            fix = "free some space, or choose another --out" if err.errno in (errno.ENOSPC, errno.EDQUOT) else \
+                "choose another --out, or make that place writable"
             raise OSError(err.errno, f"could not write the pages into {out} ({err.strerror}); nothing was kept. "
-                                     "Fix: free some space, or choose another --out") from None
+                                     f"Fix: {fix}.") from None
         raise
     return out
 
