@@ -1727,3 +1727,13 @@ def test_generate_into_a_dangling_link_or_a_folder_filled_meanwhile_says_what_ha
     assert code == 2 and "another" in err and "space" not in err and "Fix:" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g", "link"]
     assert [p.name for p in (tmp_path / "g").iterdir()] == ["manifest.json"]
+
+
+def test_score_on_a_model_whose_width_is_not_its_toy_data_sets_names_the_file(tmp_path, capsys):
+    from scratchdae import Autoencoder, get_corruption, get_loss, save_model
+
+    save_model(tmp_path / "m3.npz", Autoencoder(3, (8,), seed=0, output_activation="identity"),
+               get_loss("gaussian:0.1"), get_corruption("gaussian:0.3"), task="points", toy="mixture8",
+               dataset="toy:mixture8")
+    last = assert_refused(["score", "--model", tmp_path / "m3.npz"], capsys, tmp_path, "m3.npz", "toy:mixture8")
+    assert "flatten" not in last and "3" in last and "2-D" in last, last

@@ -33,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--figure is empty. Fix: --figure field.png, or leave it out.")
         check_outputs([args.figure], [args.model], args.overwrite, "--figure")
     model, loss, mixture, sigma = load_toy_model(args.model, args.backend)  # read once, for the report and figure
+    widths = (model.config["n_in"], model.config.get("n_out") or model.config["n_in"])
+    if widths != (mixture.dim, mixture.dim):
+        raise ValueError(f"{args.model} reads {widths[0]} and gives {widths[1]} values per point, and its data set, "
+                         f"toy:{mixture.name}, draws {mixture.dim}-D points: the "
+                         "file does not describe a model of it (damaged, or saved by hand). Fix: pass a model trained "
+                         "with scratchdae train --dataset toy:NAME.")
     r = score_report(model, loss, mixture, sigma, n=args.points, seed=args.seed)
     if args.figure:
         from ..corruption import GaussianNoise
