@@ -384,6 +384,9 @@ def save_model(path: str | Path, model: Autoencoder, loss: Loss, corruption: Cor
     arrays, header = {**model_arrays(model, loss), **others}, model_header(model, loss, corruption, **extra)
     full = json.loads(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **header}, default=_json_value))
     check_header(full, path, "model")
+    app = _application(full.get("task"))
+    if app is not None and app.check_model is not None:  # an application's own entries (a document model's windows)
+        app.check_model(full, path)
     largest = float(np.finfo(model.dtype).max)
     for name, a in arrays.items():
         host = to_host(a)

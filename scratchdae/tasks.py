@@ -58,8 +58,9 @@ class Application:
     the core's in earlier versions), those it no longer has, how its models denoise files
     (``denoise(model, loss, header, [model_path] or [], backend, inputs, out, cleaning, overwrite=False) ->
     [paths]``, as :func:`scratchdae.evaluate.denoise` calls it), and the settings of that cleaning (``cleaning``: name ->
-    argparse keywords, options of ``scratchdae denoise``), and the names of the figures its runs draw
-    (``figures``)."""
+    argparse keywords, options of ``scratchdae denoise``), the names of the figures its runs draw
+    (``figures``), and the check :func:`scratchdae.checkpoint.save_model` makes of a header of its task before
+    writing it (``check_model(header, path)``, raising ValueError for a model its own tools could not read)."""
 
     task: str
     defaults: dict
@@ -69,6 +70,7 @@ class Application:
     denoise: Callable | None = None
     cleaning: dict = field(default_factory=dict)
     figures: tuple = ()
+    check_model: Callable | None = None
 
 
 APPLICATIONS: dict[str, Application] = {}

@@ -1737,3 +1737,19 @@ def test_score_on_a_model_whose_width_is_not_its_toy_data_sets_names_the_file(tm
                dataset="toy:mixture8")
     last = assert_refused(["score", "--model", tmp_path / "m3.npz"], capsys, tmp_path, "m3.npz", "toy:mixture8")
     assert "flatten" not in last and "3" in last and "2-D" in last, last
+
+
+def test_save_model_refuses_a_documents_model_without_its_window_sizes(models, tmp_path):
+    from scratchdae import Autoencoder, get_corruption, get_loss, load_model, save_model
+
+    with pytest.raises(ValueError) as err:
+        save_model(tmp_path / "d.npz", Autoencoder(243, (8,), n_out=25, seed=0), get_loss("gaussian:0.1"),
+                   get_corruption("none"), task="documents")
+    assert "window" in str(err.value) and "Fix:" in str(err.value) and "damaged" not in str(err.value), err.value
+    assert not any(tmp_path.iterdir())
+    model, loss, header = load_model(models / "docs" / "model.npz")  # a whole one is saved as before
+    extra = {k: v for k, v in header.items() if k not in ("format", "format_version", "scratchdae_version", "kind",
+                                                           "architecture", "dtype", "loss", "corruption", "trained_on")}
+    arrays = load_npz(models / "docs" / "model.npz", embedded={"first/": "first_stage"})[0]
+    save_model(tmp_path / "ok.npz", model, loss, get_corruption(header["corruption"]),
+               arrays={k: v for k, v in arrays.items() if k.startswith("first/")}, **extra)

@@ -17,11 +17,12 @@ run          train_cleaner: one stage or two                       evaluate     
 from ..tasks import Application, register_application
 from .config import CLEANING, GONE, TRAIN_DEFAULTS, DocumentsConfig
 from .config import FIELDS as _FIELDS
-from .stacked import denoise_pages
+from .stacked import check_model_header, denoise_pages
 
 register_application(Application(task="documents", defaults=TRAIN_DEFAULTS, command="scratchdae documents train",
                                  settings=tuple(_FIELDS), removed=tuple(GONE), denoise=denoise_pages,
-                                 cleaning=CLEANING, figures=("loss_curves.png", "pages.png")))
+                                 cleaning=CLEANING, figures=("loss_curves.png", "pages.png"),
+                                 check_model=check_model_header))
 
 from .run import train_cleaner  # noqa: E402 (the task is registered first: a documents run's config needs it)
 

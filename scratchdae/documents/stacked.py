@@ -252,6 +252,21 @@ def _window_spec(header, path):
     return spec
 
 
+def check_model_header(header: dict[str, Any], path: Any) -> None:
+    """What save_model checks of a document model before writing it: window sizes that fit its network (and its
+    first stage's), and valid text heights, as :func:`load_cleaner` reads them."""
+    try:
+        _window_spec(header, path)
+        if "first_stage" in header:
+            _window_spec(header["first_stage"], f"{path} (its first stage)")
+        _text_heights(header, path)
+    except CheckpointError as err:
+        why = str(err).split(" The file is damaged")[0].rstrip(".")
+        raise ValueError(f"{why}: a document model that the cleaner could not read, so it is not saved. Fix: give "
+                         "save_model the window entry documents training gives it (window=WindowSpec(...).config()), "
+                         "or train it with scratchdae documents train.") from None
+
+
 def first_stage_outputs(cleaner: PageCleaner, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """The first stage's cleaned page for each (noisy, clean) pair, computed as at cleaning time (at the pages'
     own size: they are training pages)."""
