@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from .backend import Array, to_host
 from .corruption import Corruption
 from .data import Dataset
-from .files import atomic_write
+from .files import atomic_write, check_png_name
 from .inference import prepare_images, reconstruct
 from .losses import Loss
 from .model import Autoencoder
@@ -35,9 +35,7 @@ def _figure(rows, cols, figsize, **kw):
 
 def _save(fig, path):
     """Write ``fig`` as a PNG to ``path``, atomically; a name that promises another format is refused."""
-    if Path(path).suffix.lower() != ".png":
-        raise ValueError(f"figures are PNG files, and {path} ends in {Path(path).suffix or 'no suffix'}. Fix: a name "
-                         "ending in .png.")
+    check_png_name(path)
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     return path

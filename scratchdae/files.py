@@ -230,6 +230,13 @@ def check_outputs(outputs: list[str | Path], inputs: list[str | Path] = (), over
                              "--overwrite to replace it.")
 
 
+def check_png_name(path: str | Path, what: str = "a figure") -> None:
+    """A figure's file name must end in .png (figures are PNG files): checked before the work that draws it."""
+    if Path(path).suffix.lower() != ".png":
+        raise ValueError(f"{what} {path} ends in {Path(path).suffix or 'no suffix'}, and figures are PNG files. "
+                         f"Fix: a name ending in .png, e.g. {Path(path).with_suffix('.png')}.")
+
+
 def check_name_length(path: Path) -> None:
     """A file name longer than file systems allow (255 bytes) is refused in words, not as an OS error."""
     if len(os.fsencode(path.name)) > 255:  # fsencode: any name the file system gave us, UTF-8 or not

@@ -1753,3 +1753,17 @@ def test_save_model_refuses_a_documents_model_without_its_window_sizes(models, t
     arrays = load_npz(models / "docs" / "model.npz", embedded={"first/": "first_stage"})[0]
     save_model(tmp_path / "ok.npz", model, loss, get_corruption(header["corruption"]),
                arrays={k: v for k, v in arrays.items() if k.startswith("first/")}, **extra)
+
+
+def test_a_figure_that_is_not_png_is_refused_before_any_page_is_scored(models, tmp_path, capsys, monkeypatch):
+    from scratchdae.documents import evaluate
+
+    def scored(*a, **kw):
+        raise AssertionError("pages were scored before the --figure name was checked")
+
+    monkeypatch.setattr(evaluate, "score_pages", scored)
+    last = assert_refused(["documents", "evaluate", "--model", models / "docs" / "model.npz", "--pages", "1",
+                           "--figure", tmp_path / "x.jpg"], capsys, tmp_path, "--figure", "x.jpg")
+    assert ".png" in last, last
+    with pytest.raises(ValueError, match="x.jpg"):
+        evaluate.evaluate_documents(models / "docs" / "model.npz", pages=1, figure=tmp_path / "x.jpg")

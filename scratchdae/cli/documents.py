@@ -1,7 +1,7 @@
 r"""``scratchdae documents train|generate|evaluate|submit``: the dirty-documents application's commands."""
 import argparse
 
-from ..files import check_outputs
+from ..files import check_outputs, check_png_name
 from .common import (add_backend, add_output, add_settings, count, log_for, path_arg, print_json, seed_arg,
                      shown_defaults)
 from .train import add_training_options, report
@@ -149,6 +149,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.figure is not None:
         if not args.figure.strip():
             raise ValueError("--figure is empty. Fix: --figure worst.png, or leave it out.")
+        check_png_name(args.figure, "--figure")
         check_outputs([args.figure], [args.model], args.overwrite, "--figure")
     r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages,
                            seed=args.seed, fonts=args.fonts,

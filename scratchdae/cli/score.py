@@ -1,7 +1,7 @@
 r"""``scratchdae score``: a toy model's score field and denoiser against the exact ones."""
 import argparse
 
-from ..files import check_outputs
+from ..files import check_outputs, check_png_name
 from .common import add_backend, add_output, path_arg, print_json, seed_arg
 
 
@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.figure is not None:
         if not args.figure.strip():
             raise ValueError("--figure is empty. Fix: --figure field.png, or leave it out.")
+        check_png_name(args.figure, "--figure")
         check_outputs([args.figure], [args.model], args.overwrite, "--figure")
     model, loss, mixture, sigma = load_toy_model(args.model, args.backend)  # read once, for the report and figure
     widths = (model.config["n_in"], model.config.get("n_out") or model.config["n_in"])

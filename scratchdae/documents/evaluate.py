@@ -189,6 +189,10 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
         raise ValueError("the other generator draws its own fonts and damage, and does not read folders: fonts, "
                          "backgrounds and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
+    if figure is not None:  # before any page is scored
+        from ..files import check_png_name
+
+        check_png_name(figure, "figure")
     cleaner = load_cleaner(model_path, backend, stride=stride, keep_paper=keep_paper, text_height=text_height,
                            light_on_dark=light_on_dark, tidy=tidy)
     if data_dir is not None:
