@@ -9,6 +9,7 @@ Everything here works on NumPy or CuPy arrays and keeps no caches (no
 backward pass follows). The training loop, the evaluation command, the
 figures and the score, probe and sample commands all use these.
 """
+import contextlib
 import numbers
 from collections.abc import Callable
 
@@ -111,8 +112,16 @@ def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_si
     if getattr(sigma, "ndim", None) == 0:
         sigma = sigma.item()  # a 0-d array
     sigma = check_positive(sigma, "sigma", SIGMA_RANGE)
-    r = reconstruct(model, loss, x, batch_size)  # N,D  r(x)
-    return (r - x) * (1.0 / sigma**2)  # (S4)
+    xp = backend_of(x).xp
+    quiet = getattr(xp, "errstate", None)  # NumPy warns of overflow; the answer is checked below instead
+    with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
+        r = reconstruct(model, loss, x, batch_size)  # N,D  r(x)
+        score = (r - x) * (1.0 / sigma**2)  # (S4)
+    if score.size and not bool(xp.isfinite(score).all()):  # a reduction: syncs the device
+        raise ValueError(f"the score at some of these points is NaN or inf: inputs as large as "
+                         f"{float(xp.abs(x).max()):.3g} overflow {x.dtype} inside the network. Fix: pass points on "
+                         "the scale of the training data.")
+    return score
 
 
 def evaluate_arrays(model: Autoencoder, loss: Loss, x: Array, x_tilde: Array | Callable[[int, int], Array],

@@ -119,6 +119,9 @@ def probe_report(model: str | Path | Autoencoder, *, models: dict[str, Any] | No
         where[name] = f"{name} ({m})" if isinstance(m, (str, Path)) else name
         if isinstance(m, (str, Path)):
             m = load_model(m, backend)[0]
+        if not isinstance(m, Autoencoder):
+            raise TypeError(f"models[{name!r}] must be a model or the path of a model.npz, got "
+                            f"{type(m).__name__} {m!r}. Fix: models={{{name!r}: 'runs/first/model.npz'}}.")
         loaded[name] = m
     first = loaded["model"]
     be = get_backend(backend) if backend is not None else first.backend

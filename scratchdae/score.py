@@ -46,6 +46,15 @@ def field_agreement(learned: np.ndarray, exact: np.ndarray) -> dict[str, float]:
     learned, exact = np.asarray(learned, dtype=np.float64), np.asarray(exact, dtype=np.float64)
     if learned.shape != exact.shape or learned.ndim != 2:
         raise ValueError(f"learned and exact fields must both be (N, d), got {learned.shape} and {exact.shape}.")
+    for a, label in ((learned, "learned"), (exact, "exact")):
+        if not np.isfinite(a).all():
+            raise ValueError(f"the {label} field holds NaN or inf at {int((~np.isfinite(a)).any(axis=1).sum())} of "
+                             f"{len(a)} points; no agreement can be measured. Fix: check the model (a diverged "
+                             "run gives NaN) or the points (far outside the data).")
+    if len(exact) == 0 or not (exact * exact).sum() > 0:
+        raise ValueError("the exact field is 0 at every point (or there are no points): the cosine and the relative "
+                         "error are measured against its size. Fix: draw points where the data's density has a "
+                         "slope, e.g. mixture.sample(n) + s * noise.")
     dot = (learned * exact).sum(axis=1)  # N
     l2, e2 = (learned * learned).sum(axis=1), (exact * exact).sum(axis=1)  # N
     norms = np.sqrt(l2 * e2)  # N

@@ -54,6 +54,10 @@ def _check_level(s, name="noise level s"):
     return float(s)
 
 
+MAX_COORDINATE = 1e150  # squared distances of points within this stay finite in float64
+MIN_STD = 1e-150  # and squared stds stay above float64's smallest normal number
+
+
 def _check_points(x, dim, name="x"):
     """An (n, dim) float array, returned as a float64 copy."""
     if not isinstance(x, np.ndarray):
@@ -71,6 +75,10 @@ def _check_points(x, dim, name="x"):
                         f"Fix: convert with {name}.astype('float64').")
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf values. Fix: clean or drop those points first.")
+    if x.size and float(np.abs(x).max()) > MAX_COORDINATE:  # a Python float: no cast of 1e150 to float32
+        raise ValueError(f"{name} has a coordinate of {float(np.abs(x).max()):.3g}; beyond {MAX_COORDINATE:g} the squared "
+                         "distances overflow float64 and the answer would be NaN. Fix: pass points on the "
+                         "mixture's scale (its means are within a few units of 0).")
     return x.astype(np.float64)
 
 
@@ -90,8 +98,15 @@ def _rng(seed):
 
 
 def _in_chunks(fn, x, s):
-    """fn(block, s) on blocks of rows of x, stacked back together."""
-    return np.concatenate([fn(x[i:i + _CHUNK], s) for i in range(0, max(len(x), 1), _CHUNK)])
+    """fn(block, s) on blocks of rows of x, stacked back together; an answer that float64 cannot hold is refused."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked just below
+        out = np.concatenate([fn(x[i:i + _CHUNK], s) for i in range(0, max(len(x), 1), _CHUNK)])
+    if not np.isfinite(out).all():
+        far = np.abs(x).max() if x.size else 0.0
+        raise ValueError(f"points as far as {far:.3g} from 0 give squared distances over this mixture's variances "
+                         "that float64 cannot hold: the answer would be NaN or inf. Fix: pass points on the "
+                         "mixture's scale, or use larger stds.")
+    return out
 
 
 @dataclass(frozen=True)
@@ -148,9 +163,9 @@ class GaussianMixture:
         if stds.shape != (K,):
             raise ValueError(f"std must be a number or have shape ({K},), one per component; got shape "
                              f"{stds.shape}. Fix: pass one std for all, e.g. std=0.1.")
-        if not (np.isfinite(stds).all() and (stds > 0).all()):
-            raise ValueError(f"std must be finite and > 0, got {np.array2string(stds, threshold=6)}. "
-                             "Fix: pass e.g. std=0.1.")
+        if not (np.isfinite(stds).all() and (stds >= MIN_STD).all() and (stds <= MAX_COORDINATE).all()):
+            raise ValueError(f"std must be finite and > 0, from {MIN_STD:g} to {MAX_COORDINATE:g} (its square a "
+                             f"normal float64), got {np.array2string(stds, threshold=6)}. Fix: pass e.g. std=0.1.")
         if weights is None:
             weights = np.full(K, 1.0 / K)
         weights = np.array(weights, dtype=np.float64)

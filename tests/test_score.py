@@ -101,3 +101,37 @@ def test_a_trained_toy_dae_learns_the_score(tmp_path):
     assert r["toy"] == "mixture8" and r["sigma"] == 0.5
     assert r["field"]["cosine"] > 0.95
     assert r["denoising"]["ratio_to_bayes"] < 1.1
+
+
+def test_field_agreement_refuses_nan_and_zero_fields():
+    import numpy as np
+    import pytest
+
+    from scratchdae.score import field_agreement
+
+    ones = np.ones((4, 2))
+    with pytest.raises(ValueError, match="NaN or inf at 1 of 4 points"):
+        field_agreement(np.where(np.arange(8).reshape(4, 2) == 3, np.nan, 1.0), ones)
+    with pytest.raises(ValueError, match="exact field is 0 at every point"):
+        field_agreement(np.zeros((4, 2)), np.zeros((4, 2)))
+
+
+def test_score_field_refuses_inputs_that_overflow():
+    import numpy as np
+    import pytest
+
+    from scratchdae import Autoencoder, GaussianNLL, score_field
+
+    model = Autoencoder(2, 8, seed=0, backend="numpy", output_activation="identity")
+    with pytest.raises(ValueError, match="overflow float32 inside the network"):
+        score_field(model, GaussianNLL(0.1), np.full((3, 2), 3e38, np.float32), 0.3)
+
+
+def test_probe_report_refuses_a_model_that_is_not_one():
+    import pytest
+
+    from scratchdae import Autoencoder
+    from scratchdae.representation import probe_report
+
+    with pytest.raises(TypeError, match=r"models\['a'\] must be a model"):
+        probe_report(Autoencoder(784, 8, seed=0), models={"a": 5})

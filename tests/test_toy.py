@@ -327,3 +327,18 @@ def test_bad_points_and_levels_are_refused():
         m.sample(5, dtype="int32")
     with pytest.raises(ValueError, match=r"grid\(\) is for 2-D mixtures, this one is 3-D"):
         GaussianMixture([[0.0, 0.0, 0.0]], 0.1).grid()
+
+
+def test_mixture_refuses_what_float64_cannot_answer():
+    import numpy as np
+    import pytest
+
+    from scratchdae.toy import GaussianMixture, get_toy
+
+    with pytest.raises(ValueError, match="overflow float64"):
+        get_toy("mixture8").score(1e154 * np.ones((2, 2)))
+    with pytest.raises(ValueError, match="its square a normal float64"):
+        GaussianMixture([[0, 0]], 1e-200)
+    with pytest.raises(ValueError, match="float64 cannot hold"):
+        GaussianMixture([[0, 0]], 1e-140).score(np.full((1, 2), 1e30))
+    assert np.isfinite(GaussianMixture([[0, 0]], 1e-140).log_density(np.full((1, 2), 1e10))).all()
