@@ -1767,3 +1767,23 @@ def test_a_figure_that_is_not_png_is_refused_before_any_page_is_scored(models, t
     assert ".png" in last, last
     with pytest.raises(ValueError, match="x.jpg"):
         evaluate.evaluate_documents(models / "docs" / "model.npz", pages=1, figure=tmp_path / "x.jpg")
+
+
+def test_a_stacked_run_on_a_folder_holding_one_page_under_two_names_is_refused_before_training(tmp_path, capsys):
+    import shutil
+
+    k = tmp_path / "k"
+    for sub in ("train", "train_cleaned"):
+        (k / sub).mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for i in range(1, 6):
+        Image.fromarray(rng.integers(100, 256, (40, 50)).astype(np.uint8)).save(k / "train" / f"{i}.png")
+        Image.fromarray(np.full((40, 50), 255, np.uint8)).save(k / "train_cleaned" / f"{i}.png")
+    order = np.random.default_rng([0, 1]).permutation(5)  # the first stage's split: validation pages first
+    copy, original = order[0] + 1, order[2] + 1  # a validation page that is a training page under another name
+    for sub in ("train", "train_cleaned"):
+        shutil.copy(k / sub / f"{original}.png", k / sub / f"{copy}.png")
+    last = assert_refused(["documents", "train", "--data-dir", k, "--out", tmp_path / "r", "--val-fraction", "0.4",
+                           "--windows-per-page", "60", "--hidden", "8", "--epochs", "1"], capsys, tmp_path,
+                          f"{copy}.png")
+    assert "same page" in last, last

@@ -194,7 +194,8 @@ def _resume_stacked(out: Path, given: dict[str, Any], settings: dict[str, Any],
 
 def _check_second_stage_data(cfg: TrainConfig) -> None:
     """What would stop the second stage on a folder, checked before the first trains: enough pages left once
-    the first stage's training pages are left out (its validation pages)."""
+    the first stage's training pages are left out (its validation pages, less those that hold one of its training
+    pages under another name)."""
     if cfg.data_dir is None:
         return
     from .pages import kaggle_pairs
@@ -210,3 +211,11 @@ def _check_second_stage_data(cfg: TrainConfig) -> None:
                          f"first did not train on, its {left} validation page, and needs at least 2. Fix: "
                          f"--val-fraction {min(0.5, round(2.5 / n, 2))} (more pages left to the second stage), "
                          "more pages, or --first-stage MODEL with a model trained on another folder.")
+    from .training import copies_of_first_stage_pages
+
+    kept, copies = copies_of_first_stage_pages(cfg)
+    if kept < 2:
+        raise ValueError(f"--stages 2 on {cfg.data_dir}: the second stage trains on the pages the first does not, and "
+                         f"train/{', train/'.join(copies)} hold{'s' if len(copies) == 1 else ''} the same page as one "
+                         f"the first trains on, under another name, which leaves it {kept} page(s); it needs at least "
+                         "2. Fix: remove the copies from train/ and train_cleaned/, or --stages 1.")

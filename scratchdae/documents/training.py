@@ -168,8 +168,7 @@ def _folder_pages(cfg, trained_on):
         raise ValueError(f"{cfg.data_dir} has {len(files)} page pair{why}; at least 2 are needed (train and "
                          "validation). Fix: add pages to train/ and train_cleaned/"
                          f"{', or train the second stage on another folder' if trained_on else ''}.")
-    order = np.random.default_rng([cfg.seed, 1]).permutation(len(files))
-    n_val = validation_count(len(files), cfg.val_fraction)
+    order, n_val = _split(len(files), cfg)
     if n_val >= len(files):
         raise ValueError(f"--val-fraction {cfg.val_fraction} keeps {n_val} of the {len(files)} pages of "
                          f"{cfg.data_dir} for validation, which leaves none to train on. Fix: --val-fraction "
@@ -177,6 +176,23 @@ def _folder_pages(cfg, trained_on):
     train = sorted(order[n_val:])
     return (read_pairs([files[i] for i in train]), read_pairs([files[i] for i in sorted(order[:n_val])]),
             [hashed[i][1] for i in train])
+
+
+def _split(n, cfg):
+    """A folder's n pages in the seeded order of the split, and how many of the first are for validation."""
+    return np.random.default_rng([cfg.seed, 1]).permutation(n), validation_count(n, cfg.val_fraction)
+
+
+def copies_of_first_stage_pages(cfg: Any) -> tuple[int, list[str]]:
+    """For a two-stage run on the folder ``cfg.data_dir``, before its first stage trains: how many pages its second
+    stage will have (those the first does not train on), and the names of the pages it loses only because they hold
+    the same page as one the first trains on, under another name."""
+    hashed = [(pair, _sha256(pair[0])) for pair in kaggle_pairs(cfg.data_dir)]
+    order, n_val = _split(len(hashed), cfg)
+    seen = {hashed[i][1] for i in order[n_val:]}
+    left = sorted(order[:n_val])
+    copies = [hashed[i][0][0].name for i in left if hashed[i][1] in seen]
+    return len(left) - len(copies), copies
 
 
 def _sha256(path: Path) -> str:
