@@ -45,7 +45,7 @@ from .progress import Progress
 from .run.config import TrainConfig, check_targets, output_activation, settle, settle_inputs
 from .run.folder import StopFlag, check_new_run, new_run_dir, run_files, saved_together, write_history
 from .run.resume import RunState, check_same_data, read_checkpoint, restore, weights_digest, write_checkpoint
-from .tasks import TaskData, load_task_data
+from .tasks import TASK_DEFAULTS, TaskData, load_task_data
 
 
 def train_step(model: Autoencoder, loss: Any, opt: Any, corrupt: Any, X: Array, X_in: Array, idx: Array,
@@ -192,9 +192,13 @@ def run_epoch(cfg: TrainConfig, state: RunState, model: Autoencoder, loss: Loss,
             kept = (f"The last good state is in {out / 'checkpoint.npz'} (written after epoch {state.epoch})."
                     if (out / "checkpoint.npz").exists() else "No checkpoint was written: it diverged in the first "
                     "epoch.")
+            usual = TASK_DEFAULTS.get(cfg.task, {}).get("lr") or cfg.lr / 10
+            learned = " or use a loss with a fixed sigma (--loss gaussian:0.1)," if loss.params or \
+                loss.needs_variance_head else ""
             raise TrainingDiverged(f"the loss became {v} at epoch {state.epoch + 1}, step {state.step + 1}; stopped "
-                                   f"before the update. {kept} Fix: lower the learning rate (now {opt.lr:g}), or use "
-                                   "a loss with a fixed sigma.")
+                                   f"before the update. {kept} Fix: lower the learning rate,{learned} in a new run"
+                                   f"{' in another --out folder' if 'last good' in kept else ''} (--lr {cfg.lr:g} "
+                                   f"now; e.g. --lr {min(usual, cfg.lr / 10):g}).")
         state.running = [state.running[0] + v * len(x), state.running[1] + len(x)]
         state.step += 1
         bar.update(state.step, loss=state.running[0] / state.running[1])

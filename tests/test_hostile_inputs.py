@@ -1787,3 +1787,14 @@ def test_a_stacked_run_on_a_folder_holding_one_page_under_two_names_is_refused_b
                            "--windows-per-page", "60", "--hidden", "8", "--epochs", "1"], capsys, tmp_path,
                           f"{copy}.png")
     assert "same page" in last, last
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("loss, sigma_hint", [("gaussian:0.1", False), ("gaussian-learned", True)])
+def test_a_learning_rate_that_diverges_exits_2_with_a_fix_that_applies(tmp_path, capsys, loss, sigma_hint):
+    code, _, err = run_cli(["train", "--out", tmp_path / "r", "--max-train", "200", "--epochs", "1", "--hidden", "8",
+                            "--lr", "1e30", "--loss", loss, "--output-activation", "identity", "--no-figures"],
+                           capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and "--lr" in last and "1e+30" in last and "Fix:" in last, err
+    assert ("fixed sigma" in last) == sigma_hint, last

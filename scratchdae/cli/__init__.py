@@ -92,7 +92,7 @@ def _run(args):
         if isinstance(err, (MemoryError, OverflowError)) and "Fix:" not in str(err):
             err = f"{err or type(err).__name__}: a size asked for is too large for this machine. Fix: smaller numbers."
         print(f"scratchdae {command}: error: {err}", file=sys.stderr)
-        return 3 if isinstance(err, TrainingDiverged) else 2
+        return 2  # a bad input, or settings that made training diverge
     except Terminated as stop:
         print(f"scratchdae {command}: terminated", file=sys.stderr)
         return 128 + stop.signum
