@@ -66,7 +66,9 @@ def train_cleaner(config: DocumentsConfig | None = None, *, on_step: Callable | 
 def _check_out_outside_data(out: Any, data_dir: Any) -> None:
     """A run's folder may not lie in the folder of pages it trains on: its figures are images, which would replace
     pages or become pages of the next run."""
-    if out is None or data_dir is None:
+    from .pages import is_kaggle_folder
+
+    if out is None or not is_kaggle_folder(data_dir):  # a folder that is not one is refused as such, later
         return
     data, where = Path(os.path.realpath(data_dir)), Path(os.path.realpath(out))
     if where == data or data in where.parents:
