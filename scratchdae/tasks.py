@@ -57,10 +57,11 @@ class Application:
     TrainConfig defaults for that task, the command that trains it, its own settings (which runs saved among
     the core's in earlier versions), those it no longer has, how its models denoise files
     (``denoise(model, loss, header, [model_path] or [], backend, inputs, out, cleaning, overwrite=False) ->
-    [paths]``, as :func:`scratchdae.evaluate.denoise` calls it), and the settings of that cleaning (``cleaning``: name ->
-    argparse keywords, options of ``scratchdae denoise``), the names of the figures its runs draw
-    (``figures``), and the check :func:`scratchdae.checkpoint.save_model` makes of a header of its task before
-    writing it (``check_model(header, path)``, raising ValueError for a model its own tools could not read)."""
+    [paths]``, as :func:`scratchdae.evaluate.denoise` calls it), and the settings of that cleaning
+    (``cleaning``: name -> argparse keywords, options of ``scratchdae denoise``), the names of the figures
+    its runs draw (``figures``), and the check :func:`scratchdae.checkpoint.save_model` makes of a header of
+    its task before writing it (``check_model(header, path)``, raising ValueError for a model its own tools
+    could not read)."""
 
     task: str
     defaults: dict

@@ -1610,7 +1610,8 @@ def test_a_two_stage_run_resumed_with_more_epochs_ends_the_same_wherever_it_stop
     assert train_cleaner(out=tmp_path / "r", on_step=stop, **kw).stopped == "interrupted"
     resumed = train_cleaner(out=tmp_path / "r", resume=True, epochs=3, quiet=True)
     first = [json.loads(line) for line in (tmp_path / "r" / "first-stage" / "history.jsonl").read_text().splitlines()]
-    assert (len(first), len(resumed.history)) == (2, 3)  # --epochs on resume: the second stage's; the first keeps its own
+    # --epochs on resume: the second stage's; the first keeps its own
+    assert (len(first), len(resumed.history)) == (2, 3)
 
 
 @pytest.mark.parametrize("kind", ["digits", "two stages"])
