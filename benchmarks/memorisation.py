@@ -24,6 +24,7 @@ of a long run is the model of a k-step run. Run by hand:
 docs/what_a_dae_learns.md section 4 records what it printed.
 """
 import argparse
+import tempfile
 import time
 
 import numpy as np
@@ -76,10 +77,10 @@ def run(n, width, seed, images, test):
     # a small set is repeated so that an epoch (a validation and a checkpoint) is about 5,000 digits
     reps = max(1, 5000 // len(X))
     t = time.perf_counter()
-    train(inputs=np.tile(X, (reps, 1)).astype(np.float32), val_inputs=all_rows[val].astype(np.float32),
-          out=f"/tmp/memorisation/n{n}-w{width}-s{seed}", hidden=(width,), noise=f"gaussian:{S}",
-          epochs=MARKS[-1] * 64 // (reps * len(X)) + 2, patience=0, seed=seed, quiet=True, figures=False,
-          on_step=on_step)
+    with tempfile.TemporaryDirectory(prefix="memorisation-") as out:  # the run's files are not kept
+        train(inputs=np.tile(X, (reps, 1)).astype(np.float32), val_inputs=all_rows[val].astype(np.float32),
+              out=out, hidden=(width,), noise=f"gaussian:{S}", epochs=MARKS[-1] * 64 // (reps * len(X)) + 2,
+              patience=0, seed=seed, quiet=True, figures=False, on_step=on_step)
     oracle_psnr = {k: psnr(np.mean((best[k] - clean[k]) ** 2)) for k in best}
     return rows, oracle_psnr, time.perf_counter() - t
 
