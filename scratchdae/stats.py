@@ -48,12 +48,33 @@ seeing results do not belong to a family that can be corrected.
 Equations (ST1)-(ST5) are in docs/derivations.md, section 11.1.
 """
 import math
+import numbers
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 _TINY = 1e-300
+NORMAL_DF = 1e7  # beyond this many degrees of freedom, Student's t is the normal distribution to 1e-6
+
+
+def _real(value: Any, name: str) -> float:
+    """A real number (Python or NumPy, not a bool, not an array) as a float, or a clear TypeError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if getattr(value, "ndim", None) == 0 and not isinstance(value, (bool, np.bool_)):
+            return _real(value.item(), name)  # a 0-d array
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}. "
+                        f"Fix: pass a float, e.g. {name}=float(...).")
+    return float(value)
+
+
+def _level(value: Any, name: str) -> float:
+    """A probability strictly between 0 and 1 (a test's level, a power, a quantile)."""
+    v = _real(value, name)
+    if not 0.0 < v < 1.0:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {v!r}. Fix: e.g. {name}=0.05.")
+    return v
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -76,9 +97,10 @@ def _betacf(a: float, b: float, x: float) -> float:
 
 
 def betainc(a: float, b: float, x: float) -> float:
-    """The regularised incomplete beta function I_x(a, b), to about 1e-14 relative."""
-    if not (a > 0 and b > 0):
-        raise ValueError(f"betainc needs a > 0 and b > 0, got a={a!r}, b={b!r}.")
+    """The regularised incomplete beta function I_x(a, b), to about 1e-13 relative for a, b up to 1e5."""
+    a, b, x = _real(a, "a"), _real(b, "b"), _real(x, "x")
+    if not (0 < a < math.inf and 0 < b < math.inf):
+        raise ValueError(f"betainc needs finite a > 0 and b > 0, got a={a!r}, b={b!r}.")
     if not 0.0 <= x <= 1.0:
         raise ValueError(f"betainc needs 0 <= x <= 1, got x={x!r}.")
     if x in (0.0, 1.0):
@@ -89,21 +111,32 @@ def betainc(a: float, b: float, x: float) -> float:
     return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b  # the symmetry I_x(a, b) = 1 - I_{1-x}(b, a)
 
 
+def _df(df: Any) -> float:
+    df = _real(df, "df")
+    if not df > 0:  # NaN fails too
+        raise ValueError(f"degrees of freedom must be > 0 (inf: the normal distribution), got {df!r}.")
+    return df
+
+
 def t_two_sided(t: float, df: float) -> float:
-    """2 P(T > |t|) for Student's t with ``df`` degrees of freedom (any real df > 0), (ST3)."""
-    if not df > 0:
-        raise ValueError(f"degrees of freedom must be > 0, got {df!r}.")
+    """2 P(T > |t|) for Student's t with ``df`` degrees of freedom (any real df > 0, or inf), (ST3)."""
+    t, df = _real(t, "t"), _df(df)
+    if math.isnan(t):
+        raise ValueError("t is NaN. Fix: check the statistic (a standard error of 0 gives no t).")
     if math.isinf(t):
         return 0.0
+    if df > NORMAL_DF:
+        return math.erfc(abs(t) / math.sqrt(2.0))  # the normal limit
     return betainc(df / 2.0, 0.5, df / (df + t * t))  # (ST3)
 
 
 def t_quantile(q: float, df: float) -> float:
     """The q-quantile of Student's t (0 < q < 1), by bisection on (ST3)."""
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"q must be strictly between 0 and 1, got {q!r}.")
+    q, df = _level(q, "q"), _df(df)
     if q == 0.5:
         return 0.0
+    if df > NORMAL_DF:
+        return NormalDist().inv_cdf(q)
     tail = 2 * min(q, 1 - q)  # the two-sided p-value that the quantile has
     lo, hi = 0.0, 1.0
     while t_two_sided(hi, df) > tail:
@@ -135,14 +168,24 @@ def contrast_test(correct: Any, weights: Sequence[float], *, alpha: float = 0.05
     dict: ``estimate`` (dbar), ``per_seed`` (the K seed means m_k), ``se``, ``df``, ``t``, ``p``,
     ``detectable`` (ST4), and the two variance terms ``seed_term``, ``digit_term``.
     """
+    alpha, power = _level(alpha, "alpha"), _level(power, "power")
     c = np.asarray(correct)
     if c.ndim != 3:
         raise ValueError(f"correct must be a (codes, seeds, digits) array, got shape {c.shape}. Fix: stack "
                          "one (seeds, digits) array of 0/1 per code.")
-    if c.dtype.kind not in "biu" or (c.size and not np.isin(c, (0, 1)).all()):
+    if c.dtype.kind not in "biu":
+        raise TypeError(f"correct must be a bool or integer array (whether each digit was classified right), got "
+                        f"dtype {c.dtype}. Fix: correct.astype(bool), or predictions == labels.")
+    if c.size and not np.isin(c, (0, 1)).all():
         raise ValueError("correct must hold 0/1 (whether each digit was classified right), got other values.")
     J, K, n = c.shape
-    w = np.asarray(weights, dtype=np.float64)
+    if J < 1:
+        raise ValueError("correct holds no codes: a contrast compares two or more. Fix: stack one (seeds, digits) "
+                         "array per code.")
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"weights must be real numbers, one per code, got {weights!r}.") from None
     if w.shape != (J,):
         raise ValueError(f"weights must have one number per code ({J}), got shape {w.shape}.")
     if not np.all(np.isfinite(w)) or abs(w.sum()) > 1e-9 * max(1.0, np.abs(w).sum()):
@@ -151,25 +194,37 @@ def contrast_test(correct: Any, weights: Sequence[float], *, alpha: float = 0.05
     if K < 2 or n < 2:
         raise ValueError(f"a contrast over seeds and digits needs at least 2 seeds and 2 digits, got {K} and {n}. "
                          "Fix: run more seeds (the seed term of (ST1) needs them).")
+    scale = float(np.abs(w).max())  # the contrast is computed with weights of largest size 1 ...
+    if scale == 0.0:
+        raise ValueError("the weights are all 0: there is nothing to compare. Fix: (1, -1) for A against B.")
+    w = w / scale
     D = np.tensordot(w, c.astype(np.float64), axes=1)  # K x n, D_ki
     m, g = D.mean(axis=1), D.mean(axis=0)
     seed_term, digit_term = m.var(ddof=1) / K, g.var(ddof=1) / n  # (ST1)
     se = math.sqrt(seed_term + digit_term)
     est = float(D.mean())
     if se == 0.0:
-        return {"estimate": est, "per_seed": m.tolist(), "se": 0.0, "df": math.inf, "t": math.nan,
-                "p": 1.0 if est == 0.0 else 0.0, "detectable": 0.0, "seed_term": 0.0, "digit_term": 0.0}
+        return {"estimate": est * scale, "per_seed": (m * scale).tolist(), "se": 0.0, "df": math.inf,
+                "t": math.nan, "p": 1.0 if est == 0.0 else 0.0, "detectable": 0.0, "seed_term": 0.0,
+                "digit_term": 0.0}
     df = se**4 / (seed_term**2 / (K - 1) + digit_term**2 / (n - 1))  # (ST2)
     t = est / se
     detectable = (t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * se  # (ST4)
-    return {"estimate": est, "per_seed": m.tolist(), "se": se, "df": df, "t": t, "p": t_two_sided(t, df),
-            "detectable": detectable, "seed_term": seed_term, "digit_term": digit_term}
+    # ... and given back in the weights' own units (t, df and p do not change with the scale)
+    return {"estimate": est * scale, "per_seed": (m * scale).tolist(), "se": se * scale, "df": df, "t": t,
+            "p": t_two_sided(t, df), "detectable": detectable * scale, "seed_term": seed_term * scale * scale,
+            "digit_term": digit_term * scale * scale}
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (ST5), in the order given."""
-    p = [float(v) for v in pvalues]
-    if any(not 0.0 <= v <= 1.0 for v in p):
+    if isinstance(pvalues, (str, bytes, set, frozenset, dict)) or not isinstance(pvalues, (Sequence, np.ndarray)):
+        raise TypeError(f"pvalues must be a list of p-values in a fixed order, got {type(pvalues).__name__} "
+                        f"{pvalues!r}. Fix: holm([0.01, 0.04]) (a set has no order to give them back in).")
+    if isinstance(pvalues, np.ndarray) and pvalues.ndim != 1:
+        raise ValueError(f"pvalues must be 1-D, got an array of shape {pvalues.shape}. Fix: pvalues.ravel().")
+    p = [_real(v, "each p-value") for v in pvalues]
+    if any(not 0.0 <= v <= 1.0 for v in p):  # NaN fails too
         raise ValueError(f"p-values must lie in [0, 1], got {p}.")
     m = len(p)
     adjusted, running = [0.0] * m, 0.0

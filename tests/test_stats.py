@@ -154,5 +154,86 @@ def test_contrast_bad_input(shape, weights, match):
 
 
 def test_contrast_refuses_accuracies():
-    with pytest.raises(ValueError, match="0/1"):
+    with pytest.raises(TypeError, match=r"astype\(bool\)"):
         contrast_test(np.full((2, 3, 10), 0.9), (1, -1))
+    with pytest.raises(ValueError, match="0/1"):
+        contrast_test(np.full((2, 3, 10), 2), (1, -1))
+
+
+def test_contrast_is_the_same_whatever_the_weights_scale():
+    rng = np.random.default_rng(3)
+    c = rng.random((2, 5, 300)) < np.array([0.9, 0.85])[:, None, None]
+    unit = contrast_test(c, (1, -1))
+    for scale in (1e-300, 1e300):
+        r = contrast_test(c, (scale, -scale))
+        assert r["p"] == pytest.approx(unit["p"]) and r["df"] == pytest.approx(unit["df"])
+        assert r["estimate"] == pytest.approx(unit["estimate"] * scale)
+        assert r["se"] == pytest.approx(unit["se"] * scale)
+
+
+@pytest.mark.parametrize("kw,error,match", [
+    (dict(alpha=1.5), ValueError, "alpha must be strictly between 0 and 1"),
+    (dict(alpha=0), ValueError, "alpha must be"),
+    (dict(alpha=float("nan")), ValueError, "alpha must be"),
+    (dict(alpha="0.05"), TypeError, "alpha must be a real number"),
+    (dict(power=1), ValueError, "power must be"),
+    (dict(weights=(0, 0)), ValueError, "all 0"),
+    (dict(weights=("a", "b")), TypeError, "weights must be real numbers"),
+])
+def test_contrast_checks_its_settings(kw, error, match):
+    args = dict(correct=np.ones((2, 3, 10), dtype=bool), weights=(1, -1))
+    args.update(kw)
+    with pytest.raises(error, match=match):
+        contrast_test(**args)
+
+
+def test_contrast_needs_codes():
+    with pytest.raises(ValueError, match="no codes"):
+        contrast_test(np.ones((0, 3, 10), dtype=bool), [])
+
+
+def test_t_for_huge_degrees_of_freedom_is_the_normal():
+    assert t_two_sided(2.0, 1e300) == pytest.approx(math.erfc(2 / math.sqrt(2)), rel=1e-12)
+    assert t_two_sided(2.0, math.inf) == pytest.approx(0.0455002638963584, rel=1e-12)
+    assert t_quantile(0.975, 1e300) == pytest.approx(1.959963984540054, rel=1e-12)
+    assert t_quantile(0.975, math.inf) == pytest.approx(1.959963984540054, rel=1e-12)
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: t_two_sided("2", 10), TypeError, "t must be a real number"),
+    (lambda: t_two_sided(2.0, "10"), TypeError, "df must be a real number"),
+    (lambda: t_two_sided(np.array([1.0, 2.0]), 10), TypeError, "t must be a real number"),
+    (lambda: t_two_sided(float("nan"), 10), ValueError, "t is NaN"),
+    (lambda: t_two_sided(1.0, float("nan")), ValueError, "degrees of freedom"),
+    (lambda: t_quantile("0.9", 5), TypeError, "q must be a real number"),
+    (lambda: betainc("2", 3, 0.4), TypeError, "a must be a real number"),
+    (lambda: betainc(2, 3, np.array([0.4, 0.5])), TypeError, "x must be a real number"),
+    (lambda: betainc(2, math.inf, 0.4), ValueError, "finite a > 0 and b > 0"),
+    (lambda: betainc(math.inf, 3, 0.4), ValueError, "finite a > 0 and b > 0"),
+])
+def test_t_and_beta_name_what_is_wrong(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_t_takes_numpy_scalars_and_0d_arrays():
+    assert t_two_sided(np.float32(2.0), np.int64(10)) == pytest.approx(t_two_sided(2.0, 10))
+    assert t_two_sided(np.array(2.0), 10) == pytest.approx(t_two_sided(2.0, 10))
+
+
+@pytest.mark.parametrize("bad,error,match", [
+    (0.05, TypeError, "list of p-values"),
+    ("0.05", TypeError, "list of p-values"),
+    ({0.01, 0.02}, TypeError, "a set has no order"),
+    (np.array([[0.1, 0.2]]), ValueError, "1-D"),
+    ([None], TypeError, "each p-value must be a real number"),
+    ([True, False], TypeError, "each p-value must be a real number"),
+    ([0.1, float("nan")], ValueError, r"\[0, 1\]"),
+])
+def test_holm_refuses_what_is_not_a_list_of_p_values(bad, error, match):
+    with pytest.raises(error, match=match):
+        holm(bad)
+
+
+def test_holm_takes_a_numpy_array():
+    assert holm(np.array([0.01, 0.04])) == pytest.approx([0.02, 0.04])
