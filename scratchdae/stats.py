@@ -200,7 +200,7 @@ def contrast_test(correct: Any, weights: Sequence[float], *, alpha: float = 0.05
     w = w / scale
     D = np.tensordot(w, c.astype(np.float64), axes=1)  # K x n, D_ki
     m, g = D.mean(axis=1), D.mean(axis=0)
-    seed_term, digit_term = m.var(ddof=1) / K, g.var(ddof=1) / n  # (ST1)
+    seed_term, digit_term = float(m.var(ddof=1)) / K, float(g.var(ddof=1)) / n  # (ST1)
     se = math.sqrt(seed_term + digit_term)
     est = float(D.mean())
     if se == 0.0:
