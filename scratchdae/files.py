@@ -13,6 +13,7 @@ to one) is refused, never replaced.
 import contextlib
 import errno
 import os
+import re
 import tempfile
 import threading
 import warnings
@@ -196,8 +197,17 @@ def make_folder(path: str | Path) -> Path:
     return path
 
 
+def check_path_type(path: object, what: str, example: str = "runs/first") -> None:
+    """A path must be a str or an os.PathLike (a pathlib.Path), not a number or None."""
+    if not isinstance(path, (str, os.PathLike)):
+        name = what.lstrip("-").replace("-", "_")
+        raise TypeError(f"{name} must be a path (a str or an os.PathLike such as pathlib.Path), got "
+                        f"{type(path).__name__} {path!r}. Fix: e.g. {name}='{example}'.")
+
+
 def check_folder(path: str | Path, what: str = "--out") -> Path:
     """A folder to write into: it need not exist yet, but neither it nor a folder above it may be a file."""
+    check_path_type(path, what)
     path = Path(path)
     check_name_length(path)
     for p in (path, *path.parents):
@@ -232,6 +242,10 @@ def check_outputs(outputs: list[str | Path], inputs: list[str | Path] = (), over
 
 def check_png_name(path: str | Path, what: str = "a figure") -> None:
     """A figure's file name must end in .png (figures are PNG files): checked before the work that draws it."""
+    check_path_type(path, what, "figure.png")
+    if Path(path).name.lower() == ".png":  # only an extension: to Path, a hidden file with no suffix
+        raise ValueError(f"{what} {path} is only an extension, with no name before it. Fix: e.g. "
+                         f"{Path(path).with_name('field.png')}.")
     if Path(path).suffix.lower() != ".png":
         raise ValueError(f"{what} {path} ends in {Path(path).suffix or 'no suffix'}, and figures are PNG files. "
                          f"Fix: a name ending in .png, e.g. {Path(path).with_suffix('.png')}.")
@@ -244,15 +258,16 @@ def check_name_length(path: Path) -> None:
                          "systems allow 255. Fix: choose a shorter name.")
 
 
-TEMP_PREFIX = ".scratchdae-"  # temporary files: .scratchdae-PID-XXXXXXXX.part (or -NAME.png for figures)
+TEMP_PREFIX = ".scratchdae-"  # temporary files: .scratchdae-PID-XXXXXXXX.part (or -chain_NAME.png for figures)
+TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-(?:[a-z0-9_]{8}\.part|chain_[a-z]+\.png)")  # a whole name
 
 
 def remove_stale_temporaries(folder: str | Path) -> None:
     """Delete the temporary files that writers killed before they finished (their process is gone) left in
-    ``folder``; a live writer's are left alone."""
+    ``folder``; a live writer's are left alone, and so is any file whose whole name is not one of ours."""
     for tmp in Path(folder).glob(f"{TEMP_PREFIX}*"):
-        pid = tmp.name[len(TEMP_PREFIX):].split("-")[0]
-        if pid.isdigit() and tmp.is_file() and not alive(int(pid)):
+        match = TEMP_NAME.fullmatch(tmp.name)
+        if match and not tmp.is_symlink() and tmp.is_file() and not alive(int(match[1])):
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
@@ -301,24 +316,23 @@ def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path
     if os.path.lexists(lock) and not lock.is_file():
         raise ValueError(f"{lock} is not a regular file (a folder or a link), so the folder cannot be locked. "
                          "Fix: remove it.")
-    for attempt in range(2):
+    stale = False
+    for attempt in range(3):  # the lock is gone when read (its holder just finished): try again
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             break
+        except FileExistsError:
+            pid = _lock_holder(lock, folder)
         except OSError as err:
-            if not isinstance(err, FileExistsError):
-                raise _cannot_write(folder, err) from None
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            held = bool(pid) and pid != os.getpid() and alive(pid)
-            if held or attempt:  # a live holder; or a stale lock that came back at once
-                raise ValueError(f"{folder} is in use by another {what} (process {pid or 'unknown'}, lock file "
-                                 f"{lock}). Fix: wait for it to finish, or choose another --out folder; if no run "
-                                 f"is writing there (the lock outlived a restart), delete {lock}.") from None
+            raise _cannot_write(folder, err) from None
+        if pid == 0 or (pid is not None and (pid != os.getpid() and alive(pid) or stale)) or attempt == 2:
+            raise ValueError(f"{folder} is in use by another {what} (process {pid or 'unknown'}, lock file "
+                             f"{lock}). Fix: wait for it to finish, or choose another --out folder; if no run "
+                             f"is writing there (the lock outlived a restart), delete {lock}.") from None
+        if pid is not None:  # stale: its process is gone (and a stale lock that comes back at once is refused)
+            stale = True
             with contextlib.suppress(FileNotFoundError):
-                lock.unlink()  # stale: its process is gone
+                lock.unlink()
     with os.fdopen(fd, "w") as f:
         f.write(str(os.getpid()))
     remove_stale_temporaries(folder)  # atomic_write's temporaries from a run that was killed
@@ -329,6 +343,22 @@ def folder_lock(folder: str | Path, what: str = "training run") -> Iterator[Path
         _HELD.discard(key)
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
+
+
+def _lock_holder(lock: Path, folder: str | Path) -> int | None:
+    """The process id a run wrote in ``lock`` (0: none yet, it has only just made it; None: the lock is gone).
+    A file that holds anything else was not written by a run: refused, and never deleted."""
+    try:
+        text = lock.read_bytes().decode("ascii", "backslashreplace").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise _cannot_write(folder, err) from None
+    if text and not text.isdigit():
+        raise ValueError(f"{lock} is in the way: a run locks {folder} with a file of that name holding its process "
+                         f"id, and this one holds {text[:30]!r}, so no run wrote it and it was left as it is. Fix: "
+                         "move that file away, or choose another --out folder.")
+    return int(text or 0)
 
 
 def alive(pid: int) -> bool:
@@ -416,10 +446,3 @@ def write_png(path: str | Path, gray: Array) -> Path:
         Image.fromarray(gray, mode="L").save(f, format="PNG")
     return Path(path)
 
-
-def default_cache_dir() -> Path:
-    """Where downloads go: $SCRATCHDAE_DATA, else $XDG_CACHE_HOME/scratchdae, else ~/.cache/scratchdae."""
-    if os.environ.get("SCRATCHDAE_DATA"):
-        return Path(os.environ["SCRATCHDAE_DATA"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "scratchdae"

@@ -877,7 +877,7 @@ def test_stale_temporaries_of_a_killed_run_are_cleaned_on_resume(tmp_path):
     from scratchdae import train
 
     interrupted_run(tmp_path)
-    stale = tmp_path / "run" / ".scratchdae-999999999-abc123.part"
+    stale = tmp_path / "run" / ".scratchdae-999999999-abc12345.part"  # mkstemp's 8 characters
     stale.write_bytes(b"half a checkpoint")
     (tmp_path / "run" / ".lock").write_text("999999999")  # the killed run's lock: its process is gone
     train(out=tmp_path / "run", resume=True, quiet=True)
@@ -1799,3 +1799,54 @@ def test_a_learning_rate_that_diverges_exits_2_with_a_fix_that_applies(tmp_path,
     last = err.strip().splitlines()[-1]
     assert code == 2 and "--lr" in last and "1e+30" in last and "Fix:" in last, err
     assert ("fixed sigma" in last) == sigma_hint, last
+
+
+# -- files a command reads or did not write are never replaced nor deleted ------------------------------
+
+
+@pytest.mark.parametrize("page", ["train/1.png", "train_cleaned/1.png"])
+def test_documents_evaluate_never_writes_its_figure_over_a_page_it_reads(models, tmp_path, capsys, page):
+    from scratchdae.documents.evaluate import evaluate_documents
+
+    k = kaggle_folder(tmp_path / "k")
+    last = assert_refused(["documents", "evaluate", "--model", models / "docs" / "model.npz", "--data-dir", k,
+                           "--figure", k / page, "--overwrite"], capsys, tmp_path, k / page, "--figure")
+    assert "own inputs" in last, last
+    with pytest.raises(ValueError, match="own inputs"):
+        evaluate_documents(models / "docs" / "model.npz", data_dir=k, figure=k / page, overwrite=True)
+    assert Image.open(k / page).size == (50, 40)
+
+
+def test_evaluate_documents_replaces_a_figure_that_exists_only_when_asked(models, tmp_path):
+    from scratchdae.documents.evaluate import evaluate_documents
+
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"mine")
+    with pytest.raises(ValueError, match="mine.png already exists. Fix: .*overwrite"):
+        evaluate_documents(models / "docs" / "model.npz", pages=1, figure=mine)
+    assert mine.read_bytes() == b"mine"
+    assert evaluate_documents(models / "docs" / "model.npz", pages=1, figure=mine, overwrite=True)["figure"]
+    assert mine.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_lock_file_that_no_run_wrote_is_refused_and_kept(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text("mine\n")
+    last = assert_refused(["train", "--out", run, "--max-train", "200", "--epochs", "1", "--hidden", "8",
+                           "--no-figures"], capsys, tmp_path, run / ".lock")
+    assert "move that file away" in last and not (run / "history.jsonl").exists(), last
+
+
+def test_only_the_packages_own_temporary_names_are_taken_for_stale_temporaries(tmp_path):
+    from scratchdae.files import folder_lock
+
+    mine = [".scratchdae-999999999-notes.txt", ".scratchdae-999999999-abc12345.part.bak", ".scratchdae-x-abc12345.part"]
+    for name in mine:
+        (tmp_path / name).write_text("mine")
+    ours = tmp_path / ".scratchdae-999999999-abc12345.part"  # a killed writer's: its process is gone
+    ours.write_bytes(b"half a file")
+    with folder_lock(tmp_path):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(mine)
+

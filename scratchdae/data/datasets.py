@@ -7,7 +7,7 @@ downloaded on first use, or any folder of IDX files.
 ``load_dataset(None, data_dir=D)`` the IDX files in folder D (train-images-idx3-ubyte[.gz] and so on).
 
 Downloads go to ``data_dir`` when given, else to a per-user cache
-(:func:`scratchdae.files.default_cache_dir`, overridden by ``$SCRATCHDAE_DATA``).
+(:func:`default_cache_dir`, overridden by ``$SCRATCHDAE_DATA``).
 Every file is written atomically: a broken download never leaves a file that
 looks complete.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write, default_cache_dir
+from ..files import atomic_write
 from .idx import idx_header, read_idx
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "mnist_sample"
@@ -302,3 +302,11 @@ def load_dataset(name: str | None = "mnist-sample", data_dir: str | Path | None 
     folder = Path(data_dir) if data_dir is not None else default_cache_dir() / name
     paths = download(REMOTE[name], folder, mirrors=mirrors, log=log)
     return _read(name, paths, f"{folder}", train_images)
+
+
+def default_cache_dir() -> Path:
+    """Where downloads go: $SCRATCHDAE_DATA, else $XDG_CACHE_HOME/scratchdae, else ~/.cache/scratchdae."""
+    if os.environ.get("SCRATCHDAE_DATA"):
+        return Path(os.environ["SCRATCHDAE_DATA"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "scratchdae"
