@@ -132,7 +132,7 @@ def _names(text, what):
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``scratchdae documents evaluate``: RMSE of a document model beside the baselines."""
-    from ..documents.evaluate import evaluate_documents
+    from ..documents.evaluate import evaluate_documents, files_read
 
     if args.data_dir:
         given = [o for o, v in (("--pages", args.pages), ("--fonts", args.fonts), ("--backgrounds", args.backgrounds))
@@ -150,13 +150,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if not args.figure.strip():
             raise ValueError("--figure is empty. Fix: --figure worst.png, or leave it out.")
         check_png_name(args.figure, "--figure")
-        check_outputs([args.figure], [args.model], args.overwrite, "--figure")
+        check_outputs([args.figure], files_read(args.model, args.data_dir), args.overwrite, "--figure")
     r = evaluate_documents(args.model, data_dir=args.data_dir, pages=20 if args.pages is None else args.pages,
                            seed=args.seed, fonts=args.fonts,
                            backgrounds=args.backgrounds, backend=args.backend,
                            log=log_for(args), figure=args.figure, generator=args.generator, stride=args.stride,
                            keep_paper=args.keep_paper, text_height=args.text_height,
-                           light_on_dark=args.light_on_dark, tidy=args.tidy, ocr=args.ocr)
+                           light_on_dark=args.light_on_dark, tidy=args.tidy, ocr=args.ocr, overwrite=args.overwrite)
     if args.json:
         print_json(r)
         return 0

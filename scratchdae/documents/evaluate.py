@@ -4,6 +4,7 @@ RMSE of pixel intensities in [0, 1], Kaggle's metric, over every pixel of
 every page, for: the noisy page as it is, a global (Otsu) threshold, median
 filter background subtraction, and the model. All measured in the same run.
 """
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,8 @@ from ..losses import Loss
 from ..model import Autoencoder
 from ..validation import as_int, check_seed
 from .ocr import INSTALL, chars, error_rates, read_texts, tesseract_available, words
-from .pages import global_threshold, kaggle_pairs, median_background_subtraction, read_pairs
+from .pages import (global_threshold, is_kaggle_folder, kaggle_pairs, median_background_subtraction, page_files,
+                    read_pairs)
 from .training import make_pages
 from .stacked import load_cleaner
 from .windows import WindowSpec
@@ -161,7 +163,7 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                        generator: str = "main", stride: int | None = None,
                        keep_paper: float | None = None, text_height: float | None = None,
                        light_on_dark: bool | str | None = None, tidy: bool | str | None = None,
-                       ocr: bool = False) -> dict[str, Any]:
+                       ocr: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Score a document model on a Kaggle folder's train/ pairs, or on freshly generated pages.
 
     On generated pages the result also holds each method's RMSE per font family, font size and
@@ -173,7 +175,8 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
     ``light_on_dark`` and ``tidy`` clean another way than the model file's own
     (:meth:`~scratchdae.documents.stacked.PageCleaner.cleaning`); the result names the cleaning used
     (``cleaning``). ``ocr`` also reads every page with tesseract and scores each method's
-    reading against the clean page's (:func:`score_pages`)."""
+    reading against the clean page's (:func:`score_pages`). ``figure`` is never one of the files read (the model,
+    a page of ``data_dir``), and replaces a file that exists only with ``overwrite``."""
     from .generate import MAX_PAGES
 
     pages, seed = as_int(pages), as_int(seed)  # NumPy integers are fine
@@ -190,9 +193,10 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                          "backgrounds and data_dir choose the main generator's pages. Fix: drop them, "
                          "or drop generator='other'.")
     if figure is not None:  # before any page is scored
-        from ..files import check_png_name
+        from ..files import check_outputs, check_png_name
 
         check_png_name(figure, "figure")
+        check_outputs([figure], files_read(model_path, data_dir), overwrite, "figure")
     cleaner = load_cleaner(model_path, backend, stride=stride, keep_paper=keep_paper, text_height=text_height,
                            light_on_dark=light_on_dark, tidy=tidy)
     if data_dir is not None:
@@ -224,6 +228,15 @@ def evaluate_documents(model_path: str | Path, *, data_dir: str | Path | None = 
                 for i in worst_pages(result)]
         result["figure"] = str(worst_pages_figure(figure, rows))
     return result
+
+
+def files_read(model_path: str | Path, data_dir: str | Path | None) -> list[str | Path]:
+    """The files an evaluation reads, which none of its outputs may replace: the model file and, from a Kaggle
+    folder, every page of train/ and train_cleaned/."""
+    files = [model_path] if isinstance(model_path, (str, os.PathLike)) else []
+    if is_kaggle_folder(data_dir):
+        files += [*page_files(Path(data_dir) / "train"), *page_files(Path(data_dir) / "train_cleaned")]
+    return files
 
 
 def _page_label(i: int, meta: list[dict[str, Any]] | None) -> str:
