@@ -61,18 +61,29 @@ def check_model_inputs(model: Autoencoder, x: Array, batch_size: int, loss: Loss
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}. Fix: batch_size=1000.")
 
 
-def _batched(fn, x, batch_size):
-    """fn applied to row batches of x, concatenated; None for no rows."""
+def _batched(fn, x, batch_size, name="x"):
+    """fn applied to row batches of x, concatenated; None for no rows. An answer that overflowed is refused."""
     xp = backend_of(x).xp
-    parts = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-    return xp.concatenate(parts) if parts else None
+    quiet = getattr(xp, "errstate", None)  # NumPy warns of overflow; the answer is checked below instead
+    with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
+        parts = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    out = xp.concatenate(parts) if parts else None
+    if out is not None and not bool(xp.isfinite(out).all()):  # a reduction: syncs the device
+        raise ValueError(f"the network's answer holds NaN or inf: {name}, with values as large as "
+                         f"{float(xp.abs(x).max()):.3g}, overflows {x.dtype} inside it. Fix: pass inputs on the scale "
+                         "of the training data (images in [0, 1]).")
+    return out
 
 
 def reconstruct(model: Autoencoder, loss: Loss, x_tilde: Array, batch_size: int = 1000) -> Array:
     """The model's predicted mean r(x~) for every row, in batches: the DAE's estimate of E[x | x~]  (S1)."""
-    check_model_inputs(model, x_tilde, batch_size, loss, "x_tilde")
-    out = _batched(lambda b: loss.reconstruction(model.forward(b)[0]), x_tilde, batch_size)
-    return x_tilde[:0] if out is None else out
+    return _reconstruct(model, loss, x_tilde, batch_size, "x_tilde")
+
+
+def _reconstruct(model, loss, x, batch_size, name):
+    check_model_inputs(model, x, batch_size, loss, name)
+    out = _batched(lambda b: loss.reconstruction(model.forward(b)[0]), x, batch_size, name)
+    return x[:0] if out is None else out
 
 
 def encode(model: Autoencoder, x: Array, batch_size: int = 1000) -> Array:
@@ -115,7 +126,7 @@ def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_si
     xp = backend_of(x).xp
     quiet = getattr(xp, "errstate", None)  # NumPy warns of overflow; the answer is checked below instead
     with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
-        r = reconstruct(model, loss, x, batch_size)  # N,D  r(x)
+        r = _reconstruct(model, loss, x, batch_size, "x")  # N,D  r(x)
         score = (r - x) * (1.0 / sigma**2)  # (S4)
     if score.size and not bool(xp.isfinite(score).all()):  # a reduction: syncs the device
         raise ValueError(f"the score at some of these points is NaN or inf: inputs as large as "

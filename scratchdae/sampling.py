@@ -19,6 +19,7 @@ class_switches   how often the chain moves from one digit to another (its mixing
 mixture_chain    the same chain on a toy mixture with its exact posterior (TM4): the chain a perfect DAE runs
 mode_statistics  where a toy chain's points sit: spread within the modes, mass between them, each mode's share
 """
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -51,19 +52,33 @@ def markov_chain(model: Autoencoder, loss: Loss, corrupt: Corruption, x0: Array,
     (snapshots, x) : dict t -> host array (N, D) of the decoder mean r(x~_{t-1}) from which
     x_t was drawn (what one shows: the mean, not the noisy draw); and the final state x.
     """
+    steps = as_int(steps)  # NumPy integers are fine
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    if not isinstance(sample_decoder, (bool, np.bool_)):
+        raise TypeError(f"sample_decoder must be True or False, got {sample_decoder!r}.")
     _check_chain_inputs(model, loss, corrupt, x0, rng)
-    keep = set(np.linspace(1, steps, min(10, steps)).round().astype(int).tolist()) if keep is None else set(keep)
-    if not all(isinstance(t, int) and 1 <= t <= steps for t in keep):
-        raise ValueError(f"keep must list steps from 1 to {steps}, got {sorted(keep)}.")
+    if keep is None:
+        keep = set(np.linspace(1, steps, min(10, steps)).round().astype(int).tolist())
+    elif isinstance(keep, (str, bytes)) or not isinstance(keep, Iterable):
+        raise TypeError(f"keep must be a list of steps, got {type(keep).__name__} {keep!r}. Fix: keep=[{steps}].")
+    else:
+        keep = {as_int(t) for t in keep}
+    if not all(isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= steps for t in keep):
+        raise ValueError(f"keep must list steps from 1 to {steps}, got {sorted(keep, key=str)}.")
     snapshots, x = {}, x0
-    for t in range(1, steps + 1):
-        x_tilde = corrupt(x, rng)  # (MC1) x~_t ~ q(x~ | x_t)
-        out = model.forward(x_tilde)[0]  # the decoder's parameters given h = E(x~_t)
-        x = loss.sample(out, rng) if sample_decoder else loss.reconstruction(out)  # (MC1) x_{t+1} ~ p(x | h)
-        if t in keep:
-            snapshots[t] = to_host(loss.reconstruction(out))
+    quiet = getattr(model.backend.xp, "errstate", None)  # NumPy warns of overflow; the end state is checked instead
+    with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
+        for t in range(1, steps + 1):
+            x_tilde = corrupt(x, rng)  # (MC1) x~_t ~ q(x~ | x_t)
+            out = model.forward(x_tilde)[0]  # the decoder's parameters given h = E(x~_t)
+            x = loss.sample(out, rng) if sample_decoder else loss.reconstruction(out)  # (MC1) x_{t+1} ~ p(x | h)
+            if t in keep:
+                snapshots[t] = to_host(loss.reconstruction(out))
+    if not bool(model.backend.xp.isfinite(x).all()):  # a reduction, once: syncs the device
+        raise ValueError(f"the chain's state overflowed to NaN or inf (x0's largest value "
+                         f"{float(model.backend.xp.abs(x0).max()):.3g}). Fix: start from images in [0, 1], "
+                         "e.g. uniform noise or test digits.")
     return snapshots, x
 
 
@@ -116,6 +131,30 @@ def _entropy_bits(counts):
     return float(-(p * np.log2(p)).sum())
 
 
+def _images(x: Any, name: str, width: int | None = None) -> np.ndarray:
+    """Rows of images in [0, 1] on the host, as float64: what the sample measures compare."""
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(f"{name} must be an array of images (N, D), got {type(x).__name__}. "
+                        f"Fix: numpy.asarray({name}, dtype='float32').")
+    x = to_host(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} must hold floats in [0, 1], got dtype {x.dtype}. Fix: {name}.astype('float32') "
+                        "/ 255 for 8-bit images.")
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"{name} must be a non-empty (N, D) array of images, one per row, got shape {x.shape}. "
+                         f"Fix: {name}.reshape(len({name}), -1).")
+    if width is not None and x.shape[1] != width:
+        raise ValueError(f"{name} has rows of {x.shape[1]} pixels, the samples {width}. Fix: compare images of "
+                         "one size.")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or inf. Fix: drop those rows (a diverged model draws NaN).")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < -0.5 or hi > 1.5:  # room for a decoder's draws around [0, 1], not for another scale
+        raise ValueError(f"{name} must be images in [0, 1], got values from {lo:.3g} to {hi:.3g}. Fix: divide "
+                         "8-bit images by 255.")
+    return x.astype(np.float64)
+
+
 def copy_test(x: np.ndarray, train: np.ndarray, test_ref: np.ndarray, held_out: np.ndarray,
               quantile: float = 0.05) -> dict[str, float]:
     """Are the rows of x copies of training digits, blurred or not? Nearer the training set than new digits are.
@@ -130,8 +169,11 @@ def copy_test(x: np.ndarray, train: np.ndarray, test_ref: np.ndarray, held_out: 
     held-out digits' r: about ``quantile`` for new digits, near 1 for copies.
     ``log_ratio`` is the rows' median r, ``log_ratio_test`` the held-out digits'.
     """
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be between 0 and 1, got {quantile!r}.")
+    if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.floating)) or not 0 < quantile < 1:
+        raise ValueError(f"quantile must be a number between 0 and 1, got {quantile!r}. Fix: quantile=0.05.")
+    x = _images(x, "x")
+    train, test_ref, held_out = (_images(a, label, x.shape[1]) for a, label in
+                                 ((train, "train"), (test_ref, "test_ref"), (held_out, "held_out")))
 
     def r(rows):
         return np.log(np.maximum(nearest_distances(rows, train), 1e-12)
@@ -160,8 +202,11 @@ def sample_quality(samples: np.ndarray, train: np.ndarray, test: np.ndarray, cla
     grey_ratio      grey_fraction of the samples over that of test digits: well above 1 for
                     averages of two digits, and above 1 for any smooth output (a DAE's mean)
     """
-    samples = np.clip(np.asarray(samples, dtype=np.float64), 0, 1)
-    test = np.asarray(test)
+    samples = np.clip(_images(samples, "samples"), 0, 1)  # a decoder's draws may stray just outside [0, 1]
+    train, test = _images(train, "train", samples.shape[1]), _images(test, "test", samples.shape[1])
+    if classifier is not None and not callable(getattr(classifier, "predict_proba", None)):
+        raise TypeError(f"classifier must be a fitted LinearProbe (with predict_proba), got "
+                        f"{type(classifier).__name__} {classifier!r}. Fix: LinearProbe().fit(x_train, y_train).")
     if len(test) < 20:
         raise ValueError(f"sample_quality needs at least 20 test digits (half of them are the copy test's "
                          f"reference), got {len(test)}.")

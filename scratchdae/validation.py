@@ -40,7 +40,8 @@ def check_array(x: Array, name: str = "x", *, ndim: int | None = None, dtype: DT
     if n_features is not None and x.shape[-1] != n_features:
         raise ValueError(
             f"{name} must have {n_features} features on its last axis, got shape {tuple(x.shape)}. "
-            "Fix: flatten images to rows of pixels (28x28 digits give 784) or build the model for this size."
+            f"Fix: pass rows of {n_features} values (an image flattened to a row of pixels: 28x28 gives 784), "
+            "or use a model built for this width."
         )
     if dtype is not None and x.dtype != dtype:
         raise TypeError(

@@ -256,3 +256,77 @@ def test_markov_chain_refuses_what_it_cannot_run(change, error, match):
     args.update(change)
     with pytest.raises(error, match=match):
         markov_chain(**args)
+
+
+def _args(**change):
+    args = dict(model=Autoencoder(6, 4, seed=0, backend="numpy"), loss=GaussianNLL(0.1),
+                corrupt=get_corruption("gaussian:0.5"), x0=np.zeros((2, 6), np.float32), steps=2, rng=be.rng(0))
+    args.update(change)
+    return args
+
+
+def test_markov_chain_takes_numpy_integers_and_refuses_odd_keeps():
+    snaps, _ = markov_chain(**_args(steps=np.int64(2), keep=[np.int64(2)]))
+    assert sorted(snaps) == [2]
+    with pytest.raises(TypeError, match="keep must be a list of steps"):
+        markov_chain(**_args(keep=5))
+    with pytest.raises(TypeError, match="sample_decoder must be True or False"):
+        markov_chain(**_args(sample_decoder="no"))
+    wild = Autoencoder(6, 4, seed=0, backend="numpy", output_activation="identity")
+    with pytest.raises(ValueError, match="overflowed to NaN or inf"):
+        markov_chain(**_args(model=wild, x0=np.full((2, 6), 3e38, np.float32), steps=3))
+
+
+def test_reconstruct_and_encode_refuse_inputs_that_overflow():
+    from scratchdae import encode, reconstruct
+
+    m = Autoencoder(6, 4, seed=0, backend="numpy", output_activation="identity")
+    huge = np.full((2, 6), 3e38, np.float32)
+    with pytest.raises(ValueError, match="x_tilde, with values as large as 3e"):
+        reconstruct(m, GaussianNLL(0.1), huge)
+    with pytest.raises(ValueError, match="overflows float32"):
+        encode(m, huge)
+
+
+def test_score_field_names_its_own_argument():
+    from scratchdae import score_field
+
+    m = Autoencoder(2, 4, seed=0, backend="numpy", output_activation="identity")
+    with pytest.raises(ValueError, match=r"^x must have 2 features.*rows of 2 values"):
+        score_field(m, GaussianNLL(0.1), np.zeros((3, 5), np.float32), 0.3)
+
+
+@pytest.mark.parametrize("change,error,match", [
+    (dict(samples=np.full((10, 16), np.nan)), ValueError, "samples holds NaN"),
+    (dict(samples=np.zeros((0, 16))), ValueError, "non-empty"),
+    (dict(samples=np.full((10, 16), 200.0)), ValueError, "divide 8-bit images by 255"),
+    (dict(test=np.full((30, 16), 255.0)), ValueError, "test must be images in"),
+    (dict(train=np.full((40, 16), 1e4)), ValueError, "train must be images in"),
+    (dict(train=np.full((40, 16), 1e200)), ValueError, "train must be images in"),
+    (dict(test=np.full((30, 16), np.inf)), ValueError, "test holds NaN or inf"),
+    (dict(train=np.zeros((0, 16))), ValueError, "train must be a non-empty"),
+    (dict(train=np.zeros((40, 15))), ValueError, "rows of 15 pixels, the samples 16"),
+    (dict(samples=np.zeros((10, 16), np.uint8)), TypeError, "floats in"),
+    (dict(classifier="probe"), TypeError, "fitted LinearProbe"),
+])
+def test_sample_quality_refuses_what_it_cannot_measure(change, error, match):
+    rng = np.random.default_rng(5)
+    args = dict(samples=rng.random((10, 16)), train=rng.random((40, 16)), test=rng.random((30, 16)))
+    args.update(change)
+    with pytest.raises(error, match=match):
+        sample_quality(**args)
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(quantile="0.05"), "quantile must be a number"),
+    (dict(quantile=np.array([0.05, 0.1])), "quantile must be a number"),
+    (dict(held_out=np.zeros((0, 4))), "held_out must be a non-empty"),
+    (dict(test_ref=np.zeros((0, 4))), "test_ref must be a non-empty"),
+    (dict(x=np.full((3, 4), np.nan)), "x holds NaN"),
+    (dict(train=np.zeros((5, 3))), "rows of 3 pixels"),
+])
+def test_copy_test_refuses_what_it_cannot_compare(change, match):
+    args = dict(x=np.zeros((3, 4)), train=np.ones((5, 4)), test_ref=np.ones((5, 4)), held_out=np.ones((5, 4)))
+    args.update(change)
+    with pytest.raises(ValueError, match=match):
+        copy_test(**args)
