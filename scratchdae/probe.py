@@ -49,6 +49,7 @@ Equations (LR1)-(LR3), (MN1) are in docs/derivations.md.
 """
 import contextlib
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ from typing import Any
 
 from .backend import Array, Backend, backend_of, check_dtype, to_host
 from .optim import Adam, learning_rate
-from .validation import check_array, check_fraction, check_positive
+from .validation import check_array, check_fraction, check_positive, check_seed
 
 LAMS = (1e-4, 1e-3, 1e-2, 1e-1)  # the default grid of L2 strengths
 MAX_CLASSES = 1000  # without n_classes, labels above max(this, 10 x rows) are refused as not class numbers
@@ -153,6 +154,9 @@ def check_labels(y: Array, n: int, name: str = "y", n_classes: int | None = None
 
 
 def _check_features(X, name, n_features=None, dtype=None):
+    kind = getattr(getattr(X, "dtype", None), "name", None)
+    if kind is not None and dtype is None and X.dtype.kind == "f" and kind not in ("float32", "float64"):
+        raise TypeError(f"{name} must be float32 or float64 features, got {kind}. Fix: {name}.astype('float32').")
     X = check_array(X, name, ndim=2, n_features=n_features, dtype=dtype)
     check_dtype(X.dtype)
     return X
@@ -197,18 +201,23 @@ class LinearProbe:
     def __init__(self, *, lams: float | Sequence[float] = LAMS, epochs: int = 20, batch_size: int = 128,
                  lr: float = 1e-2, val_fraction: float = 0.1, std_floor: float = 1e-3, n_classes: int | None = None,
                  seed: int = 0) -> None:
-        lams = tuple(lams) if not isinstance(lams, (int, float)) else (lams,)
-        if not lams or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf
-                               for v in lams):
+        if isinstance(lams, numbers.Real) or getattr(lams, "ndim", None) == 0:  # one value (NumPy scalars too)
+            lams = (lams,)
+        lams = tuple(lams) if isinstance(lams, Sequence) and not isinstance(lams, str) else lams
+        if not isinstance(lams, tuple) or not lams or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v < math.inf for v in lams):
             raise ValueError(f"lams must be a non-empty list of finite numbers >= 0, got {lams!r}. "
                              "Fix: e.g. lams=(1e-4, 1e-3, 1e-2).")
         for v, label in ((epochs, "epochs"), (batch_size, "batch_size")):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{label} must be a positive int, got {v!r}.")
-        if n_classes is not None and (not isinstance(n_classes, int) or n_classes < 2):
+        if n_classes is not None and (not isinstance(n_classes, numbers.Integral) or isinstance(n_classes, bool)
+                                      or n_classes < 2):
             raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}.")
         self.lams = tuple(sorted(float(v) for v in lams))
-        self.epochs, self.batch_size = epochs, batch_size
+        self.epochs, self.batch_size = int(epochs), int(batch_size)
+        n_classes = None if n_classes is None else int(n_classes)
+        seed = check_seed(seed)
         self.lr = check_positive(lr, "lr")
         self.val_fraction = check_fraction(val_fraction, "val_fraction", closed_right=False)
         self.std_floor = check_positive(std_floor, "std_floor")
@@ -316,6 +325,9 @@ class LinearProbe:
     def correct(self, X: Array, y: Array) -> Array:
         """Boolean N: which rows the probe classifies right (for :func:`mcnemar_exact`)."""
         pred = self.predict(X)  # N  (checks X)
+        if pred.shape[0] == 0:
+            raise ValueError("X has no rows: there is nothing to score (an accuracy of no rows is not a number). "
+                             "Fix: pass at least one test row.")
         return pred == check_labels(y, pred.shape[0], "y", self.params["W"].shape[1], backend_of(pred))
 
     def accuracy(self, X: Array, y: Array) -> float:

@@ -324,3 +324,35 @@ def test_probe_refuses_settings_that_give_nan(kw, error, match):
         X = X.astype(np.float32)
     with pytest.raises(error, match=match):
         LinearProbe(epochs=3, **kw).fit(X, y)
+
+
+@pytest.mark.parametrize("kw,error,match", [
+    (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
+    (dict(seed=None), ValueError, "seed must be an integer >= 0"),
+    (dict(seed=1.5), ValueError, "seed must be an integer >= 0"),
+    (dict(seed="0"), ValueError, "seed must be an integer >= 0"),
+    (dict(epochs=True), ValueError, "epochs must be a positive int"),
+    (dict(n_classes=True), ValueError, "n_classes must be an int"),
+    (dict(lams="0.1"), ValueError, "lams must be a non-empty list"),
+])
+def test_probe_settings_are_checked_up_front(kw, error, match):
+    with pytest.raises(error, match=match):
+        LinearProbe(**kw)
+
+
+def test_probe_takes_numpy_numbers_for_its_settings():
+    p = LinearProbe(lams=np.float32(0.1), epochs=np.int64(2), n_classes=np.int64(3), seed=np.int64(1))
+    assert p.lams == (pytest.approx(0.1),) and p.epochs == 2 and p.n_classes == 3
+    assert LinearProbe(lams=[np.float32(0.1), 0.01]).lams == (0.01, pytest.approx(0.1))
+
+
+def test_probe_names_float16_features_and_refuses_an_empty_test_set():
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 3)), rng.integers(0, 2, 30)
+    with pytest.raises(TypeError, match=r"X must be float32 or float64 features, got float16. Fix: X.astype"):
+        LinearProbe(lams=0.0, epochs=1).fit(X.astype(np.float16), y)
+    p = LinearProbe(lams=0.0, epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has no rows"):
+        p.accuracy(X[:0], y[:0])
+    with pytest.raises(ValueError, match="X has no rows"):
+        probe(X, y, X[:0], y[:0], lams=0.0, epochs=1)
