@@ -43,6 +43,12 @@ def field_agreement(learned: np.ndarray, exact: np.ndarray) -> dict[str, float]:
     rel_l2       ||learned - exact|| / ||exact||
     norm_ratio   ||learned|| / ||exact||: 1 when the lengths agree on average
     """
+    for a, label in ((learned, "learned"), (exact, "exact")):
+        kind = getattr(np.asarray(a), "dtype", np.dtype("O")).kind
+        if kind not in "fiu" or isinstance(a, (str, bytes)):
+            raise TypeError(f"the {label} field must hold real numbers (N, d), got "
+                            f"{'dtype ' + str(np.asarray(a).dtype) if kind != 'O' else type(a).__name__}. "
+                            "Fix: pass the field as a float array (a complex field has no direction to compare).")
     learned, exact = np.asarray(learned, dtype=np.float64), np.asarray(exact, dtype=np.float64)
     if learned.shape != exact.shape or learned.ndim != 2:
         raise ValueError(f"learned and exact fields must both be (N, d), got {learned.shape} and {exact.shape}.")
@@ -51,10 +57,14 @@ def field_agreement(learned: np.ndarray, exact: np.ndarray) -> dict[str, float]:
             raise ValueError(f"the {label} field holds NaN or inf at {int((~np.isfinite(a)).any(axis=1).sum())} of "
                              f"{len(a)} points; no agreement can be measured. Fix: check the model (a diverged "
                              "run gives NaN) or the points (far outside the data).")
+    scale = max(float(np.abs(learned).max()), float(np.abs(exact).max())) if len(exact) else 0.0
+    if scale > 0:  # every measure is a ratio: one common scale changes none, and keeps the squares finite
+        learned, exact = learned / scale, exact / scale
     if len(exact) == 0 or not (exact * exact).sum() > 0:
-        raise ValueError("the exact field is 0 at every point (or there are no points): the cosine and the relative "
-                         "error are measured against its size. Fix: draw points where the data's density has a "
-                         "slope, e.g. mixture.sample(n) + s * noise.")
+        raise ValueError("the exact field is 0 at every point, or so small beside the learned one that its squares "
+                         "underflow (or there are no points): the cosine and the relative error are measured "
+                         "against its size. Fix: draw points where the data's density has a slope, e.g. "
+                         "mixture.sample(n) + s * noise.")
     dot = (learned * exact).sum(axis=1)  # N
     l2, e2 = (learned * learned).sum(axis=1), (exact * exact).sum(axis=1)  # N
     norms = np.sqrt(l2 * e2)  # N
@@ -116,6 +126,11 @@ def score_report(model: str | Path | Autoencoder, loss: Loss | None = None, mixt
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}{why}. Fix: e.g. n=20000, seed=0.")
     n, seed = int(n), int(seed)
     if not hasattr(model, "forward"):
+        given = {k: v for k, v in (("loss", loss), ("mixture", mixture), ("sigma", sigma)) if v is not None}
+        if given:  # a file brings its own; a second value would be ignored or contradict it
+            raise ValueError(f"{', '.join(given)} came with a model file ({model}), which records its own loss, toy "
+                             "data set and noise level. Fix: leave them out, or load the model and pass the "
+                             "object with all three.")
         model, loss, mixture, sigma = load_toy_model(model, backend)
     elif mixture is None or sigma is None or loss is None:
         raise ValueError("with a model object, give its loss, the toy mixture and the noise sigma too.")

@@ -46,15 +46,19 @@ _CHUNK = 4096  # rows per block: keeps the N,K,d temporaries a few MB even for m
 
 
 # -- input checks --------------------------------------------------------------
-def _check_level(s, name="noise level s"):
-    """A finite number >= 0 (s = 0 means no smoothing)."""
-    ok = isinstance(s, numbers.Real) and not isinstance(s, bool) and math.isfinite(s) and s >= 0
+def _check_level(s, name="noise level s", example="s=0.3"):
+    """A finite number >= 0 (s = 0 means no smoothing), up to MAX_COORDINATE; a 0-d array is taken as its value."""
+    if getattr(s, "ndim", None) == 0 and not isinstance(s, (bool, np.bool_)):
+        s = s.item()
+    ok = (isinstance(s, numbers.Real) and not isinstance(s, bool) and math.isfinite(s) and 0 <= s <= MAX_COORDINATE)
     if not ok:
-        raise ValueError(f"{name} must be a finite number >= 0, got {s!r}. Fix: pass e.g. s=0.3.")
+        raise ValueError(f"{name} must be a finite number from 0 to {MAX_COORDINATE:g}, got {s!r}. "
+                         f"Fix: pass e.g. {example}.")
     return float(s)
 
 
 MAX_COORDINATE = 1e150  # squared distances of points within this stay finite in float64
+MAX_MEAN = 1e30  # points drawn around means within this fit in float32
 MIN_STD = 1e-150  # and squared stds stay above float64's smallest normal number
 
 
@@ -82,9 +86,10 @@ def _check_points(x, dim, name="x"):
     return x.astype(np.float64)
 
 
-def _check_count(n, name="n"):
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {n!r}. Fix: pass e.g. {name}=1000.")
+def _check_count(n, name="n", most=100_000_000):
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= n <= most:
+        raise ValueError(f"{name} must be a whole number from 1 to {most:,}, got {n!r}. Fix: pass e.g. "
+                         f"{name}={min(1000, most)}.")
     return int(n)
 
 
@@ -150,14 +155,29 @@ class GaussianMixture:
 
     def __init__(self, means: ArrayLike, std: float | ArrayLike, weights: ArrayLike | None = None,
                  name: str = "mixture") -> None:
-        means = np.array(means, dtype=np.float64)
+        try:
+            means = np.array(means, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"means must be real numbers, shape (K, d), got {means!r}. Fix: e.g. [[0, 0], [1, 1]]."
+                            ) from None
         if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] < 1:
             raise ValueError(f"means must have shape (K, d) with K, d >= 1, got shape {means.shape}. "
                              "Fix: one row per component, e.g. [[0, 0], [1, 1]].")
         if not np.isfinite(means).all():
             raise ValueError("means contain NaN or inf values. Fix: pass finite centres.")
+        if np.abs(means).max() > MAX_MEAN:
+            raise ValueError(f"means as far as {np.abs(means).max():.3g} from 0: beyond {MAX_MEAN:g} points drawn "
+                             "around them leave float32 and their squared distances float64. Fix: centres on the "
+                             "scale of the data (a few units).")
         K = len(means)
-        stds = np.array(std, dtype=np.float64)
+        if isinstance(std, (bool, np.bool_)) or (isinstance(std, (list, tuple)) and any(
+                isinstance(v, (bool, np.bool_)) for v in std)):
+            raise TypeError(f"std must be a number (or one per component), got {std!r}. Fix: pass e.g. std=0.1.")
+        try:
+            stds = np.array(std, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"std must be a number (or one per component), got {std!r}. Fix: pass e.g. std=0.1."
+                            ) from None
         if stds.ndim == 0:
             stds = np.full(K, float(stds))
         if stds.shape != (K,):
@@ -306,8 +326,8 @@ class GaussianMixture:
         if self.dim != 2:
             raise ValueError(f"grid() is for 2-D mixtures, this one is {self.dim}-D. "
                              "Fix: evaluate on points of your own choosing.")
-        n = _check_count(n)
-        margin = _check_level(margin, "margin")
+        n = _check_count(n, most=2000)  # n x n points
+        margin = _check_level(margin, "margin", "margin=0.5")
         lo, hi = self.means.min() - margin, self.means.max() + margin
         xs = np.linspace(lo, hi, n)  # n
         ys = np.linspace(lo, hi, n)  # n
@@ -366,6 +386,9 @@ TOY_DATASETS = {"mixture8": mixture8, "spiral": spiral, "rings": rings}
 
 def get_toy(name: str) -> GaussianMixture:
     """The toy data set called ``name`` (one of ``TOY_DATASETS``), as a :class:`GaussianMixture`."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, one of: {', '.join(TOY_DATASETS)}; got {type(name).__name__} "
+                        f"{name!r}. Fix: get_toy('mixture8').")
     if name not in TOY_DATASETS:
         raise ValueError(f"unknown toy data set {name!r}; expected one of: {', '.join(TOY_DATASETS)} "
                          "(on the command line: --dataset toy:mixture8).")

@@ -135,3 +135,33 @@ def test_probe_report_refuses_a_model_that_is_not_one():
 
     with pytest.raises(TypeError, match=r"models\['a'\] must be a model"):
         probe_report(Autoencoder(784, 8, seed=0), models={"a": 5})
+
+
+def test_field_agreement_at_any_scale_and_only_for_real_fields():
+    import numpy as np
+    import pytest
+
+    from scratchdae.score import field_agreement
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
+    unit = field_agreement(a, b)
+    for scale in (1e200, 1e-200):
+        r = field_agreement(a * scale, b * scale)
+        assert r == pytest.approx(unit)
+    assert field_agreement(a * 1e200, b)["norm_ratio"] == pytest.approx(unit["norm_ratio"] * 1e200)
+    with pytest.raises(ValueError, match="squares underflow"):  # a finite answer or a clear refusal, never inf
+        field_agreement(a, b * 1e-170)
+    with pytest.raises(TypeError, match="real numbers"):
+        field_agreement("a", "b")
+    with pytest.raises(TypeError, match="complex field"):
+        field_agreement(a + 1j, b)
+
+
+def test_score_report_refuses_settings_beside_a_model_file(tmp_path):
+    import pytest
+
+    from scratchdae.score import score_report
+
+    with pytest.raises(ValueError, match="sigma came with a model file"):
+        score_report(tmp_path / "model.npz", sigma=0.0)

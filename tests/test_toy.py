@@ -315,9 +315,9 @@ def test_bad_points_and_levels_are_refused():
         m.log_density(np.zeros((3, 2), dtype=np.int64))
     with pytest.raises(ValueError, match=r"NaN or inf"):
         m.score(np.array([[np.inf, 0.0]]))
-    with pytest.raises(ValueError, match=r"noise level s must be a finite number >= 0, got -0.1"):
+    with pytest.raises(ValueError, match=r"noise level s must be a finite number from 0 to 1e\+150, got -0.1"):
         m.score(np.zeros((1, 2)), -0.1)
-    with pytest.raises(ValueError, match=r"noise level s must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"noise level s must be a finite number from 0"):
         m.bayes_error(float("nan"))
     with pytest.raises(ValueError, match=r"n must be a whole number >= 1, got 0"):
         m.sample(0)
@@ -342,3 +342,27 @@ def test_mixture_refuses_what_float64_cannot_answer():
     with pytest.raises(ValueError, match="float64 cannot hold"):
         GaussianMixture([[0, 0]], 1e-140).score(np.full((1, 2), 1e30))
     assert np.isfinite(GaussianMixture([[0, 0]], 1e-140).log_density(np.full((1, 2), 1e10))).all()
+
+
+def test_mixture_and_toys_check_their_arguments_by_name():
+    import numpy as np
+    import pytest
+
+    from scratchdae.toy import GaussianMixture, get_toy
+
+    m = get_toy("mixture8")
+    P = m.sample(5, dtype="float64")
+    assert np.array_equal(m.score(P, np.array(0.3)), m.score(P, 0.3))  # a 0-d array is its value
+    for call, error, match in [
+        (lambda: GaussianMixture([["a", "b"]], 0.1), TypeError, "means must be real numbers"),
+        (lambda: GaussianMixture([[1j, 0]], 0.1), TypeError, "means must be real numbers"),
+        (lambda: GaussianMixture([[1e200, 0]], 0.1), ValueError, "means as far as 1e\\+200"),
+        (lambda: GaussianMixture([[0, 0]], True), TypeError, "std must be a number"),
+        (lambda: get_toy(["mixture8"]), TypeError, "name must be a str"),
+        (lambda: m.score(P, s=1e200), ValueError, "noise level s must be a finite number from 0 to"),
+        (lambda: m.sample(10**13), ValueError, "n must be a whole number from 1 to"),
+        (lambda: m.grid(n=10**6), ValueError, "n must be a whole number from 1 to 2,000"),
+        (lambda: m.grid(margin=-1), ValueError, "Fix: pass e.g. margin=0.5"),
+    ]:
+        with pytest.raises(error, match=match):
+            call()
