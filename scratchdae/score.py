@@ -57,23 +57,25 @@ def field_agreement(learned: np.ndarray, exact: np.ndarray) -> dict[str, float]:
             raise ValueError(f"the {label} field holds NaN or inf at {int((~np.isfinite(a)).any(axis=1).sum())} of "
                              f"{len(a)} points; no agreement can be measured. Fix: check the model (a diverged "
                              "run gives NaN) or the points (far outside the data).")
-    scale = max(float(np.abs(learned).max()), float(np.abs(exact).max())) if len(exact) else 0.0
-    if scale > 0:  # every measure is a ratio: one common scale changes none, and keeps the squares finite
-        learned, exact = learned / scale, exact / scale
-    if len(exact) == 0 or not (exact * exact).sum() > 0:
-        raise ValueError("the exact field is 0 at every point, or so small beside the learned one that its squares "
-                         "underflow (or there are no points): the cosine and the relative error are measured "
-                         "against its size. Fix: draw points where the data's density has a slope, e.g. "
-                         "mixture.sample(n) + s * noise.")
-    dot = (learned * exact).sum(axis=1)  # N
-    l2, e2 = (learned * learned).sum(axis=1), (exact * exact).sum(axis=1)  # N
+    s_l = float(np.abs(learned).max()) if learned.size else 0.0
+    s_e = float(np.abs(exact).max()) if exact.size else 0.0
+    if s_e == 0.0:
+        raise ValueError("the exact field is 0 at every point (or there are no points): the cosine and the relative "
+                         "error are measured against its size. Fix: draw points where the data's density has a "
+                         "slope, e.g. mixture.sample(n) + s * noise.")
+    # every measure is a ratio: each field divided by its largest entry keeps the squares finite
+    lu, eu = learned / (s_l or 1.0), exact / s_e  # N,d  unit-scaled
+    ratio = s_l / s_e  # learned = ratio * lu * s_e
+    dot = (lu * eu).sum(axis=1)  # N
+    l2, e2 = (lu * lu).sum(axis=1), (eu * eu).sum(axis=1)  # N
     norms = np.sqrt(l2 * e2)  # N
     pointwise = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), 0.0)  # N
     L, E = float(l2.sum()), float(e2.sum())
+    c = max(ratio, 1.0)  # ||learned - exact|| / s_e = c ||(ratio / c) lu - eu / c||, each term at most 1 in size
     return {"cosine": float(dot.sum()) / math.sqrt(L * E) if L > 0 else 0.0,
             "mean_cosine": float(pointwise.mean()),
-            "rel_l2": math.sqrt(float(((learned - exact) ** 2).sum()) / E),
-            "norm_ratio": math.sqrt(L / E)}
+            "rel_l2": c * math.sqrt(float((((ratio / c) * lu - eu / c) ** 2).sum()) / E),
+            "norm_ratio": ratio * math.sqrt(L / E)}
 
 
 def noise_level(corruption: str | Corruption) -> float:

@@ -319,7 +319,7 @@ def test_bad_points_and_levels_are_refused():
         m.score(np.zeros((1, 2)), -0.1)
     with pytest.raises(ValueError, match=r"noise level s must be a finite number from 0"):
         m.bayes_error(float("nan"))
-    with pytest.raises(ValueError, match=r"n must be a whole number >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"n must be a whole number from 1 to 100,000,000, got 0"):
         m.sample(0)
     with pytest.raises(TypeError, match=r"seed must be an int >= 0 or a numpy.random.Generator"):
         m.sample(5, seed="zero")
