@@ -42,10 +42,11 @@ from .losses import Loss, get_loss
 from .model import Autoencoder
 from .optim import learning_rate
 from .progress import Progress
-from .run.config import TrainConfig, check_targets, output_activation, settle, settle_inputs
+from .run.config import (TrainConfig, check_callables, check_targets, diverged, output_activation, settle,
+                         settle_inputs)
 from .run.folder import StopFlag, check_new_run, new_run_dir, run_files, saved_together, write_history
 from .run.resume import RunState, check_same_data, read_checkpoint, restore, weights_digest, write_checkpoint
-from .tasks import TASK_DEFAULTS, TaskData, load_task_data
+from .tasks import TaskData, load_task_data
 
 
 def train_step(model: Autoencoder, loss: Any, opt: Any, corrupt: Any, X: Array, X_in: Array, idx: Array,
@@ -102,6 +103,7 @@ def train(config: TrainConfig | None = None, *, inputs: Array | None = None, val
     ``.x``, ``.output``; ``run.stop()`` stops as Ctrl-C would). ``resume=True`` continues the run in ``out``.
     """
     resume = overrides.pop("resume", False)
+    check_callables(on_step=on_step, data=data)
     inputs = settle_inputs(inputs, resume, overrides)
     cfg = settle(config, resume, overrides)
     out = check_folder(cfg.out) if cfg.out else new_run_dir()
@@ -189,16 +191,8 @@ def run_epoch(cfg: TrainConfig, state: RunState, model: Autoencoder, loss: Loss,
         idx = perm[state.step * cfg.batch_size:(state.step + 1) * cfg.batch_size]
         v, x, output = train_step(model, loss, opt, corrupt, X, X_in, idx, state.noise_rng, params)
         if not math.isfinite(v):
-            kept = (f"The last good state is in {out / 'checkpoint.npz'} (written after epoch {state.epoch})."
-                    if (out / "checkpoint.npz").exists() else "No checkpoint was written: it diverged in the first "
-                    "epoch.")
-            usual = TASK_DEFAULTS.get(cfg.task, {}).get("lr") or cfg.lr / 10
-            learned = " or use a loss with a fixed sigma (--loss gaussian:0.1)," if loss.params or \
-                loss.needs_variance_head else ""
-            raise TrainingDiverged(f"the loss became {v} at epoch {state.epoch + 1}, step {state.step + 1}; stopped "
-                                   f"before the update. {kept} Fix: lower the learning rate,{learned} in a new run"
-                                   f"{' in another --out folder' if 'last good' in kept else ''} (--lr {cfg.lr:g} "
-                                   f"now; e.g. --lr {min(usual, cfg.lr / 10):g}).")
+            largest = max(float(abs(X).max()), float(abs(X_in).max()))  # data far out of range overflow at any lr
+            raise TrainingDiverged(diverged(cfg, loss, v, state.epoch, state.step, out, largest))
         state.running = [state.running[0] + v * len(x), state.running[1] + len(x)]
         state.step += 1
         bar.update(state.step, loss=state.running[0] / state.running[1])

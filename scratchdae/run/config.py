@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..activations import ACTIVATIONS
+from ..files import check_path_type
 from ..model import layer_sizes
 from ..optim import get_optimizer, learning_rate
 from ..tasks import TASK_DEFAULTS, application, check_inputs, task_of
@@ -119,9 +120,15 @@ class TrainConfig:
 
     def _normalise(self) -> None:
         """Booleans are booleans, paths are text, NumPy numbers are Python numbers (the config is saved as JSON)."""
+        for f in fields(self):  # True is 1 to Python: patience=True would stop after one epoch
+            if f.type is int and isinstance(getattr(self, f.name), bool):
+                raise ValueError(f"{f.name} must be an integer, got {getattr(self, f.name)!r} (True and False are not "
+                                 f"numbers here). Fix: e.g. --{f.name.replace('_', '-')} {INT_EXAMPLES[f.name]}.")
         normalise_fields(self)
         for name in ("data_dir", "out"):  # a Path is fine; saved as text
             v = getattr(self, name)
+            if v is not None:
+                check_path_type(v, name, "runs/first" if name == "out" else "data/mnist")
             if isinstance(v, Path):
                 setattr(self, name, str(v))
             if v is not None and not str(v).strip():
@@ -213,6 +220,7 @@ def normalise_fields(settings: Any) -> None:
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
+INT_EXAMPLES = {"n_points": 20000, "max_train": 1000, "batch_size": 64, "epochs": 10, "patience": 5, "seed": 0}
 RESUME_MAY_CHANGE = {"out", "epochs", "max_seconds", "quiet", "backend", "figures"}
 
 
@@ -311,8 +319,47 @@ def output_activation(cfg: TrainConfig, loss: Any, targets: Any) -> str:
     return "sigmoid" if cfg.task != "points" and inside else "identity"
 
 
+def check_callables(**given: Any) -> None:
+    """Functions given to train (``on_step``, ``data``) must be callable: checked before the run starts, not at
+    its first step."""
+    for name, f in given.items():
+        if f is not None and not callable(f):
+            raise TypeError(f"{name} must be a function (or None), got {type(f).__name__} {f!r:.40}. Fix: e.g. "
+                            f"{name}=lambda epoch, step, run: print(epoch, step, run.value), or leave it out."
+                            if name == "on_step" else f"{name} must be a function (cfg, log) -> TaskData, or None, "
+                            f"got {type(f).__name__}. Fix: leave it out.")
+
+
+def diverged(cfg: TrainConfig, loss: Any, value: float, epoch: int, step: int, out: Path, largest: float) -> str:
+    """Why a run stopped with a loss of NaN or inf at (epoch, step), and what to change: the data's scale when its
+    largest magnitude is far beyond the usual (pixels in [0, 1], points within a few units), else the learning
+    rate."""
+    kept = (f"The last good state is in {out / 'checkpoint.npz'} (written after epoch {epoch})."
+            if (out / "checkpoint.npz").exists() else "No checkpoint was written: it diverged in the first epoch.")
+    where = f"the loss became {value} at epoch {epoch + 1}, step {step + 1}; stopped before the update. {kept}"
+    again = f" in a new run{' in another --out folder' if 'last good' in kept else ''}"
+    if largest > FAR_OUT:
+        return (f"{where} The data reach {largest:.3g}, far outside the usual range (pixels in [0, 1], points within "
+                "a few units), so the errors overflow whatever the learning rate. Fix: scale the data to about "
+                f"[0, 1] (e.g. divide by {largest:.3g}){again}.")
+    usual = TASK_DEFAULTS.get(cfg.task, {}).get("lr") or cfg.lr / 10
+    learned = " or use a loss with a fixed sigma (--loss gaussian:0.1)," if loss.params or \
+        loss.needs_variance_head else ""
+    return (f"{where} Fix: lower the learning rate,{learned}{again} (--lr {cfg.lr:g} now; e.g. --lr "
+            f"{min(usual, cfg.lr / 10):g}).")
+
+
+FAR_OUT = 1e4  # data beyond this magnitude are far outside the range a DAE's settings are made for
+
+
 def check_targets(cfg: TrainConfig, loss: Any, data: Any) -> None:
     """Refuse a loss or output that cannot reach the targets: a silent wrong answer otherwise."""
+    if loss.output_activation and cfg.output_activation not in (None, loss.output_activation):
+        raise ValueError(f"the {loss.name} loss takes the output as logits and applies its own sigmoid, so the output "
+                         f"activation must be {loss.output_activation}, got --output-activation "
+                         f"{cfg.output_activation}, which limits the logits and so the pixels (with sigmoid or relu "
+                         "no pixel is below 0.5: none is black). Fix: drop --output-activation, or use another loss, "
+                         "e.g. --loss gaussian:0.1.")
     lo, hi = float(data.targets.min()), float(data.targets.max())
     if lo >= 0 and hi <= 1:
         return
