@@ -2,6 +2,7 @@ r"""What the commands share: argument types, --json/--quiet/--backend, and print
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -144,6 +145,12 @@ def log_for(args: argparse.Namespace) -> Callable[..., None]:
     if getattr(args, "quiet", False) or getattr(args, "json", False):
         return lambda *a: None
     return lambda *a: print(*a, file=sys.stderr)
+
+
+def shown(path: Any) -> str:
+    """A path as the commands print it: the bytes of a name that is not UTF-8 escaped (bad\\xff.png), so that what is
+    printed names the file written, never a replacement character."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def count(n: int, noun: str) -> str:

@@ -1,8 +1,7 @@
 r"""``scratchdae denoise``: denoise PNG images (digits, or pages of any size) with a trained model."""
 import argparse
-import os
 
-from .common import add_backend, add_output, path_arg, print_json
+from .common import add_backend, add_output, path_arg, print_json, shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
         print_json({"model": args.model, "outputs": [str(p) for p in paths]})
     else:
         for path in paths:
-            print(os.fsencode(path).decode(errors="replace"))  # a name that is not UTF-8 still prints
+            print(shown(path))
     return 0
 

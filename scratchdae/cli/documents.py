@@ -2,7 +2,7 @@ r"""``scratchdae documents train|generate|evaluate|submit``: the dirty-documents
 import argparse
 
 from ..files import check_outputs, check_png_name
-from .common import (add_backend, add_output, add_settings, count, log_for, path_arg, print_json, seed_arg,
+from .common import (add_backend, add_output, add_settings, count, log_for, path_arg, print_json, seed_arg, shown,
                      shown_defaults)
 from .train import add_training_options, report
 
@@ -119,7 +119,7 @@ def run_generate(args: argparse.Namespace) -> int:
                     "generator": args.generator})
     else:
         print(f"{count(args.pages, 'training page')} (train/, train_cleaned/) and "
-              f"{count(args.test_pages, 'test page')} (test/) in {out}")
+              f"{count(args.test_pages, 'test page')} (test/) in {shown(out)}")
     return 0
 
 
@@ -195,7 +195,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"  {where:<12} {scores['pixels']:>10,} pixels  " + "  ".join(f"{c} {scores[m]:.4f}"
                                                                           for c, m in columns.items()))
     if "figure" in r:
-        print(f"\nthe worst pages (noisy | cleaned | truth): {r['figure']}")
+        print(f"\nthe worst pages (noisy | cleaned | truth): {shown(r['figure'])}")
     return 0
 
 
@@ -220,7 +220,7 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"csv": args.csv, "rows": rows, "pages": len(pages)})
     else:
-        print(f"{args.csv}: {rows:,} rows for {count(len(pages), 'page')}")
+        print(f"{shown(args.csv)}: {rows:,} rows for {count(len(pages), 'page')}")
     return 0
 
 

@@ -2,7 +2,7 @@ r"""``scratchdae sample``: the DAE Markov chain and measures of its samples."""
 import argparse
 
 from .common import (add_backend, add_labelled_data, add_output, labelled_dataset, log_for, path_arg, print_json,
-                     seed_arg)
+                     seed_arg, shown)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"mixing: {q['switches']:.2f} changes of digit per chain over steps {q['kept_steps'][0]}-"
               f"{q['kept_steps'][-1]}; {q['moved']:.0%} of the chains changed digit at least once")
     for name, path in r["files"].items():
-        print(f"{name:<12} {path}")
+        print(f"{name:<12} {shown(path)}")
     return 0
 

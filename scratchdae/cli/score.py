@@ -2,7 +2,7 @@ r"""``scratchdae score``: a toy model's score field and denoiser against the exa
 import argparse
 
 from ..files import check_outputs, check_png_name
-from .common import add_backend, add_output, path_arg, print_json, seed_arg
+from .common import add_backend, add_output, path_arg, print_json, seed_arg, shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  noisy input {d['mse_noisy']:.5f}   model {d['mse_model']:.5f}   Bayes (exact E[x|x~]) "
           f"{d['mse_bayes']:.5f}   model / Bayes {d['ratio_to_bayes']:.4f}")
     if "figure" in r:
-        print(f"figure      {r['figure']}")
+        print(f"figure      {shown(r['figure'])}")
     return 0
 

@@ -3,7 +3,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import add_backend, add_settings, print_json, shown_defaults
+from .common import add_backend, add_settings, print_json, shown, shown_defaults
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +59,7 @@ def report(result: Any, args: argparse.Namespace) -> int:
     else:
         for name, path in result.files.items():
             if Path(path).exists():  # a run stopped early wrote only some
-                print(f"{name:<12} {path}")
+                print(f"{name:<12} {shown(path)}")
     if result.stopped != "interrupted":
         return 0
     return 128 + result.signal if result.signal else 130
