@@ -21,6 +21,7 @@ set SCRATCHDAE_DEBUG=1 to see the traceback instead.
 """
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -62,15 +63,20 @@ def main(argv: list[str] | None = None) -> int:
 @contextlib.contextmanager
 def _printable():
     """stdout and stderr escape what the terminal's encoding cannot show (a file name in ASCII: caf\\xe9.png),
-    so that printing never fails; as they were afterwards."""
+    so that printing never fails, and stdout's write errors are marked as its own (:class:`_Stdout`); as they
+    were afterwards."""
     kept = []
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError, OSError):  # not a text stream that can change
             kept.append((stream, stream.errors))
             stream.reconfigure(errors="backslashreplace")
+    real = sys.stdout
+    sys.stdout = marked = _Stdout(real)
     try:
         yield
     finally:
+        if sys.stdout is marked:
+            sys.stdout = real
         for stream, errors in kept:
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.reconfigure(errors=errors)
@@ -81,7 +87,9 @@ def _run(args):
 
     command = " ".join(filter(None, [args.command, getattr(args, "documents_command", None)]))
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a full disk under > out.txt is found here, while it can still be said
+        return code
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as a SIGPIPE would
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -91,6 +99,10 @@ def _run(args):
             raise
         if isinstance(err, (MemoryError, OverflowError)) and "Fix:" not in str(err):
             err = f"{err or type(err).__name__}: a size asked for is too large for this machine. Fix: smaller numbers."
+        if getattr(err, "on_stdout", False):
+            err = (f"writing to standard output failed ({err.strerror or err}"
+                   f"{': the disk is full' if err.errno in (errno.ENOSPC, errno.EDQUOT) else ''}). Fix: send the "
+                   "output where there is room (> another-disk/out.txt), or free some space.")
         print(f"scratchdae {command}: error: {err}", file=sys.stderr)
         return 2  # a bad input, or settings that made training diverge
     except Terminated as stop:
@@ -99,6 +111,32 @@ def _run(args):
     except KeyboardInterrupt:
         print(f"scratchdae {command}: interrupted", file=sys.stderr)
         return 130
+
+
+class _Stdout:
+    """sys.stdout, its write errors marked (``on_stdout``) so that a full disk under > out.txt is told from a file's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text):
+        return self._marked(self._stream.write, text)
+
+    def flush(self):
+        return self._marked(self._stream.flush)
+
+    def _marked(self, f, *args):
+        try:
+            return f(*args)
+        except OSError as err:
+            if not isinstance(err, BrokenPipeError):  # a reader that went away is not an error
+                err.on_stdout = True
+                with contextlib.suppress(OSError, ValueError, AttributeError):  # nothing fails again at exit
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            raise
 
 
 class Terminated(KeyboardInterrupt):

@@ -23,8 +23,9 @@ def run(args: argparse.Namespace) -> int:
         default, problem = get_backend(None).name, None
     except (ValueError, Unavailable) as err:
         default, problem = None, str(err)
+    matplotlib, figures_problem = _matplotlib()
     info = {"scratchdae": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
-            "blas": _blas(), "matplotlib": _version("matplotlib"), "pillow": _version("PIL"),
+            "blas": _blas(), "matplotlib": matplotlib, "matplotlib_error": figures_problem, "pillow": _version("PIL"),
             "cupy": _version("cupy"), "gpu": None, "backends": available_backends(),
             "default_backend": default, "backend_from_env": bool(os.environ.get(ENV_VAR)), "backend_error": problem}
     if "cupy" in info["backends"]:
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"scratchdae {info['scratchdae']}")
     print(f"python     {info['python']}")
     print(f"numpy      {info['numpy']}, BLAS: {info['blas'] or 'not reported'}")
-    print(f"matplotlib {info['matplotlib'] or missing}")
+    print(f"matplotlib {info['matplotlib'] or missing}"
+          f"{f' (commands that draw figures stop: {figures_problem})' if figures_problem else ''}")
     print(f"pillow     {info['pillow'] or missing}")
     if info["gpu"]:
         print(f"cupy       {info['cupy']}, GPU 0: {info['gpu']['name']}, {info['gpu']['memory_gib']} GiB")
@@ -65,6 +67,25 @@ def _version(module):
         return getattr(importlib.import_module(module), "__version__", "unknown version")
     except ImportError:
         return None
+
+
+def _matplotlib():
+    """(matplotlib's version, what stops it from loading or None): a $MPLBACKEND it does not know stops it as it is
+    imported, which info reports, as a $SCRATCHDAE_BACKEND that cannot work, rather than fail on."""
+    try:
+        return _version("matplotlib"), None
+    except ValueError as err:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("matplotlib")
+        except PackageNotFoundError:
+            installed = "unknown version"
+        backend = os.environ.get("MPLBACKEND")
+        if backend is not None and "backend" in str(err):
+            return installed, (f"the environment variable MPLBACKEND is {backend!r}, which matplotlib does not know. "
+                               "Fix: unset MPLBACKEND, or set MPLBACKEND=Agg")
+        return installed, f"matplotlib cannot be loaded ({err}). Fix: reinstall it, pip install -U matplotlib"
 
 
 def _blas():
