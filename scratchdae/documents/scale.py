@@ -44,6 +44,9 @@ def check_page(page: np.ndarray) -> np.ndarray:
     if page.ndim != 2 or 0 in page.shape:
         raise ValueError(f"a page must be a grayscale (H, W) array with pixels, got shape {page.shape}. "
                          "Fix: read pages with read_page.")
+    if page.dtype.kind == "c":  # a cast to float32 would drop the imaginary parts with only a warning
+        raise ValueError(f"a page's pixels must be real intensities in [0, 1], and this one holds complex "
+                         f"({page.dtype}) pixels. Fix: pass the part that is the page, page.real or abs(page).")
     if page.dtype == np.uint8:  # 8-bit intensities, as an image file holds them
         return page.astype(np.float32) / np.float32(255)
     kind = page.dtype
@@ -61,11 +64,14 @@ def check_page(page: np.ndarray) -> np.ndarray:
 
 def check_text_heights(heights: tuple[float, float]) -> tuple[float, float]:
     """(low, high): the range of a model's training text heights, pixels, with 1 <= low <= high <= MAX_TEXT_HEIGHT."""
-    low, high = heights
+    try:
+        low, high = heights
+    except (TypeError, ValueError):  # not two values: refused below
+        low = high = None
     if not all(isinstance(h, numbers.Real) and not isinstance(h, bool) for h in (low, high)) or not (
             1 <= low <= high <= MAX_TEXT_HEIGHT):
         raise ValueError(f"text heights must be (low, high) pixels with 1 <= low <= high <= {MAX_TEXT_HEIGHT}, got "
-                         f"{heights!r}.")
+                         f"{heights!r}. Fix: e.g. text_heights={GENERATED_TEXT_HEIGHTS}, the generated pages' range.")
     return float(low), float(high)
 
 

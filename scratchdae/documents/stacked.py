@@ -22,7 +22,7 @@ A stacked model is one file: the second stage's ``model.npz`` holds the
 first stage too (its header as ``first_stage``, its arrays under ``first/``).
 """
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,11 @@ class PageCleaner:
     def __init__(self, stages: Sequence[Stage], text_heights: tuple[float, float] = GENERATED_TEXT_HEIGHTS,
                  text_height: float | None = None, rescale: bool = True, light_on_dark: bool | None = None,
                  tidy: bool = True):
-        stages = list(stages)
+        given = stages
+        stages = list(stages) if isinstance(stages, Iterable) and not isinstance(stages, (str, bytes)) else None
+        if stages is None or not all(isinstance(s, Stage) for s in stages):
+            raise TypeError(f"stages must be a list of one or two Stage(model, loss, spec), got {given!r:.80}. Fix: "
+                            "read a cleaner from its model file with load_cleaner(path).")
         if not 1 <= len(stages) <= 2 or stages[0].spec.first_view or any(not s.spec.first_view for s in stages[1:]):
             raise ValueError("a cleaner is a first stage (spec.first_view == 0), optionally followed by a second stage "
                              f"that reads its output (spec.first_view > 0); got {[s.spec.first_view for s in stages]}.")
@@ -85,11 +89,14 @@ class PageCleaner:
                                  f"height of the page's letters), got {text_height!r}. Fix: e.g. text_height=20, or "
                                  "leave it out.")
             text_height = float(text_height)
-        for name, flag in (("rescale", rescale), ("light_on_dark", light_on_dark), ("tidy", tidy)):
+        flags = {"rescale": rescale, "light_on_dark": light_on_dark, "tidy": tidy}
+        for name, flag in flags.items():
+            flags[name] = flag = bool(flag) if isinstance(flag, np.bool_) else flag  # NumPy's booleans are fine
             if not isinstance(flag, bool) and not (name == "light_on_dark" and flag is None):
                 raise TypeError(f"{name} must be True or False{' or None' if name == 'light_on_dark' else ''}, got "
                                 f"{flag!r}.")
-        self.text_height, self.rescale, self.light_on_dark, self.tidy = text_height, rescale, light_on_dark, tidy
+        self.text_height = text_height
+        self.rescale, self.light_on_dark, self.tidy = flags["rescale"], flags["light_on_dark"], flags["tidy"]
 
     def __call__(self, page: np.ndarray) -> np.ndarray:
         """The cleaned page (H, W) in [0, 1]: each stage cleans the noisy page, the second also reading

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..checkpoint import CheckpointError
 from ..tasks import TaskData, validation_count
+from ..validation import as_int
 from .generate import BACKGROUNDS, FONT_FAMILIES, Page, make_page
 from .pages import kaggle_pairs, read_pairs
 from .config import FIRST_STAGE_FOLDER, DocumentsConfig
@@ -47,6 +48,10 @@ def make_pages(n: int, seed: int, split: str, fonts: str | None = None, backgrou
     (the same pages on every machine); ``variety``: with sizes between whole pixels, heavier and lighter
     strokes and ink bleed; ``clutter``: with lines, specks and pen strokes on the noisy pages;
     ``wide_sizes``: with text of 9 to 44 pixels instead of 13 to 28."""
+    n = as_int(n)  # a NumPy integer is fine; True is not a number of pages
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"the number of pages must be an integer >= 0, got {n!r}. Fix: e.g. make_pages(20, 0, "
+                         "'test').")
     base = {"train": 100, "val": 200, "test": 300, "second": 400}[split]  # second: a second stage's training
     fonts = parse_families(fonts, FONT_FAMILIES, "font families")
     backgrounds = parse_families(backgrounds, BACKGROUNDS, "backgrounds")

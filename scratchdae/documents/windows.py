@@ -61,7 +61,10 @@ class WindowSpec:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1 or v % 2 == 0:
                 raise ValueError(f"{name} must be an odd positive integer, got {v!r}. Fix: e.g. window=9, patch=3.")
-        if not isinstance(self.stride, int) or not 1 <= self.stride <= self.patch:
+        if not isinstance(self.stride, int):
+            raise TypeError(f"stride must be an integer (pixels between windows), got {self.stride!r}. Fix: e.g. "
+                            "stride=2.")
+        if not 1 <= self.stride <= self.patch:
             raise ValueError(f"stride must be between 1 and patch ({self.patch}) so that patches cover every pixel, "
                              f"got {self.stride!r}. Fix: e.g. stride=2.")
         if self.patch > self.window:
