@@ -180,6 +180,8 @@ def _fix_for(err):
     """What to do about a failed write, by its cause."""
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         return "free some space, or choose another place"
+    if err.errno == errno.EFBIG:
+        return "raise the limit on a file's size (ulimit -f), or choose another place"
     if err.errno == errno.ENAMETOOLONG:
         return "choose a shorter name"
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -425,13 +425,17 @@ def generate_folder(out: str | Path, n: int, seed: int = 0, *, n_test: int = 0, 
             raise ValueError(f"{out} was filled by another command while these pages were drawn (it is no longer an "
                              "empty folder); nothing of this run was kept, and nothing there was replaced. Fix: "
                              "generate into a new folder.") from None
-        if isinstance(err, OSError) and err.errno is not None:
-            fix = "free some space, or choose another --out" if err.errno in (errno.ENOSPC, errno.EDQUOT) else \
-                "choose another --out, or make that place writable"
-            raise OSError(err.errno, f"could not write the pages into {out} ({err.strerror}); nothing was kept. "
-                                     f"Fix: {fix}.") from None
+        if isinstance(err, OSError) and err.errno is not None:  # said of --out, not of the hidden folder
+            cause = os.strerror(err.errno) + (": past the size limit on files" if err.errno == errno.EFBIG else "")
+            raise OSError(err.errno, f"--out {out}: could not write the pages ({cause}); nothing was kept. "
+                                     f"Fix: {FIXES.get(err.errno, 'choose another --out')}.") from None
         raise
     return out
+
+
+FIXES = {errno.EFBIG: "raise the limit (ulimit -f unlimited), or choose an --out on another file system",
+         errno.ENOSPC: "free some space, or choose another --out", errno.EDQUOT: "free some space, or choose another "
+         "--out", errno.EACCES: "choose another --out, or make its folder writable"}  # errno -> what to do
 
 
 def _remove_stale_partials(out):

@@ -95,6 +95,13 @@ def _resume(config: DocumentsConfig | None, given: dict[str, Any], settings: dic
     out = check_folder(settings["out"])
     if not os.path.lexists(out / "checkpoint.npz") and (out / FIRST_STAGE_FOLDER / "checkpoint.npz").exists():
         return _resume_stacked(out, given, settings, on_step)
+    first = out / FIRST_STAGE_FOLDER
+    if not os.path.lexists(out / "checkpoint.npz") and (out / "stages.json").is_file():  # stopped in stage 1
+        there = os.path.lexists(first)
+        raise ValueError(f"there is nothing to resume: {out} holds stages.json, of a two-stage run stopped in its "
+                         f"first stage, and {first} {'holds no checkpoint.npz' if there else 'is missing'}. Fix: "
+                         f"start again in a new --out folder, or delete {out / 'stages.json'}"
+                         f"{f' and {first}' if there else ''} and run the same command without --resume.")
     docs = _saved_documents(out)
     if docs is None:  # nothing to resume, or a damaged checkpoint: the core's resume says which, and the fix
         return train(resume=True, on_step=on_step, **settings)
@@ -135,6 +142,9 @@ def _train_stacked(docs: DocumentsConfig, settings: dict[str, Any], on_step: Cal
         if (out / name).exists():
             raise ValueError(f"{out} already holds {name}, of a run this one would replace. Fix: choose "
                              "another --out folder, or --resume to continue that run.")
+    if os.path.lexists(first_out) and not first_out.is_dir():
+        raise ValueError(f"--out {out} holds a file named {FIRST_STAGE_FOLDER}, where a two-stage run trains its first "
+                         "stage (a folder of that name). Fix: move that file away, or choose another --out folder.")
     check_new_run(out, (*run_files(cfg), "stages.json", f"{FIRST_STAGE_FOLDER}/history.jsonl"))
     _check_second_stage_data(cfg)  # before the first stage trains, not after
     made = not out.exists()
