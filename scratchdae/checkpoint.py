@@ -68,6 +68,9 @@ def load_npz(path: str | Path, kind: str | None = None, embedded: dict[str, str]
     if not isinstance(path, (str, Path)):
         raise TypeError(f"a model file's path must be a str or Path, got {type(path).__name__}. Fix: "
                         "load_model('runs/NAME/model.npz').")
+    if not str(path).strip():  # Path('') would be '.', the current folder
+        raise CheckpointError(f"a model file's path is empty ({str(path)!r}). Fix: pass the .npz file, e.g. "
+                              "load_model('runs/NAME/model.npz').")
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise CheckpointError(f"{path} is a link that leads nowhere (or to itself). Fix: pass the .npz file itself.")

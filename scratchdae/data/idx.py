@@ -86,6 +86,10 @@ def _agrees(path, dims, expected):
     return _stream_size(path) % 2**32 == (4 + 4 * len(dims) + expected) % 2**32
 
 
+IMAGE_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
+               b"BM": "BMP", b"RIFF": "WebP"}  # how image files begin: a file given where an IDX file goes
+
+
 def _read_header(path, f):
     """The dimensions, the value type and the byte count an IDX header declares, each checked."""
     magic = f.read(4)
@@ -93,9 +97,15 @@ def _read_header(path, f):
         raise IDXError(f"{path}: {len(magic)} bytes is too short for an IDX header (at least 4). "
                        "Fix: download it again.")
     zero, code, ndim = struct.unpack(">HBB", magic)
+    image = next((kind for start, kind in IMAGE_MAGIC.items() if magic.startswith(start)), None)
+    if image:
+        raise IDXError(f"{path} is a {image} image, and images are read here from IDX files (the format MNIST ships "
+                       f"in). Fix: to denoise image files, scratchdae denoise --model FILE {path} --out DIR; to "
+                       "evaluate, pass an IDX file (e.g. t10k-images-idx3-ubyte.gz) or --dataset mnist-sample.")
     if zero != 0 or code not in TYPES or ndim == 0:
         raise IDXError(f"{path}: bad magic number 0x{magic.hex()}; expected 0x0000TTNN with a known type TT "
-                       f"(08 for uint8) and NN >= 1 dimensions (0x00000803 for MNIST images). Is this an IDX file?")
+                       f"(08 for uint8) and NN >= 1 dimensions (0x00000803 for MNIST images). Is this an IDX file? "
+                       "Fix: pass an IDX file, e.g. t10k-images-idx3-ubyte.gz, or download it again.")
     raw_dims = f.read(4 * ndim)
     if len(raw_dims) < 4 * ndim:
         raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends after {4 + len(raw_dims)} bytes. "
