@@ -1850,3 +1850,185 @@ def test_only_the_packages_own_temporary_names_are_taken_for_stale_temporaries(t
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(mine)
 
+
+
+# -- settings that would give a wrong answer without a word ------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_the_bernoulli_loss_refuses_an_output_activation_that_squashes_its_logits(tmp_path, capsys, activation):
+    last = assert_refused(["train", "--out", tmp_path / "r", "--max-train", "200", "--epochs", "1", "--hidden", "8",
+                           "--loss", "bernoulli", "--output-activation", activation, "--no-figures"], capsys, tmp_path,
+                          "--output-activation", activation, "identity")
+    assert "logits" in last and "Fix: drop --output-activation" in last, last
+
+
+def test_names_of_written_files_are_printed_as_they_are_on_disk(models, tmp_path, capsys):
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xff.png"))  # not UTF-8
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(odd)
+    code, out, err = run_cli(["denoise", "--model", models / "digits" / "model.npz", odd, "--out", tmp_path / "o"],
+                             capsys)
+    assert code == 0 and out.strip() == f"{tmp_path / 'o'}/bad\\xff.png" and "\ufffd" not in out, (out, err)
+    assert os.path.isfile(bytes(tmp_path) + b"/o/bad\xff.png")
+
+
+@pytest.mark.parametrize("name", ["patience", "max_train", "batch_size", "epochs"])
+def test_train_refuses_a_bool_for_an_integer_setting_and_takes_numpy_integers(tmp_path, name):
+    from scratchdae import TrainConfig, train
+
+    with pytest.raises(ValueError, match=f"{name} must be an integer, got True.*Fix: e.g. --{name.replace('_', '-')} "):
+        train(out=tmp_path / "r", quiet=True, **{name: True})
+    assert not (tmp_path / "r").exists()
+    assert getattr(TrainConfig(**{name: np.int64(3)}), name) == 3
+    with pytest.raises(ValueError, match="n_points must be an integer, got True"):
+        TrainConfig(dataset="toy:rings", n_points=True)
+
+
+def test_a_complex_page_is_refused_not_cut_to_its_real_part(models):
+    from scratchdae.documents.stacked import load_cleaner
+
+    page = np.full((20, 20), 0.5, np.complex64) + 0.25j
+    with pytest.raises(ValueError, match=r"complex \(complex64\) pixels. Fix: .*page.real or abs\(page\)"):
+        load_cleaner(models / "docs" / "model.npz")(page)
+
+
+# -- what used to end in a traceback ---------------------------------------------------------------------
+
+
+def test_page_cleaners_check_their_arguments_first(models):
+    from scratchdae.documents.stacked import PageCleaner, load_cleaner
+
+    stages = load_cleaner(models / "docs" / "model.npz").stages
+    for heights in ((10,), None, (1, 2, 3), "ab"):
+        with pytest.raises(ValueError, match=r"text heights must be \(low, high\) pixels.*Fix: e.g. text_heights="):
+            PageCleaner(stages, text_heights=heights)
+    for bad in ("stages", 5, [None]):
+        with pytest.raises(TypeError, match="stages must be a list of one or two Stage.*Fix: .*load_cleaner"):
+            PageCleaner(bad)
+
+
+def test_paths_given_as_numbers_and_callbacks_that_are_not_functions_are_refused_up_front(models, tmp_path):
+    from scratchdae import train
+    from scratchdae.documents.evaluate import evaluate_documents
+    from scratchdae.files import check_folder, check_png_name
+
+    with pytest.raises(TypeError, match=r"out must be a path \(a str or an os.PathLike.*got int 3. Fix: e.g. out="):
+        train(out=3, max_train=200, epochs=1, quiet=True)
+    with pytest.raises(TypeError, match="figure must be a path.*got int 5"):
+        evaluate_documents(models / "docs" / "model.npz", pages=1, figure=5)
+    with pytest.raises(TypeError, match="must be a path"):
+        check_folder(None)
+    with pytest.raises(TypeError, match="must be a path"):
+        check_png_name(2.5)
+    with pytest.raises(TypeError, match="on_step must be a function.*got str 'print'"):
+        train(out=tmp_path / "r", max_train=200, epochs=1, hidden=(8,), quiet=True, on_step="print")
+    assert not (tmp_path / "r").exists()
+
+
+# -- messages that say what happened and a fix that works --------------------------------------------------
+
+
+def cli_child(*args, **kw):
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **kw.pop("env", {})}
+    kw.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run([sys.executable, "-m", "scratchdae", *map(str, args)], stderr=subprocess.PIPE, text=True,
+                          timeout=300, env=env, **kw)
+
+
+def test_info_reports_an_mplbackend_that_matplotlib_refuses_and_exits_0():
+    done = cli_child("info", env={"MPLBACKEND": "bogus"})
+    line = next(line for line in done.stdout.splitlines() if line.startswith("matplotlib"))
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    assert "MPLBACKEND" in line and "'bogus'" in line and "Fix:" in line, line
+    info = json.loads(cli_child("info", "--json", env={"MPLBACKEND": "bogus"}).stdout)
+    assert "MPLBACKEND" in info["matplotlib_error"] and info["matplotlib"], info
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_under_standard_output_is_said_to_be_that():
+    with open("/dev/full", "w") as full:
+        done = cli_child("info", stdout=full)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "writing to standard output failed" in lines[0] and "disk is full" in lines[0] and "Fix:" in lines[0]
+
+
+def test_evaluate_given_an_image_points_to_denoise(models, tmp_path, capsys):
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "d28.png")
+    last = assert_refused(["evaluate", "--model", models / "digits" / "model.npz", "--images", tmp_path / "d28.png"],
+                          capsys, tmp_path, "d28.png", "scratchdae denoise")
+    assert "is a PNG image" in last and "IDX" in last, last
+
+
+def test_a_figure_named_only_by_its_extension(models, tmp_path, capsys):
+    last = assert_refused(["score", "--model", models / "toy" / "model.npz", "--points", "200", "--figure",
+                           tmp_path / ".png"], capsys, tmp_path, "--figure")
+    assert "only an extension" in last and "field.png" in last and ".png.png" not in last, last
+
+
+def test_generate_past_a_limit_on_file_sizes_names_out_and_the_cause(tmp_path):
+    import resource
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    done = cli_child("documents", "generate", "--out", tmp_path / "g", "--pages", "3", preexec_fn=limited)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    last = lines[-1]
+    assert f"--out {tmp_path / 'g'}" in last and "File too large" in last and "size limit" in last, last
+    assert last.count("Fix:") == 1 and "partial" not in last and "writable" not in last, last
+    assert not any(tmp_path.iterdir())
+
+
+def test_documents_out_holding_a_file_named_first_stage(tmp_path, capsys):
+    (tmp_path / "dt4").mkdir()
+    (tmp_path / "dt4" / "first-stage").write_text("mine")
+    last = assert_refused(["documents", "train", "--out", tmp_path / "dt4", "--pages", "2", "--windows-per-page", "50",
+                           "--epochs", "1", "--hidden", "8"], capsys, tmp_path, f"--out {tmp_path / 'dt4'}",
+                          "a file named first-stage")
+    assert "first stage" in last, last
+
+
+def test_resume_of_a_two_stage_run_whose_first_stage_was_removed_gives_a_fix_that_works(tmp_path):
+    import shutil
+
+    from scratchdae.documents import train_cleaner
+
+    kw = dict(out=tmp_path / "ds", pages=3, windows_per_page=60, epochs=1, hidden=(8,), quiet=True, figures=False)
+    assert train_cleaner(on_step=lambda epoch, step, run: run.stop(), **kw).stopped == "interrupted"
+    shutil.rmtree(tmp_path / "ds" / "first-stage")
+    with pytest.raises(ValueError) as err:
+        train_cleaner(out=tmp_path / "ds", resume=True, quiet=True)
+    message = str(err.value)
+    assert "first-stage is missing" in message and "stages.json" in message and "Fix:" in message, message
+    (tmp_path / "ds" / "stages.json").unlink()  # the fix: then the same command without --resume
+    assert train_cleaner(**kw).stopped == "finished"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_on_data_far_out_of_range_blames_the_data_not_the_learning_rate(tmp_path):
+    from scratchdae import train
+    from scratchdae.loop import TrainingDiverged
+
+    points = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32) * np.float32(1e30)
+    with pytest.raises(TrainingDiverged) as err:
+        train(inputs=points, epochs=1, quiet=True, out=tmp_path / "r")
+    message = str(err.value)
+    assert "far outside the usual range" in message and "learning rate" not in message.split("Fix:")[1], message
+
+
+def test_more_arguments_are_explained_in_their_own_words(models):
+    from scratchdae import load_model
+    from scratchdae.checkpoint import CheckpointError
+    from scratchdae.documents.stacked import load_cleaner
+    from scratchdae.documents.training import make_pages
+
+    with pytest.raises(CheckpointError, match="path is empty"):
+        load_model("")
+    with pytest.raises(ValueError, match="--stride 2.0: stride must be an integer"):
+        load_cleaner(models / "docs" / "model.npz", stride=2.0)
+    assert load_cleaner(models / "docs" / "model.npz", tidy=np.False_).tidy is False
+    with pytest.raises(ValueError, match="number of pages must be an integer >= 0, got True"):
+        make_pages(True, 0, "test")
+    assert len(make_pages(np.int64(1), np.int64(0), "test")) == 1
