@@ -1,4 +1,4 @@
-"""Is the DAE chain's 6-heavy class histogram slow mixing, or a biased stationary distribution?
+"""Is the DAE chain's skewed class histogram slow mixing, or a biased stationary distribution?
 
 A chain that mixes slowly remembers where it started: chains started from
 test digits of each class stay in that class for long. A chain whose
