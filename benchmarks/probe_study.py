@@ -150,7 +150,7 @@ def main():
         n = R[CODES[0]].shape[1]
         print(f"\n{name}: probe accuracy on {n:,} test images over {args.seeds} seeds "
               f"(mean, range over seeds, standard error of the mean over seeds and digits)")
-        print(f"| code | mean | range over seeds | SE |\n|---|---|---|---|")
+        print("| code | mean | range over seeds | SE |\n|---|---|---|---|")
         for c in sorted(CODES, key=lambda c: R[c].mean()):
             acc = R[c].mean(axis=1)
             se = math.sqrt(acc.var(ddof=1) / len(acc) + R[c].mean(axis=0).var(ddof=1) / n)
