@@ -9,7 +9,7 @@ point cloud the package has never seen (two interleaved moons, made here as a
 mixture of small Gaussians so its exact score is known) trained by
 ``train(inputs=X, noise="gaussian:0.3")`` alone. Run by hand:
 
-    python benchmarks/toy_score.py [--quick]
+    python benchmarks/toy_score.py [--quick] [--seeds 3]
 
 Targets: cosine >= 0.98 on mixture8 and >= 0.95 on spiral and the unseen
 cloud, denoising MSE within 2% of the Bayes error, each run <= 60 s.
@@ -36,17 +36,28 @@ def moons(n_per_moon=60, std=0.08):
     return GaussianMixture(np.concatenate([upper, lower]), std, name="moons")
 
 
-def run(name, s, mixture, **train_kw):
-    with tempfile.TemporaryDirectory() as out:
-        t = time.perf_counter()
-        r = train(noise=f"gaussian:{s}", out=out, quiet=True, figures=False, backend="numpy", **train_kw)
-        seconds = time.perf_counter() - t
-    rep = score_report(r.model, r.loss, mixture, s, n=20_000, seed=1)
-    f, d = rep["field"], rep["denoising"]
-    ok = f["cosine"] >= TARGET[name] and d["ratio_to_bayes"] <= 1.02 and seconds <= 60
-    print(f"{name:<9} {s:>4} {f['cosine']:>8.4f} {f['mean_cosine']:>9.4f} {f['rel_l2']:>7.3f} {f['norm_ratio']:>6.3f} "
-          f"{d['mse_noisy']:>9.5f} {d['mse_model']:>9.5f} {d['mse_bayes']:>9.5f} {d['ratio_to_bayes']:>7.4f} "
-          f"{seconds:>6.1f}  {'ok' if ok else 'MISSED'}", flush=True)
+def run(name, s, mixture, seeds=1, **train_kw):
+    """Train with seeds 0..seeds-1 and compare each with the exact answers; a row per seed, then their spread."""
+    ok, rows = True, []
+    for seed in range(seeds):
+        with tempfile.TemporaryDirectory() as out:
+            t = time.perf_counter()
+            r = train(noise=f"gaussian:{s}", out=out, quiet=True, figures=False, backend="numpy", seed=seed,
+                      **train_kw)
+            seconds = time.perf_counter() - t
+        rep = score_report(r.model, r.loss, mixture, s, n=20_000, seed=1)
+        f, d = rep["field"], rep["denoising"]
+        row_ok = f["cosine"] >= TARGET[name] and d["ratio_to_bayes"] <= 1.02 and seconds <= 60
+        ok &= row_ok
+        rows.append((f["cosine"], f["mean_cosine"], d["ratio_to_bayes"]))
+        print(f"{name:<9} {s:>4} {f['cosine']:>8.4f} {f['mean_cosine']:>9.4f} {f['rel_l2']:>7.3f} "
+              f"{f['norm_ratio']:>6.3f} {d['mse_noisy']:>9.5f} {d['mse_model']:>9.5f} {d['mse_bayes']:>9.5f} "
+              f"{d['ratio_to_bayes']:>7.4f} {seconds:>6.1f}  seed {seed}  {'ok' if row_ok else 'MISSED'}", flush=True)
+    if seeds > 1:
+        a = np.array(rows)
+        print(f"{name:<9} {s:>4} over {seeds} seeds: cosine {a[:, 0].mean():.4f} ({a[:, 0].min():.4f}-"
+              f"{a[:, 0].max():.4f}), mean cos {a[:, 1].mean():.4f} ({a[:, 1].min():.4f}-{a[:, 1].max():.4f}), "
+              f"DAE/Bayes {a[:, 2].mean():.4f} ({a[:, 2].min():.4f}-{a[:, 2].max():.4f})", flush=True)
     return ok
 
 
@@ -54,6 +65,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one noise level per data set")
     ap.add_argument("--datasets", default="mixture8,spiral,rings")
+    ap.add_argument("--seeds", type=int, default=1, help="training seeds per row (0, 1, ...)")
     args = ap.parse_args()
     levels = [0.3] if args.quick else [0.1, 0.3, 0.5]
     print(f"{'data':<9} {'s':>4} {'cosine':>8} {'mean cos':>9} {'rel L2':>7} {'norm':>6} "
@@ -61,10 +73,10 @@ def main():
     ok = True
     for name in args.datasets.split(","):
         for s in levels:
-            ok &= run(name, s, get_toy(name), dataset=f"toy:{name}")
+            ok &= run(name, s, get_toy(name), args.seeds, dataset=f"toy:{name}")
     cloud = moons()
     X = cloud.sample(20_000, seed=2026, dtype="float32")
-    ok &= run("moons", 0.3, cloud, inputs=X)
+    ok &= run("moons", 0.3, cloud, args.seeds, inputs=X)
     print("all targets met" if ok else "some targets MISSED")
 
 
