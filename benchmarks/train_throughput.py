@@ -202,7 +202,8 @@ def compare(args, net, batch):
     flops = flops_per_step(batch, layer_sizes(NETS[net]))
     gflops = {k: statistics.median(v) * flops / 1e9 for k, v in rates.items()}
     examples = {k: statistics.median(v) * batch for k, v in rates.items()}
-    return {peer: statistics.median(v) for peer, v in ratios.items()}, gflops, examples
+    spread = {peer: (min(v), max(v)) for peer, v in ratios.items()}  # the range of the paired ratios
+    return {peer: statistics.median(v) for peer, v in ratios.items()}, gflops, examples, spread
 
 
 def main():
@@ -229,7 +230,7 @@ def main():
         args.peers.remove("tuned")  # the tuned peer is NumPy on the CPU
     batches = [int(b) for b in (args.batches or ("256,4096" if args.backend == "cupy" else "64,256,1024")).split(",")]
     print(f"scratchdae / peer training steps per second, {args.backend}, {args.threads} thread(s) each, "
-          f"{args.rounds} rounds of {args.slice:g} s slices, median of paired ratios")
+          f"{args.rounds} rounds of {args.slice:g} s slices, median of paired ratios (and their range)")
     names = {"torch": "PyTorch", "tuned": "tuned NumPy", "base": "base"}
     if "base" in args.peers and not args.base:
         ap.error("the peer 'base' needs --base DIR, a checkout of the code to compare with")
@@ -238,10 +239,12 @@ def main():
     print(head + "   GFLOP/s (scratchdae" + "".join(f", {names[p]}" for p in args.peers) + ")")
     for net in args.nets.split(","):
         for batch in batches:
-            ratios, gflops, ex = compare(args, net, batch)
+            ratios, gflops, ex, spread = compare(args, net, batch)
             line = f"{net:<22} {batch:>6}" + "".join(f" {ratios[p]:>13.2f}x" for p in args.peers)
             line += f" {ex['scratchdae']:>16,.0f}" + "".join(f" {ex[p]:>17,.0f}" for p in args.peers)
-            print(line + "   " + ", ".join(f"{gflops[s]:.0f}" for s in ["scratchdae", *args.peers]), flush=True)
+            line += "   " + ", ".join(f"{gflops[s]:.0f}" for s in ["scratchdae", *args.peers])
+            print(line + "   ratio ranges: " + ", ".join(f"{names[p]} {spread[p][0]:.2f}-{spread[p][1]:.2f}"
+                                                     for p in args.peers), flush=True)
 
 if __name__ == "__main__":
     main()
