@@ -15,6 +15,7 @@ Each of them takes ``"numpy"``, ``"cupy"`` or ``"auto"`` (CuPy when a GPU is
 usable, else NumPy). CuPy is imported lazily, so a NumPy-only install never
 touches it.
 """
+import contextlib
 import os
 from types import ModuleType
 from typing import Any
@@ -152,6 +153,13 @@ def backend_of(a: Any) -> Backend:
     if type(a).__module__.split(".")[0] == "cupy":
         return get_backend("cupy")
     return _NUMPY
+
+
+def overflow_unwarned(xp: ModuleType) -> contextlib.AbstractContextManager:
+    """A context in which NumPy does not warn of overflow or invalid values, for code that checks its answer
+    for NaN and inf itself and refuses it with a message of its own (CuPy never warns: nothing to do)."""
+    errstate = getattr(xp, "errstate", None)
+    return errstate(over="ignore", invalid="ignore") if errstate else contextlib.nullcontext()
 
 
 def to_host(a: Any) -> np.ndarray:

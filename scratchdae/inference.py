@@ -9,13 +9,12 @@ Everything here works on NumPy or CuPy arrays and keeps no caches (no
 backward pass follows). The training loop, the evaluation command, the
 figures and the score, probe and sample commands all use these.
 """
-import contextlib
 import numbers
 from collections.abc import Callable
 
 import numpy as np
 
-from .backend import Array, DType, backend_of
+from .backend import Array, DType, backend_of, overflow_unwarned
 from .losses import Loss
 from .metrics import psnr
 from .model import Autoencoder
@@ -64,8 +63,7 @@ def check_model_inputs(model: Autoencoder, x: Array, batch_size: int, loss: Loss
 def _batched(fn, x, batch_size, name="x"):
     """fn applied to row batches of x, concatenated; None for no rows. An answer that overflowed is refused."""
     xp = backend_of(x).xp
-    quiet = getattr(xp, "errstate", None)  # NumPy warns of overflow; the answer is checked below instead
-    with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
+    with overflow_unwarned(xp):  # the answer is checked below instead
         parts = [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     out = xp.concatenate(parts) if parts else None
     if out is not None and not bool(xp.isfinite(out).all()):  # a reduction: syncs the device
@@ -124,8 +122,7 @@ def score_field(model: Autoencoder, loss: Loss, x: Array, sigma: float, batch_si
         sigma = sigma.item()  # a 0-d array
     sigma = check_positive(sigma, "sigma", SIGMA_RANGE)
     xp = backend_of(x).xp
-    quiet = getattr(xp, "errstate", None)  # NumPy warns of overflow; the answer is checked below instead
-    with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
+    with overflow_unwarned(xp):  # the answer is checked below instead
         r = _reconstruct(model, loss, x, batch_size, "x")  # N,D  r(x)
         score = (r - x) * (1.0 / sigma**2)  # (S4)
     if score.size and not bool(xp.isfinite(score).all()):  # a reduction: syncs the device

@@ -47,7 +47,6 @@ computed with Python integers, exact for any n.
 end to end; :func:`mcnemar_exact` and :func:`compare` compare them.
 Equations (LR1)-(LR3), (MN1) are in docs/derivations.md.
 """
-import contextlib
 import math
 import numbers
 import time
@@ -56,7 +55,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .backend import Array, Backend, backend_of, check_dtype, to_host
+from .backend import Array, Backend, backend_of, check_dtype, overflow_unwarned, to_host
 from .optim import Adam, learning_rate
 from .validation import check_array, check_fraction, check_positive, check_seed
 
@@ -290,8 +289,7 @@ class LinearProbe:
             opt.lr = learning_rate(self.lr, epoch, self.epochs, "cosine")
             order = xp.argsort(rng.random(N))  # N  this epoch's shuffle
             total = 0.0
-            quiet = getattr(xp, "errstate", None)  # NumPy warns of overflow; caught below, as a loss too large
-            with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
+            with overflow_unwarned(xp):  # an overflow is caught below, as a loss too large
                 for start in range(0, N, self.batch_size):
                     rows = order[start:start + self.batch_size]
                     value, cache = softmax_regression_loss(self.params, Xs[rows], y[rows], lam)  # (LR2)

@@ -19,7 +19,6 @@ class_switches   how often the chain moves from one digit to another (its mixing
 mixture_chain    the same chain on a toy mixture with its exact posterior (TM4): the chain a perfect DAE runs
 mode_statistics  where a toy chain's points sit: spread within the modes, mass between them, each mode's share
 """
-import contextlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import Array, Backend, Rng, to_host
+from .backend import Array, Backend, Rng, overflow_unwarned, to_host
 from .corruption import Corruption
 from .losses import Loss
 from .model import Autoencoder
@@ -67,8 +66,7 @@ def markov_chain(model: Autoencoder, loss: Loss, corrupt: Corruption, x0: Array,
     if not all(isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= steps for t in keep):
         raise ValueError(f"keep must list steps from 1 to {steps}, got {sorted(keep, key=str)}.")
     snapshots, x = {}, x0
-    quiet = getattr(model.backend.xp, "errstate", None)  # NumPy warns of overflow; the end state is checked instead
-    with quiet(over="ignore", invalid="ignore") if quiet else contextlib.nullcontext():
+    with overflow_unwarned(model.backend.xp):  # the end state is checked instead
         for t in range(1, steps + 1):
             x_tilde = corrupt(x, rng)  # (MC1) x~_t ~ q(x~ | x_t)
             out = model.forward(x_tilde)[0]  # the decoder's parameters given h = E(x~_t)
